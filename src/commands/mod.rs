@@ -1,0 +1,41 @@
+//! One module per subcommand: each takes its parsed arguments and the [`Printer`],
+//! and returns the [`ExitStatus`] or an [`Error`].
+//!
+//! [`Printer`]: crate::output::Printer
+//! [`ExitStatus`]: crate::exit::ExitStatus
+//! [`Error`]: crate::error::Error
+
+pub mod list;
+pub mod schema;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::config::{self, validate::Validation};
+use crate::date::Date;
+use crate::error::Error;
+use crate::output::Printer;
+
+/// Parse `--today` / `CTX_TODAY`, defaulting to today's UTC date.
+pub fn today(pinned: Option<&str>) -> Result<Date, Error> {
+    match pinned {
+        None => Ok(Date::today_utc()),
+        Some(text) => Date::parse(text.trim()).ok_or_else(|| Error::Usage {
+            message: format!("`--today {text}` is not a date"),
+            help: Some(String::from("write it as YYYY-MM-DD (also accepted from `CTX_TODAY`)")),
+        }),
+    }
+}
+
+/// Load and validate the workspace; configuration errors stop the command.
+/// Warnings are printed here.
+pub fn open_valid(root: Option<&Path>, today: Date, printer: &Printer) -> Result<Validation, Error> {
+    let validation = config::open(root, today).map_err(Error::Config)?;
+    if validation.has_errors() {
+        return Err(Error::Config(validation.problems));
+    }
+    for warning in &validation.problems {
+        printer.diagnostic(&warning.render(printer.color()), false);
+    }
+    Ok(validation)
+}

@@ -1,0 +1,56 @@
+//! `ctx schema`: the JSON Schema of the config documents, for editors.
+//!
+//! The schema is a `oneOf` over the five kinds; each branch is the wire struct's schema
+//! with the leading `kind` added as a constant, so editors complete and check keys.
+
+use schemars::generate::SchemaSettings;
+
+use crate::cli::SchemaArgs;
+use crate::config::model::{Agent, Domain, Feature, Org, Service};
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+
+pub fn run(_args: &SchemaArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let schema = document_schema();
+    let json = serde_json::to_string_pretty(&schema).map_err(|error| Error::Output {
+        what: String::from("the schema"),
+        source: error.into(),
+    })?;
+    printer.data(&format!("{json}\n")).map_err(|source| Error::Output { what: String::from("stdout"), source })?;
+    Ok(ExitStatus::Success)
+}
+
+/// The schema of one config document (any kind).
+pub fn document_schema() -> serde_json::Value {
+    let mut generator = SchemaSettings::draft07().into_generator();
+    let mut branches = Vec::new();
+    let mut add = |kind: &str, schema: schemars::Schema| {
+        let mut value = schema.to_value();
+        if let Some(object) = value.as_object_mut() {
+            if let Some(properties) = object.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+                properties.insert(String::from("kind"), serde_json::json!({ "const": kind }));
+            }
+            let required = object.entry("required").or_insert_with(|| serde_json::json!([]));
+            if let Some(required) = required.as_array_mut() {
+                required.insert(0, serde_json::Value::from("kind"));
+            }
+            object.insert(String::from("title"), serde_json::Value::from(format!("kind: {kind}")));
+        }
+        branches.push(value);
+    };
+    add("org", generator.subschema_for::<Org>());
+    add("domain", generator.subschema_for::<Domain>());
+    add("service", generator.subschema_for::<Service>());
+    add("feature", generator.subschema_for::<Feature>());
+    add("agent", generator.subschema_for::<Agent>());
+    let definitions = generator.take_definitions(true);
+    serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://ctx.dev/schema/config.json",
+        "title": "ctx config document",
+        "description": "One YAML document of a ctx workspace: org, domain, service, feature or agent",
+        "oneOf": branches,
+        "definitions": definitions,
+    })
+}

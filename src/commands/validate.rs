@@ -1,0 +1,84 @@
+//! `ctx validate`: load everything, report every problem, exit 2 on any error.
+
+use std::path::Path;
+
+use crate::cli::{ReportFormat, ValidateArgs};
+use crate::commands;
+use crate::config::{self, diagnostic::DiagnosticsReport};
+use crate::error::Error;
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+
+pub fn run(root: Option<&Path>, args: &ValidateArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let today = commands::today(args.today.as_deref())?;
+    let problems = match config::open(root, today) {
+        Ok(validation) => {
+            let counts = Counts::of(&validation.workspace);
+            let problems = validation.problems;
+            if args.format == ReportFormat::Text && !problems.iter().any(|problem| problem.is_error()) {
+                for warning in &problems {
+                    printer.diagnostic(&warning.render(printer.color()), false);
+                }
+                printer.status(&format!(
+                    "ok: {} ({}){}",
+                    counts,
+                    validation.workspace.root.display(),
+                    warnings_suffix(problems.len())
+                ));
+                return Ok(ExitStatus::Success);
+            }
+            problems
+        }
+        Err(problems) => problems,
+    };
+    let has_errors = problems.iter().any(|problem| problem.is_error());
+    match args.format {
+        ReportFormat::Json => {
+            let report = DiagnosticsReport::new(&problems);
+            let json = serde_json::to_string_pretty(&report).map_err(|error| Error::Output {
+                what: String::from("the diagnostics"),
+                source: error.into(),
+            })?;
+            printer.data(&format!("{json}\n")).map_err(|source| Error::Output {
+                what: String::from("stdout"),
+                source,
+            })?;
+            Ok(if has_errors { ExitStatus::ConfigError } else { ExitStatus::Success })
+        }
+        ReportFormat::Text => Err(Error::Config(problems)),
+    }
+}
+
+fn warnings_suffix(count: usize) -> String {
+    match count {
+        0 => String::new(),
+        1 => String::from(", 1 warning"),
+        _ => format!(", {count} warnings"),
+    }
+}
+
+/// "1 org, 6 domains, …" for the success line.
+struct Counts {
+    parts: Vec<String>,
+}
+
+impl Counts {
+    fn of(workspace: &config::workspace::Workspace) -> Self {
+        let plural = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+        Self {
+            parts: vec![
+                plural(usize::from(workspace.org.is_some()), "org"),
+                plural(workspace.domains.len(), "domain"),
+                plural(workspace.services.len(), "service"),
+                plural(workspace.features.len(), "feature"),
+                plural(workspace.agents.len(), "agent"),
+            ],
+        }
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.parts.join(", "))
+    }
+}

@@ -1,0 +1,486 @@
+//! Wire items → domain items, checking each field where it is written: item keys,
+//! `null` items, dates, `lines`, timeouts, paths (syntax and, on disk, existence, globs,
+//! symlinks, `lines` ranges). Cross-document checks live in `validate.rs`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::diagnostic::{Location, Problem, SourceFile};
+use super::load::locate;
+use super::model::{self, ItemForm, ItemMap, Spanned};
+use super::workspace::{
+    ConstraintItem, ExampleItem, GateItem, ItemKey, ItemMeta, Items, LineRange, Origin,
+    PatternItem, Section, Topic, AgentName,
+};
+use crate::date::Date;
+use crate::paths::{self, PathError};
+
+/// Converts the fields of one file's documents, collecting problems.
+pub struct Converter<'a> {
+    pub file: Arc<SourceFile>,
+    pub root: &'a Path,
+    pub max_file_bytes: u64,
+    /// Declared agent names, for `audience`.
+    pub agents: &'a [String],
+    pub problems: &'a mut Vec<Problem>,
+}
+
+/// Whether a document may write qualified `<layer>/<key>` keys (services and features).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRule {
+    PlainOnly,
+    QualifiedAllowed,
+}
+
+impl Converter<'_> {
+    pub fn locate(&self, pos: model::Pos) -> Location {
+        locate(&self.file, pos)
+    }
+
+    pub fn origin(&self, pos: model::Pos) -> Origin {
+        let location = self.locate(pos);
+        Origin {
+            file: self.file.path.clone(),
+            line: location.line,
+            column: location.column,
+        }
+    }
+
+    fn error(&mut self, code: &'static str, pos: model::Pos, message: String, help: &str) {
+        let problem = Problem::error(code, self.locate(pos), message).help(help);
+        self.problems.push(problem);
+    }
+
+    /// Check a document name against `[a-z0-9][a-z0-9_-]*`.
+    pub fn name(&mut self, name: &Spanned<String>, kind: &str) -> String {
+        if !is_valid_name(&name.value) {
+            self.error(
+                "config::name",
+                name.pos,
+                format!("{kind} name `{}` is not valid", name.value),
+                "names use lowercase letters, digits, `_` and `-`, and start with a letter or digit",
+            );
+        }
+        name.value.clone()
+    }
+
+    /// Parse an item key; `/` marks a qualified key where allowed.
+    fn key(&mut self, key: &Spanned<String>, rule: KeyRule) -> Option<ItemKey> {
+        let text = key.value.trim();
+        if text.is_empty() || text.chars().any(char::is_whitespace) {
+            self.error(
+                "config::item-key",
+                key.pos,
+                format!("item key `{}` must be one word", key.value),
+                "use letters, digits, `_`, `-` and `.` in item keys",
+            );
+            return None;
+        }
+        match text.split_once('/') {
+            None => Some(ItemKey::Plain(text.to_owned())),
+            Some(_) if rule == KeyRule::PlainOnly => {
+                self.error(
+                    "config::qualified-key",
+                    key.pos,
+                    format!("qualified key `{text}` is only allowed in services and features"),
+                    "an org or domain item overrides nothing by qualified key; remove the `<layer>/` prefix",
+                );
+                None
+            }
+            Some((layer, rest)) if layer.is_empty() || rest.is_empty() || rest.contains('/') => {
+                self.error(
+                    "config::qualified-key",
+                    key.pos,
+                    format!("qualified key `{text}` must be `<layer>/<key>`"),
+                    "write the layer's name, one `/`, then the item's key, e.g. `orders/email-compiles`",
+                );
+                None
+            }
+            Some((layer, rest)) => Some(ItemKey::Qualified {
+                layer: layer.to_owned(),
+                key: rest.to_owned(),
+            }),
+        }
+    }
+
+    fn date(&mut self, value: Option<&Spanned<String>>) -> Option<Date> {
+        let value = value?;
+        let parsed = Date::parse(value.value.trim());
+        if parsed.is_none() {
+            self.error(
+                "config::date",
+                value.pos,
+                format!("`expires: {}` is not a date", value.value),
+                "write the date as YYYY-MM-DD, e.g. `2027-06-30`",
+            );
+        }
+        parsed
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the long-form fields shared by every item")]
+    fn meta(
+        &mut self,
+        key: ItemKey,
+        key_pos: model::Pos,
+        enabled: Option<&Spanned<bool>>,
+        is_final: Option<&Spanned<bool>>,
+        topics: &[Spanned<String>],
+        audience: &[Spanned<String>],
+        expires: Option<&Spanned<String>>,
+    ) -> ItemMeta {
+        for agent in audience {
+            if !self.agents.contains(&agent.value) {
+                let problem = Problem::error(
+                    "config::unknown-agent",
+                    self.locate(agent.pos),
+                    format!("`audience` names unknown agent `{}`", agent.value),
+                )
+                .label("unknown agent");
+                let problem = super::suggest::with_did_you_mean(problem, &agent.value, self.agents, "declared agents");
+                self.problems.push(problem);
+            }
+        }
+        ItemMeta {
+            key,
+            origin: self.origin(key_pos),
+            enabled: enabled.map(|flag| flag.value),
+            is_final: is_final.is_some_and(|flag| flag.value),
+            topics: topics.iter().map(|topic| Topic::new(topic.value.clone())).collect(),
+            audience: audience.iter().map(|agent| AgentName::new(agent.value.clone())).collect(),
+            expires: self.date(expires),
+        }
+    }
+
+    fn null_item(&mut self, section: Section, key: &Spanned<String>, value_pos: model::Pos) {
+        let location = self.locate(value_pos);
+        let location = if location.len == 0 { self.locate(key.pos) } else { location };
+        self.problems.push(
+            Problem::error(
+                "config::null-item",
+                location,
+                format!("`{}.{}` is null", section.as_str(), key.value),
+            )
+            .label("null item")
+            .help(format!(
+                "to remove an inherited item write `{}: {{ enabled: false }}`; otherwise give it a value",
+                key.value
+            )),
+        );
+    }
+
+    pub fn patterns(&mut self, map: &ItemMap<model::Pattern>, rule: KeyRule) -> Vec<PatternItem> {
+        let mut items = Vec::new();
+        for (key, value) in &map.entries {
+            let Some(item_key) = self.key(key, rule) else { continue };
+            let item = match &value.value {
+                ItemForm::Null => {
+                    self.null_item(Section::Patterns, key, value.pos);
+                    continue;
+                }
+                ItemForm::Short(path) => {
+                    let path = Spanned { value: path.clone(), pos: value.pos };
+                    self.pattern_path(&path, None);
+                    PatternItem {
+                        meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                        path: Some(path.value),
+                        lines: None,
+                        why: None,
+                    }
+                }
+                ItemForm::Long(long) => {
+                    let lines = long.lines.as_ref().and_then(|lines| self.line_range(lines));
+                    if let Some(path) = &long.path {
+                        self.pattern_path(path, lines.map(|range| (range, long.lines.as_ref().map_or(path.pos, |l| l.pos))));
+                    } else if let Some(spanned) = &long.lines {
+                        self.error(
+                            "config::lines-without-path",
+                            spanned.pos,
+                            String::from("`lines` needs a `path`"),
+                            "add `path:` next to `lines:`",
+                        );
+                    }
+                    PatternItem {
+                        meta: self.meta(
+                            item_key,
+                            key.pos,
+                            long.enabled.as_ref(),
+                            long.is_final.as_ref(),
+                            &long.topics,
+                            &long.audience,
+                            long.expires.as_ref(),
+                        ),
+                        path: long.path.as_ref().map(|path| path.value.clone()),
+                        lines,
+                        why: long.why.as_ref().map(|why| why.value.clone()),
+                    }
+                }
+            };
+            items.push(item);
+        }
+        items
+    }
+
+    pub fn constraints(&mut self, map: &ItemMap<model::Constraint>, rule: KeyRule) -> Vec<ConstraintItem> {
+        let mut items = Vec::new();
+        for (key, value) in &map.entries {
+            let Some(item_key) = self.key(key, rule) else { continue };
+            let item = match &value.value {
+                ItemForm::Null => {
+                    self.null_item(Section::Constraints, key, value.pos);
+                    continue;
+                }
+                ItemForm::Short(text) => ConstraintItem {
+                    meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                    text: Some(text.clone()),
+                },
+                ItemForm::Long(long) => ConstraintItem {
+                    meta: self.meta(
+                        item_key,
+                        key.pos,
+                        long.enabled.as_ref(),
+                        long.is_final.as_ref(),
+                        &long.topics,
+                        &long.audience,
+                        long.expires.as_ref(),
+                    ),
+                    text: long.text.as_ref().map(|text| text.value.clone()),
+                },
+            };
+            items.push(item);
+        }
+        items
+    }
+
+    pub fn gates(&mut self, map: &ItemMap<model::Gate>, rule: KeyRule) -> Vec<GateItem> {
+        let mut items = Vec::new();
+        for (key, value) in &map.entries {
+            let Some(item_key) = self.key(key, rule) else { continue };
+            let item = match &value.value {
+                ItemForm::Null => {
+                    self.null_item(Section::QualityGates, key, value.pos);
+                    continue;
+                }
+                ItemForm::Short(run) => GateItem {
+                    meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                    run: Some(run.clone()),
+                    timeout: None,
+                    cwd: None,
+                    env: Vec::new(),
+                    blocking: None,
+                },
+                ItemForm::Long(long) => {
+                    let timeout = long.timeout.as_ref().and_then(|timeout| {
+                        match humantime::parse_duration(timeout.value.trim()) {
+                            Ok(duration) => Some(duration),
+                            Err(error) => {
+                                self.error(
+                                    "config::duration",
+                                    timeout.pos,
+                                    format!("`timeout: {}` is not a duration: {error}", timeout.value),
+                                    "write a duration such as \"90s\", \"10m\" or \"1h 30m\"",
+                                );
+                                None
+                            }
+                        }
+                    });
+                    if let Some(cwd) = &long.cwd {
+                        self.folder(cwd, "cwd");
+                    }
+                    if let Some(run) = &long.run
+                        && run.value.trim().is_empty()
+                    {
+                        self.error(
+                            "config::empty-run",
+                            run.pos,
+                            String::from("`run` is empty"),
+                            "write the command to run, e.g. `pytest tests/`",
+                        );
+                    }
+                    GateItem {
+                        meta: self.meta(
+                            item_key,
+                            key.pos,
+                            long.enabled.as_ref(),
+                            long.is_final.as_ref(),
+                            &long.topics,
+                            &long.audience,
+                            long.expires.as_ref(),
+                        ),
+                        run: long.run.as_ref().map(|run| run.value.clone()),
+                        timeout,
+                        cwd: long.cwd.as_ref().map(|cwd| cwd.value.clone()),
+                        env: long
+                            .env
+                            .entries
+                            .iter()
+                            .map(|(name, value)| (name.value.clone(), value.value.clone()))
+                            .collect(),
+                        blocking: long.blocking.as_ref().map(|flag| flag.value),
+                    }
+                }
+            };
+            items.push(item);
+        }
+        items
+    }
+
+    pub fn examples(&mut self, examples: &model::Examples) -> Vec<ExampleItem> {
+        let mut items = Vec::new();
+        for entry in &examples.entries {
+            if paths::is_glob(&entry.value) {
+                self.glob(entry, "examples");
+            } else {
+                match paths::resolve_inside(self.root, &entry.value) {
+                    Ok(_) => {}
+                    Err(error) => self.path_error(entry, "examples", &error),
+                }
+            }
+            items.push(ExampleItem {
+                path: entry.value.clone(),
+                origin: self.origin(entry.pos),
+            });
+        }
+        items
+    }
+
+    /// All items of one document.
+    pub fn items(
+        &mut self,
+        patterns: &ItemMap<model::Pattern>,
+        constraints: &ItemMap<model::Constraint>,
+        gates: &ItemMap<model::Gate>,
+        examples: &model::Examples,
+        rule: KeyRule,
+    ) -> Items {
+        Items {
+            patterns: self.patterns(patterns, rule),
+            constraints: self.constraints(constraints, rule),
+            quality_gates: self.gates(gates, rule),
+            examples: self.examples(examples),
+        }
+    }
+
+    fn line_range(&mut self, lines: &Spanned<String>) -> Option<LineRange> {
+        let text = lines.value.trim();
+        let parsed = match text.split_once('-') {
+            Some((start, end)) => start.trim().parse().ok().zip(end.trim().parse().ok()),
+            None => text.parse().ok().map(|line| (line, line)),
+        };
+        match parsed {
+            Some((start, end)) if start >= 1 && start <= end => Some(LineRange { start, end }),
+            _ => {
+                self.error(
+                    "config::lines",
+                    lines.pos,
+                    format!("`lines: {}` is not a line range", lines.value),
+                    "write `START-END` with 1 <= START <= END, e.g. `10-60`, or a single line number",
+                );
+                None
+            }
+        }
+    }
+
+    /// A pattern's path: a file or a glob; with `lines`, a single file long enough.
+    fn pattern_path(&mut self, path: &Spanned<String>, lines: Option<(LineRange, model::Pos)>) {
+        if paths::is_glob(&path.value) {
+            self.glob(path, "path");
+            if let Some((_, lines_pos)) = lines {
+                self.error(
+                    "config::lines-with-glob",
+                    lines_pos,
+                    String::from("`lines` needs a single file, but `path` is a glob"),
+                    "point `path` at one file, or drop `lines`",
+                );
+            }
+            return;
+        }
+        let resolved = match paths::resolve_inside(self.root, &path.value) {
+            Ok(resolved) => resolved,
+            Err(error) => return self.path_error(path, "path", &error),
+        };
+        if resolved.is_dir() {
+            self.error(
+                "config::path-is-folder",
+                path.pos,
+                format!("pattern path `{}` is a folder", path.value),
+                &format!("patterns name files; use a glob such as `{}/**/*` or list it under `examples`", path.value.trim_end_matches('/')),
+            );
+            return;
+        }
+        let Some((range, lines_pos)) = lines else { return };
+        // Counting lines reads the file; stay within the bundle's size limit.
+        match paths::count_lines(&resolved, self.max_file_bytes) {
+            Ok(count) if range.end > count => self.error(
+                "config::lines-range",
+                lines_pos,
+                format!("`lines: {range}` is past the end of `{}` ({count} lines)", path.value),
+                &format!("use a range within 1-{count}"),
+            ),
+            Ok(_) => {}
+            Err(error) => self.error(
+                "config::unreadable",
+                path.pos,
+                format!("cannot read `{}`: {error}", path.value),
+                "check the file's permissions and type (only regular files are read)",
+            ),
+        }
+    }
+
+    fn glob(&mut self, pattern: &Spanned<String>, what: &str) {
+        match paths::expand_glob(self.root, &pattern.value) {
+            Ok(matches) if matches.is_empty() => self.error(
+                "config::glob-no-match",
+                pattern.pos,
+                format!("glob `{}` matches no file", pattern.value),
+                "fix the glob, or remove the entry; `*` stays within a folder, `**` crosses folders",
+            ),
+            Ok(matches) => {
+                for failed in matches.into_iter().filter_map(Result::err) {
+                    let (file, error) = failed;
+                    self.error(
+                        "config::path",
+                        pattern.pos,
+                        format!("`{file}` (matched by `{}`) {error}", pattern.value),
+                        &error.help(),
+                    );
+                }
+            }
+            Err(error) => self.path_error(pattern, what, &error),
+        }
+    }
+
+    fn folder(&mut self, path: &Spanned<String>, what: &str) {
+        match paths::resolve_inside(self.root, &path.value) {
+            Ok(resolved) if resolved.is_dir() => {}
+            Ok(_) => self.error(
+                "config::not-a-folder",
+                path.pos,
+                format!("`{what}: {}` is not a folder", path.value),
+                "point it at a folder inside the workspace",
+            ),
+            Err(error) => self.path_error(path, what, &error),
+        }
+    }
+
+    pub fn path_error(&mut self, path: &Spanned<String>, what: &str, error: &PathError) {
+        let code = match error {
+            PathError::NotFound => "config::missing-file",
+            _ => "config::path",
+        };
+        self.error(code, path.pos, format!("`{what}: {}` {error}", path.value), &error.help());
+    }
+}
+
+/// `[a-z0-9][a-z0-9_-]*`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit())
+        && chars.all(|rest| rest.is_ascii_lowercase() || rest.is_ascii_digit() || rest == '_' || rest == '-')
+}
+
+/// Input keys are set with `--set KEY=VALUE`: letters, digits, `_` and `-`.
+pub fn is_valid_input(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(|character| character.is_ascii_alphanumeric() || character == '_' || character == '-')
+}

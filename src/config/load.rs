@@ -1,0 +1,454 @@
+//! Reading config files: discovery under the configured paths, limits, encodings, and
+//! parsing into wire [`Document`]s with spans.
+//!
+//! Limits are enforced before and while parsing so a hostile file cannot exhaust time,
+//! memory or the stack: size (checked from metadata before reading), nesting depth,
+//! alias expansion and node count (serde-saphyr budgets). Encodings: a UTF-8 BOM is
+//! accepted; UTF-16/32, NUL bytes and invalid UTF-8 are reported with a fix.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::diagnostic::{Location, Problem, SourceFile};
+use super::model::{Document, Pos};
+use super::suggest;
+use crate::paths;
+
+/// Config files larger than this are rejected before they are read.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// Deepest nesting a config document may have (real ones need fewer than 10).
+pub const MAX_DEPTH: usize = 64;
+/// Most alias uses (`*name`) per file.
+pub const MAX_ALIASES: usize = 1_000;
+
+/// One parsed document and the file it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedDocument {
+    pub file: Arc<SourceFile>,
+    pub document: Document,
+}
+
+/// Everything read from the config paths.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub documents: Vec<LoadedDocument>,
+    pub files: Vec<Arc<SourceFile>>,
+    pub problems: Vec<Problem>,
+}
+
+/// Read and parse every `*.yaml`/`*.yml` file under the configured paths.
+pub fn load(root: &Path, config_paths: &[String], settings_file: Option<&Arc<SourceFile>>) -> Loaded {
+    let mut loaded = Loaded::default();
+    let files = find_config_files(root, config_paths, settings_file, &mut loaded.problems);
+    if files.is_empty() && loaded.problems.is_empty() {
+        loaded.problems.push(
+            Problem::unlocated(
+                "config::no-documents",
+                format!(
+                    "no `*.yaml` or `*.yml` files found under {}",
+                    suggest::list(config_paths)
+                ),
+            )
+            .help("add config documents there, or point `workspace.config` in `ctx.toml` at them"),
+        );
+    }
+    for (relative, absolute) in files {
+        match read_source(&absolute, &relative) {
+            Ok(file) => {
+                parse_file(&file, &mut loaded);
+                loaded.files.push(file);
+            }
+            Err(problem) => loaded.problems.push(*problem),
+        }
+    }
+    loaded
+}
+
+/// Config files in a stable order: sorted by relative path, no duplicates.
+fn find_config_files(
+    root: &Path,
+    config_paths: &[String],
+    settings_file: Option<&Arc<SourceFile>>,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
+    for entry in config_paths {
+        let locate = || match settings_file {
+            Some(file) => {
+                let offset = file.text.find(&format!("\"{entry}\"")).unwrap_or(0);
+                Some(Location::at_offset(file, offset, entry.len() + 2))
+            }
+            None => None,
+        };
+        let resolved = match paths::resolve_inside(root, entry) {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                let message = format!("config path `{entry}` {error}");
+                problems.push(match locate() {
+                    Some(location) => Problem::error("settings::config", location, message),
+                    None => Problem::unlocated("settings::config", message),
+                }
+                .help(error.help()));
+                continue;
+            }
+        };
+        if resolved.is_file() {
+            files.push((entry.trim_end_matches('/').to_owned(), resolved));
+        } else if resolved.is_dir() {
+            for path in paths::walk_files(&resolved) {
+                let is_yaml = path
+                    .extension()
+                    .is_some_and(|extension| extension == "yaml" || extension == "yml");
+                if is_yaml {
+                    files.push((paths::relative_display(root, &path), path));
+                }
+            }
+        } else {
+            let message = format!("config path `{entry}` does not exist");
+            problems.push(match locate() {
+                Some(location) => Problem::error("settings::config", location, message),
+                None => Problem::unlocated("settings::config", message),
+            }
+            .help("create it, or change `workspace.config` in `ctx.toml`"));
+        }
+    }
+    files.sort();
+    files.dedup_by(|a, b| a.0 == b.0);
+    files
+}
+
+/// Read one file as UTF-8 text within the size limit.
+fn read_source(path: &Path, relative: &str) -> Result<Arc<SourceFile>, Box<Problem>> {
+    let unreadable = |error: std::io::Error| {
+        Box::new(
+            Problem::unlocated(
+                "config::read",
+                format!("cannot read `{relative}`: {error}"),
+            )
+            .help("check the file's permissions"),
+        )
+    };
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(Box::new(
+            Problem::unlocated(
+                "config::not-a-file",
+                format!("`{relative}` is not a regular file"),
+            )
+            .help("config paths must hold regular YAML files"),
+        ));
+    }
+    if metadata.len() > MAX_CONFIG_BYTES {
+        return Err(Box::new(
+            Problem::unlocated(
+                "config::too-large",
+                format!(
+                    "`{relative}` is {} bytes; config files are limited to {MAX_CONFIG_BYTES} bytes (1 MiB)",
+                    metadata.len()
+                ),
+            )
+            .help("split it into several files, or move large data out of the config"),
+        ));
+    }
+    let bytes = paths::read_capped(path, MAX_CONFIG_BYTES).map_err(unreadable)?;
+    decode(bytes, relative)
+}
+
+/// Turn bytes into text, or explain what encoding problem the file has.
+fn decode(bytes: Vec<u8>, relative: &str) -> Result<Arc<SourceFile>, Box<Problem>> {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || bytes.starts_with(&[0, 0, 0xFE, 0xFF])
+        // BOM-less UTF-16: an ASCII first character followed by NUL.
+        || (bytes.len() >= 2 && bytes[0] != 0 && bytes[1] == 0)
+        || (bytes.len() >= 2 && bytes[0] == 0 && bytes[1] != 0);
+    if utf16 {
+        return Err(Box::new(
+            Problem::unlocated(
+                "config::encoding",
+                format!("`{relative}` is UTF-16 or UTF-32 encoded"),
+            )
+            .help("save it as UTF-8 (most editors: \"Save with encoding\" → UTF-8)"),
+        ));
+    }
+    let bytes = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    let lossy = || {
+        Arc::new(SourceFile {
+            path: relative.to_owned(),
+            text: Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+        })
+    };
+    if let Some(nul) = bytes.iter().position(|&byte| byte == 0) {
+        let file = lossy();
+        return Err(Box::new(
+            Problem::error(
+                "config::binary",
+                Location::at_offset(&file, nul, 1),
+                format!("binary data in config: `{relative}` contains a NUL byte"),
+            )
+            .label("NUL byte")
+            .help("config files must be UTF-8 text; remove the NUL byte or the file"),
+        ));
+    }
+    match String::from_utf8(bytes.clone()) {
+        Ok(text) => Ok(Arc::new(SourceFile {
+            path: relative.to_owned(),
+            text: Arc::from(text),
+        })),
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            let file = lossy();
+            Err(Box::new(
+                Problem::error(
+                    "config::encoding",
+                    Location::at_offset(&file, offset, 1),
+                    format!("`{relative}` is not valid UTF-8"),
+                )
+                .label("invalid UTF-8 here")
+                .help("save the file as UTF-8"),
+            ))
+        }
+    }
+}
+
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_aliases: MAX_ALIASES,
+            max_anchors: MAX_ALIASES,
+            max_nodes: 250_000,
+            max_documents: 10_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 1_000,
+        },
+    }
+}
+
+fn parse_file(file: &Arc<SourceFile>, loaded: &mut Loaded) {
+    if file.text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    }) {
+        loaded.problems.push(
+            Problem::error(
+                "config::empty-file",
+                Location::file_start(file),
+                format!("`{}` holds no document", file.path),
+            )
+            .help("add a document starting with `kind:` and `name:`, or delete the file"),
+        );
+        return;
+    }
+    match serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options()) {
+        Ok(documents) => loaded.documents.extend(documents.into_iter().map(|document| {
+            LoadedDocument {
+                file: Arc::clone(file),
+                document,
+            }
+        })),
+        Err(error) => loaded.problems.push(parse_problem(file, &error)),
+    }
+}
+
+/// Map a parser error to a located problem with a fix.
+fn parse_problem(file: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Problem {
+    let location = match error.location() {
+        Some(at) if at.line() > 0 => {
+            let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+            match at.span().byte_offset() {
+                Some(offset) => Location::at_offset(
+                    file,
+                    to_usize(offset),
+                    at.span().byte_len().map_or(0, to_usize),
+                ),
+                None => Location::at_line_column(file, to_usize(at.line()), to_usize(at.column())),
+            }
+        }
+        _ => Location::file_start(file),
+    };
+    let message = strip_location_suffix(&error.without_snippet().to_string());
+    if let Some((unknown, expected)) = suggest::parse_unknown_field(&message) {
+        let problem = Problem::error(
+            "config::unknown-key",
+            location,
+            format!("unknown key `{unknown}`"),
+        )
+        .label("unknown key");
+        return suggest::with_did_you_mean(problem, &unknown, &expected, "valid keys here");
+    }
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim().to_owned();
+        let mut problem = Problem::error(
+            "config::duplicate-key",
+            location.clone(),
+            format!("duplicate key `{key}`"),
+        )
+        .label("defined again here")
+        .help("a key may appear once per mapping; merge the two entries or rename one");
+        if let Some(first) = first_occurrence(file, &location, &key) {
+            problem = problem.related(first, format!("`{key}` first defined here"));
+        }
+        return problem;
+    }
+    let (code, help) = classify(&message);
+    Problem::error(code, location, tidy(&message)).help(help)
+}
+
+/// Choose a code and a help line from the parser's message.
+fn classify(message: &str) -> (&'static str, String) {
+    let lower = message.to_lowercase();
+    if lower.contains("tab") {
+        return ("config::tab", String::from("indent with spaces; YAML does not allow tabs for indentation"));
+    }
+    if lower.contains("budget") || lower.contains("depth") || lower.contains("alias") || lower.contains("limit") {
+        return (
+            "config::limit",
+            format!(
+                "config documents are limited to nesting depth {MAX_DEPTH} and {MAX_ALIASES} aliases per file; simplify the document"
+            ),
+        );
+    }
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return ("config::missing-key", format!("add `{field}:` to this document"));
+    }
+    if lower.contains("invalid type") || lower.contains("expected") {
+        let hint = if lower.contains("u64") || lower.contains("integer") {
+            "write a whole number, e.g. `40000`"
+        } else if lower.contains("bool") {
+            "write `true` or `false`"
+        } else if lower.contains("sequence") {
+            "write a list, e.g. `[a, b]`"
+        } else if lower.contains("string") {
+            "write a single string (quote it if it contains `:` or starts with a special character)"
+        } else {
+            "see `ctx schema` for the expected shape of each key"
+        };
+        return ("config::type", String::from(hint));
+    }
+    ("config::syntax", String::from("fix the YAML syntax at this location"))
+}
+
+/// serde-saphyr appends " at line L, column C"; the location is shown separately.
+fn strip_location_suffix(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) if message[index..].contains("column") => message[..index].to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
+/// Messages are lowercase without a trailing period, and name Rust types the YAML way.
+fn tidy(message: &str) -> String {
+    let message = message.trim().trim_end_matches('.');
+    let message = message
+        .replace("u64", "whole number")
+        .replace("usize", "whole number")
+        .replace("a boolean", "`true` or `false`");
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => message,
+    }
+}
+
+/// Find where `key` was first written in the same block mapping as the duplicate at
+/// `duplicate`: the nearest earlier line at the same indentation starting with `key:`.
+fn first_occurrence(file: &Arc<SourceFile>, duplicate: &Location, key: &str) -> Option<Location> {
+    let lines: Vec<&str> = file.text.lines().collect();
+    let duplicate_line = duplicate.line.checked_sub(1)?;
+    let indent = duplicate.column.checked_sub(1)?;
+    let candidates = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+    for index in (0..duplicate_line).rev() {
+        let line = lines.get(index)?;
+        let this_indent = line.len() - line.trim_start().len();
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if content == "---" {
+            return None;
+        }
+        if this_indent < indent {
+            return None; // left the mapping
+        }
+        if this_indent == indent && candidates.iter().any(|candidate| content.starts_with(candidate.as_str())) {
+            return Some(Location::at_line_column(file, index + 1, indent + 1));
+        }
+    }
+    None
+}
+
+/// The location of a spanned value in `file`.
+pub fn locate(file: &Arc<SourceFile>, pos: Pos) -> Location {
+    match pos.offset {
+        Some(offset) => Location::at_offset(file, offset, pos.len),
+        None => Location::at_line_column(file, pos.line.max(1), pos.column.max(1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Loaded {
+        let file = Arc::new(SourceFile {
+            path: String::from("t.yaml"),
+            text: Arc::from(text),
+        });
+        let mut loaded = Loaded::default();
+        parse_file(&file, &mut loaded);
+        loaded
+    }
+
+    #[test]
+    fn duplicate_keys_cite_both_locations() {
+        let loaded = parse("kind: domain\nname: x\npatterns:\n  a: b.py\n  a: c.py\n");
+        let problem = &loaded.problems[0];
+        assert_eq!(problem.code, "config::duplicate-key");
+        let text = problem.to_string();
+        assert!(text.starts_with("t.yaml:5:3: error: duplicate key `a`"), "{text}");
+        assert!(text.contains("t.yaml:4:3: `a` first defined here"), "{text}");
+    }
+
+    #[test]
+    fn yaml_11_scalars_stay_strings() {
+        let loaded = parse("kind: domain\nname: x\nconstraints:\n  on: yes\n  mode: 0777\n");
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let Document::Domain(domain) = &loaded.documents[0].document else {
+            panic!("not a domain")
+        };
+        let keys: Vec<_> = domain.constraints.entries.iter().map(|(key, _)| key.value.as_str()).collect();
+        assert_eq!(keys, ["on", "mode"]);
+        let values: Vec<String> = domain
+            .constraints
+            .entries
+            .iter()
+            .map(|(_, value)| match &value.value {
+                crate::config::model::ItemForm::Short(text) => text.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(values, ["yes", "0777"]);
+    }
+
+    #[test]
+    fn encodings_are_explained() {
+        let utf16: Vec<u8> = "kind: org\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let error = decode([vec![0xFF, 0xFE], utf16].concat(), "a.yaml").unwrap_err();
+        assert!(error.help.as_deref().unwrap_or("").contains("UTF-8"));
+        let error = decode(b"kind: org\nname: \xff\n".to_vec(), "a.yaml").unwrap_err();
+        assert_eq!(error.location.as_ref().map(|at| (at.line, at.column)), Some((2, 7)));
+        let bom = decode(b"\xEF\xBB\xBFkind: org\n".to_vec(), "a.yaml").unwrap();
+        assert!(bom.text.starts_with("kind"));
+    }
+}

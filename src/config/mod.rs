@@ -1,0 +1,29 @@
+//! Configuration: discovery and `ctx.toml` ([`settings`]), reading YAML into wire types
+//! ([`load`], [`model`]), and validation into domain types ([`validate`] →
+//! [`workspace`]), with every problem a located [`diagnostic::Problem`].
+
+pub mod convert;
+pub mod diagnostic;
+pub mod lineage;
+pub mod load;
+pub mod model;
+pub mod settings;
+pub mod suggest;
+pub mod validate;
+pub mod workspace;
+
+use std::path::Path;
+
+use crate::date::Date;
+use diagnostic::Problem;
+use validate::Validation;
+
+/// Discover, load and validate the workspace: the front half of every command.
+///
+/// `Err` means nothing usable could be loaded (no root, broken `ctx.toml`).
+pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec<Problem>> {
+    let root = settings::discover(explicit_root).map_err(|problem| vec![problem])?;
+    let settings = settings::load(&root)?;
+    let loaded = load::load(&root, &settings.config, settings.source.as_ref());
+    Ok(validate::validate(&root, settings, &loaded, today))
+}

@@ -1,0 +1,336 @@
+//! Workspace discovery and `ctx.toml` (SPEC §1).
+//!
+//! The root is the nearest folder up from the current one holding `ctx.toml`; failing
+//! that, the nearest holding a `domains/` folder (default settings); `-C DIR` overrides
+//! both. Every key of `ctx.toml` is optional and unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::diagnostic::{Location, Problem, SourceFile};
+use super::suggest;
+
+/// The settings file's name.
+pub const SETTINGS_FILE: &str = "ctx.toml";
+
+/// Which tokenizer counts bundle tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tokenizer {
+    O200k,
+    Cl100k,
+}
+
+/// What to do with secrets found in inlined files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsMode {
+    Redact,
+    Fail,
+    Off,
+}
+
+/// `ctx.toml`, validated, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: Option<String>,
+    /// Files or folders scanned for YAML documents, relative to the root.
+    pub config: Vec<String>,
+    pub tokenizer: Tokenizer,
+    /// Token budget; 0 = unlimited.
+    pub budget: u64,
+    pub template: String,
+    pub max_file_bytes: u64,
+    /// Gates at a time; 0 = available parallelism.
+    pub jobs: usize,
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub secrets: SecretsMode,
+    /// The file the settings came from, when there is one.
+    pub source: Option<Arc<SourceFile>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            name: None,
+            config: vec![String::from("domains")],
+            tokenizer: Tokenizer::O200k,
+            budget: 60_000,
+            template: String::from("bundle.md"),
+            max_file_bytes: 1_048_576,
+            jobs: 0,
+            timeout: Duration::from_secs(600),
+            grace: Duration::from_secs(10),
+            secrets: SecretsMode::Redact,
+            source: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsWire {
+    #[serde(default)]
+    workspace: WorkspaceWire,
+    #[serde(default)]
+    bundle: BundleWire,
+    #[serde(default)]
+    gates: GatesWire,
+    #[serde(default)]
+    secrets: SecretsWire,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkspaceWire {
+    name: Option<String>,
+    config: Option<Vec<toml::Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleWire {
+    tokenizer: Option<Tokenizer>,
+    budget: Option<u64>,
+    template: Option<toml::Spanned<String>>,
+    max_file_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatesWire {
+    jobs: Option<usize>,
+    timeout: Option<toml::Spanned<String>>,
+    grace: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsWire {
+    mode: Option<SecretsMode>,
+}
+
+/// Find the workspace root: `-C DIR`, else `ctx.toml` up the tree, else `domains/` up
+/// the tree.
+pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, Problem> {
+    let start = match explicit {
+        Some(dir) => {
+            return dir.canonicalize().map_err(|error| {
+                Problem::unlocated(
+                    "workspace::root",
+                    format!("cannot use `{}` as the workspace root: {error}", dir.display()),
+                )
+                .help("pass an existing folder to `-C/--root`")
+            });
+        }
+        None => std::env::current_dir().map_err(|error| {
+            Problem::unlocated(
+                "workspace::root",
+                format!("cannot read the current folder: {error}"),
+            )
+        })?,
+    };
+    let found = start
+        .ancestors()
+        .find(|dir| dir.join(SETTINGS_FILE).is_file())
+        .or_else(|| start.ancestors().find(|dir| dir.join("domains").is_dir()));
+    match found {
+        Some(root) => root.canonicalize().map_err(|error| {
+            Problem::unlocated(
+                "workspace::root",
+                format!("cannot resolve `{}`: {error}", root.display()),
+            )
+        }),
+        None => Err(Problem::unlocated(
+            "workspace::not-found",
+            format!(
+                "no workspace found in `{}` or any parent folder",
+                start.display()
+            ),
+        )
+        .help("create `ctx.toml` (or a `domains/` folder) at the root of your workspace, or pass `-C DIR`")),
+    }
+}
+
+/// Read `<root>/ctx.toml` if it exists; problems are located in that file.
+pub fn load(root: &Path) -> Result<Settings, Vec<Problem>> {
+    let path = root.join(SETTINGS_FILE);
+    if !path.exists() {
+        return Ok(Settings::default());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        vec![
+            Problem::unlocated(
+                "settings::read",
+                format!("cannot read `{SETTINGS_FILE}`: {error}"),
+            )
+            .help("make sure the file is readable UTF-8 text"),
+        ]
+    })?;
+    let file = Arc::new(SourceFile {
+        path: String::from(SETTINGS_FILE),
+        text: Arc::from(text.strip_prefix('\u{feff}').unwrap_or(&text)),
+    });
+    let wire: SettingsWire = toml::from_str(&file.text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        let location = Location::at_offset(&file, span.start, span.len());
+        vec![toml_problem(error.message(), location)]
+    })?;
+    from_wire(wire, &file)
+}
+
+fn toml_problem(message: &str, location: Location) -> Problem {
+    if let Some((unknown, expected)) = suggest::parse_unknown_field(message) {
+        let problem = Problem::error(
+            "settings::unknown-key",
+            location,
+            format!("unknown key `{unknown}` in `{SETTINGS_FILE}`"),
+        )
+        .label("unknown key");
+        return suggest::with_did_you_mean(problem, &unknown, &expected, "valid keys");
+    }
+    Problem::error(
+        "settings::invalid",
+        location,
+        format!("invalid `{SETTINGS_FILE}`: {}", message.trim_end_matches('.')),
+    )
+    .help("see the configuration reference in the README (`ctx.toml` section)")
+}
+
+fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec<Problem>> {
+    let defaults = Settings::default();
+    let mut problems = Vec::new();
+    let mut duration = |value: Option<toml::Spanned<String>>, default: Duration, key: &str| {
+        let Some(value) = value else {
+            return default;
+        };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let span = value.span();
+                problems.push(
+                    Problem::error(
+                        "settings::duration",
+                        Location::at_offset(file, span.start, span.len()),
+                        format!("`gates.{key}` is not a duration: {error}"),
+                    )
+                    .label("not a duration")
+                    .help("write a duration such as \"90s\", \"10m\" or \"1h 30m\""),
+                );
+                default
+            }
+        }
+    };
+    let timeout = duration(wire.gates.timeout, defaults.timeout, "timeout");
+    let grace = duration(wire.gates.grace, defaults.grace, "grace");
+    let template = match wire.bundle.template {
+        Some(template) => {
+            let name = template.get_ref();
+            if name.is_empty() || name.contains("..") || name.starts_with('/') || name.contains('\\') {
+                let span = template.span();
+                problems.push(
+                    Problem::error(
+                        "settings::template",
+                        Location::at_offset(file, span.start, span.len()),
+                        format!("`bundle.template` must be a file name inside `templates/`, not `{name}`"),
+                    )
+                    .help("name a file in `<root>/templates/`, such as \"bundle.md\""),
+                );
+            }
+            template.into_inner()
+        }
+        None => defaults.template,
+    };
+    let config = match wire.workspace.config {
+        Some(entries) if entries.is_empty() => {
+            problems.push(
+                Problem::error(
+                    "settings::config",
+                    Location::file_start(file),
+                    "`workspace.config` is empty, so no config would be read",
+                )
+                .help("list the files or folders holding your YAML documents, e.g. [\"domains\"]"),
+            );
+            defaults.config
+        }
+        Some(entries) => entries.into_iter().map(toml::Spanned::into_inner).collect(),
+        None => defaults.config,
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Settings {
+        name: wire.workspace.name,
+        config,
+        tokenizer: wire.bundle.tokenizer.unwrap_or(defaults.tokenizer),
+        budget: wire.bundle.budget.unwrap_or(defaults.budget),
+        template,
+        max_file_bytes: wire.bundle.max_file_bytes.unwrap_or(defaults.max_file_bytes),
+        jobs: wire.gates.jobs.unwrap_or(defaults.jobs),
+        timeout,
+        grace,
+        secrets: wire.secrets.mode.unwrap_or(defaults.secrets),
+        source: Some(Arc::clone(file)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Result<Settings, Vec<Problem>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SETTINGS_FILE), text).unwrap();
+        load(dir.path())
+    }
+
+    #[test]
+    fn every_key_of_the_spec_is_accepted() {
+        let parsed = settings(
+            r#"
+[workspace]
+name = "shop"
+config = ["domains"]
+[bundle]
+tokenizer = "cl100k"
+budget = 1000
+template = "bundle.md"
+max_file_bytes = 2048
+[gates]
+jobs = 3
+timeout = "5m"
+grace = "2s"
+[secrets]
+mode = "fail"
+"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.tokenizer, Tokenizer::Cl100k);
+        assert_eq!(parsed.budget, 1000);
+        assert_eq!(parsed.jobs, 3);
+        assert_eq!(parsed.timeout, Duration::from_secs(300));
+        assert_eq!(parsed.grace, Duration::from_secs(2));
+        assert_eq!(parsed.secrets, SecretsMode::Fail);
+        assert_eq!(parsed.max_file_bytes, 2048);
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let problems = settings("[gates]\ntimeot = \"5m\"\n").unwrap_err();
+        let text = problems[0].to_string();
+        assert!(text.starts_with("ctx.toml:2:1: error: unknown key `timeot`"), "{text}");
+        assert!(text.contains("did you mean `timeout`"), "{text}");
+    }
+
+    #[test]
+    fn bad_duration_is_located_with_a_hint() {
+        let problems = settings("[gates]\ntimeout = \"ten\"\n").unwrap_err();
+        let text = problems[0].to_string();
+        assert!(text.starts_with("ctx.toml:2:11:"), "{text}");
+        assert!(text.contains("\"10m\""), "{text}");
+    }
+}

@@ -1,0 +1,349 @@
+//! Domain types: a validated workspace. If a value of these types exists, it is valid.
+//!
+//! Produced by [`super::validate`] from the wire documents; consumed by the commands.
+//! Every declaration and item keeps its [`Origin`], so provenance is data.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::settings::Settings;
+use crate::date::Date;
+
+/// Where something was declared: root-relative file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+macro_rules! name_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wrap a name that validation has checked.
+            pub(crate) fn new(name: impl Into<String>) -> Self {
+                Self(name.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// The org layer's name.
+    OrgName
+);
+name_type!(
+    /// A domain's name.
+    DomainName
+);
+name_type!(
+    /// A service's name.
+    ServiceName
+);
+name_type!(
+    /// A feature's name.
+    FeatureName
+);
+name_type!(
+    /// An agent's name.
+    AgentName
+);
+name_type!(
+    /// A topic tag.
+    Topic
+);
+
+/// Layer kinds, least to most specific (the derive order is the precedence order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    Org,
+    Domain,
+    Integration,
+    Service,
+    Feature,
+}
+
+/// The sections an item can live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Patterns,
+    Constraints,
+    QualityGates,
+    Examples,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Patterns => "patterns",
+            Self::Constraints => "constraints",
+            Self::QualityGates => "quality_gates",
+            Self::Examples => "examples",
+        }
+    }
+}
+
+/// What an agent's `sections` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentSection {
+    Patterns,
+    Constraints,
+    QualityGates,
+    Examples,
+    Phases,
+}
+
+/// An item's key: plain (overrides along the lineage) or qualified `<layer>/<key>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum ItemKey {
+    Plain(String),
+    Qualified { layer: String, key: String },
+}
+
+impl ItemKey {
+    /// The key without its layer qualifier.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Plain(key) | Self::Qualified { key, .. } => key,
+        }
+    }
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plain(key) => formatter.write_str(key),
+            Self::Qualified { layer, key } => write!(formatter, "{layer}/{key}"),
+        }
+    }
+}
+
+/// What every item carries besides its payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemMeta {
+    pub key: ItemKey,
+    pub origin: Origin,
+    /// `Some(false)` removes an inherited item; `None` = not said.
+    pub enabled: Option<bool>,
+    pub is_final: bool,
+    pub topics: Vec<Topic>,
+    pub audience: Vec<AgentName>,
+    pub expires: Option<Date>,
+}
+
+/// A reference file (or glob, or excerpt).
+#[derive(Debug, Clone, Serialize)]
+pub struct PatternItem {
+    pub meta: ItemMeta,
+    /// `None` only for an item that changes an inherited one.
+    pub path: Option<String>,
+    pub lines: Option<LineRange>,
+    pub why: Option<String>,
+}
+
+/// `lines: 10-60` (1-based, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineRange {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl fmt::Display for LineRange {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}-{}", self.start, self.end)
+    }
+}
+
+/// A rule in prose.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConstraintItem {
+    pub meta: ItemMeta,
+    pub text: Option<String>,
+}
+
+/// A quality gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateItem {
+    pub meta: ItemMeta,
+    pub run: Option<String>,
+    #[serde(with = "humantime_serde_option")]
+    pub timeout: Option<Duration>,
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub blocking: Option<bool>,
+}
+
+mod humantime_serde_option {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.serialize_str(&humantime::format_duration(*duration).to_string()),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+/// An examples folder or glob.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleItem {
+    pub path: String,
+    pub origin: Origin,
+}
+
+/// The context items of one document.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Items {
+    pub patterns: Vec<PatternItem>,
+    pub constraints: Vec<ConstraintItem>,
+    pub quality_gates: Vec<GateItem>,
+    pub examples: Vec<ExampleItem>,
+}
+
+/// `kind: org`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Org {
+    pub name: OrgName,
+    pub description: Option<String>,
+    pub items: Items,
+    pub origin: Origin,
+}
+
+/// `kind: domain`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Domain {
+    pub name: DomainName,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub keywords: Vec<String>,
+    pub paths: Vec<String>,
+    pub items: Items,
+    pub origin: Origin,
+}
+
+/// `kind: service`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: ServiceName,
+    pub description: Option<String>,
+    pub domain: Option<DomainName>,
+    pub depends_on: Vec<ServiceName>,
+    pub paths: Vec<String>,
+    /// The service layer: `local_patterns` as `patterns`, plus constraints, gates, examples.
+    pub items: Items,
+    pub shared_patterns: Vec<PatternItem>,
+    pub integration_patterns: Vec<PatternItem>,
+    pub origin: Origin,
+}
+
+/// A required input of a feature.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    pub key: String,
+    pub description: String,
+    pub origin: Origin,
+}
+
+/// One entry of a phase's `validation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationStep {
+    /// A gate name, resolved in the feature's scope.
+    Gate(String),
+    /// A check in prose.
+    Prose(String),
+}
+
+/// One step of a feature's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub description: Option<String>,
+    pub domains: Vec<DomainName>,
+    pub patterns: Vec<String>,
+    pub constraints: Vec<ConstraintItem>,
+    pub validation: Vec<ValidationStep>,
+    pub origin: Origin,
+}
+
+/// `kind: feature`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Feature {
+    pub name: FeatureName,
+    pub description: Option<String>,
+    pub domains: Vec<DomainName>,
+    pub services: Vec<ServiceName>,
+    pub inputs: Vec<Input>,
+    pub phases: Vec<Phase>,
+    pub budget: Option<u64>,
+    pub items: Items,
+    pub origin: Origin,
+}
+
+/// `kind: agent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agent {
+    pub name: AgentName,
+    pub description: Option<String>,
+    pub topics: Vec<Topic>,
+    pub sections: Option<Vec<AgentSection>>,
+    pub budget: Option<u64>,
+    pub origin: Origin,
+}
+
+/// A whole validated workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Canonical root folder.
+    pub root: PathBuf,
+    pub settings: Settings,
+    pub org: Option<Org>,
+    pub domains: Vec<Domain>,
+    pub services: Vec<Service>,
+    pub features: Vec<Feature>,
+    pub agents: Vec<Agent>,
+}
+
+impl Workspace {
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains.iter().find(|domain| domain.name.as_str() == name)
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|service| service.name.as_str() == name)
+    }
+
+    pub fn feature(&self, name: &str) -> Option<&Feature> {
+        self.features.iter().find(|feature| feature.name.as_str() == name)
+    }
+}

@@ -1,0 +1,71 @@
+//! ctx: context engineering from YAML kept in git.
+//!
+//! The pipeline, front to back:
+//! 1. [`config`] finds the workspace (`ctx.toml`), reads every YAML document into wire
+//!    types with spans, and validates them into a typed [`config::workspace::Workspace`],
+//!    collecting every problem as a located diagnostic;
+//! 2. [`commands`] turn the workspace into output: `validate` (diagnostics), `list`
+//!    (tables or JSON), `schema` (JSON Schema of the documents);
+//! 3. [`output::Printer`] writes data to stdout and everything else to stderr, and
+//!    [`exit::ExitStatus`] decides the exit code.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod date;
+pub mod error;
+pub mod exit;
+pub mod output;
+pub mod paths;
+
+use cli::{Cli, Command};
+use error::Error;
+use exit::ExitStatus;
+use output::{Printer, Verbosity};
+
+/// Run one command line to completion and say how it ended.
+pub fn run(cli: Cli) -> ExitStatus {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let printer = Printer::new(cli.color, verbosity);
+    let root = cli.root.as_deref();
+    let result = match &cli.command {
+        Command::Validate(args) => commands::validate::run(root, args, &printer),
+        Command::List(args) => commands::list::run(root, args, &printer),
+        Command::Schema(args) => commands::schema::run(args, &printer),
+    };
+    match result {
+        Ok(status) => status,
+        Err(error) => {
+            report(&error, &printer);
+            ExitStatus::from(&error)
+        }
+    }
+}
+
+fn report(error: &Error, printer: &Printer) {
+    match error {
+        Error::Config(problems) => {
+            for problem in problems {
+                printer.diagnostic(&problem.render(printer.color()), problem.is_error());
+            }
+            let errors = problems.iter().filter(|problem| problem.is_error()).count();
+            printer.error(&format!(
+                "configuration has {errors} error{}; nothing ran",
+                if errors == 1 { "" } else { "s" }
+            ));
+        }
+        Error::Usage { message, help } => {
+            printer.error(message);
+            if let Some(help) = help {
+                printer.status(&format!("help: {help}"));
+            }
+        }
+        Error::Output { .. } => printer.error(&error.to_string()),
+    }
+}

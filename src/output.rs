@@ -1,0 +1,118 @@
+//! The Printer: the only way `ctx` writes to the terminal.
+//!
+//! stdout carries data (bundles, tables, JSON); stderr carries everything else
+//! (diagnostics, warnings, progress). Colour follows `--color`, then `NO_COLOR`, then
+//! whether stderr is a terminal. A closed stdout (`ctx list | head`) is not an error:
+//! the Printer notes it and every later write to stdout is dropped quietly.
+
+use std::cell::Cell;
+use std::io::{self, IsTerminal, Write};
+
+use clap::ValueEnum;
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour when stderr is a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// How chatty stderr is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only (`-q`).
+    Quiet,
+    /// Errors and warnings.
+    Normal,
+    /// Also notes (`-v`).
+    Verbose,
+}
+
+/// Writes data to stdout and everything else to stderr.
+#[derive(Debug)]
+pub struct Printer {
+    color: bool,
+    verbosity: Verbosity,
+    stdout_closed: Cell<bool>,
+}
+
+impl Printer {
+    /// Decide colour once, from the flag, `NO_COLOR` and the terminal.
+    pub fn new(choice: ColorChoice, verbosity: Verbosity) -> Self {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                    && io::stderr().is_terminal()
+            }
+        };
+        Self {
+            color,
+            verbosity,
+            stdout_closed: Cell::new(false),
+        }
+    }
+
+    /// Whether diagnostics should be coloured.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// Write data to stdout. A broken pipe ends output quietly; other errors are returned.
+    pub fn data(&self, text: &str) -> io::Result<()> {
+        if self.stdout_closed.get() {
+            return Ok(());
+        }
+        let mut stdout = io::stdout().lock();
+        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+                self.stdout_closed.set(true);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Write a rendered diagnostic (error or warning) to stderr.
+    pub fn diagnostic(&self, rendered: &str, is_error: bool) {
+        if !is_error && self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        self.stderr(rendered);
+    }
+
+    /// A one-line status message on stderr (`-v` only).
+    pub fn note(&self, message: &str) {
+        if self.verbosity >= Verbosity::Verbose {
+            self.stderr(&format!("note: {message}\n"));
+        }
+    }
+
+    /// A one-line summary on stderr, shown unless `-q`.
+    pub fn status(&self, message: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            self.stderr(&format!("{message}\n"));
+        }
+    }
+
+    /// An error message on stderr, always shown.
+    pub fn error(&self, message: &str) {
+        let prefix = if self.color {
+            "\u{1b}[1;31merror\u{1b}[0m"
+        } else {
+            "error"
+        };
+        self.stderr(&format!("{prefix}: {message}\n"));
+    }
+
+    fn stderr(&self, text: &str) {
+        // Nothing useful can be done when stderr itself is gone.
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+}

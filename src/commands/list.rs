@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::{ListArgs, ListKind, ReportFormat};
 use crate::commands;
-use crate::config::workspace::{GateItem, Items, Origin, Workspace};
+use crate::config::workspace::{GateItem, ItemKey, Items, Origin, Workspace};
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::Printer;
@@ -35,7 +35,7 @@ pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<Ex
         ListKind::Services => ("services", &["domain", "depends_on", "paths", "items"][..], services(workspace)),
         ListKind::Features => ("features", &["domains", "services", "phases", "inputs"][..], features(workspace)),
         ListKind::Agents => ("agents", &["topics", "sections", "budget"][..], agents(workspace)),
-        ListKind::Gates => ("gates", &["run", "timeout", "blocking"][..], gates(workspace)),
+        ListKind::Gates => ("gates", &["run", "overrides", "timeout", "blocking"][..], gates(workspace)),
     };
     let text = match args.format {
         ReportFormat::Json => {
@@ -150,6 +150,10 @@ fn gates(workspace: &Workspace) -> Vec<Row> {
         for gate in gates {
             rows.push(row(format!("{layer}/{}", gate.meta.key), &gate.meta.origin, vec![
                 ("run", gate.run.clone().map_or(serde_json::Value::Null, serde_json::Value::from)),
+                ("overrides", match &gate.meta.key {
+                    ItemKey::Qualified { layer, key } => format!("{layer}/{key}").into(),
+                    ItemKey::Plain(_) => serde_json::Value::Null,
+                }),
                 (
                     "timeout",
                     gate.timeout
@@ -189,7 +193,13 @@ fn table(kind: &str, columns: &[&str], rows: &[Row]) -> String {
             Some(serde_json::Value::Object(counts)) => counts
                 .iter()
                 .filter(|(_, count)| count.as_u64().is_some_and(|count| count > 0))
-                .map(|(name, count)| format!("{count} {}", name.replace('_', " ")))
+                .map(|(name, count)| {
+                    let name = name.replace('_', " ");
+                    match count.as_u64() {
+                        Some(1) => format!("1 {}", name.trim_end_matches('s')),
+                        _ => format!("{count} {name}"),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             Some(other) => other.to_string(),

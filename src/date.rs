@@ -52,7 +52,11 @@ impl Date {
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let month_index = (5 * day_of_year + 2) / 153;
         let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+        let month = if month_index < 10 {
+            month_index + 3
+        } else {
+            month_index - 9
+        };
         let year = year_of_era + era * 400 + i64::from(month <= 2);
         Self {
             year: i32::try_from(year).unwrap_or(i32::MAX),
@@ -67,8 +71,9 @@ impl Date {
         let era = year.div_euclid(400);
         let year_of_era = year.rem_euclid(400);
         let month = i64::from(self.month);
-        let day_of_year =
-            (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
+            + i64::from(self.day)
+            - 1;
         let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
         era * 146_097 + day_of_era - 719_468
     }
@@ -97,7 +102,11 @@ impl serde::Serialize for Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(
+            formatter,
+            "{:04}-{:02}-{:02}",
+            self.year, self.month, self.day
+        )
     }
 }
 
@@ -120,7 +129,10 @@ mod tests {
     #[test]
     fn epoch_is_day_zero() {
         assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
-        assert_eq!(Date::parse("2026-11-21").unwrap().days_since_epoch(), 20_778);
+        assert_eq!(
+            Date::parse("2026-11-21").unwrap().days_since_epoch(),
+            20_778
+        );
     }
 
     proptest! {

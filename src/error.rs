@@ -7,7 +7,10 @@ use crate::config::diagnostic::Problem;
 pub enum Error {
     /// The command line was wrong (beyond what clap checks).
     #[error("{message}")]
-    Usage { message: String, help: Option<String> },
+    Usage {
+        message: String,
+        help: Option<String>,
+    },
     /// The workspace could not be loaded or is invalid; the problems are already printed
     /// or are carried here to be printed.
     #[error("invalid configuration")]

@@ -48,6 +48,16 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+impl From<&crate::error::Error> for ExitStatus {
+    fn from(error: &crate::error::Error) -> Self {
+        use crate::error::Error;
+        match error {
+            Error::Usage { .. } | Error::Config(_) => Self::ConfigError,
+            Error::Output { .. } => Self::OutputError,
+        }
+    }
+}
+
 /// The exit-code table, as shown in `ctx --help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -81,16 +91,6 @@ mod tests {
                 EXIT_CODES_HELP.contains(&format!("  {code} ")) || code >= 130,
                 "help text lacks {code}"
             );
-        }
-    }
-}
-
-impl From<&crate::error::Error> for ExitStatus {
-    fn from(error: &crate::error::Error) -> Self {
-        use crate::error::Error;
-        match error {
-            Error::Usage { .. } | Error::Config(_) => Self::ConfigError,
-            Error::Output { .. } => Self::OutputError,
         }
     }
 }

@@ -48,13 +48,17 @@ impl PathError {
                 "write the path relative to the workspace root, e.g. `src/auth/jwt.py`"
             }
             Self::Backslash => "use `/` as the path separator",
-            Self::Escapes => "config paths must stay inside the workspace root; move the file into it",
+            Self::Escapes => {
+                "config paths must stay inside the workspace root; move the file into it"
+            }
             Self::GitDir => "`.git` is never read; point at the files in the working tree instead",
             Self::OutsideRoot(_) => {
                 "copy the file into the workspace, or make the symlink point inside it"
             }
             Self::Loop => "fix or remove the symlink",
-            Self::NotFound => "create the file, or fix the path (it is relative to the workspace root)",
+            Self::NotFound => {
+                "create the file, or fix the path (it is relative to the workspace root)"
+            }
             Self::Io(_) => "check the file's permissions",
             Self::BadGlob(_) => "use `*`, `**`, `?`, `[abc]` and `{a,b}` in globs",
         })
@@ -73,7 +77,9 @@ pub fn check_syntax(path: &str) -> Result<(), PathError> {
         return Err(PathError::Backslash);
     }
     let bytes = path.as_bytes();
-    if path.starts_with('/') || (bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic()) {
+    if path.starts_with('/')
+        || (bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic())
+    {
         return Err(PathError::Absolute);
     }
     let mut depth: usize = 0;
@@ -105,13 +111,15 @@ pub fn resolve_inside(root: &Path, relative: &str) -> Result<PathBuf, PathError>
         Err(error) => return Err(PathError::Io(error.to_string())),
         Ok(_) => {}
     }
-    let canonical = joined.canonicalize().map_err(|error| match error.raw_os_error() {
-        Some(40) => PathError::Loop, // ELOOP
-        _ if error.kind() == io::ErrorKind::NotFound => {
-            PathError::OutsideRoot(String::from("a missing target"))
-        }
-        _ => PathError::Io(error.to_string()),
-    })?;
+    let canonical = joined
+        .canonicalize()
+        .map_err(|error| match error.raw_os_error() {
+            Some(40) => PathError::Loop, // ELOOP
+            _ if error.kind() == io::ErrorKind::NotFound => {
+                PathError::OutsideRoot(String::from("a missing target"))
+            }
+            _ => PathError::Io(error.to_string()),
+        })?;
     if !canonical.starts_with(root) {
         return Err(PathError::OutsideRoot(canonical.display().to_string()));
     }
@@ -149,9 +157,12 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// One file a glob matched: its root-relative path, or why it cannot be used.
+pub type GlobMatch = Result<String, (String, PathError)>;
+
 /// Expand a glob (relative to `root`) into the matching files, as sorted root-relative
 /// paths. Matches whose symlinks lead outside the root are returned as errors.
-pub fn expand_glob(root: &Path, pattern: &str) -> Result<Vec<Result<String, (String, PathError)>>, PathError> {
+pub fn expand_glob(root: &Path, pattern: &str) -> Result<Vec<GlobMatch>, PathError> {
     check_syntax(pattern)?;
     let matcher = glob_matcher(pattern)?;
     // Walk only below the literal prefix (`src/auth/*.py` walks `src/auth`).
@@ -256,7 +267,10 @@ mod tests {
         std::os::unix::fs::symlink(root_path.join("loop"), root_path.join("loop")).unwrap();
         std::fs::write(root_path.join("inside.txt"), "x").unwrap();
         std::os::unix::fs::symlink(root_path.join("inside.txt"), root_path.join("ok")).unwrap();
-        assert!(matches!(resolve_inside(&root_path, "link"), Err(PathError::OutsideRoot(_))));
+        assert!(matches!(
+            resolve_inside(&root_path, "link"),
+            Err(PathError::OutsideRoot(_))
+        ));
         assert_eq!(resolve_inside(&root_path, "loop"), Err(PathError::Loop));
         assert!(resolve_inside(&root_path, "ok").is_ok());
         assert_eq!(resolve_inside(&root_path, "nope"), Err(PathError::NotFound));
@@ -272,10 +286,17 @@ mod tests {
             std::fs::write(path, "x").unwrap();
         }
         let names = |pattern: &str| -> Vec<String> {
-            expand_glob(&root_path, pattern).unwrap().into_iter().map(Result::unwrap).collect()
+            expand_glob(&root_path, pattern)
+                .unwrap()
+                .into_iter()
+                .map(Result::unwrap)
+                .collect()
         };
         assert_eq!(names("src/*.py"), ["src/a.py", "src/b.py"]);
-        assert_eq!(names("src/**/*.py"), ["src/a.py", "src/b.py", "src/deep/c.py"]);
+        assert_eq!(
+            names("src/**/*.py"),
+            ["src/a.py", "src/b.py", "src/deep/c.py"]
+        );
         assert!(names("missing/*.py").is_empty());
     }
 

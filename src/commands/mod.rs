@@ -22,14 +22,20 @@ pub fn today(pinned: Option<&str>) -> Result<Date, Error> {
         None => Ok(Date::today_utc()),
         Some(text) => Date::parse(text.trim()).ok_or_else(|| Error::Usage {
             message: format!("`--today {text}` is not a date"),
-            help: Some(String::from("write it as YYYY-MM-DD (also accepted from `CTX_TODAY`)")),
+            help: Some(String::from(
+                "write it as YYYY-MM-DD (also accepted from `CTX_TODAY`)",
+            )),
         }),
     }
 }
 
 /// Load and validate the workspace; configuration errors stop the command.
 /// Warnings are printed here.
-pub fn open_valid(root: Option<&Path>, today: Date, printer: &Printer) -> Result<Validation, Error> {
+pub fn open_valid(
+    root: Option<&Path>,
+    today: Date,
+    printer: &Printer,
+) -> Result<Validation, Error> {
     let validation = config::open(root, today).map_err(Error::Config)?;
     if validation.has_errors() {
         return Err(Error::Config(validation.problems));

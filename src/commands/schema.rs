@@ -17,34 +17,54 @@ pub fn run(_args: &SchemaArgs, printer: &Printer) -> Result<ExitStatus, Error> {
         what: String::from("the schema"),
         source: error.into(),
     })?;
-    printer.data(&format!("{json}\n")).map_err(|source| Error::Output { what: String::from("stdout"), source })?;
+    printer
+        .data(&format!("{json}\n"))
+        .map_err(|source| Error::Output {
+            what: String::from("stdout"),
+            source,
+        })?;
     Ok(ExitStatus::Success)
 }
 
 /// The schema of one config document (any kind).
 pub fn document_schema() -> serde_json::Value {
-    let mut generator = SchemaSettings::draft07().into_generator();
+    let mut definitions = serde_json::Map::new();
     let mut branches = Vec::new();
     let mut add = |kind: &str, schema: schemars::Schema| {
         let mut value = schema.to_value();
         if let Some(object) = value.as_object_mut() {
-            if let Some(properties) = object.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
-                properties.insert(String::from("kind"), serde_json::json!({ "const": kind }));
+            object.remove("$schema");
+            if let Some(serde_json::Value::Object(found)) = object.remove("definitions") {
+                definitions.extend(found);
             }
-            let required = object.entry("required").or_insert_with(|| serde_json::json!([]));
+            if let Some(properties) = object
+                .get_mut("properties")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                properties.insert(String::from("kind"), serde_json::json!({ "const": kind }));
+                // `kind` comes first in documents; show it first in editors too.
+                properties.sort_keys();
+            }
+            let required = object
+                .entry("required")
+                .or_insert_with(|| serde_json::json!([]));
             if let Some(required) = required.as_array_mut() {
                 required.insert(0, serde_json::Value::from("kind"));
             }
-            object.insert(String::from("title"), serde_json::Value::from(format!("kind: {kind}")));
+            object.insert(
+                String::from("title"),
+                serde_json::Value::from(format!("kind: {kind}")),
+            );
         }
         branches.push(value);
     };
-    add("org", generator.subschema_for::<Org>());
-    add("domain", generator.subschema_for::<Domain>());
-    add("service", generator.subschema_for::<Service>());
-    add("feature", generator.subschema_for::<Feature>());
-    add("agent", generator.subschema_for::<Agent>());
-    let definitions = generator.take_definitions(true);
+    let generator = || SchemaSettings::draft07().into_generator();
+    add("org", generator().into_root_schema_for::<Org>());
+    add("domain", generator().into_root_schema_for::<Domain>());
+    add("service", generator().into_root_schema_for::<Service>());
+    add("feature", generator().into_root_schema_for::<Feature>());
+    add("agent", generator().into_root_schema_for::<Agent>());
+    definitions.sort_keys();
     serde_json::json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://ctx.dev/schema/config.json",

@@ -9,13 +9,19 @@ use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::Printer;
 
-pub fn run(root: Option<&Path>, args: &ValidateArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+pub fn run(
+    root: Option<&Path>,
+    args: &ValidateArgs,
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
     let today = commands::today(args.today.as_deref())?;
     let problems = match config::open(root, today) {
         Ok(validation) => {
             let counts = Counts::of(&validation.workspace);
             let problems = validation.problems;
-            if args.format == ReportFormat::Text && !problems.iter().any(|problem| problem.is_error()) {
+            if args.format == ReportFormat::Text
+                && !problems.iter().any(|problem| problem.is_error())
+            {
                 for warning in &problems {
                     printer.diagnostic(&warning.render(printer.color()), false);
                 }
@@ -39,11 +45,17 @@ pub fn run(root: Option<&Path>, args: &ValidateArgs, printer: &Printer) -> Resul
                 what: String::from("the diagnostics"),
                 source: error.into(),
             })?;
-            printer.data(&format!("{json}\n")).map_err(|source| Error::Output {
-                what: String::from("stdout"),
-                source,
-            })?;
-            Ok(if has_errors { ExitStatus::ConfigError } else { ExitStatus::Success })
+            printer
+                .data(&format!("{json}\n"))
+                .map_err(|source| Error::Output {
+                    what: String::from("stdout"),
+                    source,
+                })?;
+            Ok(if has_errors {
+                ExitStatus::ConfigError
+            } else {
+                ExitStatus::Success
+            })
         }
         ReportFormat::Text => Err(Error::Config(problems)),
     }
@@ -64,7 +76,9 @@ struct Counts {
 
 impl Counts {
     fn of(workspace: &config::workspace::Workspace) -> Self {
-        let plural = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+        let plural = |count: usize, word: &str| {
+            format!("{count} {word}{}", if count == 1 { "" } else { "s" })
+        };
         Self {
             parts: vec![
                 plural(usize::from(workspace.org.is_some()), "org"),

@@ -9,8 +9,8 @@ use super::diagnostic::{Location, Problem, SourceFile};
 use super::load::locate;
 use super::model::{self, ItemForm, ItemMap, Spanned};
 use super::workspace::{
-    ConstraintItem, ExampleItem, GateItem, ItemKey, ItemMeta, Items, LineRange, Origin,
-    PatternItem, Section, Topic, AgentName,
+    AgentName, ConstraintItem, ExampleItem, GateItem, ItemKey, ItemMeta, Items, LineRange, Origin,
+    PatternItem, Section, Topic,
 };
 use crate::date::Date;
 use crate::paths::{self, PathError};
@@ -33,6 +33,23 @@ pub enum KeyRule {
 }
 
 impl Converter<'_> {
+    /// The text of a scalar exactly as written (for `ItemForm::Scalar`).
+    fn raw(&self, pos: model::Pos) -> String {
+        let location = self.locate(pos);
+        self.file.text[location.offset..location.offset + location.len]
+            .trim()
+            .to_owned()
+    }
+
+    /// The short form's text, or `None` for a long form or `null`.
+    fn short<L>(&self, form: &ItemForm<L>, pos: model::Pos) -> Option<String> {
+        match form {
+            ItemForm::Short(text) => Some(text.clone()),
+            ItemForm::Scalar => Some(self.raw(pos)),
+            ItemForm::Long(_) | ItemForm::Null => None,
+        }
+    }
+
     pub fn locate(&self, pos: model::Pos) -> Location {
         locate(&self.file, pos)
     }
@@ -117,7 +134,10 @@ impl Converter<'_> {
         parsed
     }
 
-    #[expect(clippy::too_many_arguments, reason = "the long-form fields shared by every item")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the long-form fields shared by every item"
+    )]
     fn meta(
         &mut self,
         key: ItemKey,
@@ -136,7 +156,12 @@ impl Converter<'_> {
                     format!("`audience` names unknown agent `{}`", agent.value),
                 )
                 .label("unknown agent");
-                let problem = super::suggest::with_did_you_mean(problem, &agent.value, self.agents, "declared agents");
+                let problem = super::suggest::with_did_you_mean(
+                    problem,
+                    &agent.value,
+                    self.agents,
+                    "declared agents",
+                );
                 self.problems.push(problem);
             }
         }
@@ -145,15 +170,25 @@ impl Converter<'_> {
             origin: self.origin(key_pos),
             enabled: enabled.map(|flag| flag.value),
             is_final: is_final.is_some_and(|flag| flag.value),
-            topics: topics.iter().map(|topic| Topic::new(topic.value.clone())).collect(),
-            audience: audience.iter().map(|agent| AgentName::new(agent.value.clone())).collect(),
+            topics: topics
+                .iter()
+                .map(|topic| Topic::new(topic.value.clone()))
+                .collect(),
+            audience: audience
+                .iter()
+                .map(|agent| AgentName::new(agent.value.clone()))
+                .collect(),
             expires: self.date(expires),
         }
     }
 
     fn null_item(&mut self, section: Section, key: &Spanned<String>, value_pos: model::Pos) {
         let location = self.locate(value_pos);
-        let location = if location.len == 0 { self.locate(key.pos) } else { location };
+        let location = if location.len == 0 {
+            self.locate(key.pos)
+        } else {
+            location
+        };
         self.problems.push(
             Problem::error(
                 "config::null-item",
@@ -171,14 +206,19 @@ impl Converter<'_> {
     pub fn patterns(&mut self, map: &ItemMap<model::Pattern>, rule: KeyRule) -> Vec<PatternItem> {
         let mut items = Vec::new();
         for (key, value) in &map.entries {
-            let Some(item_key) = self.key(key, rule) else { continue };
+            let Some(item_key) = self.key(key, rule) else {
+                continue;
+            };
             let item = match &value.value {
                 ItemForm::Null => {
                     self.null_item(Section::Patterns, key, value.pos);
                     continue;
                 }
-                ItemForm::Short(path) => {
-                    let path = Spanned { value: path.clone(), pos: value.pos };
+                ItemForm::Short(_) | ItemForm::Scalar => {
+                    let path = Spanned {
+                        value: self.short(&value.value, value.pos).unwrap_or_default(),
+                        pos: value.pos,
+                    };
                     self.pattern_path(&path, None);
                     PatternItem {
                         meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
@@ -190,7 +230,12 @@ impl Converter<'_> {
                 ItemForm::Long(long) => {
                     let lines = long.lines.as_ref().and_then(|lines| self.line_range(lines));
                     if let Some(path) = &long.path {
-                        self.pattern_path(path, lines.map(|range| (range, long.lines.as_ref().map_or(path.pos, |l| l.pos))));
+                        self.pattern_path(
+                            path,
+                            lines.map(|range| {
+                                (range, long.lines.as_ref().map_or(path.pos, |l| l.pos))
+                            }),
+                        );
                     } else if let Some(spanned) = &long.lines {
                         self.error(
                             "config::lines-without-path",
@@ -220,18 +265,24 @@ impl Converter<'_> {
         items
     }
 
-    pub fn constraints(&mut self, map: &ItemMap<model::Constraint>, rule: KeyRule) -> Vec<ConstraintItem> {
+    pub fn constraints(
+        &mut self,
+        map: &ItemMap<model::Constraint>,
+        rule: KeyRule,
+    ) -> Vec<ConstraintItem> {
         let mut items = Vec::new();
         for (key, value) in &map.entries {
-            let Some(item_key) = self.key(key, rule) else { continue };
+            let Some(item_key) = self.key(key, rule) else {
+                continue;
+            };
             let item = match &value.value {
                 ItemForm::Null => {
                     self.null_item(Section::Constraints, key, value.pos);
                     continue;
                 }
-                ItemForm::Short(text) => ConstraintItem {
+                ItemForm::Short(_) | ItemForm::Scalar => ConstraintItem {
                     meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
-                    text: Some(text.clone()),
+                    text: self.short(&value.value, value.pos),
                 },
                 ItemForm::Long(long) => ConstraintItem {
                     meta: self.meta(
@@ -254,15 +305,17 @@ impl Converter<'_> {
     pub fn gates(&mut self, map: &ItemMap<model::Gate>, rule: KeyRule) -> Vec<GateItem> {
         let mut items = Vec::new();
         for (key, value) in &map.entries {
-            let Some(item_key) = self.key(key, rule) else { continue };
+            let Some(item_key) = self.key(key, rule) else {
+                continue;
+            };
             let item = match &value.value {
                 ItemForm::Null => {
                     self.null_item(Section::QualityGates, key, value.pos);
                     continue;
                 }
-                ItemForm::Short(run) => GateItem {
+                ItemForm::Short(_) | ItemForm::Scalar => GateItem {
                     meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
-                    run: Some(run.clone()),
+                    run: self.short(&value.value, value.pos),
                     timeout: None,
                     cwd: None,
                     env: Vec::new(),
@@ -276,7 +329,10 @@ impl Converter<'_> {
                                 self.error(
                                     "config::duration",
                                     timeout.pos,
-                                    format!("`timeout: {}` is not a duration: {error}", timeout.value),
+                                    format!(
+                                        "`timeout: {}` is not a duration: {error}",
+                                        timeout.value
+                                    ),
                                     "write a duration such as \"90s\", \"10m\" or \"1h 30m\"",
                                 );
                                 None
@@ -403,17 +459,25 @@ impl Converter<'_> {
                 "config::path-is-folder",
                 path.pos,
                 format!("pattern path `{}` is a folder", path.value),
-                &format!("patterns name files; use a glob such as `{}/**/*` or list it under `examples`", path.value.trim_end_matches('/')),
+                &format!(
+                    "patterns name files; use a glob such as `{}/**/*` or list it under `examples`",
+                    path.value.trim_end_matches('/')
+                ),
             );
             return;
         }
-        let Some((range, lines_pos)) = lines else { return };
+        let Some((range, lines_pos)) = lines else {
+            return;
+        };
         // Counting lines reads the file; stay within the bundle's size limit.
         match paths::count_lines(&resolved, self.max_file_bytes) {
             Ok(count) if range.end > count => self.error(
                 "config::lines-range",
                 lines_pos,
-                format!("`lines: {range}` is past the end of `{}` ({count} lines)", path.value),
+                format!(
+                    "`lines: {range}` is past the end of `{}` ({count} lines)",
+                    path.value
+                ),
                 &format!("use a range within 1-{count}"),
             ),
             Ok(_) => {}
@@ -467,7 +531,12 @@ impl Converter<'_> {
             PathError::NotFound => "config::missing-file",
             _ => "config::path",
         };
-        self.error(code, path.pos, format!("`{what}: {}` {error}", path.value), &error.help());
+        self.error(
+            code,
+            path.pos,
+            format!("`{what}: {}` {error}", path.value),
+            &error.help(),
+        );
     }
 }
 
@@ -477,10 +546,15 @@ pub fn is_valid_name(name: &str) -> bool {
     chars
         .next()
         .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit())
-        && chars.all(|rest| rest.is_ascii_lowercase() || rest.is_ascii_digit() || rest == '_' || rest == '-')
+        && chars.all(|rest| {
+            rest.is_ascii_lowercase() || rest.is_ascii_digit() || rest == '_' || rest == '-'
+        })
 }
 
 /// Input keys are set with `--set KEY=VALUE`: letters, digits, `_` and `-`.
 pub fn is_valid_input(key: &str) -> bool {
-    !key.is_empty() && key.chars().all(|character| character.is_ascii_alphanumeric() || character == '_' || character == '-')
+    !key.is_empty()
+        && key.chars().all(|character| {
+            character.is_ascii_alphanumeric() || character == '_' || character == '-'
+        })
 }

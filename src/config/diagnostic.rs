@@ -73,6 +73,18 @@ impl Location {
         Self::at_offset(file, offset, 0)
     }
 
+    /// The token (a key or plain scalar) starting at a 1-based line and column.
+    pub fn token_at(file: &Arc<SourceFile>, line: usize, column: usize) -> Self {
+        let start = Self::at_line_column(file, line, column);
+        let rest = &file.text[start.offset..];
+        let len = rest
+            .find(|character: char| {
+                character.is_whitespace() || matches!(character, ':' | ',' | ']' | '}' | '#')
+            })
+            .unwrap_or(rest.len());
+        Self { len, ..start }
+    }
+
     /// The start of a file (for problems about the file as a whole).
     pub fn file_start(file: &Arc<SourceFile>) -> Self {
         Self::at_offset(file, 0, 0)
@@ -81,7 +93,11 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}:{}:{}", self.file.path, self.line, self.column)
+        write!(
+            formatter,
+            "{}:{}:{}",
+            self.file.path, self.line, self.column
+        )
     }
 }
 
@@ -265,11 +281,7 @@ impl Diagnostic for ProblemView<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let location = self.0.location.as_ref()?;
-        let label = LabeledSpan::new(
-            Some(self.0.label.clone()),
-            location.offset,
-            location.len,
-        );
+        let label = LabeledSpan::new(Some(self.0.label.clone()), location.offset, location.len);
         Some(Box::new(std::iter::once(label)))
     }
 

@@ -71,7 +71,11 @@ fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> Laye
 }
 
 /// Run every override check on the workspace.
-pub fn check(workspace: &Workspace, at: &dyn Fn(&super::workspace::Origin) -> Location, problems: &mut Vec<Problem>) {
+pub fn check(
+    workspace: &Workspace,
+    at: &dyn Fn(&super::workspace::Origin) -> Location,
+    problems: &mut Vec<Problem>,
+) {
     let org = workspace.org.as_ref().map(|org| Layer {
         kind: LayerKind::Org,
         name: org.name.as_str(),
@@ -93,17 +97,34 @@ pub fn check(workspace: &Workspace, at: &dyn Fn(&super::workspace::Origin) -> Lo
     }
     for service in &workspace.services {
         let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().map(|layer| Layer { kind: layer.kind, name: layer.name, entries: layer.entries.clone() }));
-        if let Some(domain) = service.domain.as_ref().and_then(|name| domain_layer(name.as_str())) {
+        lineage.extend(org.iter().map(|layer| Layer {
+            kind: layer.kind,
+            name: layer.name,
+            entries: layer.entries.clone(),
+        }));
+        if let Some(domain) = service
+            .domain
+            .as_ref()
+            .and_then(|name| domain_layer(name.as_str()))
+        {
             lineage.push(domain);
         }
         checker.document(&entries(&service.items), &lineage, &lineage);
     }
     for feature in &workspace.features {
         let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().map(|layer| Layer { kind: layer.kind, name: layer.name, entries: layer.entries.clone() }));
-        let services: Vec<&Service> = feature.services.iter().filter_map(|name| workspace.service(name.as_str())).collect();
-        let mut domain_names: Vec<&str> = feature.domains.iter().map(|name| name.as_str()).collect();
+        lineage.extend(org.iter().map(|layer| Layer {
+            kind: layer.kind,
+            name: layer.name,
+            entries: layer.entries.clone(),
+        }));
+        let services: Vec<&Service> = feature
+            .services
+            .iter()
+            .filter_map(|name| workspace.service(name.as_str()))
+            .collect();
+        let mut domain_names: Vec<&str> =
+            feature.domains.iter().map(|name| name.as_str()).collect();
         for service in &services {
             if let Some(domain) = &service.domain
                 && !domain_names.contains(&domain.as_str())
@@ -120,7 +141,14 @@ pub fn check(workspace: &Workspace, at: &dyn Fn(&super::workspace::Origin) -> Lo
                 entries: entries(&service.items),
             });
         }
-        let plain: Vec<Layer<'_>> = org.iter().map(|layer| Layer { kind: layer.kind, name: layer.name, entries: layer.entries.clone() }).collect();
+        let plain: Vec<Layer<'_>> = org
+            .iter()
+            .map(|layer| Layer {
+                kind: layer.kind,
+                name: layer.name,
+                entries: layer.entries.clone(),
+            })
+            .collect();
         checker.document(&entries(&feature.items), &plain, &lineage);
     }
 }
@@ -140,9 +168,15 @@ impl Checker<'_> {
                     .flat_map(|layer| find(layer, entry.section, key).map(|found| (layer, found)))
                     .collect(),
                 ItemKey::Qualified { layer, key } => {
-                    let named: Vec<&Layer<'_>> = qualified.iter().filter(|candidate| candidate.name == layer).collect();
+                    let named: Vec<&Layer<'_>> = qualified
+                        .iter()
+                        .filter(|candidate| candidate.name == layer)
+                        .collect();
                     if named.is_empty() {
-                        let mut names: Vec<String> = qualified.iter().map(|candidate| candidate.name.to_owned()).collect();
+                        let mut names: Vec<String> = qualified
+                            .iter()
+                            .map(|candidate| candidate.name.to_owned())
+                            .collect();
                         names.dedup();
                         let problem = Problem::error(
                             "config::qualified-layer",
@@ -150,12 +184,19 @@ impl Checker<'_> {
                             format!("`{}` names layer `{layer}`, which is not in this document's lineage", entry.meta.key),
                         )
                         .label("unknown layer");
-                        self.problems.push(suggest::with_did_you_mean(problem, layer, &names, "layers it can address"));
+                        self.problems.push(suggest::with_did_you_mean(
+                            problem,
+                            layer,
+                            &names,
+                            "layers it can address",
+                        ));
                         continue;
                     }
                     let found: Vec<(&Layer<'_>, Entry<'_>)> = named
                         .iter()
-                        .flat_map(|layer| find(layer, entry.section, key).map(|found| (*layer, found)))
+                        .flat_map(|layer| {
+                            find(layer, entry.section, key).map(|found| (*layer, found))
+                        })
                         .collect();
                     if found.is_empty() {
                         let mut keys: Vec<String> = named
@@ -169,10 +210,18 @@ impl Checker<'_> {
                         let problem = Problem::error(
                             "config::qualified-key",
                             (self.at)(&entry.meta.origin),
-                            format!("layer `{layer}` has no {} item `{key}`", entry.section.as_str()),
+                            format!(
+                                "layer `{layer}` has no {} item `{key}`",
+                                entry.section.as_str()
+                            ),
                         )
                         .label("unknown key");
-                        self.problems.push(suggest::with_did_you_mean(problem, key, &keys, &format!("{} of `{layer}`", entry.section.as_str())));
+                        self.problems.push(suggest::with_did_you_mean(
+                            problem,
+                            key,
+                            &keys,
+                            &format!("{} of `{layer}`", entry.section.as_str()),
+                        ));
                         continue;
                     }
                     found
@@ -180,7 +229,11 @@ impl Checker<'_> {
             };
             for (layer, target) in &overridden {
                 if target.meta.is_final {
-                    let action = if entry.meta.enabled == Some(false) { "disables" } else { "overrides" };
+                    let action = if entry.meta.enabled == Some(false) {
+                        "disables"
+                    } else {
+                        "overrides"
+                    };
                     self.problems.push(
                         Problem::error(
                             "config::final",
@@ -205,7 +258,11 @@ impl Checker<'_> {
                     Section::Constraints => "text",
                     Section::QualityGates | Section::Examples => "run",
                 };
-                let what = if entry.meta.enabled == Some(false) { "disables" } else { "changes" };
+                let what = if entry.meta.enabled == Some(false) {
+                    "disables"
+                } else {
+                    "changes"
+                };
                 self.problems.push(
                     Problem::error(
                         "config::override-nothing",
@@ -229,7 +286,9 @@ fn find<'w>(layer: &Layer<'w>, section: Section, key: &str) -> Option<Entry<'w>>
     layer
         .entries
         .iter()
-        .find(|candidate| candidate.section == section && candidate.meta.key == ItemKey::Plain(key.to_owned()))
+        .find(|candidate| {
+            candidate.section == section && candidate.meta.key == ItemKey::Plain(key.to_owned())
+        })
         .copied()
 }
 

@@ -37,7 +37,11 @@ pub struct Loaded {
 }
 
 /// Read and parse every `*.yaml`/`*.yml` file under the configured paths.
-pub fn load(root: &Path, config_paths: &[String], settings_file: Option<&Arc<SourceFile>>) -> Loaded {
+pub fn load(
+    root: &Path,
+    config_paths: &[String],
+    settings_file: Option<&Arc<SourceFile>>,
+) -> Loaded {
     let mut loaded = Loaded::default();
     let files = find_config_files(root, config_paths, settings_file, &mut loaded.problems);
     if files.is_empty() && loaded.problems.is_empty() {
@@ -84,11 +88,13 @@ fn find_config_files(
             Ok(resolved) => resolved,
             Err(error) => {
                 let message = format!("config path `{entry}` {error}");
-                problems.push(match locate() {
-                    Some(location) => Problem::error("settings::config", location, message),
-                    None => Problem::unlocated("settings::config", message),
-                }
-                .help(error.help()));
+                problems.push(
+                    match locate() {
+                        Some(location) => Problem::error("settings::config", location, message),
+                        None => Problem::unlocated("settings::config", message),
+                    }
+                    .help(error.help()),
+                );
                 continue;
             }
         };
@@ -105,11 +111,13 @@ fn find_config_files(
             }
         } else {
             let message = format!("config path `{entry}` does not exist");
-            problems.push(match locate() {
-                Some(location) => Problem::error("settings::config", location, message),
-                None => Problem::unlocated("settings::config", message),
-            }
-            .help("create it, or change `workspace.config` in `ctx.toml`"));
+            problems.push(
+                match locate() {
+                    Some(location) => Problem::error("settings::config", location, message),
+                    None => Problem::unlocated("settings::config", message),
+                }
+                .help("create it, or change `workspace.config` in `ctx.toml`"),
+            );
         }
     }
     files.sort();
@@ -121,11 +129,8 @@ fn find_config_files(
 fn read_source(path: &Path, relative: &str) -> Result<Arc<SourceFile>, Box<Problem>> {
     let unreadable = |error: std::io::Error| {
         Box::new(
-            Problem::unlocated(
-                "config::read",
-                format!("cannot read `{relative}`: {error}"),
-            )
-            .help("check the file's permissions"),
+            Problem::unlocated("config::read", format!("cannot read `{relative}`: {error}"))
+                .help("check the file's permissions"),
         )
     };
     let metadata = std::fs::metadata(path).map_err(unreadable)?;
@@ -248,12 +253,12 @@ fn parse_file(file: &Arc<SourceFile>, loaded: &mut Loaded) {
         return;
     }
     match serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options()) {
-        Ok(documents) => loaded.documents.extend(documents.into_iter().map(|document| {
-            LoadedDocument {
+        Ok(documents) => loaded
+            .documents
+            .extend(documents.into_iter().map(|document| LoadedDocument {
                 file: Arc::clone(file),
                 document,
-            }
-        })),
+            })),
         Err(error) => loaded.problems.push(parse_problem(file, &error)),
     }
 }
@@ -306,9 +311,16 @@ fn parse_problem(file: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Problem
 fn classify(message: &str) -> (&'static str, String) {
     let lower = message.to_lowercase();
     if lower.contains("tab") {
-        return ("config::tab", String::from("indent with spaces; YAML does not allow tabs for indentation"));
+        return (
+            "config::tab",
+            String::from("indent with spaces; YAML does not allow tabs for indentation"),
+        );
     }
-    if lower.contains("budget") || lower.contains("depth") || lower.contains("alias") || lower.contains("limit") {
+    if lower.contains("budget")
+        || lower.contains("depth")
+        || lower.contains("alias")
+        || lower.contains("limit")
+    {
         return (
             "config::limit",
             format!(
@@ -320,7 +332,10 @@ fn classify(message: &str) -> (&'static str, String) {
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next())
     {
-        return ("config::missing-key", format!("add `{field}:` to this document"));
+        return (
+            "config::missing-key",
+            format!("add `{field}:` to this document"),
+        );
     }
     if lower.contains("invalid type") || lower.contains("expected") {
         let hint = if lower.contains("u64") || lower.contains("integer") {
@@ -336,7 +351,10 @@ fn classify(message: &str) -> (&'static str, String) {
         };
         return ("config::type", String::from(hint));
     }
-    ("config::syntax", String::from("fix the YAML syntax at this location"))
+    (
+        "config::syntax",
+        String::from("fix the YAML syntax at this location"),
+    )
 }
 
 /// serde-saphyr appends " at line L, column C"; the location is shown separately.
@@ -367,7 +385,11 @@ fn first_occurrence(file: &Arc<SourceFile>, duplicate: &Location, key: &str) -> 
     let lines: Vec<&str> = file.text.lines().collect();
     let duplicate_line = duplicate.line.checked_sub(1)?;
     let indent = duplicate.column.checked_sub(1)?;
-    let candidates = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+    let candidates = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
     for index in (0..duplicate_line).rev() {
         let line = lines.get(index)?;
         let this_indent = line.len() - line.trim_start().len();
@@ -381,8 +403,12 @@ fn first_occurrence(file: &Arc<SourceFile>, duplicate: &Location, key: &str) -> 
         if this_indent < indent {
             return None; // left the mapping
         }
-        if this_indent == indent && candidates.iter().any(|candidate| content.starts_with(candidate.as_str())) {
-            return Some(Location::at_line_column(file, index + 1, indent + 1));
+        if this_indent == indent
+            && candidates
+                .iter()
+                .any(|candidate| content.starts_with(candidate.as_str()))
+        {
+            return Some(Location::token_at(file, index + 1, indent + 1));
         }
     }
     None
@@ -416,8 +442,14 @@ mod tests {
         let problem = &loaded.problems[0];
         assert_eq!(problem.code, "config::duplicate-key");
         let text = problem.to_string();
-        assert!(text.starts_with("t.yaml:5:3: error: duplicate key `a`"), "{text}");
-        assert!(text.contains("t.yaml:4:3: `a` first defined here"), "{text}");
+        assert!(
+            text.starts_with("t.yaml:5:3: error: duplicate key `a`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.yaml:4:3: `a` first defined here"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -427,27 +459,39 @@ mod tests {
         let Document::Domain(domain) = &loaded.documents[0].document else {
             panic!("not a domain")
         };
-        let keys: Vec<_> = domain.constraints.entries.iter().map(|(key, _)| key.value.as_str()).collect();
-        assert_eq!(keys, ["on", "mode"]);
-        let values: Vec<String> = domain
+        let keys: Vec<_> = domain
             .constraints
             .entries
             .iter()
-            .map(|(_, value)| match &value.value {
-                crate::config::model::ItemForm::Short(text) => text.clone(),
-                _ => String::new(),
+            .map(|(key, _)| key.value.as_str())
+            .collect();
+        assert_eq!(keys, ["on", "mode"]);
+        // Resolved as scalars, recovered from the source by validation (see convert.rs).
+        let raw: Vec<&str> = domain
+            .constraints
+            .entries
+            .iter()
+            .map(|(_, value)| {
+                let at = locate(&loaded.documents[0].file, value.pos);
+                &loaded.documents[0].file.text[at.offset..at.offset + at.len]
             })
             .collect();
-        assert_eq!(values, ["yes", "0777"]);
+        assert_eq!(raw, ["yes", "0777"]);
     }
 
     #[test]
     fn encodings_are_explained() {
-        let utf16: Vec<u8> = "kind: org\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16: Vec<u8> = "kind: org\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let error = decode([vec![0xFF, 0xFE], utf16].concat(), "a.yaml").unwrap_err();
         assert!(error.help.as_deref().unwrap_or("").contains("UTF-8"));
         let error = decode(b"kind: org\nname: \xff\n".to_vec(), "a.yaml").unwrap_err();
-        assert_eq!(error.location.as_ref().map(|at| (at.line, at.column)), Some((2, 7)));
+        assert_eq!(
+            error.location.as_ref().map(|at| (at.line, at.column)),
+            Some((2, 7))
+        );
         let bom = decode(b"\xEF\xBB\xBFkind: org\n".to_vec(), "a.yaml").unwrap();
         assert!(bom.text.starts_with("kind"));
     }

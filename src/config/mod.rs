@@ -22,7 +22,7 @@ use validate::Validation;
 ///
 /// `Err` means nothing usable could be loaded (no root, broken `ctx.toml`).
 pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec<Problem>> {
-    let root = settings::discover(explicit_root).map_err(|problem| vec![problem])?;
+    let root = settings::discover(explicit_root).map_err(|problem| vec![*problem])?;
     let settings = settings::load(&root)?;
     let loaded = load::load(&root, &settings.config, settings.source.as_ref());
     Ok(validate::validate(&root, settings, &loaded, today))

@@ -199,6 +199,9 @@ long_form_item! {
 #[derive(Debug, Clone)]
 pub enum ItemForm<L> {
     Short(String),
+    /// A plain scalar the parser resolved as a boolean or number (`yes`, `0777`); its
+    /// text is recovered from the source span, so nothing is coerced.
+    Scalar,
     Long(L),
     Null,
 }
@@ -218,20 +221,20 @@ impl<'de, L: Deserialize<'de>> Deserialize<'de> for ItemForm<L> {
                 Ok(ItemForm::Short(value.to_owned()))
             }
 
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-                Ok(ItemForm::Short(value.to_string()))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ItemForm::Scalar)
             }
 
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-                Ok(ItemForm::Short(value.to_string()))
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ItemForm::Scalar)
             }
 
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-                Ok(ItemForm::Short(value.to_string()))
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ItemForm::Scalar)
             }
 
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-                Ok(ItemForm::Short(value.to_string()))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ItemForm::Scalar)
             }
 
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -247,9 +250,8 @@ impl<'de, L: Deserialize<'de>> Deserialize<'de> for ItemForm<L> {
             }
         }
 
-        // `deserialize_any` would let YAML 1.1-looking scalars (`yes`, `0777`) arrive as
-        // booleans or numbers; asking for a string keeps the text as written whenever the
-        // node is a scalar, and the visitor still sees mappings and nulls.
+        // Scalars that resolve to booleans or numbers arrive as `Scalar` and are read back
+        // from the source text by validation.
         deserializer.deserialize_any(FormVisitor(PhantomData))
     }
 }
@@ -517,6 +519,7 @@ impl<'de> Deserialize<'de> for Document {
                     return Ok(Document::MissingKind(None));
                 };
                 if first.value != "kind" {
+                    map.next_value::<IgnoredAny>()?;
                     drain(map)?;
                     return Ok(Document::MissingKind(Some(first)));
                 }

@@ -116,22 +116,27 @@ struct SecretsWire {
 
 /// Find the workspace root: `-C DIR`, else `ctx.toml` up the tree, else `domains/` up
 /// the tree.
-pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, Problem> {
+pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, Box<Problem>> {
     let start = match explicit {
         Some(dir) => {
             return dir.canonicalize().map_err(|error| {
-                Problem::unlocated(
-                    "workspace::root",
-                    format!("cannot use `{}` as the workspace root: {error}", dir.display()),
+                Box::new(
+                    Problem::unlocated(
+                        "workspace::root",
+                        format!(
+                            "cannot use `{}` as the workspace root: {error}",
+                            dir.display()
+                        ),
+                    )
+                    .help("pass an existing folder to `-C/--root`"),
                 )
-                .help("pass an existing folder to `-C/--root`")
             });
         }
         None => std::env::current_dir().map_err(|error| {
-            Problem::unlocated(
+            Box::new(Problem::unlocated(
                 "workspace::root",
                 format!("cannot read the current folder: {error}"),
-            )
+            ))
         })?,
     };
     let found = start
@@ -140,19 +145,19 @@ pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, Problem> {
         .or_else(|| start.ancestors().find(|dir| dir.join("domains").is_dir()));
     match found {
         Some(root) => root.canonicalize().map_err(|error| {
-            Problem::unlocated(
+            Box::new(Problem::unlocated(
                 "workspace::root",
                 format!("cannot resolve `{}`: {error}", root.display()),
-            )
+            ))
         }),
-        None => Err(Problem::unlocated(
+        None => Err(Box::new(Problem::unlocated(
             "workspace::not-found",
             format!(
                 "no workspace found in `{}` or any parent folder",
                 start.display()
             ),
         )
-        .help("create `ctx.toml` (or a `domains/` folder) at the root of your workspace, or pass `-C DIR`")),
+        .help("create `ctx.toml` (or a `domains/` folder) at the root of your workspace, or pass `-C DIR`"))),
     }
 }
 
@@ -196,7 +201,10 @@ fn toml_problem(message: &str, location: Location) -> Problem {
     Problem::error(
         "settings::invalid",
         location,
-        format!("invalid `{SETTINGS_FILE}`: {}", message.trim_end_matches('.')),
+        format!(
+            "invalid `{SETTINGS_FILE}`: {}",
+            message.trim_end_matches('.')
+        ),
     )
     .help("see the configuration reference in the README (`ctx.toml` section)")
 }
@@ -230,7 +238,11 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
     let template = match wire.bundle.template {
         Some(template) => {
             let name = template.get_ref();
-            if name.is_empty() || name.contains("..") || name.starts_with('/') || name.contains('\\') {
+            if name.is_empty()
+                || name.contains("..")
+                || name.starts_with('/')
+                || name.contains('\\')
+            {
                 let span = template.span();
                 problems.push(
                     Problem::error(
@@ -269,7 +281,10 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         tokenizer: wire.bundle.tokenizer.unwrap_or(defaults.tokenizer),
         budget: wire.bundle.budget.unwrap_or(defaults.budget),
         template,
-        max_file_bytes: wire.bundle.max_file_bytes.unwrap_or(defaults.max_file_bytes),
+        max_file_bytes: wire
+            .bundle
+            .max_file_bytes
+            .unwrap_or(defaults.max_file_bytes),
         jobs: wire.gates.jobs.unwrap_or(defaults.jobs),
         timeout,
         grace,
@@ -322,7 +337,10 @@ mode = "fail"
     fn unknown_key_suggests_the_closest() {
         let problems = settings("[gates]\ntimeot = \"5m\"\n").unwrap_err();
         let text = problems[0].to_string();
-        assert!(text.starts_with("ctx.toml:2:1: error: unknown key `timeot`"), "{text}");
+        assert!(
+            text.starts_with("ctx.toml:2:1: error: unknown key `timeot`"),
+            "{text}"
+        );
         assert!(text.contains("did you mean `timeout`"), "{text}");
     }
 

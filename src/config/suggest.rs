@@ -16,11 +16,20 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().map(|(_, candidate)| candidate).take(3).collect()
+    scored
+        .into_iter()
+        .map(|(_, candidate)| candidate)
+        .take(3)
+        .collect()
 }
 
 /// Add `did you mean` (when something is close) and the list of valid names as help.
-pub fn with_did_you_mean(problem: Problem, input: &str, candidates: &[String], what: &str) -> Problem {
+pub fn with_did_you_mean(
+    problem: Problem,
+    input: &str,
+    candidates: &[String],
+    what: &str,
+) -> Problem {
     let near = closest(input, candidates.iter().map(String::as_str));
     let listed = list(candidates);
     match near.as_slice() {

@@ -25,8 +25,8 @@ use super::settings::Settings;
 use super::suggest;
 use super::workspace::{
     Agent, AgentName, AgentSection, ConstraintItem, Domain, DomainName, Feature, FeatureName,
-    GateItem, Input, ItemMeta, Items, Org, OrgName, Origin, PatternItem, Phase,
-    Section, Service, ServiceName, Topic, ValidationStep, Workspace,
+    GateItem, Input, ItemMeta, Items, Org, OrgName, Origin, PatternItem, Phase, Section, Service,
+    ServiceName, Topic, ValidationStep, Workspace,
 };
 use crate::date::Date;
 use crate::paths;
@@ -77,7 +77,12 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
                 )
                 .label("unknown kind");
                 let kinds: Vec<String> = KINDS.iter().map(|kind| (*kind).to_owned()).collect();
-                problems.push(suggest::with_did_you_mean(problem, &kind.value, &kinds, "kinds"));
+                problems.push(suggest::with_did_you_mean(
+                    problem,
+                    &kind.value,
+                    &kinds,
+                    "kinds",
+                ));
             }
             Document::MissingKind(first) => {
                 let location = first
@@ -109,7 +114,10 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
                 locate(second.file, second.wire.name.pos),
                 "a workspace has at most one org document",
             )
-            .related(locate(first.file, first.wire.name.pos), "the first org document")
+            .related(
+                locate(first.file, first.wire.name.pos),
+                "the first org document",
+            )
             .help("merge the two org documents into one"),
         );
     }
@@ -117,8 +125,16 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     let layers = orgs
         .iter()
         .map(|org| ("org", org.file, &org.wire.name))
-        .chain(domains.iter().map(|domain| ("domain", domain.file, &domain.wire.name)))
-        .chain(services.iter().map(|service| ("service", service.file, &service.wire.name)));
+        .chain(
+            domains
+                .iter()
+                .map(|domain| ("domain", domain.file, &domain.wire.name)),
+        )
+        .chain(
+            services
+                .iter()
+                .map(|service| ("service", service.file, &service.wire.name)),
+        );
     for (kind, file, name) in layers {
         let location = locate(file, name.pos);
         match layer_names.get(&name.value) {
@@ -126,7 +142,10 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
                 Problem::error(
                     "config::layer-name",
                     location,
-                    format!("{kind} `{}` has the same name as {other_kind} `{}`", name.value, name.value),
+                    format!(
+                        "{kind} `{}` has the same name as {other_kind} `{}`",
+                        name.value, name.value
+                    ),
                 )
                 .related(other.clone(), format!("the {other_kind} is declared here"))
                 .help("names identify layers in qualified keys; rename one of them"),
@@ -138,12 +157,27 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         }
     }
 
-    let domain_names: Vec<String> = domains.iter().map(|domain| name_of(&domain.wire.name)).collect();
-    let service_names: Vec<String> = services.iter().map(|service| name_of(&service.wire.name)).collect();
-    let agent_names: Vec<String> = agents.iter().map(|agent| name_of(&agent.wire.name)).collect();
+    let domain_names: Vec<String> = domains
+        .iter()
+        .map(|domain| name_of(&domain.wire.name))
+        .collect();
+    let service_names: Vec<String> = services
+        .iter()
+        .map(|service| name_of(&service.wire.name))
+        .collect();
+    let agent_names: Vec<String> = agents
+        .iter()
+        .map(|agent| name_of(&agent.wire.name))
+        .collect();
     let tables = Tables {
-        domains: domains.iter().map(|domain| (domain.wire.name.value.as_str(), domain.wire)).collect(),
-        services: services.iter().map(|service| (service.wire.name.value.as_str(), service.wire)).collect(),
+        domains: domains
+            .iter()
+            .map(|domain| (domain.wire.name.value.as_str(), domain.wire))
+            .collect(),
+        services: services
+            .iter()
+            .map(|service| (service.wire.name.value.as_str(), service.wire))
+            .collect(),
         domain_names: &domain_names,
         service_names: &service_names,
     };
@@ -170,7 +204,13 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         workspace.org = Some(Org {
             name: OrgName::new(convert.name(&wire.name, "org")),
             description: wire.description.as_ref().map(|text| text.value.clone()),
-            items: convert.items(&wire.patterns, &wire.constraints, &wire.quality_gates, &wire.examples, KeyRule::PlainOnly),
+            items: convert.items(
+                &wire.patterns,
+                &wire.constraints,
+                &wire.quality_gates,
+                &wire.examples,
+                KeyRule::PlainOnly,
+            ),
             origin: convert.origin(wire.name.pos),
         });
     }
@@ -189,12 +229,28 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         workspace.domains.push(Domain {
             name: DomainName::new(convert.name(&wire.name, "domain")),
             description: wire.description.as_ref().map(|text| text.value.clone()),
-            owners: wire.owners.iter().map(|owner| owner.value.clone()).collect(),
+            owners: wire
+                .owners
+                .iter()
+                .map(|owner| owner.value.clone())
+                .collect(),
             keywords: matching
-                .map(|matching| matching.keywords.iter().map(|keyword| keyword.value.to_lowercase()).collect())
+                .map(|matching| {
+                    matching
+                        .keywords
+                        .iter()
+                        .map(|keyword| keyword.value.to_lowercase())
+                        .collect()
+                })
                 .unwrap_or_default(),
             paths: paths.iter().map(|path| path.value.clone()).collect(),
-            items: convert.items(&wire.patterns, &wire.constraints, &wire.quality_gates, &wire.examples, KeyRule::PlainOnly),
+            items: convert.items(
+                &wire.patterns,
+                &wire.constraints,
+                &wire.quality_gates,
+                &wire.examples,
+                KeyRule::PlainOnly,
+            ),
             origin: convert.origin(wire.name.pos),
         });
     }
@@ -232,8 +288,15 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         workspace.services.push(Service {
             name: ServiceName::new(convert.name(&wire.name, "service")),
             description: wire.description.as_ref().map(|text| text.value.clone()),
-            domain: wire.domain.as_ref().map(|domain| DomainName::new(domain.value.clone())),
-            depends_on: wire.depends_on.iter().map(|name| ServiceName::new(name.value.clone())).collect(),
+            domain: wire
+                .domain
+                .as_ref()
+                .map(|domain| DomainName::new(domain.value.clone())),
+            depends_on: wire
+                .depends_on
+                .iter()
+                .map(|name| ServiceName::new(name.value.clone()))
+                .collect(),
             paths: wire.paths.iter().map(|path| path.value.clone()).collect(),
             items,
             shared_patterns: convert.patterns(&wire.shared_patterns, KeyRule::PlainOnly),
@@ -249,7 +312,9 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
             agents: &agent_names,
             problems: &mut problems,
         };
-        workspace.features.push(feature(&mut convert, declared.wire, &tables));
+        workspace
+            .features
+            .push(feature(&mut convert, declared.wire, &tables));
     }
     for declared in &agents {
         let mut convert = Converter {
@@ -266,20 +331,40 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     let graph: Vec<(String, Vec<String>)> = services
         .iter()
         .map(|service| {
-            let edges = service.wire.depends_on.iter().map(|name| name.value.clone()).collect();
+            let edges = service
+                .wire
+                .depends_on
+                .iter()
+                .map(|name| name.value.clone())
+                .collect();
             (service.wire.name.value.clone(), edges)
         })
         .collect();
     for cycle in find_cycles(&graph) {
         let edge_location = |from: &str, to: &str| -> Option<Location> {
-            let service = services.iter().find(|service| service.wire.name.value == from)?;
-            let edge = service.wire.depends_on.iter().find(|name| name.value == to)?;
+            let service = services
+                .iter()
+                .find(|service| service.wire.name.value == from)?;
+            let edge = service
+                .wire
+                .depends_on
+                .iter()
+                .find(|name| name.value == to)?;
             Some(locate(service.file, edge.pos))
         };
-        let rendered = cycle.iter().chain(cycle.first()).map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" → ");
+        let rendered = cycle
+            .iter()
+            .chain(cycle.first())
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(" → ");
         let mut edges = cycle.iter().zip(cycle.iter().cycle().skip(1));
-        let Some((first_from, first_to)) = edges.next() else { continue };
-        let Some(first_location) = edge_location(first_from, first_to) else { continue };
+        let Some((first_from, first_to)) = edges.next() else {
+            continue;
+        };
+        let Some(first_location) = edge_location(first_from, first_to) else {
+            continue;
+        };
         let mut problem = Problem::error(
             "config::cycle",
             first_location,
@@ -296,21 +381,41 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     }
 
     // 5 and 6. Overrides and expiry, on the typed workspace.
-    let files: HashMap<&str, &Arc<SourceFile>> =
-        loaded.files.iter().map(|file| (file.path.as_str(), file)).collect();
+    let files: HashMap<&str, &Arc<SourceFile>> = loaded
+        .files
+        .iter()
+        .map(|file| (file.path.as_str(), file))
+        .collect();
     let at = |origin: &Origin| -> Location {
         files.get(origin.file.as_str()).map_or_else(
-            || Location::at_offset(&Arc::new(SourceFile { path: origin.file.clone(), text: Arc::from("") }), 0, 0),
-            |file| Location::at_line_column(file, origin.line, origin.column),
+            || {
+                Location::at_offset(
+                    &Arc::new(SourceFile {
+                        path: origin.file.clone(),
+                        text: Arc::from(""),
+                    }),
+                    0,
+                    0,
+                )
+            },
+            |file| Location::token_at(file, origin.line, origin.column),
         )
     };
     super::lineage::check(&workspace, &at, &mut problems);
     expiry(&workspace, today, &at, &mut problems);
-    Validation { workspace, problems }
+    Validation {
+        workspace,
+        problems,
+    }
 }
 
 /// The same name declared twice for one kind: both locations.
-fn unique<T>(declared: &[Declared<'_, T>], name: impl Fn(&T) -> &Spanned<String>, kind: &str, problems: &mut Vec<Problem>) {
+fn unique<T>(
+    declared: &[Declared<'_, T>],
+    name: impl Fn(&T) -> &Spanned<String>,
+    kind: &str,
+    problems: &mut Vec<Problem>,
+) {
     let mut seen: BTreeMap<&str, Location> = BTreeMap::new();
     for entry in declared {
         let spanned = name(entry.wire);
@@ -324,7 +429,9 @@ fn unique<T>(declared: &[Declared<'_, T>], name: impl Fn(&T) -> &Spanned<String>
                 )
                 .label("declared again here")
                 .related(first.clone(), "first declared here")
-                .help(format!("{kind} names are unique; rename or merge one of them")),
+                .help(format!(
+                    "{kind} names are unique; rename or merge one of them"
+                )),
             );
         } else {
             seen.insert(&spanned.value, location);
@@ -342,10 +449,22 @@ struct Tables<'a> {
 
 impl Tables<'_> {
     /// Check that `name` is a declared domain or service; error at the reference.
-    fn reference(&self, convert: &mut Converter<'_>, name: &Spanned<String>, kind: &str, context: &str) -> bool {
+    fn reference(
+        &self,
+        convert: &mut Converter<'_>,
+        name: &Spanned<String>,
+        kind: &str,
+        context: &str,
+    ) -> bool {
         let (known, names) = match kind {
-            "domain" => (self.domains.contains_key(name.value.as_str()), self.domain_names),
-            _ => (self.services.contains_key(name.value.as_str()), self.service_names),
+            "domain" => (
+                self.domains.contains_key(name.value.as_str()),
+                self.domain_names,
+            ),
+            _ => (
+                self.services.contains_key(name.value.as_str()),
+                self.service_names,
+            ),
         };
         if !known {
             let problem = Problem::error(
@@ -354,7 +473,12 @@ impl Tables<'_> {
                 format!("{context} names unknown {kind} `{}`", name.value),
             )
             .label(format!("unknown {kind}"));
-            convert.problems.push(suggest::with_did_you_mean(problem, &name.value, names, &format!("declared {kind}s")));
+            convert.problems.push(suggest::with_did_you_mean(
+                problem,
+                &name.value,
+                names,
+                &format!("declared {kind}s"),
+            ));
         }
         known
     }
@@ -364,13 +488,16 @@ impl Tables<'_> {
 /// matching nothing yet is only a warning (new code may not exist).
 fn owned_paths(convert: &mut Converter<'_>, globs: &[Spanned<String>]) {
     for glob in globs {
-        let outcome = paths::check_syntax(&glob.value).and_then(|()| paths::glob_matcher(&glob.value).map(|_| ()));
+        let outcome = paths::check_syntax(&glob.value)
+            .and_then(|()| paths::glob_matcher(&glob.value).map(|_| ()));
         if let Err(error) = outcome {
             convert.path_error(glob, "paths", &error);
             continue;
         }
         let matched = if paths::is_glob(&glob.value) {
-            paths::expand_glob(convert.root, &glob.value).map(|found| !found.is_empty()).unwrap_or(false)
+            paths::expand_glob(convert.root, &glob.value)
+                .map(|found| !found.is_empty())
+                .unwrap_or(false)
         } else {
             paths::resolve_inside(convert.root, &glob.value).is_ok()
         };
@@ -412,7 +539,11 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
         .iter()
         .filter_map(|name| tables.domains.get(name))
         .flat_map(|domain| domain.quality_gates.entries.iter())
-        .chain(scope_services.iter().flat_map(|service| service.quality_gates.entries.iter()))
+        .chain(
+            scope_services
+                .iter()
+                .flat_map(|service| service.quality_gates.entries.iter()),
+        )
         .chain(wire.quality_gates.entries.iter())
         .map(|(key, _)| key.value.clone())
         .collect();
@@ -427,7 +558,9 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
                 convert.locate(key.pos),
                 format!("input key `{}` is not valid", key.value),
             )
-            .help("input keys use letters, digits, `_` and `-` (they are set with `--set KEY=VALUE`)");
+            .help(
+                "input keys use letters, digits, `_` and `-` (they are set with `--set KEY=VALUE`)",
+            );
             convert.problems.push(problem);
         }
         inputs.push(Input {
@@ -463,18 +596,31 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
                 let problem = Problem::error(
                     "config::phase-domain",
                     convert.locate(domain.pos),
-                    format!("phase `{}` uses domain `{}`, which is not in the feature's scope", phase.name.value, domain.value),
+                    format!(
+                        "phase `{}` uses domain `{}`, which is not in the feature's scope",
+                        phase.name.value, domain.value
+                    ),
                 )
                 .help(format!("add `{}` to the feature's `domains`", domain.value));
                 convert.problems.push(problem);
             }
             phase_domains.push(domain.value.as_str());
         }
-        let lookup_domains: Vec<&str> = if phase.domains.is_empty() { scope_domains.clone() } else { phase_domains.clone() };
+        let lookup_domains: Vec<&str> = if phase.domains.is_empty() {
+            scope_domains.clone()
+        } else {
+            phase_domains.clone()
+        };
         let mut known_patterns: Vec<String> = lookup_domains
             .iter()
             .filter_map(|name| tables.domains.get(name))
-            .flat_map(|domain| domain.patterns.entries.iter().map(|(key, _)| key.value.clone()))
+            .flat_map(|domain| {
+                domain
+                    .patterns
+                    .entries
+                    .iter()
+                    .map(|(key, _)| key.value.clone())
+            })
             .collect();
         known_patterns.dedup();
         for pattern in &phase.patterns {
@@ -486,11 +632,20 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
                         "phase `{}` names pattern `{}`, which none of its domains ({}) declares",
                         phase.name.value,
                         pattern.value,
-                        lookup_domains.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                        lookup_domains
+                            .iter()
+                            .map(|name| format!("`{name}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
                 .label("unknown pattern");
-                convert.problems.push(suggest::with_did_you_mean(problem, &pattern.value, &known_patterns, "patterns of those domains"));
+                convert.problems.push(suggest::with_did_you_mean(
+                    problem,
+                    &pattern.value,
+                    &known_patterns,
+                    "patterns of those domains",
+                ));
             }
         }
         let mut validation = Vec::new();
@@ -504,19 +659,36 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
                 let problem = Problem::error(
                     "config::unknown-gate",
                     convert.locate(step.pos),
-                    format!("phase `{}` validation names unknown gate `{text}`", phase.name.value),
+                    format!(
+                        "phase `{}` validation names unknown gate `{text}`",
+                        phase.name.value
+                    ),
                 )
                 .label("unknown gate");
-                let problem = suggest::with_did_you_mean(problem, text, &gate_names, "gates in this feature's scope");
-                convert.problems.push(problem.help_suffix(" (a check in prose must contain a space)"));
+                let problem = suggest::with_did_you_mean(
+                    problem,
+                    text,
+                    &gate_names,
+                    "gates in this feature's scope",
+                );
+                convert
+                    .problems
+                    .push(problem.help_suffix(" (a check in prose must contain a space)"));
             }
             validation.push(ValidationStep::Gate(text.to_owned()));
         }
         phases.push(Phase {
             name: phase.name.value.clone(),
             description: phase.description.as_ref().map(|text| text.value.clone()),
-            domains: phase_domains.iter().map(|name| DomainName::new(*name)).collect(),
-            patterns: phase.patterns.iter().map(|pattern| pattern.value.clone()).collect(),
+            domains: phase_domains
+                .iter()
+                .map(|name| DomainName::new(*name))
+                .collect(),
+            patterns: phase
+                .patterns
+                .iter()
+                .map(|pattern| pattern.value.clone())
+                .collect(),
             constraints: convert.constraints(&phase.constraints, KeyRule::PlainOnly),
             validation,
             origin: convert.origin(phase.name.pos),
@@ -525,12 +697,26 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
     Feature {
         name: FeatureName::new(convert.name(&wire.name, "feature")),
         description: wire.description.as_ref().map(|text| text.value.clone()),
-        domains: wire.domains.iter().map(|name| DomainName::new(name.value.clone())).collect(),
-        services: wire.services.iter().map(|name| ServiceName::new(name.value.clone())).collect(),
+        domains: wire
+            .domains
+            .iter()
+            .map(|name| DomainName::new(name.value.clone()))
+            .collect(),
+        services: wire
+            .services
+            .iter()
+            .map(|name| ServiceName::new(name.value.clone()))
+            .collect(),
         inputs,
         phases,
         budget: wire.budget.as_ref().map(|budget| budget.value),
-        items: convert.items(&wire.patterns, &wire.constraints, &wire.quality_gates, &wire.examples, KeyRule::QualifiedAllowed),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            KeyRule::QualifiedAllowed,
+        ),
         origin: convert.origin(wire.name.pos),
     }
 }
@@ -549,17 +735,28 @@ fn agent(convert: &mut Converter<'_>, wire: &model::Agent) -> Agent {
                     _ => None,
                 };
                 if parsed.is_none() {
-                    let known: Vec<String> = ["patterns", "constraints", "quality_gates", "examples", "phases"]
-                        .iter()
-                        .map(|name| (*name).to_owned())
-                        .collect();
+                    let known: Vec<String> = [
+                        "patterns",
+                        "constraints",
+                        "quality_gates",
+                        "examples",
+                        "phases",
+                    ]
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .collect();
                     let problem = Problem::error(
                         "config::unknown-section",
                         convert.locate(section.pos),
                         format!("unknown section `{}`", section.value),
                     )
                     .label("unknown section");
-                    convert.problems.push(suggest::with_did_you_mean(problem, &section.value, &known, "sections"));
+                    convert.problems.push(suggest::with_did_you_mean(
+                        problem,
+                        &section.value,
+                        &known,
+                        "sections",
+                    ));
                 }
                 parsed
             })
@@ -568,7 +765,11 @@ fn agent(convert: &mut Converter<'_>, wire: &model::Agent) -> Agent {
     Agent {
         name: AgentName::new(convert.name(&wire.name, "agent")),
         description: wire.description.as_ref().map(|text| text.value.clone()),
-        topics: wire.topics.iter().map(|topic| Topic::new(topic.value.clone())).collect(),
+        topics: wire
+            .topics
+            .iter()
+            .map(|topic| Topic::new(topic.value.clone()))
+            .collect(),
         sections,
         budget: wire.budget.as_ref().map(|budget| budget.value),
         origin: convert.origin(wire.name.pos),
@@ -578,7 +779,11 @@ fn agent(convert: &mut Converter<'_>, wire: &model::Agent) -> Agent {
 /// Every elementary cycle's node list, each reported once (rotated to start at its
 /// smallest name), in a deterministic order. Edges to unknown nodes are ignored.
 pub fn find_cycles(graph: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
-    let index: HashMap<&str, usize> = graph.iter().enumerate().map(|(position, (name, _))| (name.as_str(), position)).collect();
+    let index: HashMap<&str, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(position, (name, _))| (name.as_str(), position))
+        .collect();
     let edges: Vec<Vec<usize>> = graph
         .iter()
         .map(|(name, targets)| {
@@ -607,9 +812,19 @@ pub fn find_cycles(graph: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
                         stack.push((target, 0));
                     }
                     1 => {
-                        let from = stack.iter().position(|&(entry, _)| entry == target).unwrap_or(0);
-                        let mut cycle: Vec<String> = stack[from..].iter().map(|&(entry, _)| graph[entry].0.clone()).collect();
-                        let smallest = cycle.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map_or(0, |(position, _)| position);
+                        let from = stack
+                            .iter()
+                            .position(|&(entry, _)| entry == target)
+                            .unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|&(entry, _)| graph[entry].0.clone())
+                            .collect();
+                        let smallest = cycle
+                            .iter()
+                            .enumerate()
+                            .min_by(|a, b| a.1.cmp(b.1))
+                            .map_or(0, |(position, _)| position);
                         cycle.rotate_left(smallest);
                         if !cycles.contains(&cycle) {
                             cycles.push(cycle);
@@ -628,21 +843,36 @@ pub fn find_cycles(graph: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
 }
 
 /// Items that expired (dropped from bundles) or expire within 30 days.
-fn expiry(workspace: &Workspace, today: Date, at: &dyn Fn(&Origin) -> Location, problems: &mut Vec<Problem>) {
+fn expiry(
+    workspace: &Workspace,
+    today: Date,
+    at: &dyn Fn(&Origin) -> Location,
+    problems: &mut Vec<Problem>,
+) {
     let soon = today.plus_days(EXPIRY_WARNING_DAYS);
     for (section, meta) in all_metas(workspace) {
-        let Some(expires) = meta.expires else { continue };
+        let Some(expires) = meta.expires else {
+            continue;
+        };
         let name = format!("{}.{}", section.as_str(), meta.key);
         if expires < today {
             problems.push(
-                Problem::warning("config::expired", at(&meta.origin), format!("`{name}` expired on {expires} and is left out of bundles"))
-                    .help("renew it with a later `expires`, or delete it"),
+                Problem::warning(
+                    "config::expired",
+                    at(&meta.origin),
+                    format!("`{name}` expired on {expires} and is left out of bundles"),
+                )
+                .help("renew it with a later `expires`, or delete it"),
             );
         } else if expires <= soon {
             let days = expires.days_since_epoch() - today.days_since_epoch();
             problems.push(
-                Problem::warning("config::expires-soon", at(&meta.origin), format!("`{name}` expires on {expires} (in {days} days)"))
-                    .help("renew it with a later `expires` if it still applies"),
+                Problem::warning(
+                    "config::expires-soon",
+                    at(&meta.origin),
+                    format!("`{name}` expires on {expires} (in {days} days)"),
+                )
+                .help("renew it with a later `expires` if it still applies"),
             );
         }
     }
@@ -659,16 +889,42 @@ pub fn all_metas(workspace: &Workspace) -> Vec<(Section, &ItemMeta)> {
         .chain(workspace.services.iter().map(|service| &service.items))
         .chain(workspace.features.iter().map(|feature| &feature.items));
     for items in item_sets {
-        metas.extend(items.patterns.iter().map(|item: &PatternItem| (Section::Patterns, &item.meta)));
-        metas.extend(items.constraints.iter().map(|item: &ConstraintItem| (Section::Constraints, &item.meta)));
-        metas.extend(items.quality_gates.iter().map(|item: &GateItem| (Section::QualityGates, &item.meta)));
+        metas.extend(
+            items
+                .patterns
+                .iter()
+                .map(|item: &PatternItem| (Section::Patterns, &item.meta)),
+        );
+        metas.extend(
+            items
+                .constraints
+                .iter()
+                .map(|item: &ConstraintItem| (Section::Constraints, &item.meta)),
+        );
+        metas.extend(
+            items
+                .quality_gates
+                .iter()
+                .map(|item: &GateItem| (Section::QualityGates, &item.meta)),
+        );
     }
     for service in &workspace.services {
-        metas.extend(service.shared_patterns.iter().chain(&service.integration_patterns).map(|item| (Section::Patterns, &item.meta)));
+        metas.extend(
+            service
+                .shared_patterns
+                .iter()
+                .chain(&service.integration_patterns)
+                .map(|item| (Section::Patterns, &item.meta)),
+        );
     }
     for feature in &workspace.features {
         for phase in &feature.phases {
-            metas.extend(phase.constraints.iter().map(|item| (Section::Constraints, &item.meta)));
+            metas.extend(
+                phase
+                    .constraints
+                    .iter()
+                    .map(|item| (Section::Constraints, &item.meta)),
+            );
         }
     }
     metas
@@ -694,13 +950,23 @@ mod tests {
     fn graph(edges: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
         edges
             .iter()
-            .map(|(name, targets)| ((*name).to_owned(), targets.iter().map(|target| (*target).to_owned()).collect()))
+            .map(|(name, targets)| {
+                (
+                    (*name).to_owned(),
+                    targets.iter().map(|target| (*target).to_owned()).collect(),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn cycles_are_found_once_and_rotated() {
-        let found = find_cycles(&graph(&[("c", &["a"]), ("a", &["b"]), ("b", &["c"]), ("d", &["a"])]));
+        let found = find_cycles(&graph(&[
+            ("c", &["a"]),
+            ("a", &["b"]),
+            ("b", &["c"]),
+            ("d", &["a"]),
+        ]));
         assert_eq!(found, vec![vec!["a", "b", "c"]]);
         assert!(find_cycles(&graph(&[("a", &["b"]), ("b", &[]), ("c", &["a", "b"])])).is_empty());
     }

@@ -206,9 +206,14 @@ mod humantime_serde_option {
 
     use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(duration) => serializer.serialize_str(&humantime::format_duration(*duration).to_string()),
+            Some(duration) => {
+                serializer.serialize_str(&humantime::format_duration(*duration).to_string())
+            }
             None => serializer.serialize_none(),
         }
     }
@@ -336,14 +341,20 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn domain(&self, name: &str) -> Option<&Domain> {
-        self.domains.iter().find(|domain| domain.name.as_str() == name)
+        self.domains
+            .iter()
+            .find(|domain| domain.name.as_str() == name)
     }
 
     pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services.iter().find(|service| service.name.as_str() == name)
+        self.services
+            .iter()
+            .find(|service| service.name.as_str() == name)
     }
 
     pub fn feature(&self, name: &str) -> Option<&Feature> {
-        self.features.iter().find(|feature| feature.name.as_str() == name)
+        self.features
+            .iter()
+            .find(|feature| feature.name.as_str() == name)
     }
 }

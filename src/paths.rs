@@ -6,6 +6,8 @@
 //! folders (and look-alikes such as `.GIT`) are never read. Reads are capped and only
 //! ever open regular files, so a FIFO or a device can never block a run.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -99,45 +101,242 @@ pub fn is_glob(path: &str) -> bool {
     path.contains(['*', '?', '[', '{'])
 }
 
-/// Resolve a literal config path to an existing file or folder inside `root`.
+/// Resolves config paths against one workspace root, caching what it learns.
 ///
-/// `root` must be canonical. Symlinks are followed and must stay inside the root.
-pub fn resolve_inside(root: &Path, relative: &str) -> Result<PathBuf, PathError> {
-    check_syntax(relative)?;
-    let joined = root.join(relative.trim_end_matches('/'));
-    // `symlink_metadata` first: a dangling symlink "does not exist" for `metadata`.
-    match std::fs::symlink_metadata(&joined) {
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(PathError::NotFound),
-        Err(error) => return Err(PathError::Io(error.to_string())),
-        Ok(_) => {}
+/// Canonical folders are cached (so `canonicalize` is not redone, with its `readlink`
+/// per component, for every file), and globs are matched against one gitignore-aware
+/// index of the root's files, built on first use.
+#[derive(Debug)]
+pub struct Resolver {
+    root: PathBuf,
+    folders: RefCell<HashMap<PathBuf, Result<PathBuf, PathError>>>,
+    index: OnceCell<Vec<IndexEntry>>,
+    matchers: RefCell<HashMap<String, Result<Glob, PathError>>>,
+}
+
+impl Resolver {
+    /// `root` must be canonical.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            folders: RefCell::new(HashMap::new()),
+            index: OnceCell::new(),
+            matchers: RefCell::new(HashMap::new()),
+        }
     }
-    let canonical = joined
-        .canonicalize()
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolve a literal config path to an existing file or folder inside the root.
+    /// Symlinks are followed and must stay inside the root.
+    pub fn resolve(&self, relative: &str) -> Result<PathBuf, PathError> {
+        self.resolve_kind(relative).map(|(path, _)| path)
+    }
+
+    /// [`Resolver::resolve`], also saying whether the target is a folder.
+    pub fn resolve_kind(&self, relative: &str) -> Result<(PathBuf, bool), PathError> {
+        check_syntax(relative)?;
+        let mut lexical = PathBuf::new();
+        for part in relative.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    lexical.pop();
+                }
+                part => lexical.push(part),
+            }
+        }
+        let joined = self.root.join(&lexical);
+        let mut is_dir = true;
+        let canonical = if lexical.as_os_str().is_empty() {
+            self.root.clone()
+        } else {
+            let metadata = match std::fs::symlink_metadata(&joined) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(PathError::NotFound);
+                }
+                Err(error) => return Err(PathError::Io(error.to_string())),
+                Ok(metadata) => metadata,
+            };
+            let parent = joined.parent().unwrap_or(&self.root);
+            let name = joined.file_name().unwrap_or_default();
+            if metadata.file_type().is_symlink() {
+                let target = canonicalize(&joined)?;
+                is_dir = target.is_dir();
+                target
+            } else {
+                is_dir = metadata.is_dir();
+                self.folder(parent)?.join(name)
+            }
+        };
+        self.inside(canonical).map(|path| (path, is_dir))
+    }
+
+    /// The canonical form of a folder under the root, cached.
+    fn folder(&self, folder: &Path) -> Result<PathBuf, PathError> {
+        if folder == self.root || !folder.starts_with(&self.root) {
+            return Ok(folder.to_path_buf());
+        }
+        if let Some(known) = self.folders.borrow().get(folder) {
+            return known.clone();
+        }
+        let resolved = match std::fs::symlink_metadata(folder) {
+            Ok(metadata) if metadata.file_type().is_symlink() => canonicalize(folder),
+            Ok(_) => {
+                let parent = folder.parent().unwrap_or(&self.root);
+                self.folder(parent)
+                    .map(|parent| parent.join(folder.file_name().unwrap_or_default()))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Err(PathError::NotFound),
+            Err(error) => Err(PathError::Io(error.to_string())),
+        };
+        self.folders
+            .borrow_mut()
+            .insert(folder.to_path_buf(), resolved.clone());
+        resolved
+    }
+
+    fn inside(&self, canonical: PathBuf) -> Result<PathBuf, PathError> {
+        if !canonical.starts_with(&self.root) {
+            return Err(PathError::OutsideRoot(canonical.display().to_string()));
+        }
+        let inside = canonical.strip_prefix(&self.root).unwrap_or(&canonical);
+        if inside.components().any(
+            |part| matches!(part, Component::Normal(name) if name.eq_ignore_ascii_case(".git")),
+        ) {
+            return Err(PathError::GitDir);
+        }
+        Ok(canonical)
+    }
+
+    /// Every file under the root (gitignore-aware, hidden entries and `.git` skipped),
+    /// sorted by root-relative path. Built once.
+    pub fn index(&self) -> &[IndexEntry] {
+        self.index.get_or_init(|| {
+            let mut entries: Vec<IndexEntry> = walk(&self.root)
+                .map(|(path, is_symlink)| IndexEntry {
+                    path: relative_display(&self.root, &path),
+                    is_symlink,
+                })
+                .collect();
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            entries
+        })
+    }
+
+    /// Index entries under `folder` (root-relative, `/`-separated).
+    pub fn files_under(&self, folder: &str) -> &[IndexEntry] {
+        let index = self.index();
+        let folder = folder.trim_end_matches('/');
+        if folder.is_empty() || folder == "." {
+            return index;
+        }
+        let prefix = format!("{folder}/");
+        let start = index.partition_point(|entry| entry.path.as_str() < prefix.as_str());
+        let end = start + index[start..].partition_point(|entry| entry.path.starts_with(&prefix));
+        &index[start..end]
+    }
+
+    /// Index entries a glob could match: those below its literal prefix.
+    fn glob_candidates(&self, pattern: &str) -> Result<(&[IndexEntry], Option<Glob>), PathError> {
+        check_syntax(pattern)?;
+        let pattern = pattern.trim_start_matches("./");
+        let parts: Vec<&str> = pattern.split('/').collect();
+        let literal: Vec<&str> = parts[..parts.len() - 1]
+            .iter()
+            .take_while(|part| !is_glob(part))
+            .copied()
+            .collect();
+        let candidates = self.files_under(&literal.join("/"));
+        // `prefix/**` (the usual owned-code glob) matches everything below the prefix.
+        let everything = parts.len() == literal.len() + 1 && parts[parts.len() - 1] == "**";
+        let glob = if everything {
+            None
+        } else {
+            Some(self.matcher(pattern)?)
+        };
+        Ok((candidates, glob))
+    }
+
+    /// Whether a glob matches any file (without resolving symlinks: for owned paths).
+    pub fn glob_matches_any(&self, pattern: &str) -> Result<bool, PathError> {
+        let (candidates, glob) = self.glob_candidates(pattern)?;
+        Ok(candidates
+            .iter()
+            .any(|entry| glob.as_ref().is_none_or(|glob| glob.is_match(&entry.path))))
+    }
+
+    /// Expand a glob into the matching files, as sorted root-relative paths. Matches
+    /// whose symlinks lead outside the root are returned as errors.
+    pub fn expand_glob(&self, pattern: &str) -> Result<Vec<GlobMatch>, PathError> {
+        let (candidates, glob) = self.glob_candidates(pattern)?;
+        Ok(candidates
+            .iter()
+            .filter(|entry| glob.as_ref().is_none_or(|glob| glob.is_match(&entry.path)))
+            // The walk never follows symlinks, so only a symlink entry can lead outside.
+            .map(|entry| match entry.is_symlink {
+                false => Ok(entry.path.clone()),
+                true => self
+                    .resolve(&entry.path)
+                    .map(|_| entry.path.clone())
+                    .map_err(|error| (entry.path.clone(), error)),
+            })
+            .collect())
+    }
+}
+
+/// A file found by the index walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Root-relative, `/`-separated.
+    pub path: String,
+    /// The entry itself is a symlink (its target is checked before use).
+    pub is_symlink: bool,
+}
+
+impl Resolver {
+    /// A compiled glob, cached: the same glob often appears in many documents.
+    pub fn matcher(&self, pattern: &str) -> Result<Glob, PathError> {
+        if let Some(known) = self.matchers.borrow().get(pattern) {
+            return known.clone();
+        }
+        let compiled = Glob::new(pattern);
+        self.matchers
+            .borrow_mut()
+            .insert(pattern.to_owned(), compiled.clone());
+        compiled
+    }
+}
+
+fn canonicalize(path: &Path) -> Result<PathBuf, PathError> {
+    path.canonicalize()
         .map_err(|error| match error.raw_os_error() {
             Some(40) => PathError::Loop, // ELOOP
             _ if error.kind() == io::ErrorKind::NotFound => {
                 PathError::OutsideRoot(String::from("a missing target"))
             }
             _ => PathError::Io(error.to_string()),
-        })?;
-    if !canonical.starts_with(root) {
-        return Err(PathError::OutsideRoot(canonical.display().to_string()));
-    }
-    let inside = canonical.strip_prefix(root).unwrap_or(&canonical);
-    if inside
-        .components()
-        .any(|part| matches!(part, Component::Normal(name) if name.eq_ignore_ascii_case(".git")))
-    {
-        return Err(PathError::GitDir);
-    }
-    Ok(canonical)
+        })
 }
 
+/// One file a glob matched: its root-relative path, or why it cannot be used.
+pub type GlobMatch = Result<String, (String, PathError)>;
+
 /// Files under `dir`, sorted, skipping hidden entries, `.git` and what `.gitignore`
-/// excludes. Symlinks are not followed here; callers resolve matches with
-/// [`resolve_inside`].
+/// excludes. Symlinks are listed, not followed; callers resolve them with
+/// [`Resolver::resolve`].
 pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = ignore::WalkBuilder::new(dir)
+    let mut files: Vec<PathBuf> = walk(dir).map(|(path, _)| path).collect();
+    files.sort();
+    files
+}
+
+/// The walk behind [`walk_files`] and the index: files and symlinks, with a flag saying
+/// which is which.
+fn walk(dir: &Path) -> impl Iterator<Item = (PathBuf, bool)> {
+    ignore::WalkBuilder::new(dir)
         .hidden(true)
         .git_ignore(true)
         .git_exclude(true)
@@ -146,51 +345,105 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
         .filter_entry(|entry| !entry.file_name().eq_ignore_ascii_case(".git"))
         .build()
         .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_type()
-                .is_some_and(|kind| kind.is_file() || kind.is_symlink())
+        .filter_map(|entry| {
+            let kind = entry.file_type()?;
+            (kind.is_file() || kind.is_symlink()).then(|| (entry.into_path(), kind.is_symlink()))
         })
-        .map(ignore::DirEntry::into_path)
-        .collect();
-    files.sort();
-    files
 }
 
-/// One file a glob matched: its root-relative path, or why it cannot be used.
-pub type GlobMatch = Result<String, (String, PathError)>;
+/// A compiled glob: `*` stays within one folder, `**` crosses folders.
+///
+/// Globs made only of `*`, `?` and `**` (nearly all of them in practice) are matched
+/// segment by segment without a regex, which matters when a workspace has thousands of
+/// distinct globs; anything richer (`[abc]`, `{a,b}`, escapes) goes to globset.
+#[derive(Debug, Clone)]
+pub enum Glob {
+    Segments(Vec<String>),
+    Full(GlobMatcher),
+}
 
-/// Expand a glob (relative to `root`) into the matching files, as sorted root-relative
-/// paths. Matches whose symlinks lead outside the root are returned as errors.
-pub fn expand_glob(root: &Path, pattern: &str) -> Result<Vec<GlobMatch>, PathError> {
-    check_syntax(pattern)?;
-    let matcher = glob_matcher(pattern)?;
-    // Walk only below the literal prefix (`src/auth/*.py` walks `src/auth`).
-    let literal: Vec<&str> = pattern
-        .split('/')
-        .take_while(|part| !is_glob(part))
-        .collect();
-    let base_relative = literal[..literal.len().min(pattern.split('/').count() - 1)].join("/");
-    let base = if base_relative.is_empty() {
-        root.to_path_buf()
-    } else {
-        match resolve_inside(root, &base_relative) {
-            Ok(base) => base,
-            Err(PathError::NotFound) => return Ok(Vec::new()),
-            Err(error) => return Err(error),
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Self, PathError> {
+        let pattern = pattern.trim_start_matches("./");
+        if pattern.contains(['[', '{', '\\']) {
+            return glob_matcher(pattern).map(Self::Full);
         }
-    };
-    let mut matches = Vec::new();
-    for path in walk_files(&base) {
-        let relative = relative_display(root, &path);
-        if matcher.is_match(&relative) {
-            matches.push(match resolve_inside(root, &relative) {
-                Ok(_) => Ok(relative),
-                Err(error) => Err((relative, error)),
-            });
+        let segments: Vec<String> = pattern.split('/').map(str::to_owned).collect();
+        // globset's rules for `**` inside a segment (`a**b`): defer to it.
+        if segments
+            .iter()
+            .any(|segment| segment.contains("**") && segment != "**")
+        {
+            return glob_matcher(pattern).map(Self::Full);
+        }
+        Ok(Self::Segments(segments))
+    }
+
+    /// Whether a root-relative, `/`-separated path matches.
+    pub fn is_match(&self, path: &str) -> bool {
+        match self {
+            Self::Full(matcher) => matcher.is_match(path),
+            Self::Segments(segments) => {
+                let parts: Vec<&str> = path.split('/').collect();
+                match_segments(segments, &parts)
+            }
         }
     }
-    Ok(matches)
+}
+
+fn match_segments(pattern: &[String], path: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            // `**` matches zero or more whole segments; a trailing `**` needs at least one.
+            if rest.is_empty() {
+                return !path.is_empty();
+            }
+            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+        }
+        Some((first, rest)) => match path.split_first() {
+            Some((name, remaining)) => {
+                wildcard(first.as_bytes(), name.as_bytes()) && match_segments(rest, remaining)
+            }
+            None => false,
+        },
+    }
+}
+
+/// `*` and `?` within one segment (iterative, linear backtracking).
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            // `?` is one character; step over a whole UTF-8 sequence.
+            if pattern[p] == b'?' {
+                t += utf8_width(text[t]);
+            } else {
+                t += 1;
+            }
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + utf8_width(text[star_t]);
+            star = Some((star_p, t));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&byte| byte == b'*')
+}
+
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
 }
 
 /// A glob matcher where `*` stays within one folder and `**` crosses folders.
@@ -267,13 +520,15 @@ mod tests {
         std::os::unix::fs::symlink(root_path.join("loop"), root_path.join("loop")).unwrap();
         std::fs::write(root_path.join("inside.txt"), "x").unwrap();
         std::os::unix::fs::symlink(root_path.join("inside.txt"), root_path.join("ok")).unwrap();
+        let resolver = Resolver::new(&root_path);
         assert!(matches!(
-            resolve_inside(&root_path, "link"),
+            resolver.resolve("link"),
             Err(PathError::OutsideRoot(_))
         ));
-        assert_eq!(resolve_inside(&root_path, "loop"), Err(PathError::Loop));
-        assert!(resolve_inside(&root_path, "ok").is_ok());
-        assert_eq!(resolve_inside(&root_path, "nope"), Err(PathError::NotFound));
+        assert_eq!(resolver.resolve("loop"), Err(PathError::Loop));
+        assert!(resolver.resolve("ok").is_ok());
+        assert!(resolver.resolve("./x/../ok").is_ok());
+        assert_eq!(resolver.resolve("nope"), Err(PathError::NotFound));
     }
 
     #[test]
@@ -285,8 +540,10 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "x").unwrap();
         }
+        let resolver = Resolver::new(&root_path);
         let names = |pattern: &str| -> Vec<String> {
-            expand_glob(&root_path, pattern)
+            resolver
+                .expand_glob(pattern)
                 .unwrap()
                 .into_iter()
                 .map(Result::unwrap)
@@ -300,7 +557,47 @@ mod tests {
         assert!(names("missing/*.py").is_empty());
     }
 
+    #[test]
+    fn simple_globs_match_like_globset() {
+        let cases = [
+            ("src/*.py", "src/a.py", true),
+            ("src/*.py", "src/deep/a.py", false),
+            ("src/**/*.py", "src/a.py", true),
+            ("src/**/*.py", "src/x/y/a.py", true),
+            ("src/**", "src/x/y/a.py", true),
+            ("src/**", "src", false),
+            ("**/test_?.py", "a/b/test_1.py", true),
+            ("*.md", "README.md", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(
+                Glob::new(pattern).unwrap().is_match(path),
+                expected,
+                "{pattern} vs {path}"
+            );
+            assert_eq!(
+                glob_matcher(pattern).unwrap().is_match(path),
+                expected,
+                "globset: {pattern} vs {path}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn segment_matcher_agrees_with_globset(
+            pattern in proptest::collection::vec(prop_oneof!["\\*\\*", "[ab*?]{1,4}", "[ab]{1,2}"], 1..4),
+            path in proptest::collection::vec("[ab]{1,3}", 1..5),
+        ) {
+            let pattern = pattern.join("/");
+            let path = path.join("/");
+            let ours = Glob::new(&pattern).unwrap().is_match(&path);
+            let theirs = glob_matcher(&pattern).unwrap().is_match(&path);
+            prop_assert_eq!(ours, theirs, "{} vs {}", pattern, path);
+        }
+
         #[test]
         fn accepted_paths_never_climb_out(parts in proptest::collection::vec(prop_oneof!["\\.\\.", "\\.", "[a-z]{1,3}"], 1..8)) {
             let path = parts.join("/");

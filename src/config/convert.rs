@@ -2,7 +2,6 @@
 //! `null` items, dates, `lines`, timeouts, paths (syntax and, on disk, existence, globs,
 //! symlinks, `lines` ranges). Cross-document checks live in `validate.rs`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::diagnostic::{Location, Problem, SourceFile};
@@ -13,12 +12,12 @@ use super::workspace::{
     PatternItem, Section, Topic,
 };
 use crate::date::Date;
-use crate::paths::{self, PathError};
+use crate::paths::{self, PathError, Resolver};
 
 /// Converts the fields of one file's documents, collecting problems.
 pub struct Converter<'a> {
     pub file: Arc<SourceFile>,
-    pub root: &'a Path,
+    pub resolver: &'a Resolver,
     pub max_file_bytes: u64,
     /// Declared agent names, for `audience`.
     pub agents: &'a [String],
@@ -386,7 +385,7 @@ impl Converter<'_> {
             if paths::is_glob(&entry.value) {
                 self.glob(entry, "examples");
             } else {
-                match paths::resolve_inside(self.root, &entry.value) {
+                match self.resolver.resolve(&entry.value) {
                     Ok(_) => {}
                     Err(error) => self.path_error(entry, "examples", &error),
                 }
@@ -450,11 +449,11 @@ impl Converter<'_> {
             }
             return;
         }
-        let resolved = match paths::resolve_inside(self.root, &path.value) {
+        let (resolved, is_dir) = match self.resolver.resolve_kind(&path.value) {
             Ok(resolved) => resolved,
             Err(error) => return self.path_error(path, "path", &error),
         };
-        if resolved.is_dir() {
+        if is_dir {
             self.error(
                 "config::path-is-folder",
                 path.pos,
@@ -491,7 +490,7 @@ impl Converter<'_> {
     }
 
     fn glob(&mut self, pattern: &Spanned<String>, what: &str) {
-        match paths::expand_glob(self.root, &pattern.value) {
+        match self.resolver.expand_glob(&pattern.value) {
             Ok(matches) if matches.is_empty() => self.error(
                 "config::glob-no-match",
                 pattern.pos,
@@ -514,8 +513,8 @@ impl Converter<'_> {
     }
 
     fn folder(&mut self, path: &Spanned<String>, what: &str) {
-        match paths::resolve_inside(self.root, &path.value) {
-            Ok(resolved) if resolved.is_dir() => {}
+        match self.resolver.resolve_kind(&path.value) {
+            Ok((_, true)) => {}
             Ok(_) => self.error(
                 "config::not-a-folder",
                 path.pos,

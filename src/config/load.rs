@@ -56,10 +56,26 @@ pub fn load(
             .help("add config documents there, or point `workspace.config` in `ctx.toml` at them"),
         );
     }
-    for (relative, absolute) in files {
-        match read_source(&absolute, &relative) {
-            Ok(file) => {
-                parse_file(&file, &mut loaded);
+    // Files are independent: read and parse them on every core, then keep file order.
+    let outcomes = parallel_map(&files, |(relative, absolute)| {
+        read_source(absolute, relative).map(|file| {
+            let parsed = parse_file(&file);
+            (file, parsed)
+        })
+    });
+    for outcome in outcomes {
+        match outcome {
+            Ok((file, Ok(documents))) => {
+                loaded
+                    .documents
+                    .extend(documents.into_iter().map(|document| LoadedDocument {
+                        file: Arc::clone(&file),
+                        document,
+                    }));
+                loaded.files.push(file);
+            }
+            Ok((file, Err(problem))) => {
+                loaded.problems.push(*problem);
                 loaded.files.push(file);
             }
             Err(problem) => loaded.problems.push(*problem),
@@ -76,6 +92,7 @@ fn find_config_files(
     problems: &mut Vec<Problem>,
 ) -> Vec<(String, PathBuf)> {
     let mut files = Vec::new();
+    let resolver = paths::Resolver::new(root);
     for entry in config_paths {
         let locate = || match settings_file {
             Some(file) => {
@@ -84,7 +101,7 @@ fn find_config_files(
             }
             None => None,
         };
-        let resolved = match paths::resolve_inside(root, entry) {
+        let resolved = match resolver.resolve(entry) {
             Ok(resolved) => resolved,
             Err(error) => {
                 let message = format!("config path `{entry}` {error}");
@@ -237,30 +254,59 @@ fn parse_options() -> serde_saphyr::Options {
     }
 }
 
-fn parse_file(file: &Arc<SourceFile>, loaded: &mut Loaded) {
+fn parse_file(file: &Arc<SourceFile>) -> Result<Vec<Document>, Box<Problem>> {
     if file.text.lines().all(|line| {
         let line = line.trim();
         line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
     }) {
-        loaded.problems.push(
+        return Err(Box::new(
             Problem::error(
                 "config::empty-file",
                 Location::file_start(file),
                 format!("`{}` holds no document", file.path),
             )
             .help("add a document starting with `kind:` and `name:`, or delete the file"),
-        );
-        return;
+        ));
     }
-    match serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options()) {
-        Ok(documents) => loaded
-            .documents
-            .extend(documents.into_iter().map(|document| LoadedDocument {
-                file: Arc::clone(file),
-                document,
-            })),
-        Err(error) => loaded.problems.push(parse_problem(file, &error)),
+    serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options())
+        .map_err(|error| Box::new(parse_problem(file, &error)))
+}
+
+/// `work` applied to every item, on up to `available_parallelism` threads, results in
+/// input order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len().div_ceil(64).max(1));
+    if threads <= 1 {
+        return items.iter().map(&work).collect();
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(index) else { break };
+                        done.push((index, work(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Map a parser error to a located problem with a fix.
@@ -432,7 +478,15 @@ mod tests {
             text: Arc::from(text),
         });
         let mut loaded = Loaded::default();
-        parse_file(&file, &mut loaded);
+        match parse_file(&file) {
+            Ok(documents) => loaded
+                .documents
+                .extend(documents.into_iter().map(|document| LoadedDocument {
+                    file: Arc::clone(&file),
+                    document,
+                })),
+            Err(problem) => loaded.problems.push(*problem),
+        }
         loaded
     }
 

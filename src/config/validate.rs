@@ -183,6 +183,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     };
 
     // 2 and 3. Fields and references, document by document.
+    let resolver = paths::Resolver::new(root);
     let mut workspace = Workspace {
         root: root.to_path_buf(),
         settings: settings.clone(),
@@ -195,7 +196,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     for declared in orgs.iter().take(1) {
         let mut convert = Converter {
             file: Arc::clone(declared.file),
-            root,
+            resolver: &resolver,
             max_file_bytes: settings.max_file_bytes,
             agents: &agent_names,
             problems: &mut problems,
@@ -217,7 +218,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     for declared in &domains {
         let mut convert = Converter {
             file: Arc::clone(declared.file),
-            root,
+            resolver: &resolver,
             max_file_bytes: settings.max_file_bytes,
             agents: &agent_names,
             problems: &mut problems,
@@ -257,7 +258,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     for declared in &services {
         let mut convert = Converter {
             file: Arc::clone(declared.file),
-            root,
+            resolver: &resolver,
             max_file_bytes: settings.max_file_bytes,
             agents: &agent_names,
             problems: &mut problems,
@@ -307,7 +308,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     for declared in &features {
         let mut convert = Converter {
             file: Arc::clone(declared.file),
-            root,
+            resolver: &resolver,
             max_file_bytes: settings.max_file_bytes,
             agents: &agent_names,
             problems: &mut problems,
@@ -319,7 +320,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     for declared in &agents {
         let mut convert = Converter {
             file: Arc::clone(declared.file),
-            root,
+            resolver: &resolver,
             max_file_bytes: settings.max_file_bytes,
             agents: &agent_names,
             problems: &mut problems,
@@ -489,17 +490,18 @@ impl Tables<'_> {
 fn owned_paths(convert: &mut Converter<'_>, globs: &[Spanned<String>]) {
     for glob in globs {
         let outcome = paths::check_syntax(&glob.value)
-            .and_then(|()| paths::glob_matcher(&glob.value).map(|_| ()));
+            .and_then(|()| convert.resolver.matcher(&glob.value).map(|_| ()));
         if let Err(error) = outcome {
             convert.path_error(glob, "paths", &error);
             continue;
         }
         let matched = if paths::is_glob(&glob.value) {
-            paths::expand_glob(convert.root, &glob.value)
-                .map(|found| !found.is_empty())
+            convert
+                .resolver
+                .glob_matches_any(&glob.value)
                 .unwrap_or(false)
         } else {
-            paths::resolve_inside(convert.root, &glob.value).is_ok()
+            convert.resolver.resolve(&glob.value).is_ok()
         };
         if !matched {
             let problem = Problem::warning(

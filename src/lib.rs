@@ -52,7 +52,10 @@ fn report(error: &Error, printer: &Printer) {
     match error {
         Error::Config(problems) => {
             for problem in problems {
-                printer.diagnostic(&problem.render(printer.color()), problem.is_error());
+                printer.diagnostic(
+                    &format!("{}\n", problem.render(printer.color())),
+                    problem.is_error(),
+                );
             }
             let errors = problems.iter().filter(|problem| problem.is_error()).count();
             printer.error(&format!(

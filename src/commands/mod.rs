@@ -41,7 +41,7 @@ pub fn open_valid(
         return Err(Error::Config(validation.problems));
     }
     for warning in &validation.problems {
-        printer.diagnostic(&warning.render(printer.color()), false);
+        printer.diagnostic(&format!("{}\n", warning.render(printer.color())), false);
     }
     Ok(validation)
 }

@@ -22,8 +22,23 @@ pub fn run(
             if args.format == ReportFormat::Text
                 && !problems.iter().any(|problem| problem.is_error())
             {
+                let settings = &validation.workspace.settings;
+                printer.note(&format!(
+                    "workspace root `{}`, settings from {}, config read from {}",
+                    validation.workspace.root.display(),
+                    settings.source.as_ref().map_or(
+                        "defaults (no `ctx.toml`)".to_owned(),
+                        |file| format!("`{}`", file.path)
+                    ),
+                    settings
+                        .config
+                        .iter()
+                        .map(|path| format!("`{path}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ));
                 for warning in &problems {
-                    printer.diagnostic(&warning.render(printer.color()), false);
+                    printer.diagnostic(&format!("{}\n", warning.render(printer.color())), false);
                 }
                 printer.status(&format!(
                     "ok: {} ({}){}",

@@ -144,3 +144,47 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+/// Every gate of the example runs with standard tools only and passes (until `ctx gates`
+/// exists, this runs them the way it will: `sh -c`, from the root or `cwd`, with `env`).
+#[test]
+fn example_gates_pass() {
+    let root = repo_root().canonicalize().unwrap();
+    let today = ctx::date::Date::parse("2026-11-21").unwrap();
+    let workspace = ctx::config::open(Some(&root), today).unwrap().workspace;
+    let layers = workspace
+        .org
+        .iter()
+        .map(|org| &org.items)
+        .chain(workspace.domains.iter().map(|domain| &domain.items))
+        .chain(workspace.services.iter().map(|service| &service.items))
+        .chain(workspace.features.iter().map(|feature| &feature.items));
+    let mut ran = 0;
+    for items in layers {
+        for gate in &items.quality_gates {
+            let Some(run) = &gate.run else { continue };
+            let output = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(run)
+                .current_dir(root.join(gate.cwd.as_deref().unwrap_or(".")))
+                .envs(
+                    gate.env
+                        .iter()
+                        .map(|(key, value)| (key.as_str(), value.as_str())),
+                )
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "gate `{}` ({run}) failed\n{}{}",
+                gate.meta.key,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "only {ran} gates ran");
+}

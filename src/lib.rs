@@ -16,6 +16,7 @@ pub mod date;
 pub mod error;
 pub mod exit;
 pub mod output;
+pub mod parallel;
 pub mod paths;
 
 use cli::{Cli, Command};

@@ -6,11 +6,11 @@
 //! folders (and look-alikes such as `.GIT`) are never read. Reads are capped and only
 //! ever open regular files, so a FIFO or a device can never block a run.
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -109,9 +109,9 @@ pub fn is_glob(path: &str) -> bool {
 #[derive(Debug)]
 pub struct Resolver {
     root: PathBuf,
-    folders: RefCell<HashMap<PathBuf, Result<PathBuf, PathError>>>,
-    index: OnceCell<Vec<IndexEntry>>,
-    matchers: RefCell<HashMap<String, Result<Glob, PathError>>>,
+    folders: Mutex<HashMap<PathBuf, Result<PathBuf, PathError>>>,
+    index: OnceLock<Vec<IndexEntry>>,
+    matchers: Mutex<HashMap<String, Result<Glob, PathError>>>,
 }
 
 impl Resolver {
@@ -119,9 +119,9 @@ impl Resolver {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
-            folders: RefCell::new(HashMap::new()),
-            index: OnceCell::new(),
-            matchers: RefCell::new(HashMap::new()),
+            folders: Mutex::new(HashMap::new()),
+            index: OnceLock::new(),
+            matchers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -179,7 +179,12 @@ impl Resolver {
         if folder == self.root || !folder.starts_with(&self.root) {
             return Ok(folder.to_path_buf());
         }
-        if let Some(known) = self.folders.borrow().get(folder) {
+        if let Some(known) = self
+            .folders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(folder)
+        {
             return known.clone();
         }
         let resolved = match std::fs::symlink_metadata(folder) {
@@ -193,7 +198,8 @@ impl Resolver {
             Err(error) => Err(PathError::Io(error.to_string())),
         };
         self.folders
-            .borrow_mut()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(folder.to_path_buf(), resolved.clone());
         resolved
     }
@@ -299,12 +305,18 @@ pub struct IndexEntry {
 impl Resolver {
     /// A compiled glob, cached: the same glob often appears in many documents.
     pub fn matcher(&self, pattern: &str) -> Result<Glob, PathError> {
-        if let Some(known) = self.matchers.borrow().get(pattern) {
+        if let Some(known) = self
+            .matchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pattern)
+        {
             return known.clone();
         }
         let compiled = Glob::new(pattern);
         self.matchers
-            .borrow_mut()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(pattern.to_owned(), compiled.clone());
         compiled
     }

@@ -57,7 +57,7 @@ pub fn load(
         );
     }
     // Files are independent: read and parse them on every core, then keep file order.
-    let outcomes = parallel_map(&files, |(relative, absolute)| {
+    let outcomes = crate::parallel::map(&files, |(relative, absolute)| {
         read_source(absolute, relative).map(|file| {
             let parsed = parse_file(&file);
             (file, parsed)
@@ -270,43 +270,6 @@ fn parse_file(file: &Arc<SourceFile>) -> Result<Vec<Document>, Box<Problem>> {
     }
     serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options())
         .map_err(|error| Box::new(parse_problem(file, &error)))
-}
-
-/// `work` applied to every item, on up to `available_parallelism` threads, results in
-/// input order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items.len().div_ceil(64).max(1));
-    if threads <= 1 {
-        return items.iter().map(&work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(index) else { break };
-                        done.push((index, work(item)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Map a parser error to a located problem with a fix.

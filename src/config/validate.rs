@@ -193,140 +193,20 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         features: Vec::new(),
         agents: Vec::new(),
     };
-    for declared in orgs.iter().take(1) {
-        let mut convert = Converter {
-            file: Arc::clone(declared.file),
-            resolver: &resolver,
-            max_file_bytes: settings.max_file_bytes,
-            agents: &agent_names,
-            problems: &mut problems,
-        };
-        let wire = declared.wire;
-        workspace.org = Some(Org {
-            name: OrgName::new(convert.name(&wire.name, "org")),
-            description: wire.description.as_ref().map(|text| text.value.clone()),
-            items: convert.items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::PlainOnly,
-            ),
-            origin: convert.origin(wire.name.pos),
-        });
-    }
-    for declared in &domains {
-        let mut convert = Converter {
-            file: Arc::clone(declared.file),
-            resolver: &resolver,
-            max_file_bytes: settings.max_file_bytes,
-            agents: &agent_names,
-            problems: &mut problems,
-        };
-        let wire = declared.wire;
-        let matching = wire.matching.as_ref().map(|matching| &matching.value);
-        let paths = matching.map_or(&[][..], |matching| &matching.paths[..]);
-        owned_paths(&mut convert, paths);
-        workspace.domains.push(Domain {
-            name: DomainName::new(convert.name(&wire.name, "domain")),
-            description: wire.description.as_ref().map(|text| text.value.clone()),
-            owners: wire
-                .owners
-                .iter()
-                .map(|owner| owner.value.clone())
-                .collect(),
-            keywords: matching
-                .map(|matching| {
-                    matching
-                        .keywords
-                        .iter()
-                        .map(|keyword| keyword.value.to_lowercase())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            paths: paths.iter().map(|path| path.value.clone()).collect(),
-            items: convert.items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::PlainOnly,
-            ),
-            origin: convert.origin(wire.name.pos),
-        });
-    }
-    for declared in &services {
-        let mut convert = Converter {
-            file: Arc::clone(declared.file),
-            resolver: &resolver,
-            max_file_bytes: settings.max_file_bytes,
-            agents: &agent_names,
-            problems: &mut problems,
-        };
-        let wire = declared.wire;
-        if let Some(domain) = &wire.domain {
-            tables.reference(&mut convert, domain, "domain", "service `domain`");
-        }
-        for dependency in &wire.depends_on {
-            tables.reference(&mut convert, dependency, "service", "`depends_on`");
-            if dependency.value == wire.name.value {
-                let problem = Problem::error(
-                    "config::cycle",
-                    convert.locate(dependency.pos),
-                    format!("service `{}` depends on itself", wire.name.value),
-                )
-                .help("remove it from its own `depends_on`");
-                convert.problems.push(problem);
-            }
-        }
-        owned_paths(&mut convert, &wire.paths);
-        let items = Items {
-            patterns: convert.patterns(&wire.local_patterns, KeyRule::QualifiedAllowed),
-            constraints: convert.constraints(&wire.constraints, KeyRule::QualifiedAllowed),
-            quality_gates: convert.gates(&wire.quality_gates, KeyRule::QualifiedAllowed),
-            examples: convert.examples(&wire.examples),
-        };
-        workspace.services.push(Service {
-            name: ServiceName::new(convert.name(&wire.name, "service")),
-            description: wire.description.as_ref().map(|text| text.value.clone()),
-            domain: wire
-                .domain
-                .as_ref()
-                .map(|domain| DomainName::new(domain.value.clone())),
-            depends_on: wire
-                .depends_on
-                .iter()
-                .map(|name| ServiceName::new(name.value.clone()))
-                .collect(),
-            paths: wire.paths.iter().map(|path| path.value.clone()).collect(),
-            items,
-            shared_patterns: convert.patterns(&wire.shared_patterns, KeyRule::PlainOnly),
-            integration_patterns: convert.patterns(&wire.integration_patterns, KeyRule::PlainOnly),
-            origin: convert.origin(wire.name.pos),
-        });
-    }
-    for declared in &features {
-        let mut convert = Converter {
-            file: Arc::clone(declared.file),
-            resolver: &resolver,
-            max_file_bytes: settings.max_file_bytes,
-            agents: &agent_names,
-            problems: &mut problems,
-        };
-        workspace
-            .features
-            .push(feature(&mut convert, declared.wire, &tables));
-    }
-    for declared in &agents {
-        let mut convert = Converter {
-            file: Arc::clone(declared.file),
-            resolver: &resolver,
-            max_file_bytes: settings.max_file_bytes,
-            agents: &agent_names,
-            problems: &mut problems,
-        };
-        workspace.agents.push(agent(&mut convert, declared.wire));
-    }
+    let context = Context {
+        resolver: &resolver,
+        max_file_bytes: settings.max_file_bytes,
+        agents: &agent_names,
+    };
+    workspace.org = convert_each(&orgs[..orgs.len().min(1)], &context, &mut problems, org).pop();
+    workspace.domains = convert_each(&domains, &context, &mut problems, domain);
+    workspace.services = convert_each(&services, &context, &mut problems, |convert, wire| {
+        service(convert, wire, &tables)
+    });
+    workspace.features = convert_each(&features, &context, &mut problems, |convert, wire| {
+        feature(convert, wire, &tables)
+    });
+    workspace.agents = convert_each(&agents, &context, &mut problems, agent);
 
     // 4. Cycles.
     let graph: Vec<(String, Vec<String>)> = services
@@ -437,6 +317,132 @@ fn unique<T>(
         } else {
             seen.insert(&spanned.value, location);
         }
+    }
+}
+
+/// What every document conversion shares.
+struct Context<'a> {
+    resolver: &'a paths::Resolver,
+    max_file_bytes: u64,
+    agents: &'a [String],
+}
+
+/// Convert documents of one kind on every core; problems keep document order.
+fn convert_each<T: Sync, R: Send>(
+    declared: &[Declared<'_, T>],
+    context: &Context<'_>,
+    problems: &mut Vec<Problem>,
+    build: impl Fn(&mut Converter<'_>, &T) -> R + Sync,
+) -> Vec<R> {
+    let outcomes = crate::parallel::map(declared, |declared| {
+        let mut found = Vec::new();
+        let mut convert = Converter {
+            file: Arc::clone(declared.file),
+            resolver: context.resolver,
+            max_file_bytes: context.max_file_bytes,
+            agents: context.agents,
+            problems: &mut found,
+        };
+        let value = build(&mut convert, declared.wire);
+        (value, found)
+    });
+    outcomes
+        .into_iter()
+        .map(|(value, found)| {
+            problems.extend(found);
+            value
+        })
+        .collect()
+}
+
+fn org(convert: &mut Converter<'_>, wire: &model::Org) -> Org {
+    Org {
+        name: OrgName::new(convert.name(&wire.name, "org")),
+        description: wire.description.as_ref().map(|text| text.value.clone()),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            KeyRule::PlainOnly,
+        ),
+        origin: convert.origin(wire.name.pos),
+    }
+}
+
+fn domain(convert: &mut Converter<'_>, wire: &model::Domain) -> Domain {
+    let matching = wire.matching.as_ref().map(|matching| &matching.value);
+    let paths = matching.map_or(&[][..], |matching| &matching.paths[..]);
+    owned_paths(convert, paths);
+    Domain {
+        name: DomainName::new(convert.name(&wire.name, "domain")),
+        description: wire.description.as_ref().map(|text| text.value.clone()),
+        owners: wire
+            .owners
+            .iter()
+            .map(|owner| owner.value.clone())
+            .collect(),
+        keywords: matching
+            .map(|matching| {
+                matching
+                    .keywords
+                    .iter()
+                    .map(|keyword| keyword.value.to_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        paths: paths.iter().map(|path| path.value.clone()).collect(),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            KeyRule::PlainOnly,
+        ),
+        origin: convert.origin(wire.name.pos),
+    }
+}
+
+fn service(convert: &mut Converter<'_>, wire: &model::Service, tables: &Tables<'_>) -> Service {
+    if let Some(domain) = &wire.domain {
+        tables.reference(convert, domain, "domain", "service `domain`");
+    }
+    for dependency in &wire.depends_on {
+        tables.reference(convert, dependency, "service", "`depends_on`");
+        if dependency.value == wire.name.value {
+            let problem = Problem::error(
+                "config::cycle",
+                convert.locate(dependency.pos),
+                format!("service `{}` depends on itself", wire.name.value),
+            )
+            .help("remove it from its own `depends_on`");
+            convert.problems.push(problem);
+        }
+    }
+    owned_paths(convert, &wire.paths);
+    let items = Items {
+        patterns: convert.patterns(&wire.local_patterns, KeyRule::QualifiedAllowed),
+        constraints: convert.constraints(&wire.constraints, KeyRule::QualifiedAllowed),
+        quality_gates: convert.gates(&wire.quality_gates, KeyRule::QualifiedAllowed),
+        examples: convert.examples(&wire.examples),
+    };
+    Service {
+        name: ServiceName::new(convert.name(&wire.name, "service")),
+        description: wire.description.as_ref().map(|text| text.value.clone()),
+        domain: wire
+            .domain
+            .as_ref()
+            .map(|domain| DomainName::new(domain.value.clone())),
+        depends_on: wire
+            .depends_on
+            .iter()
+            .map(|name| ServiceName::new(name.value.clone()))
+            .collect(),
+        paths: wire.paths.iter().map(|path| path.value.clone()).collect(),
+        items,
+        shared_patterns: convert.patterns(&wire.shared_patterns, KeyRule::PlainOnly),
+        integration_patterns: convert.patterns(&wire.integration_patterns, KeyRule::PlainOnly),
+        origin: convert.origin(wire.name.pos),
     }
 }
 

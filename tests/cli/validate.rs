@@ -467,3 +467,12 @@ fn bad_today_is_a_usage_error() {
     run.expect_code(2);
     assert!(run.stderr.contains("YYYY-MM-DD"), "{}", run.stderr);
 }
+
+#[test]
+fn diagnostics_are_identical_across_runs() {
+    let first = ctx(&fixture("many_errors_at_once"), &["validate"]);
+    for _ in 0..3 {
+        let again = ctx(&fixture("many_errors_at_once"), &["validate"]);
+        assert_eq!(first.stderr, again.stderr);
+    }
+}

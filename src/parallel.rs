@@ -1,0 +1,54 @@
+//! Data parallelism for independent per-file and per-document work, on scoped threads
+//! (no thread pool dependency). Results always come back in input order, so output is
+//! deterministic however the work was scheduled.
+
+/// `work` applied to every item, on up to `available_parallelism` threads, results in
+/// input order.
+pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len().div_ceil(64).max(1));
+    if threads <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(index) else { break };
+                        done.push((index, work(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn results_keep_input_order() {
+        let items: Vec<u64> = (0..5_000).collect();
+        let squares = super::map(&items, |value| value * value);
+        assert_eq!(
+            squares,
+            items.iter().map(|value| value * value).collect::<Vec<_>>()
+        );
+        assert!(super::map(&[] as &[u8], |_| 0).is_empty());
+    }
+}

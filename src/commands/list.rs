@@ -64,11 +64,8 @@ pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<Ex
                 kind,
                 items: rows,
             };
-            let json = serde_json::to_string_pretty(&listing).map_err(|error| Error::Output {
-                what: String::from("the listing"),
-                source: error.into(),
-            })?;
-            format!("{json}\n")
+            commands::print_json(printer, &listing, "the listing")?;
+            String::new()
         }
         ReportFormat::Text if rows.is_empty() => {
             printer.status(&format!("no {kind} declared"));

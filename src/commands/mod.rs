@@ -16,6 +16,24 @@ use crate::date::Date;
 use crate::error::Error;
 use crate::output::Printer;
 
+/// Print `value` as pretty JSON (one document, newline-terminated) on stdout.
+pub fn print_json(
+    printer: &Printer,
+    value: &impl serde::Serialize,
+    what: &str,
+) -> Result<(), Error> {
+    let json = serde_json::to_string_pretty(value).map_err(|error| Error::Output {
+        what: what.to_owned(),
+        source: error.into(),
+    })?;
+    printer
+        .data(&format!("{json}\n"))
+        .map_err(|source| Error::Output {
+            what: String::from("stdout"),
+            source,
+        })
+}
+
 /// Parse `--today` / `CTX_TODAY`, defaulting to today's UTC date.
 pub fn today(pinned: Option<&str>) -> Result<Date, Error> {
     match pinned {

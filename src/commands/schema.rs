@@ -12,17 +12,7 @@ use crate::exit::ExitStatus;
 use crate::output::Printer;
 
 pub fn run(_args: &SchemaArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let schema = document_schema();
-    let json = serde_json::to_string_pretty(&schema).map_err(|error| Error::Output {
-        what: String::from("the schema"),
-        source: error.into(),
-    })?;
-    printer
-        .data(&format!("{json}\n"))
-        .map_err(|source| Error::Output {
-            what: String::from("stdout"),
-            source,
-        })?;
+    crate::commands::print_json(printer, &document_schema(), "the schema")?;
     Ok(ExitStatus::Success)
 }
 

@@ -55,17 +55,11 @@ pub fn run(
     let has_errors = problems.iter().any(|problem| problem.is_error());
     match args.format {
         ReportFormat::Json => {
-            let report = DiagnosticsReport::new(&problems);
-            let json = serde_json::to_string_pretty(&report).map_err(|error| Error::Output {
-                what: String::from("the diagnostics"),
-                source: error.into(),
-            })?;
-            printer
-                .data(&format!("{json}\n"))
-                .map_err(|source| Error::Output {
-                    what: String::from("stdout"),
-                    source,
-                })?;
+            commands::print_json(
+                printer,
+                &DiagnosticsReport::new(&problems),
+                "the diagnostics",
+            )?;
             Ok(if has_errors {
                 ExitStatus::ConfigError
             } else {

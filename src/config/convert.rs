@@ -133,20 +133,14 @@ impl Converter<'_> {
         parsed
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the long-form fields shared by every item"
-    )]
-    fn meta(
-        &mut self,
-        key: ItemKey,
-        key_pos: model::Pos,
-        enabled: Option<&Spanned<bool>>,
-        is_final: Option<&Spanned<bool>>,
-        topics: &[Spanned<String>],
-        audience: &[Spanned<String>],
-        expires: Option<&Spanned<String>>,
-    ) -> ItemMeta {
+    fn meta(&mut self, key: ItemKey, key_pos: model::Pos, shared: model::Shared<'_>) -> ItemMeta {
+        let model::Shared {
+            enabled,
+            is_final,
+            topics,
+            audience,
+            expires,
+        } = shared;
         for agent in audience {
             if !self.agents.contains(&agent.value) {
                 let problem = Problem::error(
@@ -220,7 +214,7 @@ impl Converter<'_> {
                     };
                     self.pattern_path(&path, None);
                     PatternItem {
-                        meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                        meta: self.meta(item_key, key.pos, model::Shared::default()),
                         path: Some(path.value),
                         lines: None,
                         why: None,
@@ -244,15 +238,7 @@ impl Converter<'_> {
                         );
                     }
                     PatternItem {
-                        meta: self.meta(
-                            item_key,
-                            key.pos,
-                            long.enabled.as_ref(),
-                            long.is_final.as_ref(),
-                            &long.topics,
-                            &long.audience,
-                            long.expires.as_ref(),
-                        ),
+                        meta: self.meta(item_key, key.pos, long.shared()),
                         path: long.path.as_ref().map(|path| path.value.clone()),
                         lines,
                         why: long.why.as_ref().map(|why| why.value.clone()),
@@ -280,19 +266,11 @@ impl Converter<'_> {
                     continue;
                 }
                 ItemForm::Short(_) | ItemForm::Scalar => ConstraintItem {
-                    meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                    meta: self.meta(item_key, key.pos, model::Shared::default()),
                     text: self.short(&value.value, value.pos),
                 },
                 ItemForm::Long(long) => ConstraintItem {
-                    meta: self.meta(
-                        item_key,
-                        key.pos,
-                        long.enabled.as_ref(),
-                        long.is_final.as_ref(),
-                        &long.topics,
-                        &long.audience,
-                        long.expires.as_ref(),
-                    ),
+                    meta: self.meta(item_key, key.pos, long.shared()),
                     text: long.text.as_ref().map(|text| text.value.clone()),
                 },
             };
@@ -313,7 +291,7 @@ impl Converter<'_> {
                     continue;
                 }
                 ItemForm::Short(_) | ItemForm::Scalar => GateItem {
-                    meta: self.meta(item_key, key.pos, None, None, &[], &[], None),
+                    meta: self.meta(item_key, key.pos, model::Shared::default()),
                     run: self.short(&value.value, value.pos),
                     timeout: None,
                     cwd: None,
@@ -352,15 +330,7 @@ impl Converter<'_> {
                         );
                     }
                     GateItem {
-                        meta: self.meta(
-                            item_key,
-                            key.pos,
-                            long.enabled.as_ref(),
-                            long.is_final.as_ref(),
-                            &long.topics,
-                            &long.audience,
-                            long.expires.as_ref(),
-                        ),
+                        meta: self.meta(item_key, key.pos, long.shared()),
                         run: long.run.as_ref().map(|run| run.value.clone()),
                         timeout,
                         cwd: long.cwd.as_ref().map(|cwd| cwd.value.clone()),

@@ -156,7 +156,30 @@ macro_rules! long_form_item {
             #[serde(default)]
             pub expires: Option<Spanned<String>>,
         }
+
+        impl $name {
+            /// The fields every long-form item shares.
+            pub fn shared(&self) -> Shared<'_> {
+                Shared {
+                    enabled: self.enabled.as_ref(),
+                    is_final: self.is_final.as_ref(),
+                    topics: &self.topics,
+                    audience: &self.audience,
+                    expires: self.expires.as_ref(),
+                }
+            }
+        }
     };
+}
+
+/// Borrowed view of the fields every long-form item shares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shared<'a> {
+    pub enabled: Option<&'a Spanned<bool>>,
+    pub is_final: Option<&'a Spanned<bool>>,
+    pub topics: &'a [Spanned<String>],
+    pub audience: &'a [Spanned<String>],
+    pub expires: Option<&'a Spanned<String>>,
 }
 
 long_form_item! {

@@ -11,10 +11,11 @@ use crate::output::ColorChoice;
 /// validation from YAML kept in git.
 ///
 /// ctx reads the workspace's YAML documents (org, domains, services, features, agents),
-/// checks every reference and path in them, and lists what is declared.
+/// checks every reference and path in them, and synthesises the layered context bundle
+/// of a feature, every item with its provenance, fitted to a token budget.
 ///
 /// Start with `ctx validate` in a workspace (a folder with `ctx.toml`, or with a
-/// `domains/` folder), then `ctx list features`.
+/// `domains/` folder), then `ctx list features` and `ctx bundle <feature>`.
 #[derive(Debug, Parser)]
 #[command(name = "ctx", version, after_long_help = EXIT_CODES_HELP, max_term_width = 100)]
 pub struct Cli {
@@ -42,6 +43,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the layered context bundle of a feature, for an assistant or a tool.
+    ///
+    /// Layers, least to most specific: org → the feature's domains → one integration
+    /// layer per service → its services → the feature. Items are merged by the rules in
+    /// the README (plain keys override along the lineage, `<layer>/<key>` addresses one
+    /// layer, `enabled: false` removes, `final` is final), every item keeps its origin,
+    /// and content is shed to fit the token budget (examples first, then patterns from
+    /// the least specific layer). The same inputs give a byte-identical bundle.
+    Bundle(BundleArgs),
+    /// Show how a feature's bundle is made: each layer, each item with its origin, what it
+    /// overrides or was overridden by, why anything was left out, and tokens.
+    Explain(ExplainArgs),
     /// Check every config document and report all problems at once.
     ///
     /// Loads `ctx.toml` and every YAML document under the configured paths, then checks
@@ -67,6 +80,74 @@ pub enum ReportFormat {
     Text,
     /// For tools: one JSON document on stdout.
     Json,
+}
+
+/// Output format of `bundle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum BundleFormat {
+    /// Markdown from the bundle template (`templates/bundle.md`, overridable).
+    #[default]
+    Markdown,
+    /// The `ctx.bundle/v1` JSON document.
+    Json,
+}
+
+/// `--tokenizer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenizerArg {
+    /// OpenAI o200k_base (GPT-4o and later).
+    O200k,
+    /// OpenAI cl100k_base (GPT-4, GPT-3.5).
+    Cl100k,
+}
+
+/// What shapes a bundle (shared by `bundle` and `explain`).
+#[derive(Debug, Args)]
+pub struct BundleOptions {
+    /// The feature to bundle (`ctx list features` shows them).
+    pub feature: String,
+
+    /// Token budget (0 = unlimited); default: the feature's `budget`, then `ctx.toml`.
+    #[arg(long, value_name = "TOKENS")]
+    pub budget: Option<u64>,
+
+    /// Tokenizer for exact counts; default: `bundle.tokenizer` in `ctx.toml` (o200k).
+    #[arg(long, value_enum)]
+    pub tokenizer: Option<TokenizerArg>,
+
+    /// Set a feature input, e.g. `--set ticket=SHOP-123` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Treat this date (YYYY-MM-DD) as today for `expires`.
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
+    pub today: Option<String>,
+}
+
+/// Arguments of `ctx bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    #[command(flatten)]
+    pub options: BundleOptions,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BundleFormat::Markdown)]
+    pub format: BundleFormat,
+
+    /// Write the bundle to FILE (atomically: a half-written bundle never exists).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `ctx explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub options: BundleOptions,
+
+    /// Output format; `json` prints a `ctx.explain/v1` document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// Arguments of `ctx validate`.

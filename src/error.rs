@@ -15,6 +15,12 @@ pub enum Error {
     /// or are carried here to be printed.
     #[error("invalid configuration")]
     Config(Vec<Problem>),
+    /// A bundle cannot be made as asked (over budget, bad template, missing inputs).
+    #[error("{message}")]
+    Bundle {
+        message: String,
+        help: Option<String>,
+    },
     /// Writing an output failed.
     #[error("cannot write {what}: {source}")]
     Output {

@@ -52,7 +52,7 @@ impl From<&crate::error::Error> for ExitStatus {
     fn from(error: &crate::error::Error) -> Self {
         use crate::error::Error;
         match error {
-            Error::Usage { .. } | Error::Config(_) => Self::ConfigError,
+            Error::Usage { .. } | Error::Config(_) | Error::Bundle { .. } => Self::ConfigError,
             Error::Output { .. } => Self::OutputError,
         }
     }

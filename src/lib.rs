@@ -9,6 +9,7 @@
 //! 3. [`output::Printer`] writes data to stdout and everything else to stderr, and
 //!    [`exit::ExitStatus`] decides the exit code.
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -36,6 +37,8 @@ pub fn run(cli: Cli) -> ExitStatus {
     let printer = Printer::new(cli.color, verbosity);
     let root = cli.root.as_deref();
     let result = match &cli.command {
+        Command::Bundle(args) => commands::bundle::run(root, args, &printer),
+        Command::Explain(args) => commands::explain::run(root, args, &printer),
         Command::Validate(args) => commands::validate::run(root, args, &printer),
         Command::List(args) => commands::list::run(root, args, &printer),
         Command::Schema(args) => commands::schema::run(args, &printer),
@@ -70,6 +73,14 @@ fn report(error: &Error, printer: &Printer) {
                 printer.status(&format!("help: {help}"));
             }
         }
-        Error::Output { .. } => printer.error(&error.to_string()),
+        Error::Output { .. } | Error::Bundle { .. } => {
+            printer.error(&error.to_string());
+            if let Error::Bundle {
+                help: Some(help), ..
+            } = error
+            {
+                printer.status(&format!("help: {help}"));
+            }
+        }
     }
 }

@@ -119,3 +119,48 @@ impl Printer {
         let _ = io::stderr().lock().write_all(text.as_bytes());
     }
 }
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder, flushed to disk,
+/// then renamed over the target. On failure the previous file is untouched and the temp
+/// file removed.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
+    })?;
+    let temp = folder.join(format!(
+        ".{}.ctx-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// `path` relative to the workspace root (`/`-separated), when it lies inside it.
+pub fn relative_to_root(root: &std::path::Path, path: &std::path::Path) -> Option<String> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    let folder = absolute.parent()?.canonicalize().ok()?;
+    let full = folder.join(absolute.file_name()?);
+    full.strip_prefix(root)
+        .ok()
+        .map(|relative| crate::paths::relative_display(root, &root.join(relative)))
+}

@@ -5,6 +5,8 @@
 //! [`ExitStatus`]: crate::exit::ExitStatus
 //! [`Error`]: crate::error::Error
 
+pub mod bundle;
+pub mod explain;
 pub mod list;
 pub mod schema;
 pub mod validate;

@@ -241,7 +241,7 @@ impl Converter<'_> {
                         meta: self.meta(item_key, key.pos, long.shared()),
                         path: long.path.as_ref().map(|path| path.value.clone()),
                         lines,
-                        why: long.why.as_ref().map(|why| why.value.clone()),
+                        why: long.why.as_ref().map(|why| why.value.trim().to_owned()),
                     }
                 }
             };
@@ -267,11 +267,13 @@ impl Converter<'_> {
                 }
                 ItemForm::Short(_) | ItemForm::Scalar => ConstraintItem {
                     meta: self.meta(item_key, key.pos, model::Shared::default()),
-                    text: self.short(&value.value, value.pos),
+                    text: self
+                        .short(&value.value, value.pos)
+                        .map(|text| text.trim().to_owned()),
                 },
                 ItemForm::Long(long) => ConstraintItem {
                     meta: self.meta(item_key, key.pos, long.shared()),
-                    text: long.text.as_ref().map(|text| text.value.clone()),
+                    text: long.text.as_ref().map(|text| text.value.trim().to_owned()),
                 },
             };
             items.push(item);

@@ -358,7 +358,10 @@ fn convert_each<T: Sync, R: Send>(
 fn org(convert: &mut Converter<'_>, wire: &model::Org) -> Org {
     Org {
         name: OrgName::new(convert.name(&wire.name, "org")),
-        description: wire.description.as_ref().map(|text| text.value.clone()),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
         items: convert.items(
             &wire.patterns,
             &wire.constraints,
@@ -376,7 +379,10 @@ fn domain(convert: &mut Converter<'_>, wire: &model::Domain) -> Domain {
     owned_paths(convert, paths);
     Domain {
         name: DomainName::new(convert.name(&wire.name, "domain")),
-        description: wire.description.as_ref().map(|text| text.value.clone()),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
         owners: wire
             .owners
             .iter()
@@ -428,7 +434,10 @@ fn service(convert: &mut Converter<'_>, wire: &model::Service, tables: &Tables<'
     };
     Service {
         name: ServiceName::new(convert.name(&wire.name, "service")),
-        description: wire.description.as_ref().map(|text| text.value.clone()),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
         domain: wire
             .domain
             .as_ref()
@@ -687,7 +696,10 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
         }
         phases.push(Phase {
             name: phase.name.value.clone(),
-            description: phase.description.as_ref().map(|text| text.value.clone()),
+            description: phase
+                .description
+                .as_ref()
+                .map(|text| text.value.trim().to_owned()),
             domains: phase_domains
                 .iter()
                 .map(|name| DomainName::new(*name))
@@ -704,7 +716,10 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
     }
     Feature {
         name: FeatureName::new(convert.name(&wire.name, "feature")),
-        description: wire.description.as_ref().map(|text| text.value.clone()),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
         domains: wire
             .domains
             .iter()
@@ -772,7 +787,10 @@ fn agent(convert: &mut Converter<'_>, wire: &model::Agent) -> Agent {
     });
     Agent {
         name: AgentName::new(convert.name(&wire.name, "agent")),
-        description: wire.description.as_ref().map(|text| text.value.clone()),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
         topics: wire
             .topics
             .iter()

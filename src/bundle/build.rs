@@ -1,0 +1,421 @@
+//! Building a bundle: merged items → files read → tokens counted → budget applied →
+//! sealed with a digest. The result is the [`Bundle`] that JSON and Markdown render.
+
+use std::collections::BTreeMap;
+
+use super::budget;
+use super::files::{self, FileContent};
+use super::layer::{self, LayerId};
+use super::merge::{self, Merged, MergedItem, Payload, Status};
+use super::model::{
+    Bundle, GateJson, ItemJson, LayerJson, LayerRef, OriginJson, PhaseConstraintJson, PhaseJson,
+    TokensJson, ValidationJson,
+};
+use super::tokens;
+use crate::config::settings::Tokenizer;
+use crate::config::workspace::{Feature, Origin, Section, ValidationStep, Workspace};
+use crate::date::Date;
+use crate::paths::{self, Resolver};
+
+/// What a bundle is built with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub tokenizer: Tokenizer,
+    /// Token budget; 0 = unlimited.
+    pub budget: u64,
+    pub today: Date,
+    pub inputs: BTreeMap<String, String>,
+    /// Root-relative path of the output file, never included in itself.
+    pub exclude: Option<String>,
+}
+
+/// Why a bundle cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "constraints, gates and phases alone need {required} tokens, over the budget of {budget}"
+    )]
+    OverBudget { required: usize, budget: u64 },
+}
+
+/// Build the bundle of a declared feature.
+pub fn feature(
+    workspace: &Workspace,
+    feature: &Feature,
+    options: &Options,
+) -> Result<Bundle, BuildError> {
+    let plans = layer::for_feature(workspace, feature);
+    let mut merged = merge::merge(&plans, options.today);
+    // Audience-restricted items are private to their agents: without an agent they are
+    // not in the bundle at all, not even listed.
+    merged.items.retain(|item| item.audience.is_empty());
+    let resolver = Resolver::new(&workspace.root);
+    let mut notes = Vec::new();
+    let mut items = expand(
+        &merged,
+        &resolver,
+        workspace.settings.max_file_bytes,
+        options,
+        &mut notes,
+    );
+    count_tokens(&mut items, options.tokenizer);
+    let gates = gate_list(&items);
+    let phases = phases(feature, &gates);
+    let phase_tokens = tokens::count(options.tokenizer, &phase_text(&phases));
+    budget::apply(&mut items, phase_tokens, options.budget)?;
+    let mut by_layer = BTreeMap::new();
+    let mut total = phase_tokens;
+    for item in items.iter().filter(|item| item.status == Status::Included) {
+        let layer = LayerId {
+            kind: item.layer.kind,
+            name: item.layer.name.clone(),
+        };
+        *by_layer.entry(layer.to_string()).or_insert(0) += item.tokens;
+        total += item.tokens;
+    }
+    let layers = plans
+        .iter()
+        .map(|plan| LayerJson {
+            kind: plan.id.kind,
+            name: plan.id.name.clone(),
+            description: plan.description.map(str::to_owned),
+            origin: origin_json(&plan.origin),
+            tokens: by_layer.get(&plan.id.to_string()).copied().unwrap_or(0),
+        })
+        .collect();
+    let mut bundle = Bundle {
+        schema: "ctx.bundle/v1",
+        feature: Some(feature.name.to_string()),
+        description: feature.description.clone(),
+        agent: None,
+        inputs: options.inputs.clone(),
+        layers,
+        items,
+        phases,
+        quality_gates: gates,
+        tokens: TokensJson {
+            total,
+            budget: options.budget,
+            tokenizer: tokens::name(options.tokenizer),
+            by_layer,
+        },
+        notes,
+        digest: String::new(),
+    };
+    bundle.seal();
+    Ok(bundle)
+}
+
+pub fn origin_json(origin: &Origin) -> OriginJson {
+    OriginJson {
+        file: origin.file.clone(),
+        line: origin.line,
+    }
+}
+
+/// One output item per merged item, except that patterns and examples become one item per
+/// file (globs and folders expanded, sorted).
+fn expand(
+    merged: &Merged,
+    resolver: &Resolver,
+    max_bytes: u64,
+    options: &Options,
+    notes: &mut Vec<String>,
+) -> Vec<ItemJson> {
+    let mut out = Vec::new();
+    for item in &merged.items {
+        let base = base_item(item, &merged.layers);
+        match (&item.payload, item.status) {
+            (
+                Payload::Pattern {
+                    path: Some(path),
+                    lines,
+                    ..
+                },
+                Status::Included,
+            ) => {
+                let files = files_of(resolver, path, false, options, notes);
+                let single = files.len() == 1 && !paths::is_glob(path);
+                for file in files {
+                    let mut entry = base.clone();
+                    if !single {
+                        entry.id = format!("{}:{file}", base.id);
+                    }
+                    entry.lines = lines.map(|range| range.to_string());
+                    fill_file(&mut entry, resolver, &file, *lines, max_bytes, notes);
+                    out.push(entry);
+                }
+            }
+            (Payload::Example { path }, Status::Included) => {
+                for file in files_of(resolver, path, true, options, notes) {
+                    let mut entry = base.clone();
+                    entry.id = format!(
+                        "{}/{}/{file}",
+                        merged.layers[item.layer],
+                        Section::Examples.as_str()
+                    );
+                    entry.key.clone_from(&file);
+                    fill_file(&mut entry, resolver, &file, None, max_bytes, notes);
+                    out.push(entry);
+                }
+            }
+            _ => out.push(base),
+        }
+    }
+    out
+}
+
+/// The files a pattern path or example entry names, sorted; the output file excluded.
+fn files_of(
+    resolver: &Resolver,
+    path: &str,
+    folders: bool,
+    options: &Options,
+    notes: &mut Vec<String>,
+) -> Vec<String> {
+    let mut found: Vec<String> = if paths::is_glob(path) {
+        match resolver.expand_glob(path) {
+            Ok(matches) => matches
+                .into_iter()
+                .filter_map(|matched| match matched {
+                    Ok(file) => Some(file),
+                    Err((file, error)) => {
+                        notes.push(format!("`{file}` (matched by `{path}`) {error}; not read"));
+                        None
+                    }
+                })
+                .collect(),
+            Err(error) => {
+                notes.push(format!("`{path}` {error}; not read"));
+                Vec::new()
+            }
+        }
+    } else {
+        match resolver.resolve_kind(path) {
+            Ok((_, true)) if folders => resolver
+                .files_under(path.trim_start_matches("./"))
+                .iter()
+                .map(|entry| entry.path.clone())
+                .collect(),
+            Ok(_) => vec![path.trim_start_matches("./").to_owned()],
+            Err(error) => {
+                notes.push(format!("`{path}` {error}; not read"));
+                Vec::new()
+            }
+        }
+    };
+    if let Some(excluded) = &options.exclude {
+        found.retain(|file| file != excluded);
+    }
+    found
+}
+
+fn fill_file(
+    entry: &mut ItemJson,
+    resolver: &Resolver,
+    file: &str,
+    lines: Option<crate::config::workspace::LineRange>,
+    max_bytes: u64,
+    notes: &mut Vec<String>,
+) {
+    entry.path = Some(file.to_owned());
+    entry.language = Some(files::language(file).to_owned());
+    match files::read(resolver, file, lines, max_bytes) {
+        FileContent::Text { text, lossy } => {
+            if lossy {
+                let note =
+                    format!("`{file}` is not valid UTF-8; invalid bytes were replaced with U+FFFD");
+                notes.push(note.clone());
+                entry.note = Some(note);
+            }
+            entry.content = Some(text);
+        }
+        FileContent::Binary => {
+            entry.status = Status::OmittedBinary;
+            entry.note = Some(String::from(
+                "binary file (NUL byte in the first 8 KiB): listed, not inlined",
+            ));
+        }
+        FileContent::TooLarge(size) => {
+            entry.status = Status::OmittedSize;
+            entry.note = Some(format!(
+                "{size} bytes, over `max_file_bytes` ({max_bytes}): listed, not inlined"
+            ));
+        }
+        FileContent::Unreadable(reason) => {
+            let note = format!("`{file}` could not be read: {reason}");
+            notes.push(note.clone());
+            entry.status = Status::OmittedUnreadable;
+            entry.note = Some(note);
+        }
+    }
+}
+
+fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
+    let layer = &layers[item.layer];
+    let mut json = ItemJson {
+        id: item.id(layers),
+        section: item.section,
+        key: item.key.clone(),
+        layer: LayerRef {
+            kind: layer.kind,
+            name: layer.name.clone(),
+        },
+        origin: origin_json(&item.origin),
+        path: None,
+        lines: None,
+        why: None,
+        text: None,
+        run: None,
+        timeout: None,
+        cwd: None,
+        blocking: None,
+        from_service: item.from_service.clone(),
+        also_from: item.also_from.clone(),
+        topics: item.topics.clone(),
+        expires: item.expires.map(|date| date.to_string()),
+        tokens: 0,
+        status: item.status,
+        overrides: item.overrides.iter().map(origin_json).collect(),
+        overridden_by: item.overridden_by.iter().map(origin_json).collect(),
+        changed_by: item.changed_by.iter().map(origin_json).collect(),
+        note: None,
+        language: None,
+        content: None,
+    };
+    match &item.payload {
+        Payload::Pattern { path, lines, why } => {
+            json.path.clone_from(path);
+            json.lines = lines.map(|range| range.to_string());
+            json.why.clone_from(why);
+        }
+        Payload::Constraint { text } => json.text.clone_from(text),
+        Payload::Gate {
+            run,
+            timeout,
+            cwd,
+            blocking,
+            ..
+        } => {
+            json.run.clone_from(run);
+            json.timeout = timeout.map(|timeout| humantime::format_duration(timeout).to_string());
+            json.cwd.clone_from(cwd);
+            json.blocking = Some(blocking.unwrap_or(true));
+        }
+        Payload::Example { path } => json.path = Some(path.clone()),
+    }
+    json
+}
+
+/// Count every item's tokens on all cores: file content, constraint text, gate command.
+fn count_tokens(items: &mut [ItemJson], tokenizer: Tokenizer) {
+    let counts = crate::parallel::map(items, |item| {
+        let text = item
+            .content
+            .as_deref()
+            .or(item.text.as_deref())
+            .or(item.run.as_deref())
+            .unwrap_or("");
+        tokens::count(tokenizer, text)
+    });
+    for (item, count) in items.iter_mut().zip(counts) {
+        item.tokens = count;
+    }
+}
+
+fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
+    items
+        .iter()
+        .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
+        .filter_map(|item| {
+            Some(GateJson {
+                id: format!("{}:{}/{}", kind_name(item), item.layer.name, item.key),
+                run: item.run.clone()?,
+                timeout: item.timeout.clone(),
+                cwd: item.cwd.clone(),
+                blocking: item.blocking.unwrap_or(true),
+                layer: item.layer.clone(),
+                origin: item.origin.clone(),
+            })
+        })
+        .collect()
+}
+
+fn kind_name(item: &ItemJson) -> String {
+    LayerId {
+        kind: item.layer.kind,
+        name: String::new(),
+    }
+    .to_string()
+    .trim_end_matches(':')
+    .to_owned()
+}
+
+fn phases(feature: &Feature, gates: &[GateJson]) -> Vec<PhaseJson> {
+    feature
+        .phases
+        .iter()
+        .map(|phase| PhaseJson {
+            name: phase.name.clone(),
+            description: phase.description.clone(),
+            domains: phase.domains.iter().map(ToString::to_string).collect(),
+            patterns: phase.patterns.clone(),
+            constraints: phase
+                .constraints
+                .iter()
+                .filter(|item| item.meta.audience.is_empty())
+                .filter_map(|item| {
+                    Some(PhaseConstraintJson {
+                        key: item.meta.key.to_string(),
+                        text: item.text.clone()?,
+                    })
+                })
+                .collect(),
+            validation: phase
+                .validation
+                .iter()
+                .map(|step| match step {
+                    ValidationStep::Prose(text) => ValidationJson::Prose { text: text.clone() },
+                    ValidationStep::Gate(name) => {
+                        // The most specific layer's gate of that name is the one that runs.
+                        let gate = gates
+                            .iter()
+                            .rev()
+                            .find(|gate| gate.id.ends_with(&format!("/{name}")));
+                        ValidationJson::Gate {
+                            name: name.clone(),
+                            id: gate.map(|gate| gate.id.clone()),
+                            run: gate.map(|gate| gate.run.clone()),
+                        }
+                    }
+                })
+                .collect(),
+            origin: origin_json(&phase.origin),
+        })
+        .collect()
+}
+
+/// The words a phase adds to the bundle, for its token cost.
+fn phase_text(phases: &[PhaseJson]) -> String {
+    let mut text = String::new();
+    for phase in phases {
+        text.push_str(&phase.name);
+        text.push('\n');
+        for part in phase
+            .description
+            .iter()
+            .chain(phase.constraints.iter().map(|constraint| &constraint.text))
+        {
+            text.push_str(part);
+            text.push('\n');
+        }
+        for step in &phase.validation {
+            match step {
+                ValidationJson::Prose { text: prose } => text.push_str(prose),
+                ValidationJson::Gate { name, .. } => text.push_str(name),
+            }
+            text.push('\n');
+        }
+    }
+    text
+}

@@ -1,0 +1,206 @@
+//! Layer resolution: which layers a bundle has, in order, and which earlier layers each
+//! one may override with plain keys (its lineage).
+//!
+//! For a feature: org → its domains (the feature's order, then the domains of its
+//! services) → one integration layer per service (the service's `integration_patterns`
+//! plus the `shared_patterns` of every service it depends on) → its services → the
+//! feature itself.
+
+use serde::Serialize;
+
+use crate::config::workspace::{
+    ConstraintItem, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem, Service,
+    Workspace,
+};
+
+/// A layer's identity: `{"kind": "domain", "name": "payment"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LayerId {
+    pub kind: LayerKind,
+    pub name: String,
+}
+
+impl std::fmt::Display for LayerId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            LayerKind::Org => "org",
+            LayerKind::Domain => "domain",
+            LayerKind::Integration => "integration",
+            LayerKind::Service => "service",
+            LayerKind::Feature => "feature",
+        };
+        write!(formatter, "{kind}:{}", self.name)
+    }
+}
+
+/// A pattern as it enters a layer, with the service that published it (shared patterns
+/// in an integration layer).
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedPattern<'w> {
+    pub item: &'w PatternItem,
+    pub from_service: Option<&'w str>,
+}
+
+/// One layer of a bundle, before merging.
+#[derive(Debug, Clone)]
+pub struct LayerPlan<'w> {
+    pub id: LayerId,
+    pub origin: Origin,
+    pub description: Option<&'w str>,
+    pub patterns: Vec<PlannedPattern<'w>>,
+    pub constraints: Vec<&'w ConstraintItem>,
+    pub gates: Vec<&'w GateItem>,
+    pub examples: Vec<&'w ExampleItem>,
+    /// Indices of earlier layers whose items this layer's plain keys override.
+    pub lineage: Vec<usize>,
+}
+
+impl<'w> LayerPlan<'w> {
+    fn new(
+        kind: LayerKind,
+        name: &str,
+        origin: &Origin,
+        description: Option<&'w str>,
+        items: &'w Items,
+    ) -> Self {
+        Self {
+            id: LayerId {
+                kind,
+                name: name.to_owned(),
+            },
+            origin: origin.clone(),
+            description,
+            patterns: items
+                .patterns
+                .iter()
+                .map(|item| PlannedPattern {
+                    item,
+                    from_service: None,
+                })
+                .collect(),
+            constraints: items.constraints.iter().collect(),
+            gates: items.quality_gates.iter().collect(),
+            examples: items.examples.iter().collect(),
+            lineage: Vec::new(),
+        }
+    }
+}
+
+/// The layers of a feature's bundle, least specific first.
+pub fn for_feature<'w>(workspace: &'w Workspace, feature: &'w Feature) -> Vec<LayerPlan<'w>> {
+    let services: Vec<&Service> = feature
+        .services
+        .iter()
+        .filter_map(|name| workspace.service(name.as_str()))
+        .collect();
+    let mut domain_names: Vec<&str> = feature.domains.iter().map(|name| name.as_str()).collect();
+    for service in &services {
+        if let Some(domain) = &service.domain
+            && !domain_names.contains(&domain.as_str())
+        {
+            domain_names.push(domain.as_str());
+        }
+    }
+    let mut layers = Vec::new();
+    let org = org_layer(workspace, &mut layers);
+    for name in domain_names {
+        if let Some(domain) = workspace.domain(name) {
+            let mut layer = LayerPlan::new(
+                LayerKind::Domain,
+                domain.name.as_str(),
+                &domain.origin,
+                domain.description.as_deref(),
+                &domain.items,
+            );
+            layer.lineage.extend(org);
+            layers.push(layer);
+        }
+    }
+    for service in &services {
+        layers.push(integration_layer(workspace, service));
+    }
+    for service in &services {
+        let mut layer = service_layer(service);
+        layer.lineage.extend(org);
+        let own_domain = service.domain.as_ref().and_then(|domain| {
+            layers.iter().position(|candidate| {
+                candidate.id.kind == LayerKind::Domain && candidate.id.name == domain.as_str()
+            })
+        });
+        layer.lineage.extend(own_domain);
+        layers.push(layer);
+    }
+    let mut layer = LayerPlan::new(
+        LayerKind::Feature,
+        feature.name.as_str(),
+        &feature.origin,
+        feature.description.as_deref(),
+        &feature.items,
+    );
+    layer.lineage.extend(org);
+    layers.push(layer);
+    layers
+}
+
+fn org_layer<'w>(workspace: &'w Workspace, layers: &mut Vec<LayerPlan<'w>>) -> Option<usize> {
+    let org = workspace.org.as_ref()?;
+    layers.push(LayerPlan::new(
+        LayerKind::Org,
+        org.name.as_str(),
+        &org.origin,
+        org.description.as_deref(),
+        &org.items,
+    ));
+    Some(layers.len() - 1)
+}
+
+fn service_layer(service: &Service) -> LayerPlan<'_> {
+    LayerPlan::new(
+        LayerKind::Service,
+        service.name.as_str(),
+        &service.origin,
+        service.description.as_deref(),
+        &service.items,
+    )
+}
+
+/// S's integration layer: its `integration_patterns`, then the `shared_patterns` of each
+/// service it depends on, in `depends_on` order.
+fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> LayerPlan<'w> {
+    let mut patterns: Vec<PlannedPattern<'w>> = service
+        .integration_patterns
+        .iter()
+        .map(|item| PlannedPattern {
+            item,
+            from_service: None,
+        })
+        .collect();
+    for dependency in service
+        .depends_on
+        .iter()
+        .filter_map(|name| workspace.service(name.as_str()))
+    {
+        patterns.extend(
+            dependency
+                .shared_patterns
+                .iter()
+                .map(|item| PlannedPattern {
+                    item,
+                    from_service: Some(dependency.name.as_str()),
+                }),
+        );
+    }
+    LayerPlan {
+        id: LayerId {
+            kind: LayerKind::Integration,
+            name: service.name.as_str().to_owned(),
+        },
+        origin: service.origin.clone(),
+        description: None,
+        patterns,
+        constraints: Vec::new(),
+        gates: Vec::new(),
+        examples: Vec::new(),
+        lineage: Vec::new(),
+    }
+}

@@ -1,0 +1,386 @@
+//! Merging: the only place that decides which items a bundle has and what they say.
+//!
+//! The rules (SPEC §3), applied layer by layer from least to most specific:
+//!
+//! 1. An item's identity is `(section, key)` inside the layer that declares it
+//!    (sections: patterns, constraints, quality_gates, examples). Each item is shown under
+//!    its layer.
+//! 2. Plain keys override along the lineage only: a domain item replaces the org item
+//!    with the same section and key; a service item replaces the same key from the org
+//!    and from its own domain; a feature item replaces the same key from the org.
+//!    Unrelated layers never override each other. The replaced item stays, with status
+//!    `overridden`.
+//! 3. A qualified key `<layer>/<key>` changes or removes the item of that one layer
+//!    in place (the item stays in its layer; the change is recorded in `changed_by`).
+//! 4. An overriding item is merged field by field over the overridden one: fields it
+//!    does not set are inherited (`{ timeout: 30s }` keeps the gate's `run`). Every
+//!    overridden origin is recorded in `overrides`.
+//! 5. `enabled: false` removes an inherited item: it stays listed with status `disabled`.
+//! 6. `final` items are never overridden or disabled (validation refuses such configs,
+//!    so merging never sees one).
+//! 7. Expired items (`expires` before today) are dropped: listed with status `expired`,
+//!    and they override nothing.
+//! 8. Two dependencies publishing the same shared pattern key with the same path and
+//!    lines appear once (`also_from` names the others); with different content, both
+//!    appear, each under its origin service.
+//! 9. Order is deterministic: layers in bundle order, and within a layer patterns,
+//!    constraints, gates, examples, each in file order.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::layer::{LayerId, LayerPlan};
+use crate::config::workspace::{ItemKey, ItemMeta, LineRange, Origin, Section};
+use crate::date::Date;
+
+/// Why an item is, or is not, in the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Included,
+    OmittedBudget,
+    OmittedBinary,
+    OmittedSize,
+    /// The file vanished or could not be read while the bundle was built.
+    OmittedUnreadable,
+    Expired,
+    Disabled,
+    Overridden,
+    FilteredAgent,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Included => "included",
+            Self::OmittedBudget => "omitted-budget",
+            Self::OmittedBinary => "omitted-binary",
+            Self::OmittedSize => "omitted-size",
+            Self::OmittedUnreadable => "omitted-unreadable",
+            Self::Expired => "expired",
+            Self::Disabled => "disabled",
+            Self::Overridden => "overridden",
+            Self::FilteredAgent => "filtered-agent",
+        }
+    }
+}
+
+/// What an item says, by section. Every field is optional so that overrides can be
+/// merged field by field (rule 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Pattern {
+        path: Option<String>,
+        lines: Option<LineRange>,
+        why: Option<String>,
+    },
+    Constraint {
+        text: Option<String>,
+    },
+    Gate {
+        run: Option<String>,
+        timeout: Option<Duration>,
+        cwd: Option<String>,
+        env: Vec<(String, String)>,
+        blocking: Option<bool>,
+    },
+    Example {
+        path: String,
+    },
+}
+
+impl Payload {
+    /// Rule 4: fields set in `over` replace those of `self`.
+    fn overlay(&mut self, over: &Self) {
+        fn take<T: Clone>(into: &mut Option<T>, from: &Option<T>) {
+            if from.is_some() {
+                into.clone_from(from);
+            }
+        }
+        match (self, over) {
+            (
+                Self::Pattern { path, lines, why },
+                Self::Pattern {
+                    path: new_path,
+                    lines: new_lines,
+                    why: new_why,
+                },
+            ) => {
+                // A new path without lines is a new file, not an excerpt of it.
+                if new_path.is_some() {
+                    *lines = None;
+                }
+                take(path, new_path);
+                take(lines, new_lines);
+                take(why, new_why);
+            }
+            (Self::Constraint { text }, Self::Constraint { text: new_text }) => {
+                take(text, new_text)
+            }
+            (
+                Self::Gate {
+                    run,
+                    timeout,
+                    cwd,
+                    env,
+                    blocking,
+                },
+                Self::Gate {
+                    run: new_run,
+                    timeout: new_timeout,
+                    cwd: new_cwd,
+                    env: new_env,
+                    blocking: new_blocking,
+                },
+            ) => {
+                take(run, new_run);
+                take(timeout, new_timeout);
+                take(cwd, new_cwd);
+                take(blocking, new_blocking);
+                for (name, value) in new_env {
+                    match env.iter_mut().find(|(existing, _)| existing == name) {
+                        Some(entry) => entry.1.clone_from(value),
+                        None => env.push((name.clone(), value.clone())),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One item after merging.
+#[derive(Debug, Clone)]
+pub struct MergedItem {
+    /// Index into [`Merged::layers`].
+    pub layer: usize,
+    pub section: Section,
+    pub key: String,
+    /// For shared patterns in an integration layer: the service that publishes it.
+    pub from_service: Option<String>,
+    pub origin: Origin,
+    pub status: Status,
+    pub overrides: Vec<Origin>,
+    pub overridden_by: Vec<Origin>,
+    pub changed_by: Vec<Origin>,
+    pub also_from: Vec<String>,
+    pub topics: Vec<String>,
+    pub audience: Vec<String>,
+    pub expires: Option<Date>,
+    pub payload: Payload,
+}
+
+impl MergedItem {
+    /// Stable id: `domain:payment/patterns/payment_flow` (`@service` for shared patterns).
+    pub fn id(&self, layers: &[LayerId]) -> String {
+        let mut id = format!(
+            "{}/{}/{}",
+            layers[self.layer],
+            self.section.as_str(),
+            self.key
+        );
+        if let Some(service) = &self.from_service {
+            id.push('@');
+            id.push_str(service);
+        }
+        id
+    }
+}
+
+/// The merged layers and items of a bundle.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub layers: Vec<LayerId>,
+    pub items: Vec<MergedItem>,
+}
+
+/// An item as declared, before merging.
+struct Incoming<'a> {
+    section: Section,
+    meta: Option<&'a ItemMeta>,
+    key: ItemKey,
+    origin: Origin,
+    from_service: Option<&'a str>,
+    payload: Payload,
+}
+
+fn incoming<'a>(layer: &'a LayerPlan<'_>) -> Vec<Incoming<'a>> {
+    let mut items = Vec::new();
+    for planned in &layer.patterns {
+        let item = planned.item;
+        items.push(Incoming {
+            section: Section::Patterns,
+            meta: Some(&item.meta),
+            key: item.meta.key.clone(),
+            origin: item.meta.origin.clone(),
+            from_service: planned.from_service,
+            payload: Payload::Pattern {
+                path: item.path.clone(),
+                lines: item.lines,
+                why: item.why.clone(),
+            },
+        });
+    }
+    for item in &layer.constraints {
+        items.push(Incoming {
+            section: Section::Constraints,
+            meta: Some(&item.meta),
+            key: item.meta.key.clone(),
+            origin: item.meta.origin.clone(),
+            from_service: None,
+            payload: Payload::Constraint {
+                text: item.text.clone(),
+            },
+        });
+    }
+    for item in &layer.gates {
+        items.push(Incoming {
+            section: Section::QualityGates,
+            meta: Some(&item.meta),
+            key: item.meta.key.clone(),
+            origin: item.meta.origin.clone(),
+            from_service: None,
+            payload: Payload::Gate {
+                run: item.run.clone(),
+                timeout: item.timeout,
+                cwd: item.cwd.clone(),
+                env: item.env.clone(),
+                blocking: item.blocking,
+            },
+        });
+    }
+    for item in &layer.examples {
+        items.push(Incoming {
+            section: Section::Examples,
+            meta: None,
+            key: ItemKey::Plain(item.path.clone()),
+            origin: item.origin.clone(),
+            from_service: None,
+            payload: Payload::Example {
+                path: item.path.clone(),
+            },
+        });
+    }
+    items
+}
+
+/// Merge the layers of a bundle (the rules in the module docs).
+pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
+    let ids: Vec<LayerId> = layers.iter().map(|layer| layer.id.clone()).collect();
+    let mut items: Vec<MergedItem> = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        for incoming in incoming(layer) {
+            let meta = incoming.meta;
+            let expires = meta.and_then(|meta| meta.expires);
+            let disables = meta.and_then(|meta| meta.enabled) == Some(false);
+            let fresh = |status: Status, payload: Payload, overrides: Vec<Origin>| MergedItem {
+                layer: index,
+                section: incoming.section,
+                key: incoming.key.key().to_owned(),
+                from_service: incoming.from_service.map(str::to_owned),
+                origin: incoming.origin.clone(),
+                status,
+                overrides,
+                overridden_by: Vec::new(),
+                changed_by: Vec::new(),
+                also_from: Vec::new(),
+                topics: meta
+                    .map(|meta| meta.topics.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                audience: meta
+                    .map(|meta| meta.audience.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                expires,
+                payload,
+            };
+            // Rule 7: an expired item is listed and does nothing else.
+            if expires.is_some_and(|date| date < today) {
+                items.push(fresh(Status::Expired, incoming.payload.clone(), Vec::new()));
+                continue;
+            }
+            let live =
+                |item: &MergedItem| !matches!(item.status, Status::Expired | Status::Disabled);
+            match &incoming.key {
+                ItemKey::Qualified {
+                    layer: target_layer,
+                    key,
+                } => {
+                    // Rule 3: change or remove one layer's item in place.
+                    for target in items.iter_mut().filter(|item| {
+                        ids[item.layer].name == *target_layer
+                            && item.section == incoming.section
+                            && item.key == *key
+                            && item.status != Status::Expired
+                    }) {
+                        if disables {
+                            target.status = Status::Disabled;
+                            target.overridden_by.push(incoming.origin.clone());
+                        } else {
+                            target.payload.overlay(&incoming.payload);
+                            target.changed_by.push(incoming.origin.clone());
+                        }
+                    }
+                }
+                ItemKey::Plain(key) => {
+                    // Rule 8: the same shared pattern from two dependencies appears once.
+                    if let Some(publisher) = incoming.from_service
+                        && let Some(twin) = items.iter_mut().find(|item| {
+                            item.layer == index
+                                && item.section == incoming.section
+                                && item.key == *key
+                                && item.from_service.is_some()
+                                && item.payload == incoming.payload
+                        })
+                    {
+                        twin.also_from.push(publisher.to_owned());
+                        continue;
+                    }
+                    // Rule 2: plain keys override the same key along the lineage only.
+                    let targets: Vec<usize> = items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, item)| {
+                            layer.lineage.contains(&item.layer)
+                                && item.section == incoming.section
+                                && item.key == *key
+                                && live(item)
+                        })
+                        .map(|(position, _)| position)
+                        .collect();
+                    if disables {
+                        // Rule 5.
+                        for &position in &targets {
+                            items[position].status = Status::Disabled;
+                            items[position].overridden_by.push(incoming.origin.clone());
+                        }
+                        continue;
+                    }
+                    let Some(&base) = targets.last() else {
+                        items.push(fresh(
+                            Status::Included,
+                            incoming.payload.clone(),
+                            Vec::new(),
+                        ));
+                        continue;
+                    };
+                    // Rule 4: merge field by field over the most specific overridden item.
+                    let mut payload = items[base].payload.clone();
+                    payload.overlay(&incoming.payload);
+                    let mut overrides = Vec::new();
+                    for &position in &targets {
+                        let target = &mut items[position];
+                        target.status = Status::Overridden;
+                        target.overridden_by.push(incoming.origin.clone());
+                        overrides.push(target.origin.clone());
+                        overrides.extend(target.overrides.iter().cloned());
+                    }
+                    overrides.sort();
+                    overrides.dedup();
+                    items.push(fresh(Status::Included, payload, overrides));
+                }
+            }
+        }
+    }
+    Merged { layers: ids, items }
+}

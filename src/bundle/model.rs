@@ -1,0 +1,171 @@
+//! `ctx.bundle/v1`: the bundle as data. JSON output serialises this directly (never a
+//! template), and the Markdown template renders the same value.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::merge::Status;
+use crate::config::workspace::{LayerKind, Section};
+
+/// Where an item was declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OriginJson {
+    pub file: String,
+    pub line: usize,
+}
+
+/// `{"kind": "domain", "name": "payment"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerRef {
+    pub kind: LayerKind,
+    pub name: String,
+}
+
+/// A layer in the header.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerJson {
+    pub kind: LayerKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub origin: OriginJson,
+    pub tokens: usize,
+}
+
+/// One item of the bundle (a pattern file, constraint, gate or example file).
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemJson {
+    pub id: String,
+    pub section: Section,
+    pub key: String,
+    pub layer: LayerRef,
+    pub origin: OriginJson,
+    /// For files: the root-relative path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Constraints: the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Gates: the command and how it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<bool>,
+    /// Shared patterns: the publishing service (and others publishing the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_service: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_from: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    pub tokens: usize,
+    pub status: Status,
+    pub overrides: Vec<OriginJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden_by: Vec<OriginJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed_by: Vec<OriginJson>,
+    /// Why the content is missing or altered (binary, too large, lossy UTF-8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Fenced-code language (files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The file content, when included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// A gate in the bundle's gate list.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateJson {
+    pub id: String,
+    pub run: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub blocking: bool,
+    pub layer: LayerRef,
+    pub origin: OriginJson,
+}
+
+/// One validation entry of a phase: a gate (resolved) or prose.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationJson {
+    Gate {
+        name: String,
+        id: Option<String>,
+        run: Option<String>,
+    },
+    Prose {
+        text: String,
+    },
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseJson {
+    pub name: String,
+    pub description: Option<String>,
+    pub domains: Vec<String>,
+    pub patterns: Vec<String>,
+    pub constraints: Vec<PhaseConstraintJson>,
+    pub validation: Vec<ValidationJson>,
+    pub origin: OriginJson,
+}
+
+/// A constraint written inside a phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseConstraintJson {
+    pub key: String,
+    pub text: String,
+}
+
+/// Token accounting.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokensJson {
+    pub total: usize,
+    /// 0 = unlimited.
+    pub budget: u64,
+    pub tokenizer: &'static str,
+    pub by_layer: BTreeMap<String, usize>,
+}
+
+/// The whole bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bundle {
+    pub schema: &'static str,
+    pub feature: Option<String>,
+    pub description: Option<String>,
+    pub agent: Option<String>,
+    pub inputs: BTreeMap<String, String>,
+    pub layers: Vec<LayerJson>,
+    pub items: Vec<ItemJson>,
+    pub phases: Vec<PhaseJson>,
+    pub quality_gates: Vec<GateJson>,
+    pub tokens: TokensJson,
+    pub notes: Vec<String>,
+    /// `blake3:<hex>` of the bundle serialised with an empty digest.
+    pub digest: String,
+}
+
+impl Bundle {
+    /// Compute and set the digest: blake3 over the canonical JSON (digest empty).
+    pub fn seal(&mut self) {
+        self.digest.clear();
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        self.digest = format!("blake3:{}", blake3::hash(&canonical).to_hex());
+    }
+}

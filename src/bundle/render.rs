@@ -1,0 +1,140 @@
+//! Rendering: Markdown through a minijinja template, JSON straight from the model.
+//!
+//! The template is `templates/bundle.md`, built into the binary; a workspace may override
+//! it (or add includes) in `<root>/templates/`. Templates run with strict undefined
+//! (a typo is an error naming the template and line), a fuel limit (a runaway loop
+//! stops), and a loader that only reads plain file names inside the templates folder.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
+
+use super::files;
+use super::model::{Bundle, ItemJson};
+
+/// The built-in template.
+pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/bundle.md");
+/// Name of the built-in template.
+pub const BUILTIN_NAME: &str = "bundle.md";
+/// Instruction budget for one render: generous for real bundles, fatal for runaway loops.
+pub const FUEL: u64 = 50_000_000;
+
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template `{name}`{line}: {detail}")]
+    Template {
+        name: String,
+        line: String,
+        detail: String,
+    },
+    #[error("cannot serialise the bundle: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// An item as the template sees it: the JSON item plus rendering aids.
+#[derive(Serialize)]
+struct ItemView<'a> {
+    #[serde(flatten)]
+    item: &'a ItemJson,
+    /// A fence longer than any backtick run in the content.
+    fence: String,
+    ends_with_newline: bool,
+}
+
+/// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
+/// built in).
+pub fn markdown(bundle: &Bundle, root: &Path, template: &str) -> Result<String, RenderError> {
+    let templates = root.join("templates");
+    let mut environment = Environment::new();
+    environment.set_undefined_behavior(UndefinedBehavior::Strict);
+    environment.set_fuel(Some(FUEL));
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|error| template_error(template, &error))?;
+    environment.set_syntax(syntax);
+    environment.set_loader(move |name| load(&templates, name));
+    let items: Vec<ItemView<'_>> = bundle
+        .items
+        .iter()
+        .map(|item| ItemView {
+            item,
+            fence: files::fence(item.content.as_deref().unwrap_or("")),
+            ends_with_newline: item
+                .content
+                .as_deref()
+                .is_none_or(|content| content.ends_with('\n')),
+        })
+        .collect();
+    let context = minijinja::context! {
+        bundle => minijinja::Value::from(minijinja::value::Serde(bundle)),
+        items => minijinja::Value::from(minijinja::value::Serde(&items)),
+    };
+    let render = || -> Result<String, minijinja::Error> {
+        let compiled = environment.get_template(template)?;
+        compiled.render(&context)
+    };
+    render().map_err(|error| template_error(template, &error))
+}
+
+/// Only plain names inside the templates folder; the built-in one as a fallback.
+fn load(templates: &Path, name: &str) -> Result<Option<String>, minijinja::Error> {
+    let refuse = |why: &str| {
+        Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("template name `{name}` {why}; templates are file names inside `templates/`"),
+        ))
+    };
+    if name.is_empty()
+        || name.starts_with('/')
+        || name.contains('\\')
+        || name.split('/').any(|part| part == ".." || part.is_empty())
+    {
+        return refuse("leaves the templates folder");
+    }
+    let path: PathBuf = templates.join(name);
+    match (templates.canonicalize(), path.canonicalize()) {
+        (Ok(folder), Ok(file)) if file.starts_with(&folder) && file.is_file() => {
+            std::fs::read_to_string(&file).map(Some).map_err(|error| {
+                minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("cannot read template `{name}`: {error}"),
+                )
+            })
+        }
+        (Ok(_), Ok(_)) => refuse("resolves outside the templates folder"),
+        _ if name == BUILTIN_NAME => Ok(Some(BUILTIN_TEMPLATE.to_owned())),
+        _ => Ok(None),
+    }
+}
+
+fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
+    let name = error.name().unwrap_or(template).to_owned();
+    let line = error
+        .line()
+        .map(|line| format!(" line {line}"))
+        .unwrap_or_default();
+    let detail = match error.kind() {
+        ErrorKind::OutOfFuel => {
+            String::from("the template ran out of fuel (a runaway loop?); simplify it")
+        }
+        ErrorKind::UndefinedError => format!(
+            "{} (a misspelt variable or field?)",
+            error.detail().unwrap_or("undefined value")
+        ),
+        ErrorKind::TemplateNotFound => {
+            format!("template `{template}` not found in `templates/` and not built in")
+        }
+        _ => error
+            .detail()
+            .map_or_else(|| error.to_string(), str::to_owned),
+    };
+    RenderError::Template { name, line, detail }
+}
+
+/// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated.
+pub fn json(bundle: &Bundle) -> Result<String, RenderError> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(bundle)?))
+}

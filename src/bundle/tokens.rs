@@ -1,0 +1,79 @@
+//! Exact token counts with the vocabularies embedded in the binary (o200k, cl100k), via
+//! `bpe-openai`. Verified against `tiktoken-rs`, an independent implementation, by a test.
+
+use crate::config::settings::Tokenizer;
+
+/// Count the tokens of `text` exactly as the model's tokenizer would (special-token
+/// strings in the text are ordinary text).
+pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    match tokenizer {
+        Tokenizer::O200k => bpe_openai::o200k_base().count(text),
+        Tokenizer::Cl100k => bpe_openai::cl100k_base().count(text),
+    }
+}
+
+/// The tokenizer's name as shown in bundles.
+pub fn name(tokenizer: Tokenizer) -> &'static str {
+    match tokenizer {
+        Tokenizer::O200k => "o200k",
+        Tokenizer::Cl100k => "cl100k",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A varied corpus: code, prose, whitespace runs, Unicode, emoji, digits, CRLF and
+    /// special-token look-alikes.
+    fn corpus() -> Vec<String> {
+        let mut texts: Vec<String> = vec![
+            String::from("fn main() {\n    println!(\"hello, world\");\n}\n"),
+            String::from(
+                "The quick brown fox jumps over the lazy dog. It's 2026; we've 3,141,592 reasons.",
+            ),
+            String::from("   leading and   internal    spaces\t\ttabs\n\n\n\nand trailing   "),
+            String::from("Grüße aus Köln — naïve café, 東京都, Привет мир, مرحبا بالعالم 🎉🚀👩‍👩‍👧"),
+            String::from("line one\r\nline two\r\n\r\n"),
+            String::from("<|endoftext|> is just text here <|fim_prefix|>"),
+            String::from("x=1;y=22;z=333;w=4444;v=55555;u=666666"),
+            String::from("CamelCaseIdentifier snake_case_identifier SCREAMING_CASE kebab-case"),
+        ];
+        for path in [
+            "src/config/validate.rs",
+            "README.md",
+            "domains/src/users/jwt_auth.py",
+        ] {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                texts.push(text);
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn counts_match_an_independent_implementation() {
+        let o200k = tiktoken_rs::o200k_base().unwrap();
+        let cl100k = tiktoken_rs::cl100k_base().unwrap();
+        for text in corpus() {
+            assert_eq!(
+                count(Tokenizer::O200k, &text),
+                o200k.encode_ordinary(&text).len(),
+                "o200k: {text:.60}"
+            );
+            assert_eq!(
+                count(Tokenizer::Cl100k, &text),
+                cl100k.encode_ordinary(&text).len(),
+                "cl100k: {text:.60}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_text_has_no_tokens() {
+        assert_eq!(count(Tokenizer::O200k, ""), 0);
+    }
+}

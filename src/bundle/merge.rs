@@ -151,7 +151,7 @@ impl Payload {
 }
 
 /// One item after merging.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergedItem {
     /// Index into [`Merged::layers`].
     pub layer: usize,
@@ -189,7 +189,7 @@ impl MergedItem {
 }
 
 /// The merged layers and items of a bundle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Merged {
     pub layers: Vec<LayerId>,
     pub items: Vec<MergedItem>,
@@ -384,3 +384,7 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
     }
     Merged { layers: ids, items }
 }
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

@@ -1,0 +1,558 @@
+//! `ctx bundle` and `ctx explain`, end to end: the shipped example, determinism, JSON
+//! shape, inputs, budget order, files (binary, large, lossy, fences, FIFOs), atomic
+//! output, templates.
+
+use std::path::Path;
+
+use crate::{ctx, repo_root};
+
+/// A workspace in a temp folder from `(path, text)` files.
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    dir
+}
+
+fn json(root: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["bundle", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = ctx(root, &all);
+    run.expect_code(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn items<'a>(bundle: &'a serde_json::Value, section: &str) -> Vec<&'a serde_json::Value> {
+    bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["section"] == section)
+        .collect()
+}
+
+#[test]
+fn checkout_bundle_of_the_example() {
+    let run = ctx(
+        &repo_root(),
+        &["bundle", "checkout", "--set", "ticket=SHOP-1"],
+    );
+    run.expect_code(0);
+    let text = &run.stdout;
+    for needle in [
+        "# Context: checkout",
+        "org `acme` → domain `user_management`",
+        "`ticket` = SHOP-1",
+        "of a 40000 budget (o200k)",
+        "- **Digest**: `blake3:",
+        "## Constraints",
+        "## Plan",
+        "1. **authentication**",
+        "## Patterns",
+        "```python",
+        "## Quality gates",
+        "Run them with `ctx gates checkout`.",
+        "`domain:user_management/auth-tests`",
+    ] {
+        assert!(text.contains(needle), "lacks {needle:?}");
+    }
+    // Constraints come before patterns; the audience-restricted note never appears.
+    assert!(text.find("## Constraints").unwrap() < text.find("## Patterns").unwrap());
+    assert!(!text.contains("Reviewers: check"));
+}
+
+#[test]
+fn the_same_inputs_give_byte_identical_output() {
+    for format in ["markdown", "json"] {
+        let args = [
+            "bundle",
+            "checkout",
+            "--set",
+            "ticket=SHOP-1",
+            "--format",
+            format,
+        ];
+        let first = ctx(&repo_root(), &args);
+        let second = ctx(&repo_root(), &args);
+        first.expect_code(0);
+        assert_eq!(first.stdout, second.stdout, "{format}");
+    }
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let bundle = json(&repo_root(), &["checkout", "--set", "ticket=SHOP-1"]);
+    assert_eq!(bundle["schema"], "ctx.bundle/v1");
+    assert_eq!(bundle["feature"], "checkout");
+    assert_eq!(bundle["agent"], serde_json::Value::Null);
+    assert_eq!(bundle["inputs"]["ticket"], "SHOP-1");
+    assert_eq!(
+        bundle["layers"][0],
+        serde_json::json!({"kind": "org", "name": "acme", "description": bundle["layers"][0]["description"], "origin": {"file": "domains/org.yaml", "line": 3}, "tokens": bundle["layers"][0]["tokens"]})
+    );
+    let statuses = [
+        "included",
+        "omitted-budget",
+        "omitted-binary",
+        "omitted-size",
+        "omitted-unreadable",
+        "expired",
+        "disabled",
+        "overridden",
+        "filtered-agent",
+    ];
+    for item in bundle["items"].as_array().unwrap() {
+        for field in [
+            "id",
+            "section",
+            "key",
+            "layer",
+            "origin",
+            "tokens",
+            "status",
+            "overrides",
+        ] {
+            assert!(!item[field].is_null(), "{field} missing in {item}");
+        }
+        assert!(
+            statuses.contains(&item["status"].as_str().unwrap()),
+            "{item}"
+        );
+    }
+    let auth = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == "domain:user_management/patterns/authentication")
+        .unwrap();
+    assert_eq!(auth["path"], "domains/src/users/jwt_auth.py");
+    assert_eq!(auth["origin"]["file"], "domains/user_management.yaml");
+    assert!(
+        auth["content"]
+            .as_str()
+            .unwrap()
+            .contains("def verify_token")
+    );
+    let disabled = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["key"] == "carrier-sla")
+        .unwrap();
+    assert_eq!(disabled["status"], "disabled");
+    let gate = bundle["quality_gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|gate| gate["id"] == "domain:user_management/auth-tests")
+        .unwrap();
+    assert_eq!(
+        gate["timeout"], "1m",
+        "the feature's qualified override applies"
+    );
+    assert!(bundle["digest"].as_str().unwrap().starts_with("blake3:"));
+    let total = bundle["tokens"]["total"].as_u64().unwrap();
+    assert!(total > 1000 && total <= 40_000, "{total}");
+    assert_eq!(
+        bundle["phases"][0]["validation"][0]["gate"]["id"],
+        "domain:user_management/auth-tests"
+    );
+}
+
+#[test]
+fn markdown_and_json_share_the_digest() {
+    let bundle = json(&repo_root(), &["checkout", "--set", "ticket=SHOP-1"]);
+    let markdown = ctx(
+        &repo_root(),
+        &["bundle", "checkout", "--set", "ticket=SHOP-1"],
+    );
+    assert!(markdown.stdout.contains(bundle["digest"].as_str().unwrap()));
+    let other = json(&repo_root(), &["checkout", "--set", "ticket=SHOP-2"]);
+    assert_ne!(
+        bundle["digest"], other["digest"],
+        "inputs are part of the digest"
+    );
+}
+
+#[test]
+fn inputs_are_required_and_checked() {
+    let run = ctx(&repo_root(), &["bundle", "checkout"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("needs `ticket` (Tracker id of the change"),
+        "{}",
+        run.stderr
+    );
+    let run = ctx(&repo_root(), &["bundle", "checkout", "--set", "tiket=1"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("did you mean `ticket`?"),
+        "{}",
+        run.stderr
+    );
+    let run = ctx(&repo_root(), &["bundle", "chekout"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("did you mean `checkout`?"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Three layers of patterns and one example, with sizes that make the order visible.
+fn budget_workspace() -> tempfile::TempDir {
+    let big = "word ".repeat(400);
+    let medium = "word ".repeat(200);
+    let small = "word ".repeat(50);
+    workspace(&[
+        ("src/org_big.txt", &big),
+        ("src/org_small.txt", &small),
+        ("src/dom_big.txt", &big),
+        ("src/dom_medium.txt", &medium),
+        ("src/feature.txt", &small),
+        ("examples/e.txt", &medium),
+        (
+            "domains/org.yaml",
+            "kind: org\nname: acme\nconstraints:\n  rule: always be kind\npatterns:\n  org_small: src/org_small.txt\n  org_big: src/org_big.txt\n",
+        ),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  dom_medium: src/dom_medium.txt\n  dom_big: src/dom_big.txt\nexamples: examples/\n",
+        ),
+        (
+            "domains/f.yaml",
+            "kind: feature\nname: f\ndomains: [d]\npatterns:\n  feature: src/feature.txt\n",
+        ),
+    ])
+}
+
+fn statuses(bundle: &serde_json::Value) -> Vec<(String, String)> {
+    bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["section"] != "constraints")
+        .map(|item| {
+            (
+                item["key"].as_str().unwrap().to_owned(),
+                item["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn budget_sheds_examples_then_least_specific_patterns_largest_first() {
+    let dir = budget_workspace();
+    let unlimited = json(dir.path(), &["f", "--budget", "0"]);
+    let total = unlimited["tokens"]["total"].as_u64().unwrap();
+    let tokens = |key: &str| -> u64 {
+        unlimited["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["key"] == key)
+            .unwrap()["tokens"]
+            .as_u64()
+            .unwrap()
+    };
+    // Just under the total: only the example goes.
+    let bundle = json(dir.path(), &["f", "--budget", &(total - 1).to_string()]);
+    let shed: Vec<String> = statuses(&bundle)
+        .into_iter()
+        .filter(|(_, status)| status == "omitted-budget")
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(shed, ["examples/e.txt"]);
+    // Without the example and the big org pattern: the org's largest pattern goes next.
+    let budget = total - tokens("examples/e.txt") - 1;
+    let bundle = json(dir.path(), &["f", "--budget", &budget.to_string()]);
+    let shed: Vec<String> = statuses(&bundle)
+        .into_iter()
+        .filter(|(_, status)| status == "omitted-budget")
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(shed, ["org_big", "examples/e.txt"]);
+    // A shed item stays listed with its tokens and without content.
+    let org_big = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["key"] == "org_big")
+        .unwrap();
+    assert!(org_big["content"].is_null() && org_big["tokens"].as_u64().unwrap() > 0);
+    assert!(bundle["tokens"]["total"].as_u64().unwrap() <= budget);
+}
+
+#[test]
+fn constraints_over_the_budget_is_exit_2_with_the_numbers() {
+    let dir = budget_workspace();
+    let run = ctx(dir.path(), &["bundle", "f", "--budget", "2"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("over the budget of 2"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--budget"), "{}", run.stderr);
+}
+
+#[test]
+fn tokenizers_count_differently_and_exactly() {
+    let o200k = json(
+        &repo_root(),
+        &["checkout", "--set", "ticket=1", "--budget", "0"],
+    );
+    let cl100k = json(
+        &repo_root(),
+        &[
+            "checkout",
+            "--set",
+            "ticket=1",
+            "--budget",
+            "0",
+            "--tokenizer",
+            "cl100k",
+        ],
+    );
+    assert_eq!(cl100k["tokens"]["tokenizer"], "cl100k");
+    assert_ne!(o200k["tokens"]["total"], cl100k["tokens"]["total"]);
+}
+
+#[test]
+fn binary_large_lossy_and_fenced_files() {
+    let dir = workspace(&[
+        ("ctx.toml", "[bundle]\nmax_file_bytes = 200\n"),
+        ("src/fenced.md", "before\n````\ninner fence\n````\nafter\n"),
+        ("src/big.txt", &"x".repeat(500)),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  fenced: src/fenced.md\n  big: src/big.txt\n  bin: src/data.bin\n  latin: src/latin1.txt\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    std::fs::write(dir.path().join("src/data.bin"), b"\x89PNG\0\0\0binary").unwrap();
+    std::fs::write(dir.path().join("src/latin1.txt"), b"caf\xe9\n").unwrap();
+    let bundle = json(dir.path(), &["f"]);
+    let status = |key: &str| -> String {
+        items(&bundle, "patterns")
+            .into_iter()
+            .find(|item| item["key"] == key)
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status("big"), "omitted-size");
+    assert_eq!(status("bin"), "omitted-binary");
+    assert_eq!(status("latin"), "included");
+    assert!(
+        bundle["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|note| note.as_str().unwrap().contains("not valid UTF-8"))
+    );
+    let markdown = ctx(dir.path(), &["bundle", "f"]);
+    markdown.expect_code(0);
+    assert!(
+        markdown
+            .stdout
+            .contains("`````markdown\nbefore\n````\ninner fence"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(markdown.stdout.contains("_not inlined (omitted-binary)"));
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_in_an_examples_folder_is_never_opened() {
+    let dir = workspace(&[
+        ("examples/ok.txt", "fine\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\nexamples: examples/\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("examples/pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bundle = json(dir.path(), &["f"]);
+    let keys: Vec<&str> = items(&bundle, "examples")
+        .iter()
+        .map(|item| item["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["examples/ok.txt"]);
+}
+
+#[test]
+fn output_file_is_written_atomically_and_never_includes_itself() {
+    let dir = workspace(&[
+        ("examples/a.txt", "example a\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\nexamples: examples/\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let target = dir.path().join("examples/bundle.md");
+    for _ in 0..2 {
+        let run = ctx(dir.path(), &["bundle", "f", "-o", target.to_str().unwrap()]);
+        run.expect_code(0);
+        assert!(run.stdout.is_empty());
+        assert!(run.stderr.contains("wrote"), "{}", run.stderr);
+    }
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.contains("examples/a.txt"));
+    assert!(
+        !written.contains("examples/bundle.md"),
+        "the bundle includes itself:\n{written}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("ctx-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn unwritable_output_is_exit_4_and_keeps_the_previous_target() {
+    let dir = workspace(&[
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let missing_folder = dir.path().join("no/such/folder/out.md");
+    let run = ctx(
+        dir.path(),
+        &["bundle", "f", "-o", missing_folder.to_str().unwrap()],
+    );
+    run.expect_code(4);
+    // A folder in the way: the rename fails and the folder stays as it was.
+    let blocker = dir.path().join("out.md");
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), "x").unwrap();
+    let run = ctx(
+        dir.path(),
+        &["bundle", "f", "-o", blocker.to_str().unwrap()],
+    );
+    run.expect_code(4);
+    assert!(blocker.join("keep").exists());
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|entry| {
+        !entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("ctx-tmp")
+    }));
+}
+
+fn template_workspace(template: &str) -> tempfile::TempDir {
+    workspace(&[
+        ("templates/bundle.md", template),
+        (
+            "templates/part.md",
+            "included part for {{ bundle.feature }}",
+        ),
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ])
+}
+
+#[test]
+fn workspace_template_overrides_the_built_in_one() {
+    let dir = template_workspace("custom {{ bundle.feature }} {% include \"part.md\" %}\n");
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "custom f included part for f\n");
+}
+
+#[test]
+fn template_typo_is_named_with_its_line() {
+    let dir = template_workspace("line one\n{{ bundle.featuer }}\n");
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("template `bundle.md` line 2"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn runaway_template_runs_out_of_fuel() {
+    let dir = template_workspace(
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+    );
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("ran out of fuel"), "{}", run.stderr);
+}
+
+#[test]
+fn template_includes_cannot_leave_the_templates_folder() {
+    let dir = template_workspace("{% include \"../domains/d.yaml\" %}");
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("leaves the templates folder"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn explain_says_where_things_came_from_and_why_they_are_missing() {
+    let run = ctx(
+        &repo_root(),
+        &[
+            "explain",
+            "checkout",
+            "--set",
+            "ticket=SHOP-1",
+            "--budget",
+            "3000",
+        ],
+    );
+    run.expect_code(0);
+    for needle in [
+        "bundle `checkout`: 10 layers",
+        "org `acme` (domains/org.yaml:3)",
+        "omitted-budget     patterns/domain_events",
+        "(content shed to fit the token budget)",
+        "disabled           constraints/carrier-sla",
+        "disabled (`enabled: false`) by domains/features/checkout.yaml:33",
+        "(changed by domains/features/checkout.yaml:38)",
+        "shared by `user-service`",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "lacks {needle:?}\n{}",
+            run.stdout
+        );
+    }
+    let json_run = ctx(
+        &repo_root(),
+        &[
+            "explain",
+            "checkout",
+            "--set",
+            "ticket=SHOP-1",
+            "--format",
+            "json",
+        ],
+    );
+    json_run.expect_code(0);
+    let explanation: serde_json::Value = serde_json::from_str(&json_run.stdout).unwrap();
+    assert_eq!(explanation["schema"], "ctx.explain/v1");
+    assert_eq!(explanation["layers"][0]["kind"], "org");
+    assert!(explanation["layers"][0]["items"][0]["reason"].is_string());
+}

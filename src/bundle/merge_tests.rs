@@ -363,8 +363,12 @@ fn constraint(layer: usize, index: usize, key: &str, enabled: Option<bool>) -> C
     }
 }
 
+/// A generated layer: its lineage (earlier layer indices) and its constraints as
+/// `(key index, enabled)`.
+type GeneratedLayer = (Vec<usize>, Vec<(usize, Option<bool>)>);
+
 /// Layers with random earlier-layer lineages and random constraints over few keys.
-fn plans() -> impl Strategy<Value = Vec<(Vec<usize>, Vec<(usize, Option<bool>)>)>> {
+fn plans() -> impl Strategy<Value = Vec<GeneratedLayer>> {
     proptest::collection::vec(
         (
             proptest::collection::vec(0usize..8, 0..3),

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Generate a large bundle workspace from a real source tree.
+
+usage: generate_corpus_workspace.py SOURCE_DIR OUT_DIR [MAX_MB]
+
+Copies up to MAX_MB (default 140) of text sources from SOURCE_DIR (for example the
+crate sources cargo keeps under ~/.cargo/registry/src/*/) into OUT_DIR/corpus/, one
+folder per top-level project, and writes one domain per project whose patterns glob
+its sources (`corpus/<project>/**/*.rs` and friends) and whose examples list its
+examples/tests folders, plus a feature `all` over every domain. Symlinks are skipped.
+"""
+import os
+import shutil
+import sys
+
+EXTENSIONS = {".rs", ".py", ".c", ".h", ".cpp", ".hpp", ".go", ".js", ".ts", ".md", ".toml", ".txt", ".java"}
+
+
+def main():
+    source, out = sys.argv[1], sys.argv[2]
+    limit = int(sys.argv[3] if len(sys.argv) > 3 else 140) * 1024 * 1024
+    total = 0
+    files = 0
+    domains = []
+    os.makedirs(os.path.join(out, "domains"), exist_ok=True)
+    for project in sorted(os.listdir(source)):
+        root = os.path.join(source, project)
+        if not os.path.isdir(root) or total >= limit:
+            continue
+        name = "p_" + "".join(c if c.isalnum() else "_" for c in project.lower())[:60]
+        copied_exts = set()
+        has_examples = False
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for file_name in sorted(names):
+                path = os.path.join(folder, file_name)
+                ext = os.path.splitext(file_name)[1]
+                if ext not in EXTENSIONS or os.path.islink(path) or total >= limit:
+                    continue
+                size = os.path.getsize(path)
+                if size > 1024 * 1024:
+                    continue
+                relative = os.path.relpath(path, root)
+                target = os.path.join(out, "corpus", name, relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(path, target)
+                total += size
+                files += 1
+                copied_exts.add(ext)
+                if relative.split(os.sep)[0] in ("examples", "tests"):
+                    has_examples = True
+        if not copied_exts:
+            continue
+        patterns = "\n".join(f"  src{ext.replace('.', '_')}: corpus/{name}/**/*{ext}" for ext in sorted(copied_exts))
+        examples = ""
+        if has_examples:
+            entries = [f"corpus/{name}/{sub}" for sub in ("examples", "tests") if os.path.isdir(os.path.join(out, "corpus", name, sub))]
+            examples = "examples: [" + ", ".join(entries) + "]\n"
+        with open(os.path.join(out, "domains", f"{name}.yaml"), "w") as handle:
+            handle.write(f"kind: domain\nname: {name}\nconstraints:\n  style: follow {project}'s conventions\npatterns:\n{patterns}\n{examples}")
+        domains.append(name)
+    with open(os.path.join(out, "domains", "feature.yaml"), "w") as handle:
+        handle.write("kind: feature\nname: all\ndomains: [" + ", ".join(domains) + "]\n")
+    with open(os.path.join(out, "ctx.toml"), "w") as handle:
+        handle.write('[workspace]\nname = "corpus"\n[bundle]\nbudget = 0\n')
+    print(f"{out}: {files} files, {total / 1024 / 1024:.1f} MiB, {len(domains)} domains")
+
+
+if __name__ == "__main__":
+    main()

@@ -104,8 +104,29 @@ pub enum TokenizerArg {
 /// What shapes a bundle (shared by `bundle` and `explain`).
 #[derive(Debug, Args)]
 pub struct BundleOptions {
-    /// The feature to bundle (`ctx list features` shows them).
-    pub feature: String,
+    /// The feature to bundle (`ctx list features` shows them). A name that is not a
+    /// declared feature is matched against the domains' keywords (an ad-hoc feature).
+    #[arg(required_unless_present_any = ["describe", "domain", "service"])]
+    pub feature: Option<String>,
+
+    /// Describe the work in words; the domains whose keywords it mentions form an ad-hoc
+    /// feature, e.g. `--describe "reset a password by email"`.
+    #[arg(long, value_name = "TEXT", conflicts_with = "feature")]
+    pub describe: Option<String>,
+
+    /// Add a domain to the bundle's scope (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+
+    /// Add a service to the scope (repeatable); alone, `--service S` bundles the
+    /// federated context of S: org → its domain → its integration layer → S.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Vec<String>,
+
+    /// Render an agent's view: its topics and sections only, plus items addressed to it
+    /// (`ctx list agents` shows them).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
 
     /// Token budget (0 = unlimited); default: the feature's `budget`, then `ctx.toml`.
     #[arg(long, value_name = "TOKENS")]

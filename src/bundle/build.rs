@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 
 use super::budget;
 use super::files::{self, FileContent};
-use super::layer::{self, LayerId};
+use super::layer::{self, LayerId, Scope};
 use super::merge::{self, Merged, MergedItem, Payload, Status};
 use super::model::{
     Bundle, GateJson, ItemJson, LayerJson, LayerRef, OriginJson, PhaseConstraintJson, PhaseJson,
-    TokensJson, ValidationJson,
+    PhasePatternJson, ScopeJson, ScopeKind, TokensJson, ValidationJson,
 };
 use super::tokens;
 use crate::config::settings::Tokenizer;
-use crate::config::workspace::{Feature, Origin, Section, ValidationStep, Workspace};
+use crate::config::workspace::{
+    Agent, AgentSection, Feature, LayerKind, Origin, Section, ValidationStep, Workspace,
+};
 use crate::date::Date;
 use crate::paths::{self, Resolver};
 
@@ -38,17 +40,26 @@ pub enum BuildError {
     OverBudget { required: usize, budget: u64 },
 }
 
-/// Build the bundle of a declared feature.
-pub fn feature(
+/// What to bundle: a scope, its name, and whose view.
+#[derive(Debug, Clone)]
+pub struct Request<'w> {
+    /// The feature's name, the ad-hoc name, or the service's name.
+    pub name: String,
+    pub kind: ScopeKind,
+    pub description: Option<String>,
+    pub scope: Scope<'w>,
+    pub agent: Option<&'w Agent>,
+}
+
+/// Build a bundle.
+pub fn build(
     workspace: &Workspace,
-    feature: &Feature,
+    request: &Request<'_>,
     options: &Options,
 ) -> Result<Bundle, BuildError> {
-    let plans = layer::for_feature(workspace, feature);
+    let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
-    // Audience-restricted items are private to their agents: without an agent they are
-    // not in the bundle at all, not even listed.
-    merged.items.retain(|item| item.audience.is_empty());
+    apply_agent(&mut merged, request.agent);
     let resolver = Resolver::new(&workspace.root);
     let mut notes = Vec::new();
     let mut items = expand(
@@ -60,7 +71,18 @@ pub fn feature(
     );
     count_tokens(&mut items, options.tokenizer);
     let gates = gate_list(&items);
-    let phases = phases(feature, &gates);
+    let show_phases = request.agent.is_none_or(|agent| {
+        agent
+            .sections
+            .as_ref()
+            .is_none_or(|sections| sections.contains(&AgentSection::Phases))
+    });
+    let phases = match request.scope.feature {
+        Some(feature) if show_phases => {
+            phases(feature, &request.scope, &gates, &items, request.agent)
+        }
+        _ => Vec::new(),
+    };
     let phase_tokens = tokens::count(options.tokenizer, &phase_text(&phases));
     budget::apply(&mut items, phase_tokens, options.budget)?;
     let mut by_layer = BTreeMap::new();
@@ -85,9 +107,24 @@ pub fn feature(
         .collect();
     let mut bundle = Bundle {
         schema: "ctx.bundle/v1",
-        feature: Some(feature.name.to_string()),
-        description: feature.description.clone(),
-        agent: None,
+        feature: Some(request.name.clone()),
+        description: request.description.clone(),
+        agent: request.agent.map(|agent| agent.name.to_string()),
+        scope: ScopeJson {
+            kind: request.kind,
+            domains: request
+                .scope
+                .domains
+                .iter()
+                .map(|domain| domain.name.to_string())
+                .collect(),
+            services: request
+                .scope
+                .services
+                .iter()
+                .map(|service| service.name.to_string())
+                .collect(),
+        },
         inputs: options.inputs.clone(),
         layers,
         items,
@@ -104,6 +141,46 @@ pub fn feature(
     };
     bundle.seal();
     Ok(bundle)
+}
+
+/// Agent views (SPEC §2.6). Items with an `audience` exist only for those agents: for
+/// anyone else they are removed outright, not even listed. For an agent, items outside
+/// its `sections`, or tagged only with topics it does not follow, are `filtered-agent`.
+fn apply_agent(merged: &mut Merged, agent: Option<&Agent>) {
+    merged.items.retain(|item| {
+        item.audience.is_empty()
+            || agent
+                .is_some_and(|agent| item.audience.iter().any(|name| name == agent.name.as_str()))
+    });
+    let Some(agent) = agent else { return };
+    for item in &mut merged.items {
+        if item.status == Status::Included && !visible_to(agent, item.section, &item.topics) {
+            item.status = Status::FilteredAgent;
+        }
+    }
+}
+
+/// Whether an agent sees an item of `section` tagged with `topics`.
+pub fn visible_to(agent: &Agent, section: Section, topics: &[String]) -> bool {
+    let wanted = match section {
+        Section::Patterns => AgentSection::Patterns,
+        Section::Constraints => AgentSection::Constraints,
+        Section::QualityGates => AgentSection::QualityGates,
+        Section::Examples => AgentSection::Examples,
+    };
+    let in_sections = agent
+        .sections
+        .as_ref()
+        .is_none_or(|sections| sections.contains(&wanted));
+    let on_topic = agent.topics.is_empty()
+        || topics.is_empty()
+        || topics.iter().any(|topic| {
+            agent
+                .topics
+                .iter()
+                .any(|followed| followed.as_str() == topic)
+        });
+    in_sections && on_topic
 }
 
 pub fn origin_json(origin: &Origin) -> OriginJson {
@@ -351,46 +428,103 @@ fn kind_name(item: &ItemJson) -> String {
     .to_owned()
 }
 
-fn phases(feature: &Feature, gates: &[GateJson]) -> Vec<PhaseJson> {
+fn phases(
+    feature: &Feature,
+    scope: &Scope<'_>,
+    gates: &[GateJson],
+    items: &[ItemJson],
+    agent: Option<&Agent>,
+) -> Vec<PhaseJson> {
     feature
         .phases
         .iter()
-        .map(|phase| PhaseJson {
-            name: phase.name.clone(),
-            description: phase.description.clone(),
-            domains: phase.domains.iter().map(ToString::to_string).collect(),
-            patterns: phase.patterns.clone(),
-            constraints: phase
-                .constraints
+        .map(|phase| {
+            // A phase's patterns are resolved in its domains (all the scope's if it names none).
+            let domains: Vec<String> = if phase.domains.is_empty() {
+                scope
+                    .domains
+                    .iter()
+                    .map(|domain| domain.name.to_string())
+                    .collect()
+            } else {
+                phase.domains.iter().map(ToString::to_string).collect()
+            };
+            let patterns = phase
+                .patterns
                 .iter()
-                .filter(|item| item.meta.audience.is_empty())
-                .filter_map(|item| {
-                    Some(PhaseConstraintJson {
-                        key: item.meta.key.to_string(),
-                        text: item.text.clone()?,
-                    })
-                })
-                .collect(),
-            validation: phase
-                .validation
-                .iter()
-                .map(|step| match step {
-                    ValidationStep::Prose(text) => ValidationJson::Prose { text: text.clone() },
-                    ValidationStep::Gate(name) => {
-                        // The most specific layer's gate of that name is the one that runs.
-                        let gate = gates
-                            .iter()
-                            .rev()
-                            .find(|gate| gate.id.ends_with(&format!("/{name}")));
-                        ValidationJson::Gate {
-                            name: name.clone(),
-                            id: gate.map(|gate| gate.id.clone()),
-                            run: gate.map(|gate| gate.run.clone()),
-                        }
+                .map(|key| {
+                    let candidates: Vec<&ItemJson> = items
+                        .iter()
+                        .filter(|item| {
+                            item.section == Section::Patterns
+                                && item.key == *key
+                                && item.layer.kind == LayerKind::Domain
+                                && domains.contains(&item.layer.name)
+                                && !matches!(
+                                    item.status,
+                                    Status::Overridden | Status::Disabled | Status::Expired
+                                )
+                        })
+                        .collect();
+                    let best = candidates
+                        .iter()
+                        .find(|item| item.status == Status::Included)
+                        .or(candidates.first());
+                    PhasePatternJson {
+                        key: key.clone(),
+                        id: best.map(|item| item.id.clone()),
+                        path: best.and_then(|item| item.path.clone()),
+                        status: best.map(|item| item.status),
                     }
                 })
-                .collect(),
-            origin: origin_json(&phase.origin),
+                .collect();
+            PhaseJson {
+                name: phase.name.clone(),
+                description: phase.description.clone(),
+                domains: phase.domains.iter().map(ToString::to_string).collect(),
+                patterns,
+                constraints: phase
+                    .constraints
+                    .iter()
+                    .filter(|item| {
+                        item.meta.audience.is_empty()
+                            || agent.is_some_and(|agent| {
+                                item.meta.audience.iter().any(|name| name == &agent.name)
+                            })
+                    })
+                    .filter(|item| {
+                        let topics: Vec<String> =
+                            item.meta.topics.iter().map(ToString::to_string).collect();
+                        agent.is_none_or(|agent| visible_to(agent, Section::Constraints, &topics))
+                    })
+                    .filter_map(|item| {
+                        Some(PhaseConstraintJson {
+                            key: item.meta.key.to_string(),
+                            text: item.text.clone()?,
+                        })
+                    })
+                    .collect(),
+                validation: phase
+                    .validation
+                    .iter()
+                    .map(|step| match step {
+                        ValidationStep::Prose(text) => ValidationJson::Prose { text: text.clone() },
+                        ValidationStep::Gate(name) => {
+                            // The most specific layer's gate of that name is the one that runs.
+                            let gate = gates
+                                .iter()
+                                .rev()
+                                .find(|gate| gate.id.ends_with(&format!("/{name}")));
+                            ValidationJson::Gate {
+                                name: name.clone(),
+                                id: gate.map(|gate| gate.id.clone()),
+                                run: gate.map(|gate| gate.run.clone()),
+                            }
+                        }
+                    })
+                    .collect(),
+                origin: origin_json(&phase.origin),
+            }
         })
         .collect()
 }

@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use crate::config::workspace::{
-    ConstraintItem, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem, Service,
-    Workspace,
+    ConstraintItem, Domain, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem,
+    Service, Workspace,
 };
 
 /// A layer's identity: `{"kind": "domain", "name": "payment"}`.
@@ -86,40 +86,87 @@ impl<'w> LayerPlan<'w> {
     }
 }
 
+/// What a bundle covers: a declared feature and/or explicit domains and services.
+#[derive(Debug, Clone, Default)]
+pub struct Scope<'w> {
+    /// The declared feature, if any (its layer comes last).
+    pub feature: Option<&'w Feature>,
+    /// Domains, in order (a feature's first, then any added).
+    pub domains: Vec<&'w Domain>,
+    /// Services, in order.
+    pub services: Vec<&'w Service>,
+}
+
+impl<'w> Scope<'w> {
+    /// A declared feature's scope: its domains and services.
+    pub fn of_feature(workspace: &'w Workspace, feature: &'w Feature) -> Self {
+        let mut scope = Self {
+            feature: Some(feature),
+            ..Self::default()
+        };
+        for name in &feature.domains {
+            scope.add_domain(workspace.domain(name.as_str()));
+        }
+        for name in &feature.services {
+            scope.add_service(workspace.service(name.as_str()));
+        }
+        scope
+    }
+
+    pub fn add_domain(&mut self, domain: Option<&'w Domain>) {
+        if let Some(domain) = domain
+            && !self.domains.iter().any(|known| known.name == domain.name)
+        {
+            self.domains.push(domain);
+        }
+    }
+
+    pub fn add_service(&mut self, service: Option<&'w Service>) {
+        if let Some(service) = service
+            && !self.services.iter().any(|known| known.name == service.name)
+        {
+            self.services.push(service);
+        }
+    }
+}
+
 /// The layers of a feature's bundle, least specific first.
 pub fn for_feature<'w>(workspace: &'w Workspace, feature: &'w Feature) -> Vec<LayerPlan<'w>> {
-    let services: Vec<&Service> = feature
-        .services
-        .iter()
-        .filter_map(|name| workspace.service(name.as_str()))
-        .collect();
-    let mut domain_names: Vec<&str> = feature.domains.iter().map(|name| name.as_str()).collect();
-    for service in &services {
-        if let Some(domain) = &service.domain
-            && !domain_names.contains(&domain.as_str())
+    for_scope(workspace, &Scope::of_feature(workspace, feature))
+}
+
+/// The layers of a scope, least specific first: org → domains (then the services'
+/// domains) → one integration layer per service → services → the feature, if declared.
+pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPlan<'w>> {
+    let services = &scope.services;
+    let mut domains: Vec<&Domain> = scope.domains.clone();
+    for service in services {
+        if let Some(domain) = service
+            .domain
+            .as_ref()
+            .and_then(|name| workspace.domain(name.as_str()))
+            && !domains.iter().any(|known| known.name == domain.name)
         {
-            domain_names.push(domain.as_str());
+            domains.push(domain);
         }
     }
     let mut layers = Vec::new();
     let org = org_layer(workspace, &mut layers);
-    for name in domain_names {
-        if let Some(domain) = workspace.domain(name) {
-            let mut layer = LayerPlan::new(
-                LayerKind::Domain,
-                domain.name.as_str(),
-                &domain.origin,
-                domain.description.as_deref(),
-                &domain.items,
-            );
-            layer.lineage.extend(org);
-            layers.push(layer);
-        }
+    for domain in domains {
+        let mut layer = LayerPlan::new(
+            LayerKind::Domain,
+            domain.name.as_str(),
+            &domain.origin,
+            domain.description.as_deref(),
+            &domain.items,
+        );
+        layer.lineage.extend(org);
+        layers.push(layer);
     }
-    for service in &services {
+    for service in services {
         layers.push(integration_layer(workspace, service));
     }
-    for service in &services {
+    for service in services {
         let mut layer = service_layer(service);
         layer.lineage.extend(org);
         let own_domain = service.domain.as_ref().and_then(|domain| {
@@ -130,15 +177,17 @@ pub fn for_feature<'w>(workspace: &'w Workspace, feature: &'w Feature) -> Vec<La
         layer.lineage.extend(own_domain);
         layers.push(layer);
     }
-    let mut layer = LayerPlan::new(
-        LayerKind::Feature,
-        feature.name.as_str(),
-        &feature.origin,
-        feature.description.as_deref(),
-        &feature.items,
-    );
-    layer.lineage.extend(org);
-    layers.push(layer);
+    if let Some(feature) = scope.feature {
+        let mut layer = LayerPlan::new(
+            LayerKind::Feature,
+            feature.name.as_str(),
+            &feature.origin,
+            feature.description.as_deref(),
+            &feature.items,
+        );
+        layer.lineage.extend(org);
+        layers.push(layer);
+    }
     layers
 }
 

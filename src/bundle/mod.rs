@@ -9,4 +9,5 @@ pub mod layer;
 pub mod merge;
 pub mod model;
 pub mod render;
+pub mod select;
 pub mod tokens;

@@ -120,10 +120,40 @@ pub struct PhaseJson {
     pub name: String,
     pub description: Option<String>,
     pub domains: Vec<String>,
-    pub patterns: Vec<String>,
+    pub patterns: Vec<PhasePatternJson>,
     pub constraints: Vec<PhaseConstraintJson>,
     pub validation: Vec<ValidationJson>,
     pub origin: OriginJson,
+}
+
+/// A pattern a phase names, resolved in the phase's domains.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhasePatternJson {
+    pub key: String,
+    /// The bundle item holding it (`None` when it is not in this view).
+    pub id: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// What kind of bundle this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScopeKind {
+    /// A declared feature.
+    Feature,
+    /// Domains chosen by keywords, `--domain` or `--service`.
+    AdHoc,
+    /// One service's federated context.
+    Service,
+}
+
+/// The domains and services a bundle covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeJson {
+    pub kind: ScopeKind,
+    pub domains: Vec<String>,
+    pub services: Vec<String>,
 }
 
 /// A constraint written inside a phase.
@@ -150,6 +180,7 @@ pub struct Bundle {
     pub feature: Option<String>,
     pub description: Option<String>,
     pub agent: Option<String>,
+    pub scope: ScopeJson,
     pub inputs: BTreeMap<String, String>,
     pub layers: Vec<LayerJson>,
     pub items: Vec<ItemJson>,

@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::bundle::{build, model::Bundle, render};
+use crate::bundle::build::{self, Request};
+use crate::bundle::layer::Scope;
+use crate::bundle::model::{Bundle, ScopeKind};
+use crate::bundle::{render, select};
 use crate::cli::{BundleArgs, BundleFormat, BundleOptions, TokenizerArg};
 use crate::commands;
 use crate::config::settings::Tokenizer;
 use crate::config::suggest;
-use crate::config::workspace::{Feature, Workspace};
+use crate::config::workspace::{Agent, Domain, Feature, Service, Workspace};
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::{self, Printer};
@@ -69,16 +72,25 @@ pub fn make(
     options: &BundleOptions,
     exclude: Option<String>,
 ) -> Result<Bundle, Error> {
-    let feature = find_feature(workspace, &options.feature)?;
-    let inputs = inputs(feature, &options.set)?;
+    let agent = match options.agent.as_deref() {
+        Some(name) => Some(find_agent(workspace, name)?),
+        None => None,
+    };
+    let request = request(workspace, options, agent)?;
+    let inputs = match request.scope.feature {
+        Some(feature) => inputs(feature, &options.set)?,
+        None => free_inputs(&options.set)?,
+    };
     let tokenizer = match options.tokenizer {
         Some(TokenizerArg::O200k) => Tokenizer::O200k,
         Some(TokenizerArg::Cl100k) => Tokenizer::Cl100k,
         None => workspace.settings.tokenizer,
     };
+    // The most specific budget wins: flag, agent, feature, `ctx.toml`.
     let budget = options
         .budget
-        .or(feature.budget)
+        .or(agent.and_then(|agent| agent.budget))
+        .or(request.scope.feature.and_then(|feature| feature.budget))
         .unwrap_or(workspace.settings.budget);
     let build_options = build::Options {
         tokenizer,
@@ -87,36 +99,179 @@ pub fn make(
         inputs,
         exclude,
     };
-    build::feature(workspace, feature, &build_options).map_err(|error| match error {
+    build::build(workspace, &request, &build_options).map_err(|error| match error {
         build::BuildError::OverBudget { required, budget } => Error::Bundle {
             message: error.to_string(),
             help: Some(format!(
-                "constraints, gates and phases are never shed; raise the budget to at least {required} (`--budget {required}`, the feature's `budget`, or `bundle.budget` in `ctx.toml`), or use `--budget 0` for no limit (asked: {budget})"
+                "constraints, gates and phases are never shed; raise the budget to at least {required} (`--budget {required}`, the agent's or feature's `budget`, or `bundle.budget` in `ctx.toml`), or use `--budget 0` for no limit (asked: {budget})"
             )),
         },
     })
 }
 
-fn find_feature<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Feature, Error> {
-    workspace.feature(name).ok_or_else(|| {
-        let names: Vec<String> = workspace
-            .features
-            .iter()
-            .map(|feature| feature.name.to_string())
-            .collect();
-        let near = suggest::closest(name, names.iter().map(String::as_str));
-        let hint = near
-            .first()
-            .map(|best| format!("did you mean `{best}`? "))
-            .unwrap_or_default();
-        Error::Usage {
-            message: format!("no feature named `{name}`"),
-            help: Some(format!(
-                "{hint}declared features: {}",
-                suggest::list(&names)
-            )),
+/// Turn the command line into a scope: a declared feature, an ad-hoc feature chosen by
+/// keywords, or explicit domains and services.
+fn request<'w>(
+    workspace: &'w Workspace,
+    options: &BundleOptions,
+    agent: Option<&'w Agent>,
+) -> Result<Request<'w>, Error> {
+    let mut extra = Scope::default();
+    for name in &options.domain {
+        extra.add_domain(Some(find_domain(workspace, name)?));
+    }
+    for name in &options.service {
+        extra.add_service(Some(find_service(workspace, name)?));
+    }
+    let with_extra = |mut scope: Scope<'w>| {
+        for domain in &extra.domains {
+            scope.add_domain(Some(domain));
         }
+        for service in &extra.services {
+            scope.add_service(Some(service));
+        }
+        scope
+    };
+    if let Some(name) = &options.feature
+        && let Some(feature) = workspace.feature(name)
+    {
+        return Ok(Request {
+            name: name.clone(),
+            kind: ScopeKind::Feature,
+            description: feature.description.clone(),
+            scope: with_extra(Scope::of_feature(workspace, feature)),
+            agent,
+        });
+    }
+    let text = options.feature.as_deref().or(options.describe.as_deref());
+    let mut scope = Scope::default();
+    if let Some(text) = text {
+        for matched in select::domains(workspace, text) {
+            scope.add_domain(Some(matched.domain));
+        }
+    }
+    let scope = with_extra(scope);
+    if scope.domains.is_empty() && scope.services.is_empty() {
+        return Err(no_match(workspace, options));
+    }
+    let (name, kind) = match (&options.feature, &options.describe) {
+        (Some(name), _) => (name.clone(), ScopeKind::AdHoc),
+        (None, Some(_)) => (String::from("ad-hoc"), ScopeKind::AdHoc),
+        (None, None) if scope.services.len() == 1 && options.domain.is_empty() => {
+            (scope.services[0].name.to_string(), ScopeKind::Service)
+        }
+        (None, None) => (String::from("ad-hoc"), ScopeKind::AdHoc),
+    };
+    Ok(Request {
+        name,
+        kind,
+        description: options.describe.clone(),
+        scope,
+        agent,
     })
+}
+
+/// Nothing matched: say so, with the features and every domain's keywords.
+fn no_match(workspace: &Workspace, options: &BundleOptions) -> Error {
+    let keywords: Vec<String> = workspace
+        .domains
+        .iter()
+        .map(|domain| {
+            let words = if domain.keywords.is_empty() {
+                String::from("(no keywords)")
+            } else {
+                domain.keywords.join(", ")
+            };
+            format!("`{}`: {words}", domain.name)
+        })
+        .collect();
+    let features: Vec<String> = workspace
+        .features
+        .iter()
+        .map(|feature| feature.name.to_string())
+        .collect();
+    let (message, near) = match (&options.feature, &options.describe) {
+        (Some(name), _) => (
+            format!("no feature named `{name}`, and no domain's keywords match it"),
+            suggest::closest(name, features.iter().map(String::as_str))
+                .first()
+                .map(|best| format!("did you mean `{best}`? ")),
+        ),
+        (None, Some(text)) => (format!("no domain's keywords match \"{text}\""), None),
+        (None, None) => (String::from("nothing to bundle"), None),
+    };
+    Error::Usage {
+        message,
+        help: Some(format!(
+            "{}declared features: {}; domains and their keywords: {}",
+            near.unwrap_or_default(),
+            suggest::list(&features),
+            keywords.join("; ")
+        )),
+    }
+}
+
+fn unknown(kind: &str, name: &str, known: &[String]) -> Error {
+    let near = suggest::closest(name, known.iter().map(String::as_str));
+    let hint = near
+        .first()
+        .map(|best| format!("did you mean `{best}`? "))
+        .unwrap_or_default();
+    Error::Usage {
+        message: format!("no {kind} named `{name}`"),
+        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(known))),
+    }
+}
+
+fn find_domain<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Domain, Error> {
+    workspace.domain(name).ok_or_else(|| {
+        let known: Vec<String> = workspace
+            .domains
+            .iter()
+            .map(|domain| domain.name.to_string())
+            .collect();
+        unknown("domain", name, &known)
+    })
+}
+
+fn find_service<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Service, Error> {
+    workspace.service(name).ok_or_else(|| {
+        let known: Vec<String> = workspace
+            .services
+            .iter()
+            .map(|service| service.name.to_string())
+            .collect();
+        unknown("service", name, &known)
+    })
+}
+
+fn find_agent<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Agent, Error> {
+    workspace
+        .agents
+        .iter()
+        .find(|agent| agent.name.as_str() == name)
+        .ok_or_else(|| {
+            let known: Vec<String> = workspace
+                .agents
+                .iter()
+                .map(|agent| agent.name.to_string())
+                .collect();
+            unknown("agent", name, &known)
+        })
+}
+
+/// Inputs of a bundle without a declared feature: any `KEY=VALUE`, nothing required.
+fn free_inputs(set: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    set.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .ok_or_else(|| Error::Usage {
+                    message: format!("`--set {pair}` is not KEY=VALUE"),
+                    help: Some(String::from("write it as `--set ticket=SHOP-123`")),
+                })
+        })
+        .collect()
 }
 
 /// `--set KEY=VALUE` against the feature's declared inputs: unknown keys and missing

@@ -7,6 +7,7 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
+mod agents;
 mod bundle;
 mod example;
 mod help;

@@ -55,6 +55,15 @@ pub enum Command {
     /// Show how a feature's bundle is made: each layer, each item with its origin, what it
     /// overrides or was overridden by, why anything was left out, and tokens.
     Explain(ExplainArgs),
+    /// Run quality gates as subprocesses, in parallel, and write reports CI reads.
+    ///
+    /// Selects the merged gates of a feature (its domains', services' and its own), of
+    /// `--domain`/`--service` scopes, or `--all`; `--changed` keeps those whose domain or
+    /// service owns a changed file. Each gate runs as `sh -c` in its own process group,
+    /// with a timeout (SIGTERM, then SIGKILL after the grace period), output captured to
+    /// `.ctx/runs/<run-id>/`. Ctrl-C stops starting gates, signals running ones, writes
+    /// partial reports and exits 130; a second Ctrl-C kills at once.
+    Gates(GatesArgs),
     /// Check every config document and report all problems at once.
     ///
     /// Loads `ctx.toml` and every YAML document under the configured paths, then checks
@@ -169,6 +178,83 @@ pub struct ExplainArgs {
     /// Output format; `json` prints a `ctx.explain/v1` document.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `--github` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum GithubMode {
+    /// On when `GITHUB_ACTIONS=true`.
+    #[default]
+    Auto,
+    /// Always emit groups, annotations and a step summary.
+    On,
+    /// Never.
+    Off,
+}
+
+/// Arguments of `ctx gates`.
+#[derive(Debug, Args)]
+pub struct GatesArgs {
+    /// Run the gates of this feature (after merging its layers).
+    #[arg(required_unless_present_any = ["domain", "service", "all"])]
+    pub feature: Option<String>,
+
+    /// Also run the gates of this domain (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+
+    /// Also run the gates of this service (repeatable).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Vec<String>,
+
+    /// Run every gate of the workspace.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Keep only gates whose domain or service `paths` match files changed since the
+    /// merge base with `--base` (uncommitted and untracked files count).
+    #[arg(long)]
+    pub changed: bool,
+
+    /// Base for `--changed` (default: the upstream branch, else `main`).
+    #[arg(long, value_name = "REF", requires = "changed")]
+    pub base: Option<String>,
+
+    /// Gates at a time (default: `gates.jobs` in `ctx.toml`, else available cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Timeout for every gate, overriding `ctx.toml` and the gates' own (e.g. `90s`, `5m`).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Stop starting gates after the first blocking failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Print the selection (command and reason for each gate) without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Feature inputs for the bundle passed to gates as `CTX_BUNDLE` (not required here).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a `ctx.gates/v1` JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// GitHub Actions output: `::group::` per gate, `::error` annotations, a step summary.
+    #[arg(long, value_enum, default_value_t = GithubMode::Auto)]
+    pub github: GithubMode,
+
+    /// Treat this date (YYYY-MM-DD) as today for `expires`.
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
+    pub today: Option<String>,
 }
 
 /// Arguments of `ctx validate`.

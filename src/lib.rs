@@ -16,9 +16,11 @@ pub mod config;
 pub mod date;
 pub mod error;
 pub mod exit;
+pub mod gates;
 pub mod output;
 pub mod parallel;
 pub mod paths;
+pub mod process;
 
 use cli::{Cli, Command};
 use error::Error;
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     let result = match &cli.command {
         Command::Bundle(args) => commands::bundle::run(root, args, &printer),
         Command::Explain(args) => commands::explain::run(root, args, &printer),
+        Command::Gates(args) => commands::gates::run(root, args, &printer),
         Command::Validate(args) => commands::validate::run(root, args, &printer),
         Command::List(args) => commands::list::run(root, args, &printer),
         Command::Schema(args) => commands::schema::run(args, &printer),

@@ -64,6 +64,16 @@ impl Printer {
         self.color
     }
 
+    /// Whether progress bars may be drawn (stderr is a terminal, not `-q`).
+    pub fn progress(&self) -> bool {
+        self.verbosity >= Verbosity::Normal && io::stderr().is_terminal()
+    }
+
+    /// Text on stderr as is (gate output blocks, GitHub workflow commands).
+    pub fn text(&self, text: &str) {
+        self.stderr(text);
+    }
+
     /// Write data to stdout. A broken pipe ends output quietly; other errors are returned.
     pub fn data(&self, text: &str) -> io::Result<()> {
         if self.stdout_closed.get() {

@@ -72,13 +72,23 @@ pub fn make(
     options: &BundleOptions,
     exclude: Option<String>,
 ) -> Result<Bundle, Error> {
+    make_with(workspace, options, exclude, true)
+}
+
+/// [`make`], optionally without requiring the feature's inputs (for `ctx gates`).
+pub fn make_with(
+    workspace: &Workspace,
+    options: &BundleOptions,
+    exclude: Option<String>,
+    require_inputs: bool,
+) -> Result<Bundle, Error> {
     let agent = match options.agent.as_deref() {
         Some(name) => Some(find_agent(workspace, name)?),
         None => None,
     };
     let request = request(workspace, options, agent)?;
     let inputs = match request.scope.feature {
-        Some(feature) => inputs(feature, &options.set)?,
+        Some(feature) => inputs(feature, &options.set, require_inputs)?,
         None => free_inputs(&options.set)?,
     };
     let tokenizer = match options.tokenizer {
@@ -276,7 +286,11 @@ fn free_inputs(set: &[String]) -> Result<BTreeMap<String, String>, Error> {
 
 /// `--set KEY=VALUE` against the feature's declared inputs: unknown keys and missing
 /// inputs are errors.
-fn inputs(feature: &Feature, set: &[String]) -> Result<BTreeMap<String, String>, Error> {
+fn inputs(
+    feature: &Feature,
+    set: &[String],
+    require: bool,
+) -> Result<BTreeMap<String, String>, Error> {
     let known: Vec<String> = feature
         .inputs
         .iter()
@@ -313,7 +327,7 @@ fn inputs(feature: &Feature, set: &[String]) -> Result<BTreeMap<String, String>,
         .filter(|input| !values.contains_key(&input.key))
         .map(|input| format!("`{}` ({})", input.key, input.description))
         .collect();
-    if !missing.is_empty() {
+    if require && !missing.is_empty() {
         return Err(Error::Usage {
             message: format!("feature `{}` needs {}", feature.name, missing.join(", ")),
             help: Some(format!(

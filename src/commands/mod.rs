@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod explain;
+pub mod gates;
 pub mod list;
 pub mod schema;
 pub mod validate;

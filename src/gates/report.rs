@@ -1,0 +1,364 @@
+//! Reports of a gate run: `ctx.gates/v1` JSON, JUnit XML (one testsuite per scope, one
+//! testcase per gate), GitHub Actions workflow commands and step summary, and the
+//! summary table printed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::capture::clean;
+use super::run::{GateResult, GateStatus, Outcome, Plan};
+use super::select::SelectedGate;
+
+/// `ctx.gates/v1`.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    pub schema: &'static str,
+    pub run_id: &'a str,
+    pub trace_id: &'a str,
+    pub feature: Option<&'a str>,
+    pub interrupted: bool,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub selection: &'a [SelectedGate],
+    pub gates: Vec<JsonGate<'a>>,
+    pub skipped: Vec<&'a str>,
+}
+
+/// One gate in `ctx.gates/v1`.
+#[derive(Debug, Serialize)]
+pub struct JsonGate<'a> {
+    pub id: &'a str,
+    pub scope: &'a str,
+    pub command: &'a str,
+    pub blocking: bool,
+    pub status: GateStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<&'a str>,
+    pub duration_ms: u128,
+    pub message: &'a str,
+    pub log: &'a str,
+    pub output_bytes: u64,
+    pub output_tail: &'a str,
+}
+
+pub fn counts(results: &[GateResult]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for status in [
+        GateStatus::Pass,
+        GateStatus::Fail,
+        GateStatus::Timeout,
+        GateStatus::Error,
+        GateStatus::Interrupted,
+    ] {
+        counts.insert(
+            status.as_str(),
+            results
+                .iter()
+                .filter(|result| result.status == status)
+                .count(),
+        );
+    }
+    counts
+}
+
+pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
+    JsonReport {
+        schema: "ctx.gates/v1",
+        run_id: &plan.run_id,
+        trace_id: &plan.trace_id,
+        feature: plan.feature.as_deref(),
+        interrupted: outcome.interrupted_by.is_some(),
+        counts: counts(&outcome.results),
+        selection: &plan.gates,
+        gates: outcome
+            .results
+            .iter()
+            .map(|result| JsonGate {
+                id: &result.gate.id,
+                scope: &result.gate.scope,
+                command: &result.gate.run,
+                blocking: result.gate.blocking,
+                status: result.status,
+                exit_code: result.exit_code,
+                signal: result.signal.as_deref(),
+                duration_ms: result.duration.as_millis(),
+                message: &result.message,
+                log: &result.log,
+                output_bytes: result.output_bytes,
+                output_tail: &result.tail,
+            })
+            .collect(),
+        skipped: outcome
+            .skipped
+            .iter()
+            .map(|gate| gate.id.as_str())
+            .collect(),
+    }
+}
+
+/// XML text/attribute escaping, after removing characters XML 1.0 cannot hold.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in clean(text).chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\u{FFFE}' | '\u{FFFF}' => {}
+            character => out.push(character),
+        }
+    }
+    out
+}
+
+fn seconds(duration: std::time::Duration) -> String {
+    format!("{:.3}", duration.as_secs_f64())
+}
+
+/// JUnit XML: one `<testsuite>` per scope, one `<testcase>` per gate.
+pub fn junit(outcome: &Outcome) -> String {
+    let mut suites: BTreeMap<&str, Vec<&GateResult>> = BTreeMap::new();
+    for result in &outcome.results {
+        suites
+            .entry(result.gate.scope.as_str())
+            .or_default()
+            .push(result);
+    }
+    let failures = |results: &[&GateResult]| {
+        results
+            .iter()
+            .filter(|result| matches!(result.status, GateStatus::Fail | GateStatus::Timeout))
+            .count()
+    };
+    let errors = |results: &[&GateResult]| {
+        results
+            .iter()
+            .filter(|result| matches!(result.status, GateStatus::Error | GateStatus::Interrupted))
+            .count()
+    };
+    let all: Vec<&GateResult> = outcome.results.iter().collect();
+    let total_time: std::time::Duration =
+        outcome.results.iter().map(|result| result.duration).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"ctx gates\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
+        all.len(),
+        failures(&all),
+        errors(&all),
+        seconds(total_time)
+    );
+    for (scope, results) in &suites {
+        let time: std::time::Duration = results.iter().map(|result| result.duration).sum();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
+            xml(scope),
+            results.len(),
+            failures(results),
+            errors(results),
+            seconds(time)
+        );
+        for result in results {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
+                xml(&result.gate.key),
+                xml(scope),
+                seconds(result.duration)
+            );
+            let element = match result.status {
+                GateStatus::Pass => None,
+                GateStatus::Fail => Some(("failure", "fail")),
+                GateStatus::Timeout => Some(("failure", "timeout")),
+                GateStatus::Error => Some(("error", "error")),
+                GateStatus::Interrupted => Some(("error", "interrupted")),
+            };
+            match element {
+                None => out.push_str(">\n"),
+                Some((tag, kind)) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <{tag} message=\"{}\" type=\"{kind}\">{}</{tag}>",
+                        xml(&result.message),
+                        xml(&result.tail)
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>\n    </testcase>",
+                xml(&format!("$ {}\n{}", result.gate.run, result.tail))
+            );
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Escape a GitHub workflow-command value.
+fn github_escape(text: &str, property: bool) -> String {
+    let mut out = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+/// `::group::` with the gate's output, and `::error` for a failure.
+pub fn github_gate(result: &GateResult) -> String {
+    let mut out = format!(
+        "::group::{} {} ({:.1}s)\n",
+        result.status.as_str().to_uppercase(),
+        result.gate.id,
+        result.duration.as_secs_f64()
+    );
+    out.push_str(&clean(&String::from_utf8_lossy(&result.output)));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("::endgroup::\n");
+    if matches!(
+        result.status,
+        GateStatus::Fail | GateStatus::Timeout | GateStatus::Error
+    ) {
+        let _ = writeln!(
+            out,
+            "::error title={}::{}",
+            github_escape(
+                &format!("gate {} {}", result.gate.id, result.status.as_str()),
+                true
+            ),
+            github_escape(
+                &format!(
+                    "{}\n$ {}\n{}",
+                    result.message,
+                    result.gate.run,
+                    last_lines(&result.tail, 20)
+                ),
+                false
+            )
+        );
+    }
+    out
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// Markdown for `$GITHUB_STEP_SUMMARY`.
+pub fn github_summary(outcome: &Outcome) -> String {
+    let mut out =
+        String::from("### ctx gates\n\n| status | duration | gate | scope |\n|---|---|---|---|\n");
+    for result in &outcome.results {
+        let icon = match result.status {
+            GateStatus::Pass => "✅",
+            GateStatus::Fail | GateStatus::Timeout => "❌",
+            GateStatus::Error => "⚠️",
+            GateStatus::Interrupted => "⏹️",
+        };
+        let _ = writeln!(
+            out,
+            "| {icon} {} | {:.1}s | `{}` | `{}` |",
+            result.status.as_str(),
+            result.duration.as_secs_f64(),
+            result.gate.id,
+            result.gate.scope
+        );
+    }
+    out
+}
+
+/// The summary table printed at the end of a run.
+pub fn summary(outcome: &Outcome) -> String {
+    let rows: Vec<[String; 4]> = outcome
+        .results
+        .iter()
+        .map(|result| {
+            let status = if result.gate.blocking || result.status == GateStatus::Pass {
+                result.status.as_str().to_uppercase()
+            } else {
+                format!("{} (non-blocking)", result.status.as_str().to_uppercase())
+            };
+            [
+                status,
+                format!("{:.2}s", result.duration.as_secs_f64()),
+                result.gate.id.clone(),
+                result.gate.scope.clone(),
+            ]
+        })
+        .collect();
+    let headers = [
+        String::from("STATUS"),
+        String::from("DURATION"),
+        String::from("GATE"),
+        String::from("SCOPE"),
+    ];
+    let widths: Vec<usize> = (0..4)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([headers[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(&headers).chain(rows.iter()) {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(column, cell)| format!("{cell:<width$}", width = widths[column]))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    let counts = counts(&outcome.results);
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, count)| **count > 0)
+        .map(|(status, count)| format!("{count} {status}"))
+        .collect();
+    let _ = write!(
+        out,
+        "{} gates: {}",
+        outcome.results.len(),
+        if parts.is_empty() {
+            String::from("none ran")
+        } else {
+            parts.join(", ")
+        }
+    );
+    if !outcome.skipped.is_empty() {
+        let _ = write!(out, ", {} not started", outcome.skipped.len());
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_and_drops_control_characters() {
+        assert_eq!(
+            xml("a<b & \"c\"\u{1b}[31m\u{0}"),
+            "a&lt;b &amp; &quot;c&quot;"
+        );
+    }
+
+    #[test]
+    fn github_values_are_escaped() {
+        assert_eq!(github_escape("50%\nnext", false), "50%25%0Anext");
+        assert_eq!(github_escape("a:b,c", true), "a%3Ab%2Cc");
+    }
+}

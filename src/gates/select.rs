@@ -1,0 +1,294 @@
+//! Which gates run: the merged gates of the selected scopes (a feature, `--domain`,
+//! `--service`, `--all`), deduplicated by id, each with the reason it was selected;
+//! `--changed` keeps those whose layer owns a file changed since the merge base.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::bundle::layer::{self, LayerId, Scope};
+use crate::bundle::merge::{self, Payload, Status};
+use crate::config::workspace::{Feature, LayerKind, Origin, Section, Workspace};
+use crate::date::Date;
+use crate::paths::Glob;
+use crate::process;
+
+/// A gate chosen to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelectedGate {
+    /// `domain:payment/payment-tests`.
+    pub id: String,
+    /// The layer it belongs to: `domain:payment`.
+    pub scope: String,
+    pub key: String,
+    pub run: String,
+    #[serde(skip)]
+    pub timeout: Option<Duration>,
+    pub cwd: Option<String>,
+    #[serde(skip)]
+    pub env: Vec<(String, String)>,
+    pub blocking: bool,
+    pub origin: Origin,
+    /// Why it was selected.
+    pub reason: String,
+    #[serde(skip)]
+    layer: LayerId,
+}
+
+/// What the command line selected.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'w> {
+    pub feature: Option<&'w Feature>,
+    pub scope: Scope<'w>,
+    pub all: bool,
+}
+
+/// The selected gates in run order (selection order, deduplicated by id).
+pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<SelectedGate> {
+    let mut gates: Vec<SelectedGate> = Vec::new();
+    let mut add = |found: Vec<SelectedGate>| {
+        for gate in found {
+            if !gates.iter().any(|known| known.id == gate.id) {
+                gates.push(gate);
+            }
+        }
+    };
+    if let Some(feature) = request.feature {
+        let scope = Scope::of_feature(workspace, feature);
+        add(gates_of(
+            workspace,
+            &scope,
+            today,
+            &format!("gate of feature `{}`", feature.name),
+        ));
+    }
+    for domain in &request.scope.domains {
+        let scope = Scope {
+            domains: vec![domain],
+            ..Scope::default()
+        };
+        add(gates_of(
+            workspace,
+            &scope,
+            today,
+            &format!("`--domain {}`", domain.name),
+        ));
+    }
+    for service in &request.scope.services {
+        let scope = Scope {
+            services: vec![service],
+            ..Scope::default()
+        };
+        add(gates_of(
+            workspace,
+            &scope,
+            today,
+            &format!("`--service {}`", service.name),
+        ));
+    }
+    if request.all {
+        let mut scope = Scope::default();
+        for domain in &workspace.domains {
+            scope.add_domain(Some(domain));
+        }
+        for service in &workspace.services {
+            scope.add_service(Some(service));
+        }
+        add(gates_of(workspace, &scope, today, "`--all`"));
+        for feature in &workspace.features {
+            let scope = Scope::of_feature(workspace, feature);
+            let own: Vec<SelectedGate> = gates_of(workspace, &scope, today, "`--all`")
+                .into_iter()
+                .filter(|gate| gate.layer.kind == LayerKind::Feature)
+                .collect();
+            add(own);
+        }
+    }
+    gates
+}
+
+/// The merged, live gates of one scope.
+fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) -> Vec<SelectedGate> {
+    let plans = layer::for_scope(workspace, scope);
+    let merged = merge::merge(&plans, today);
+    merged
+        .items
+        .iter()
+        .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
+        .filter_map(|item| {
+            let Payload::Gate {
+                run,
+                timeout,
+                cwd,
+                env,
+                blocking,
+            } = &item.payload
+            else {
+                return None;
+            };
+            let layer = merged.layers[item.layer].clone();
+            Some(SelectedGate {
+                id: format!("{layer}/{}", item.key),
+                scope: layer.to_string(),
+                key: item.key.clone(),
+                run: run.clone()?,
+                timeout: *timeout,
+                cwd: cwd.clone(),
+                env: env.clone(),
+                blocking: blocking.unwrap_or(true),
+                origin: item.origin.clone(),
+                reason: format!(
+                    "{why} (declared in {} `{}`)",
+                    kind_word(layer.kind),
+                    layer.name
+                ),
+                layer,
+            })
+        })
+        .collect()
+}
+
+fn kind_word(kind: LayerKind) -> &'static str {
+    match kind {
+        LayerKind::Org => "org",
+        LayerKind::Domain => "domain",
+        LayerKind::Integration => "integration layer",
+        LayerKind::Service => "service",
+        LayerKind::Feature => "feature",
+    }
+}
+
+/// Why `--changed` could not work out the changed files.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangedError {
+    #[error("cannot run `git`: {0}")]
+    Git(std::io::Error),
+    #[error("cannot resolve the base `{base}`: {detail}")]
+    Base { base: String, detail: String },
+}
+
+/// Files changed since the merge base of `base` (default: the upstream, else `main`)
+/// and HEAD, including uncommitted changes; root-relative.
+pub fn changed_files(
+    root: &std::path::Path,
+    base: Option<&str>,
+) -> Result<Vec<String>, ChangedError> {
+    let run = |args: &[&str]| -> Result<std::process::Output, ChangedError> {
+        process::git(root, args).map_err(ChangedError::Git)
+    };
+    let base = match base {
+        Some(base) => base.to_owned(),
+        None => {
+            let upstream = run(&[
+                "rev-parse",
+                "--abbrev-ref",
+                "--symbolic-full-name",
+                "@{upstream}",
+            ])?;
+            if upstream.status.success() {
+                String::from_utf8_lossy(&upstream.stdout).trim().to_owned()
+            } else {
+                String::from("main")
+            }
+        }
+    };
+    let merge_base = run(&["merge-base", &base, "HEAD"])?;
+    if !merge_base.status.success() {
+        let detail = String::from_utf8_lossy(&merge_base.stderr)
+            .trim()
+            .to_owned();
+        return Err(ChangedError::Base {
+            base,
+            detail: if detail.is_empty() {
+                String::from("no common ancestor with HEAD")
+            } else {
+                detail
+            },
+        });
+    }
+    let merge_base = String::from_utf8_lossy(&merge_base.stdout)
+        .trim()
+        .to_owned();
+    let diff = run(&["diff", "--name-only", "-z", &merge_base])?;
+    if !diff.status.success() {
+        return Err(ChangedError::Base {
+            base,
+            detail: String::from_utf8_lossy(&diff.stderr).trim().to_owned(),
+        });
+    }
+    let mut files: Vec<String> = diff
+        .stdout
+        .split(|&byte| byte == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect();
+    // Untracked files are changes too.
+    let untracked = run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
+    files.extend(
+        untracked
+            .stdout
+            .split(|&byte| byte == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| String::from_utf8_lossy(name).into_owned()),
+    );
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Keep the gates whose layer owns a changed file (domain `match.paths`, service
+/// `paths`); org gates run when anything changed; a feature's gates when one of its
+/// domains or services did.
+pub fn keep_changed(
+    workspace: &Workspace,
+    gates: Vec<SelectedGate>,
+    changed: &[String],
+) -> Vec<SelectedGate> {
+    let owned = |globs: &[String]| -> Option<String> {
+        for glob in globs {
+            let Ok(matcher) = Glob::new(glob) else {
+                continue;
+            };
+            if let Some(file) = changed.iter().find(|file| matcher.is_match(file)) {
+                return Some(format!("`{file}` matches `{glob}`"));
+            }
+        }
+        None
+    };
+    let domain_hit = |name: &str| {
+        workspace
+            .domain(name)
+            .and_then(|domain| owned(&domain.paths))
+    };
+    let service_hit = |name: &str| {
+        workspace
+            .service(name)
+            .and_then(|service| owned(&service.paths))
+    };
+    gates
+        .into_iter()
+        .filter_map(|mut gate| {
+            let hit = match gate.layer.kind {
+                LayerKind::Org => changed
+                    .first()
+                    .map(|file| format!("`{file}` changed (org gates run on any change)")),
+                LayerKind::Domain => domain_hit(&gate.layer.name),
+                LayerKind::Service | LayerKind::Integration => service_hit(&gate.layer.name),
+                LayerKind::Feature => workspace.feature(&gate.layer.name).and_then(|feature| {
+                    feature
+                        .domains
+                        .iter()
+                        .find_map(|name| domain_hit(name.as_str()))
+                        .or_else(|| {
+                            feature
+                                .services
+                                .iter()
+                                .find_map(|name| service_hit(name.as_str()))
+                        })
+                }),
+            }?;
+            gate.reason = format!("{}; changed: {hit}", gate.reason);
+            Some(gate)
+        })
+        .collect()
+}

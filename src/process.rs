@@ -1,0 +1,72 @@
+//! The only place that starts processes (clippy's `disallowed-methods` bans
+//! `Command::new` everywhere else).
+//!
+//! Gates run as `sh -c <run>` in a process group of their own (so a timeout or Ctrl-C
+//! can signal the gate and everything it started), with stdin from `/dev/null` and
+//! stdout/stderr piped. `git` is run for `ctx gates --changed`.
+
+use std::io;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// Start a gate command.
+pub fn spawn_gate(run: &str, cwd: &Path, env: &[(String, String)]) -> io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this module is where processes are spawned"
+    )]
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(run)
+        .current_dir(cwd)
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    command.spawn()
+}
+
+/// Send `signal` to process group `group`. Returns false when the group is gone.
+pub fn signal_group(group: u32, signal: Signal) -> bool {
+    let Ok(raw) = i32::try_from(group) else {
+        return false;
+    };
+    !matches!(killpg(Pid::from_raw(raw), signal), Err(Errno::ESRCH))
+}
+
+/// Whether any process of group `group` is still alive.
+pub fn group_alive(group: u32) -> bool {
+    let Ok(raw) = i32::try_from(group) else {
+        return false;
+    };
+    !matches!(killpg(Pid::from_raw(raw), None), Err(Errno::ESRCH))
+}
+
+/// Run `git` with `args` in `cwd` and collect its output.
+pub fn git(cwd: &Path, args: &[&str]) -> io::Result<Output> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this module is where processes are spawned"
+    )]
+    let mut command = Command::new("git");
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+}
+
+/// The name of a signal number, e.g. `9` → `SIGKILL`.
+pub fn signal_name(number: i32) -> String {
+    Signal::try_from(number).map_or_else(
+        |_| format!("signal {number}"),
+        |signal| signal.as_str().to_owned(),
+    )
+}

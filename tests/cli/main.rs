@@ -10,6 +10,7 @@
 mod agents;
 mod bundle;
 mod example;
+mod gates;
 mod help;
 mod hostile;
 mod list;

@@ -545,3 +545,36 @@ fn sigint_stops_the_run_writes_partial_reports_and_exits_130() {
 fn sigterm_stops_the_run_and_exits_143() {
     interrupt(nix::sys::signal::Signal::SIGTERM, 143);
 }
+
+#[test]
+fn github_mode_groups_output_annotates_failures_and_writes_a_summary() {
+    let dir = workspace("  ok: echo all good\n  broken: \"echo broken output; exit 2\"\n");
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "previous step\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .args([
+            "-C",
+            dir.path().to_str().unwrap(),
+            "--color",
+            "never",
+            "gates",
+            "--domain",
+            "d",
+            "--github",
+            "on",
+        ])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("::group::PASS domain:d/ok"), "{stderr}");
+    assert!(stderr.contains("all good\n::endgroup::"), "{stderr}");
+    assert!(stderr.contains("::error title=gate domain%3Ad/broken fail::exited with status 2%0A$ echo broken output; exit 2%0Abroken output"), "{stderr}");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.starts_with("previous step\n### ctx gates"),
+        "{written}"
+    );
+    assert!(written.contains("| ❌ fail |"), "{written}");
+}

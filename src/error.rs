@@ -21,6 +21,12 @@ pub enum Error {
         message: String,
         help: Option<String>,
     },
+    /// Refused by policy: secrets found with `secrets.mode = "fail"` (locations only).
+    #[error("{message}")]
+    Policy {
+        message: String,
+        findings: Vec<String>,
+    },
     /// Writing an output failed.
     #[error("cannot write {what}: {source}")]
     Output {

@@ -54,6 +54,7 @@ impl From<&crate::error::Error> for ExitStatus {
         match error {
             Error::Usage { .. } | Error::Config(_) | Error::Bundle { .. } => Self::ConfigError,
             Error::Output { .. } => Self::OutputError,
+            Error::Policy { .. } => Self::Policy,
         }
     }
 }

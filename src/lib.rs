@@ -21,6 +21,7 @@ pub mod output;
 pub mod parallel;
 pub mod paths;
 pub mod process;
+pub mod secrets;
 
 use cli::{Cli, Command};
 use error::Error;
@@ -75,6 +76,13 @@ fn report(error: &Error, printer: &Printer) {
             if let Some(help) = help {
                 printer.status(&format!("help: {help}"));
             }
+        }
+        Error::Policy { message, findings } => {
+            printer.error(message);
+            for finding in findings {
+                printer.status(&format!("  {finding}"));
+            }
+            printer.status("help: remove the secrets, mark known false positives with `ctx:allow-secret`, or set `secrets.mode = \"redact\"`");
         }
         Error::Output { .. } | Error::Bundle { .. } => {
             printer.error(&error.to_string());

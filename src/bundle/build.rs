@@ -9,15 +9,16 @@ use super::layer::{self, LayerId, Scope};
 use super::merge::{self, Merged, MergedItem, Payload, Status};
 use super::model::{
     Bundle, GateJson, ItemJson, LayerJson, LayerRef, OriginJson, PhaseConstraintJson, PhaseJson,
-    PhasePatternJson, ScopeJson, ScopeKind, TokensJson, ValidationJson,
+    PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
 };
 use super::tokens;
-use crate::config::settings::Tokenizer;
+use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::{
     Agent, AgentSection, Feature, LayerKind, Origin, Section, ValidationStep, Workspace,
 };
 use crate::date::Date;
 use crate::paths::{self, Resolver};
+use crate::secrets;
 
 /// What a bundle is built with.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct Options {
     pub inputs: BTreeMap<String, String>,
     /// Root-relative path of the output file, never included in itself.
     pub exclude: Option<String>,
+    /// What to do with secrets in inlined files.
+    pub secrets: SecretsMode,
 }
 
 /// Why a bundle cannot be built.
@@ -38,6 +41,8 @@ pub enum BuildError {
         "constraints, gates and phases alone need {required} tokens, over the budget of {budget}"
     )]
     OverBudget { required: usize, budget: u64 },
+    #[error("{} secret{} found in inlined files and `secrets.mode` is `fail`", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Secrets(Vec<SecretJson>),
 }
 
 /// What to bundle: a scope, its name, and whose view.
@@ -61,14 +66,26 @@ pub fn build(
     let mut merged = merge::merge(&plans, options.today);
     apply_agent(&mut merged, request.agent);
     let resolver = Resolver::new(&workspace.root);
-    let mut notes = Vec::new();
+    let mut findings = Findings {
+        notes: Vec::new(),
+        secrets: Vec::new(),
+        mode: options.secrets,
+    };
     let mut items = expand(
         &merged,
         &resolver,
         workspace.settings.max_file_bytes,
         options,
-        &mut notes,
+        &mut findings,
     );
+    let Findings {
+        notes,
+        secrets: found,
+        ..
+    } = findings;
+    if options.secrets == SecretsMode::Fail && !found.is_empty() {
+        return Err(BuildError::Secrets(found));
+    }
     count_tokens(&mut items, options.tokenizer);
     let gates = gate_list(&items);
     let show_phases = request.agent.is_none_or(|agent| {
@@ -137,6 +154,7 @@ pub fn build(
             by_layer,
         },
         notes,
+        secrets: found,
         digest: String::new(),
     };
     bundle.seal();
@@ -192,12 +210,19 @@ pub fn origin_json(origin: &Origin) -> OriginJson {
 
 /// One output item per merged item, except that patterns and examples become one item per
 /// file (globs and folders expanded, sorted).
+/// What reading files reports besides content.
+struct Findings {
+    notes: Vec<String>,
+    secrets: Vec<SecretJson>,
+    mode: SecretsMode,
+}
+
 fn expand(
     merged: &Merged,
     resolver: &Resolver,
     max_bytes: u64,
     options: &Options,
-    notes: &mut Vec<String>,
+    findings: &mut Findings,
 ) -> Vec<ItemJson> {
     let mut out = Vec::new();
     for item in &merged.items {
@@ -211,7 +236,7 @@ fn expand(
                 },
                 Status::Included,
             ) => {
-                let files = files_of(resolver, path, false, options, notes);
+                let files = files_of(resolver, path, false, options, &mut findings.notes);
                 let single = files.len() == 1 && !paths::is_glob(path);
                 for file in files {
                     let mut entry = base.clone();
@@ -219,12 +244,12 @@ fn expand(
                         entry.id = format!("{}:{file}", base.id);
                     }
                     entry.lines = lines.map(|range| range.to_string());
-                    fill_file(&mut entry, resolver, &file, *lines, max_bytes, notes);
+                    fill_file(&mut entry, resolver, &file, *lines, max_bytes, findings);
                     out.push(entry);
                 }
             }
             (Payload::Example { path }, Status::Included) => {
-                for file in files_of(resolver, path, true, options, notes) {
+                for file in files_of(resolver, path, true, options, &mut findings.notes) {
                     let mut entry = base.clone();
                     entry.id = format!(
                         "{}/{}/{file}",
@@ -232,7 +257,7 @@ fn expand(
                         Section::Examples.as_str()
                     );
                     entry.key.clone_from(&file);
-                    fill_file(&mut entry, resolver, &file, None, max_bytes, notes);
+                    fill_file(&mut entry, resolver, &file, None, max_bytes, findings);
                     out.push(entry);
                 }
             }
@@ -293,8 +318,9 @@ fn fill_file(
     file: &str,
     lines: Option<crate::config::workspace::LineRange>,
     max_bytes: u64,
-    notes: &mut Vec<String>,
+    findings: &mut Findings,
 ) {
+    let notes = &mut findings.notes;
     entry.path = Some(file.to_owned());
     entry.language = Some(files::language(file).to_owned());
     match files::read(resolver, file, lines, max_bytes) {
@@ -305,6 +331,21 @@ fn fill_file(
                 notes.push(note.clone());
                 entry.note = Some(note);
             }
+            let text = if findings.mode == SecretsMode::Off {
+                text
+            } else {
+                let (scrubbed, found) = secrets::scrub(&text);
+                let first_line = lines.map_or(1, |range| range.start);
+                findings
+                    .secrets
+                    .extend(found.iter().map(|finding| SecretJson {
+                        path: file.to_owned(),
+                        line: finding.line + first_line - 1,
+                        rule: finding.rule,
+                        item: entry.id.clone(),
+                    }));
+                scrubbed
+            };
             entry.content = Some(text);
         }
         FileContent::Binary => {

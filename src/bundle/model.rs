@@ -163,6 +163,16 @@ pub struct PhaseConstraintJson {
     pub text: String,
 }
 
+/// A secret found (and redacted) in an inlined file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretJson {
+    pub path: String,
+    pub line: usize,
+    pub rule: &'static str,
+    /// The bundle item whose content held it.
+    pub item: String,
+}
+
 /// Token accounting.
 #[derive(Debug, Clone, Serialize)]
 pub struct TokensJson {
@@ -188,6 +198,9 @@ pub struct Bundle {
     pub quality_gates: Vec<GateJson>,
     pub tokens: TokensJson,
     pub notes: Vec<String>,
+    /// Secrets found in inlined files (redacted in `content`): where and which rule,
+    /// never the value.
+    pub secrets: Vec<SecretJson>,
     /// `blake3:<hex>` of the bundle serialised with an empty digest.
     pub digest: String,
 }

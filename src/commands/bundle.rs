@@ -28,6 +28,12 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         .as_deref()
         .and_then(|path| output::relative_to_root(&workspace.root, path));
     let bundle = make(workspace, &args.options, exclude)?;
+    for secret in &bundle.secrets {
+        printer.status(&format!(
+            "warning: secret redacted from the bundle: {}:{} (rule `{}`); add `ctx:allow-secret` on that line if it is not one",
+            secret.path, secret.line, secret.rule
+        ));
+    }
     let text = match args.format {
         BundleFormat::Json => render::json(&bundle),
         BundleFormat::Markdown => {
@@ -108,8 +114,13 @@ pub fn make_with(
         today: commands::today(options.today.as_deref())?,
         inputs,
         exclude,
+        secrets: workspace.settings.secrets,
     };
     build::build(workspace, &request, &build_options).map_err(|error| match error {
+        build::BuildError::Secrets(ref found) => Error::Policy {
+            message: error.to_string(),
+            findings: found.iter().map(|secret| format!("{}:{}: {}", secret.path, secret.line, secret.rule)).collect(),
+        },
         build::BuildError::OverBudget { required, budget } => Error::Bundle {
             message: error.to_string(),
             help: Some(format!(

@@ -22,6 +22,7 @@ struct Explanation<'a> {
     digest: &'a str,
     layers: Vec<LayerExplanation<'a>>,
     notes: &'a [String],
+    secrets: &'a [crate::bundle::model::SecretJson],
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +107,7 @@ fn explain(bundle: &Bundle) -> Explanation<'_> {
         digest: &bundle.digest,
         layers,
         notes: &bundle.notes,
+        secrets: &bundle.secrets,
     }
 }
 
@@ -200,6 +202,13 @@ fn text(explanation: &Explanation<'_>) -> String {
             }
             out.push('\n');
         }
+    }
+    for secret in explanation.secrets {
+        let _ = writeln!(
+            out,
+            "\nsecret redacted: {}:{} (rule `{}`) in `{}`",
+            secret.path, secret.line, secret.rule, secret.item
+        );
     }
     for note in explanation.notes {
         let _ = writeln!(out, "\nnote: {note}");

@@ -127,6 +127,7 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         trace_id: run::random_hex(32, "trace"),
         feature: args.feature.clone(),
         bundle,
+        secrets: workspace.settings.secrets,
     };
     let github = match args.github {
         GithubMode::On => true,

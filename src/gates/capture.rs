@@ -57,15 +57,6 @@ impl Capture {
         out.extend(self.tail.iter());
         out
     }
-
-    /// The last `limit` bytes as text for reports: lossy UTF-8, ANSI escapes and other
-    /// control characters (except newlines and tabs) removed, `\r` progress lines kept
-    /// as their final state.
-    pub fn tail_text(&self, limit: usize) -> String {
-        let bytes = self.bytes();
-        let start = bytes.len().saturating_sub(limit);
-        clean(&String::from_utf8_lossy(&bytes[start..]))
-    }
 }
 
 /// Remove ANSI escape sequences and control characters; keep what a `\r` left visible.

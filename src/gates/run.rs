@@ -82,6 +82,8 @@ pub struct Plan {
     pub trace_id: String,
     pub feature: Option<String>,
     pub bundle: Option<PathBuf>,
+    /// Secrets in captured output are redacted unless this is `Off`.
+    pub secrets: crate::config::settings::SecretsMode,
 }
 
 /// How a run ended.
@@ -433,13 +435,26 @@ impl Loop<'_> {
                 .run_dir
                 .join(format!("{}.log", file_name(&gate.id))),
         );
-        let (tail, output, output_bytes) = match state.sink.capture.lock() {
-            Ok(capture) => (
-                capture.tail_text(REPORT_TAIL),
-                capture.bytes(),
-                capture.total(),
-            ),
-            Err(_) => (String::new(), Vec::new(), 0),
+        let (mut output, output_bytes) = match state.sink.capture.lock() {
+            Ok(capture) => (capture.bytes(), capture.total()),
+            Err(_) => (Vec::new(), 0),
+        };
+        // What goes into reports and onto the terminal never carries a secret: scrub
+        // everything captured first, then cut the tail (a cut could hide a key's BEGIN).
+        if self.plan.secrets != crate::config::settings::SecretsMode::Off {
+            let text = String::from_utf8_lossy(&output).into_owned();
+            let (scrubbed, found) = crate::secrets::scrub(&text);
+            if !found.is_empty() {
+                output = scrubbed.into_bytes();
+            }
+        }
+        let tail = {
+            let text = String::from_utf8_lossy(&output);
+            let mut start = text.len().saturating_sub(REPORT_TAIL);
+            while !text.is_char_boundary(start) {
+                start += 1;
+            }
+            super::capture::clean(&text[start..])
         };
         let (exit_code, signal) = match &state.exit {
             Some(Ok(status)) => {

@@ -15,6 +15,7 @@ mod help;
 mod hostile;
 mod list;
 mod schema;
+mod secrets;
 mod validate;
 
 use std::path::{Path, PathBuf};

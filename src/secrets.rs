@@ -1,0 +1,347 @@
+//! Secret scanning: what must never leave through a bundle or a report.
+//!
+//! Rules find private-key blocks, cloud credentials (AWS, GCP, Azure), forge tokens
+//! (GitHub, GitLab), service keys (Slack, Stripe, OpenAI, Anthropic), URLs with a
+//! password, and high-entropy values assigned to names like `password`, `secret`,
+//! `token` or `api_key`. Placeholders (`EXAMPLE`, `xxxx`, `<token>`, `${VAR}`), hashes,
+//! UUIDs and lockfile integrity lines are not findings, nor is any line carrying
+//! `ctx:allow-secret`. A finding is reported by rule and line, never by value.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+/// One secret found in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    /// 1-based line of the start of the finding.
+    pub line: usize,
+    /// Byte range of the secret in the text.
+    #[serde(skip)]
+    pub start: usize,
+    #[serde(skip)]
+    pub end: usize,
+}
+
+struct Rule {
+    id: &'static str,
+    regex: Regex,
+    /// Capture group holding the secret (0 = the whole match).
+    group: usize,
+    /// Needs entropy and placeholder checks (generic assignments).
+    generic: bool,
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "the patterns are constants, all compiled by the tests"
+)]
+fn rule(id: &'static str, pattern: &str, group: usize, generic: bool) -> Rule {
+    Rule {
+        id,
+        // The patterns are constants checked by the tests; a bad one is a programming error.
+        regex: Regex::new(pattern).expect("invariant: secret rule patterns are valid"),
+        group,
+        generic,
+    }
+}
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    vec![
+        rule(
+            "private-key",
+            // A header alone (a string constant in a PEM parser) is not a key: a body must follow.
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[ \t]*\r?\n(?:[A-Za-z\-]+:[^\n]*\r?\n|[ \t]*\r?\n)*[A-Za-z0-9+/=]{20,}[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\z)",
+            0,
+            false,
+        ),
+        // The body and end of a key whose BEGIN line was cut off (output tails).
+        rule(
+            "private-key",
+            r"(?m)((?:^[A-Za-z0-9+/=]{40,}\r?\n)+-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)",
+            1,
+            false,
+        ),
+        rule(
+            "aws-access-key-id",
+            r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b",
+            1,
+            false,
+        ),
+        rule(
+            "aws-secret-access-key",
+            r#"(?i)aws[a-z0-9_\-. ]{0,20}(?:secret|private)[a-z0-9_\-. ]{0,20}["']?\s*(?:=|:|=>)\s*["']?([A-Za-z0-9/+=]{40})(?:["'\s,;}]|$)"#,
+            1,
+            false,
+        ),
+        rule(
+            "gcp-api-key",
+            r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+            1,
+            false,
+        ),
+        rule(
+            "gcp-service-account-key",
+            r#""private_key_id"\s*:\s*"([0-9a-f]{40})""#,
+            1,
+            false,
+        ),
+        rule(
+            "azure-storage-key",
+            r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)",
+            1,
+            false,
+        ),
+        rule(
+            "github-token",
+            r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})\b",
+            1,
+            false,
+        ),
+        rule(
+            "gitlab-token",
+            r"\b(glpat-[A-Za-z0-9_\-]{20})(?:[^A-Za-z0-9_\-]|$)",
+            1,
+            false,
+        ),
+        rule(
+            "slack-token",
+            r"\b(xox[abprs]-[0-9]{6,}-[A-Za-z0-9-]{10,})",
+            1,
+            false,
+        ),
+        rule(
+            "slack-webhook",
+            r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+            1,
+            false,
+        ),
+        rule(
+            "stripe-key",
+            r"\b((?:sk|rk)_live_[A-Za-z0-9]{20,})\b",
+            1,
+            false,
+        ),
+        rule(
+            "anthropic-key",
+            r"\b(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{40,})",
+            1,
+            false,
+        ),
+        rule(
+            "openai-key",
+            r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}|sk-proj-[A-Za-z0-9_\-]{60,})",
+            1,
+            false,
+        ),
+        rule(
+            "url-credentials",
+            r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\x22]{1,64}:([^/\s:@'\x22]{3,128})@[A-Za-z0-9.\-]",
+            1,
+            true,
+        ),
+        rule(
+            "secret-assignment",
+            r#"(?i)\b[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|client[_\-]?secret|private[_\-]?key)(?:[_\-]?key)?["']?\s*(?:=|:=|:|=>)\s*["'`]([^"'`\s]{8,})["'`]"#,
+            1,
+            true,
+        ),
+        rule(
+            "secret-assignment",
+            r"(?m)^\s*(?:export\s+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)(?:_KEY)?\s*=\s*([^\s'`\x22]{8,})(?:\s+#.*)?\s*$",
+            1,
+            true,
+        ),
+    ]
+});
+
+/// Markers of a value that is not a real secret.
+const PLACEHOLDERS: [&str; 16] = [
+    "example",
+    "xxxx",
+    "changeme",
+    "change_me",
+    "dummy",
+    "placeholder",
+    "redacted",
+    "your_",
+    "your-",
+    "<",
+    "${",
+    "{{",
+    "%s",
+    "fake",
+    "sample",
+    "test1234",
+];
+
+/// Documentation placeholders, whatever the rule: `AKIAIOSFODNN7EXAMPLE`, `ghp_xxxx…`.
+fn placeholder(value: &str) -> bool {
+    let lower = value.to_lowercase();
+    ["example", "xxxx", "${", "<", "{{"]
+        .iter()
+        .any(|marker| lower.contains(marker))
+}
+
+/// Shannon entropy in bits per character.
+fn entropy(value: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for character in value.chars() {
+        *counts.entry(character).or_insert(0usize) += 1;
+    }
+    let length = value.chars().count() as f64;
+    counts
+        .values()
+        .map(|&count| {
+            let probability = count as f64 / length;
+            -probability * probability.log2()
+        })
+        .sum()
+}
+
+fn is_hash_or_uuid(value: &str) -> bool {
+    let hex = value.chars().all(|character| character.is_ascii_hexdigit());
+    (hex && matches!(value.len(), 32 | 40 | 56 | 64 | 96 | 128))
+        || (value.len() == 36
+            && value.char_indices().all(|(index, character)| {
+                if matches!(index, 8 | 13 | 18 | 23) {
+                    character == '-'
+                } else {
+                    character.is_ascii_hexdigit()
+                }
+            }))
+        || ["sha1-", "sha256-", "sha384-", "sha512-"]
+            .iter()
+            .any(|prefix| value.starts_with(prefix))
+}
+
+/// Whether a generic candidate looks like a real secret rather than a placeholder,
+/// identifier, path or hash.
+fn plausible(value: &str) -> bool {
+    let lower = value.to_lowercase();
+    if PLACEHOLDERS.iter().any(|marker| lower.contains(marker)) || is_hash_or_uuid(value) {
+        return false;
+    }
+    // Hex-only values assigned to secret-sounding names are checksums and ids in
+    // practice; `{name}` is a template, not a value.
+    if value.chars().all(|character| character.is_ascii_hexdigit())
+        || (value.contains('{') && value.contains('}'))
+    {
+        return false;
+    }
+    // References to other values, not values: `$VAR`, `os.environ[...]`, `process.env.X`,
+    // and calls such as `secrets.token_urlsafe(32)`.
+    if value.starts_with('$')
+        || lower.contains("env") && (lower.contains('[') || lower.contains('.'))
+    {
+        return false;
+    }
+    if let Some((callee, _)) = value.split_once('(')
+        && !callee.is_empty()
+        && callee.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | ':')
+        })
+    {
+        return false;
+    }
+    let classes = [
+        value
+            .chars()
+            .any(|character| character.is_ascii_lowercase()),
+        value
+            .chars()
+            .any(|character| character.is_ascii_uppercase()),
+        value.chars().any(|character| character.is_ascii_digit()),
+        value
+            .chars()
+            .any(|character| !character.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|present| **present)
+    .count();
+    // A word or a dotted identifier (`settings.SECRET_KEY`) is not a secret.
+    let identifier = value
+        .chars()
+        .all(|character| character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '-'))
+        && !value.chars().any(|character| character.is_ascii_digit());
+    !identifier && classes >= 2 && entropy(value) >= 3.0
+}
+
+/// A line that should never be scanned (lockfile integrity, explicit allow).
+fn allowed_line(line: &str) -> bool {
+    line.contains("ctx:allow-secret")
+        || line.trim_start().starts_with("integrity ")
+        || line.contains("\"integrity\":")
+        || line.trim_start().starts_with("checksum = ")
+        || line.contains("\"resolved\":")
+}
+
+/// Every finding in `text`, in order, without overlaps.
+pub fn scan(text: &str) -> Vec<Finding> {
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+        .collect();
+    let line_of = |offset: usize| line_starts.partition_point(|&start| start <= offset);
+    let line_text = |line: usize| -> &str {
+        let start = line_starts[line - 1];
+        let end = line_starts.get(line).map_or(text.len(), |next| next - 1);
+        &text[start..end]
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    for rule in RULES.iter() {
+        for captures in rule.regex.captures_iter(text) {
+            let Some(secret) = captures.get(rule.group) else {
+                continue;
+            };
+            let line = line_of(secret.start());
+            if allowed_line(line_text(line))
+                || placeholder(secret.as_str())
+                || (rule.generic && !plausible(secret.as_str()))
+            {
+                continue;
+            }
+            let candidate = Finding {
+                rule: rule.id,
+                line,
+                start: secret.start(),
+                end: secret.end(),
+            };
+            if !findings
+                .iter()
+                .any(|found| found.start < candidate.end && candidate.start < found.end)
+            {
+                findings.push(candidate);
+            }
+        }
+    }
+    findings.sort_by_key(|finding| finding.start);
+    findings
+}
+
+/// `text` with every finding replaced by `[REDACTED:<rule>]`.
+pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut position = 0;
+    for finding in findings {
+        out.push_str(&text[position..finding.start]);
+        out.push_str(&format!("[REDACTED:{}]", finding.rule));
+        position = finding.end;
+    }
+    out.push_str(&text[position..]);
+    out
+}
+
+/// Scan and redact in one step; returns the text and the findings.
+pub fn scrub(text: &str) -> (String, Vec<Finding>) {
+    let findings = scan(text);
+    if findings.is_empty() {
+        return (text.to_owned(), findings);
+    }
+    (redact(text, &findings), findings)
+}
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;

@@ -56,6 +56,7 @@ pub fn markdown(bundle: &Bundle, root: &Path, template: &str) -> Result<String, 
         .map_err(|error| template_error(template, &error))?;
     environment.set_syntax(syntax);
     environment.set_loader(move |name| load(&templates, name));
+    environment.add_filter("code", code);
     let items: Vec<ItemView<'_>> = bundle
         .items
         .iter()
@@ -77,6 +78,37 @@ pub fn markdown(bundle: &Bundle, root: &Path, template: &str) -> Result<String, 
         compiled.render(&context)
     };
     render().map_err(|error| template_error(template, &error))
+}
+
+/// Inline code that survives any text: control characters shown escaped (a newline in a
+/// file name as `\n`), and a backtick fence longer than any backtick run inside.
+pub fn code(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            character if character.is_control() => {
+                shown.push_str(&format!("\\u{{{:x}}}", u32::from(character)))
+            }
+            character => shown.push(character),
+        }
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for character in shown.chars() {
+        run = if character == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    // A code span that starts or ends with a backtick needs a space inside the fence.
+    let pad = if shown.starts_with('`') || shown.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{shown}{pad}{fence}")
 }
 
 /// Only plain names inside the templates folder; the built-in one as a fallback.

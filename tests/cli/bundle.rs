@@ -556,3 +556,76 @@ fn explain_says_where_things_came_from_and_why_they_are_missing() {
     assert_eq!(explanation["layers"][0]["kind"], "org");
     assert!(explanation["layers"][0]["items"][0]["reason"].is_string());
 }
+
+#[test]
+fn stale_temp_files_from_killed_runs_are_cleaned_up() {
+    let dir = workspace(&[
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    // What a writer killed mid-write leaves behind (pid 4194304 is above Linux's pid_max).
+    let stale = dir.path().join(".out.md.ctx-tmp-4194304");
+    std::fs::write(&stale, "half a bundle").unwrap();
+    let target = dir.path().join("out.md");
+    ctx(dir.path(), &["bundle", "f", "-o", target.to_str().unwrap()]).expect_code(0);
+    assert!(!stale.exists());
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .starts_with("# Context: f")
+    );
+}
+
+#[test]
+fn odd_file_names_are_rendered_escaped() {
+    let dir = workspace(&[
+        ("src/odd name $HOME.py", "a = 1\n"),
+        ("src/new\nline.py", "b = 2\n"),
+        ("src/tick`s.py", "c = 3\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  all: src/*.py\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("`src/odd name $HOME.py`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("`src/new\\nline.py`"), "{}", run.stdout);
+    assert!(run.stdout.contains("``src/tick`s.py``"), "{}", run.stdout);
+    let bundle = json(dir.path(), &["f"]);
+    let paths: Vec<&str> = items(&bundle, "patterns")
+        .iter()
+        .map(|item| item["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"src/new\nline.py"),
+        "JSON keeps the exact name: {paths:?}"
+    );
+}
+
+#[test]
+fn broken_pipe_on_a_bundle_exits_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .args([
+            "-C",
+            repo_root().to_str().unwrap(),
+            "bundle",
+            "checkout",
+            "--set",
+            "ticket=1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -46,6 +46,9 @@ pub fn run(
                     validation.workspace.root.display(),
                     warnings_suffix(problems.len())
                 ));
+                // Nothing else needs the workspace: free it off the exit path.
+                let workspace = validation.workspace;
+                std::thread::spawn(move || drop(workspace));
                 return Ok(ExitStatus::Success);
             }
             problems

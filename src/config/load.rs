@@ -193,10 +193,10 @@ fn decode(bytes: Vec<u8>, relative: &str) -> Result<Arc<SourceFile>, Box<Problem
             .help("save it as UTF-8 (most editors: \"Save with encoding\" → UTF-8)"),
         ));
     }
-    let bytes = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        Some(rest) => rest.to_vec(),
-        None => bytes,
-    };
+    let mut bytes = bytes;
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
     let lossy = || {
         Arc::new(SourceFile {
             path: relative.to_owned(),
@@ -215,14 +215,18 @@ fn decode(bytes: Vec<u8>, relative: &str) -> Result<Arc<SourceFile>, Box<Problem
             .help("config files must be UTF-8 text; remove the NUL byte or the file"),
         ));
     }
-    match String::from_utf8(bytes.clone()) {
+    match String::from_utf8(bytes) {
         Ok(text) => Ok(Arc::new(SourceFile {
             path: relative.to_owned(),
             text: Arc::from(text),
         })),
         Err(error) => {
             let offset = error.utf8_error().valid_up_to();
-            let file = lossy();
+            let bytes = error.into_bytes();
+            let file = Arc::new(SourceFile {
+                path: relative.to_owned(),
+                text: Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+            });
             Err(Box::new(
                 Problem::error(
                     "config::encoding",

@@ -13,7 +13,7 @@
 //!    without content must override something;
 //! 6. expiry: expired items and items expiring within 30 days are warnings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,7 +54,13 @@ struct Declared<'a, T> {
 }
 
 /// Validate everything that was loaded.
-pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -> Validation {
+pub fn validate(
+    root: &Path,
+    settings: Settings,
+    loaded: &Loaded,
+    today: Date,
+    resolver: &paths::Resolver,
+) -> Validation {
     let mut problems = loaded.problems.clone();
     let mut orgs = Vec::new();
     let mut domains = Vec::new();
@@ -121,7 +127,8 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
             .help("merge the two org documents into one"),
         );
     }
-    let mut layer_names: HashMap<String, (&'static str, Location)> = HashMap::new();
+    let mut layer_names: HashMap<&str, (&'static str, &Arc<SourceFile>, model::Pos)> =
+        HashMap::new();
     let layers = orgs
         .iter()
         .map(|org| ("org", org.file, &org.wire.name))
@@ -136,23 +143,25 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
                 .map(|service| ("service", service.file, &service.wire.name)),
         );
     for (kind, file, name) in layers {
-        let location = locate(file, name.pos);
-        match layer_names.get(&name.value) {
-            Some((other_kind, other)) if *other_kind != kind => problems.push(
+        match layer_names.get(name.value.as_str()) {
+            Some((other_kind, other_file, other_pos)) if *other_kind != kind => problems.push(
                 Problem::error(
                     "config::layer-name",
-                    location,
+                    locate(file, name.pos),
                     format!(
                         "{kind} `{}` has the same name as {other_kind} `{}`",
                         name.value, name.value
                     ),
                 )
-                .related(other.clone(), format!("the {other_kind} is declared here"))
+                .related(
+                    locate(other_file, *other_pos),
+                    format!("the {other_kind} is declared here"),
+                )
                 .help("names identify layers in qualified keys; rename one of them"),
             ),
             Some(_) => {}
             None => {
-                layer_names.insert(name.value.clone(), (kind, location));
+                layer_names.insert(&name.value, (kind, file, name.pos));
             }
         }
     }
@@ -183,7 +192,6 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
     };
 
     // 2 and 3. Fields and references, document by document.
-    let resolver = paths::Resolver::new(root);
     let mut workspace = Workspace {
         root: root.to_path_buf(),
         settings: settings.clone(),
@@ -194,7 +202,7 @@ pub fn validate(root: &Path, settings: Settings, loaded: &Loaded, today: Date) -
         agents: Vec::new(),
     };
     let context = Context {
-        resolver: &resolver,
+        resolver,
         max_file_bytes: settings.max_file_bytes,
         agents: &agent_names,
     };
@@ -297,25 +305,27 @@ fn unique<T>(
     kind: &str,
     problems: &mut Vec<Problem>,
 ) {
-    let mut seen: BTreeMap<&str, Location> = BTreeMap::new();
+    // Locations are computed only for duplicates: most names are unique.
+    let mut seen: HashMap<&str, (&Arc<SourceFile>, model::Pos)> =
+        HashMap::with_capacity(declared.len());
     for entry in declared {
         let spanned = name(entry.wire);
-        let location = locate(entry.file, spanned.pos);
-        if let Some(first) = seen.get(spanned.value.as_str()) {
+        if let Some((first_file, first_pos)) = seen.get(spanned.value.as_str()) {
+            let first = locate(first_file, *first_pos);
             problems.push(
                 Problem::error(
                     "config::duplicate-name",
-                    location,
+                    locate(entry.file, spanned.pos),
                     format!("{kind} `{}` is declared twice", spanned.value),
                 )
                 .label("declared again here")
-                .related(first.clone(), "first declared here")
+                .related(first, "first declared here")
                 .help(format!(
                     "{kind} names are unique; rename or merge one of them"
                 )),
             );
         } else {
-            seen.insert(&spanned.value, location);
+            seen.insert(&spanned.value, (entry.file, spanned.pos));
         }
     }
 }

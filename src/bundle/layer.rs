@@ -22,14 +22,7 @@ pub struct LayerId {
 
 impl std::fmt::Display for LayerId {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.kind {
-            LayerKind::Org => "org",
-            LayerKind::Domain => "domain",
-            LayerKind::Integration => "integration",
-            LayerKind::Service => "service",
-            LayerKind::Feature => "feature",
-        };
-        write!(formatter, "{kind}:{}", self.name)
+        write!(formatter, "{}:{}", self.kind.as_str(), self.name)
     }
 }
 

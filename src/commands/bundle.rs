@@ -11,7 +11,7 @@ use crate::cli::{BundleArgs, BundleFormat, BundleOptions, TokenizerArg};
 use crate::commands;
 use crate::config::settings::Tokenizer;
 use crate::config::suggest;
-use crate::config::workspace::{Agent, Domain, Feature, Service, Workspace};
+use crate::config::workspace::{Agent, Feature, Workspace};
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::{self, Printer};
@@ -89,7 +89,7 @@ pub fn make_with(
     require_inputs: bool,
 ) -> Result<Bundle, Error> {
     let agent = match options.agent.as_deref() {
-        Some(name) => Some(find_agent(workspace, name)?),
+        Some(name) => Some(commands::find_agent(workspace, name)?),
         None => None,
     };
     let request = request(workspace, options, agent)?;
@@ -139,10 +139,10 @@ fn request<'w>(
 ) -> Result<Request<'w>, Error> {
     let mut extra = Scope::default();
     for name in &options.domain {
-        extra.add_domain(Some(find_domain(workspace, name)?));
+        extra.add_domain(Some(commands::find_domain(workspace, name)?));
     }
     for name in &options.service {
-        extra.add_service(Some(find_service(workspace, name)?));
+        extra.add_service(Some(commands::find_service(workspace, name)?));
     }
     let with_extra = |mut scope: Scope<'w>| {
         for domain in &extra.domains {
@@ -230,55 +230,6 @@ fn no_match(workspace: &Workspace, options: &BundleOptions) -> Error {
             keywords.join("; ")
         )),
     }
-}
-
-fn unknown(kind: &str, name: &str, known: &[String]) -> Error {
-    let near = suggest::closest(name, known.iter().map(String::as_str));
-    let hint = near
-        .first()
-        .map(|best| format!("did you mean `{best}`? "))
-        .unwrap_or_default();
-    Error::Usage {
-        message: format!("no {kind} named `{name}`"),
-        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(known))),
-    }
-}
-
-fn find_domain<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Domain, Error> {
-    workspace.domain(name).ok_or_else(|| {
-        let known: Vec<String> = workspace
-            .domains
-            .iter()
-            .map(|domain| domain.name.to_string())
-            .collect();
-        unknown("domain", name, &known)
-    })
-}
-
-fn find_service<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Service, Error> {
-    workspace.service(name).ok_or_else(|| {
-        let known: Vec<String> = workspace
-            .services
-            .iter()
-            .map(|service| service.name.to_string())
-            .collect();
-        unknown("service", name, &known)
-    })
-}
-
-fn find_agent<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Agent, Error> {
-    workspace
-        .agents
-        .iter()
-        .find(|agent| agent.name.as_str() == name)
-        .ok_or_else(|| {
-            let known: Vec<String> = workspace
-                .agents
-                .iter()
-                .map(|agent| agent.name.to_string())
-                .collect();
-            unknown("agent", name, &known)
-        })
 }
 
 /// Inputs of a bundle without a declared feature: any `KEY=VALUE`, nothing required.

@@ -9,7 +9,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::bundle::layer::Scope;
 use crate::cli::{BundleOptions, GatesArgs, GithubMode};
 use crate::commands;
-use crate::config::suggest;
 use crate::config::workspace::Workspace;
 use crate::error::Error;
 use crate::exit::ExitStatus;
@@ -31,44 +30,23 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         ..select::Request::default()
     };
     if let Some(name) = &args.feature {
-        request.feature = Some(workspace.feature(name).ok_or_else(|| {
-            unknown(
-                "feature",
-                name,
-                workspace
-                    .features
-                    .iter()
-                    .map(|f| f.name.to_string())
-                    .collect(),
-            )
-        })?);
+        let known: Vec<String> = workspace
+            .features
+            .iter()
+            .map(|feature| feature.name.to_string())
+            .collect();
+        request.feature = Some(
+            workspace
+                .feature(name)
+                .ok_or_else(|| commands::unknown("feature", name, &known))?,
+        );
     }
     let mut scope = Scope::default();
     for name in &args.domain {
-        scope.add_domain(Some(workspace.domain(name).ok_or_else(|| {
-            unknown(
-                "domain",
-                name,
-                workspace
-                    .domains
-                    .iter()
-                    .map(|d| d.name.to_string())
-                    .collect(),
-            )
-        })?));
+        scope.add_domain(Some(commands::find_domain(workspace, name)?));
     }
     for name in &args.service {
-        scope.add_service(Some(workspace.service(name).ok_or_else(|| {
-            unknown(
-                "service",
-                name,
-                workspace
-                    .services
-                    .iter()
-                    .map(|s| s.name.to_string())
-                    .collect(),
-            )
-        })?));
+        scope.add_service(Some(commands::find_service(workspace, name)?));
     }
     request.scope = scope;
     let mut gates = select::select(workspace, &request, today);
@@ -193,18 +171,6 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         }
         None => ExitStatus::Success,
     })
-}
-
-fn unknown(kind: &str, name: &str, known: Vec<String>) -> Error {
-    let near = suggest::closest(name, known.iter().map(String::as_str));
-    let hint = near
-        .first()
-        .map(|best| format!("did you mean `{best}`? "))
-        .unwrap_or_default();
-    Error::Usage {
-        message: format!("no {kind} named `{name}`"),
-        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(&known))),
-    }
 }
 
 fn dry_run(gates: &[SelectedGate], printer: &Printer) -> Result<ExitStatus, Error> {

@@ -14,6 +14,8 @@ pub mod validate;
 
 use std::path::Path;
 
+use crate::config::suggest;
+use crate::config::workspace::{Agent, Domain, Service, Workspace};
 use crate::config::{self, validate::Validation};
 use crate::date::Date;
 use crate::error::Error;
@@ -65,4 +67,54 @@ pub fn open_valid(
         printer.diagnostic(&format!("{}\n", warning.render(printer.color())), false);
     }
     Ok(validation)
+}
+
+/// A usage error for a name nothing declares, with `did you mean` and the known names.
+pub fn unknown(kind: &str, name: &str, known: &[String]) -> Error {
+    let near = suggest::closest(name, known.iter().map(String::as_str));
+    let hint = near
+        .first()
+        .map(|best| format!("did you mean `{best}`? "))
+        .unwrap_or_default();
+    Error::Usage {
+        message: format!("no {kind} named `{name}`"),
+        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(known))),
+    }
+}
+
+pub fn find_domain<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Domain, Error> {
+    workspace.domain(name).ok_or_else(|| {
+        let known: Vec<String> = workspace
+            .domains
+            .iter()
+            .map(|domain| domain.name.to_string())
+            .collect();
+        unknown("domain", name, &known)
+    })
+}
+
+pub fn find_service<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Service, Error> {
+    workspace.service(name).ok_or_else(|| {
+        let known: Vec<String> = workspace
+            .services
+            .iter()
+            .map(|service| service.name.to_string())
+            .collect();
+        unknown("service", name, &known)
+    })
+}
+
+pub fn find_agent<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Agent, Error> {
+    workspace
+        .agents
+        .iter()
+        .find(|agent| agent.name.as_str() == name)
+        .ok_or_else(|| {
+            let known: Vec<String> = workspace
+                .agents
+                .iter()
+                .map(|agent| agent.name.to_string())
+                .collect();
+            unknown("agent", name, &known)
+        })
 }

@@ -242,7 +242,7 @@ impl Checker<'_> {
                                 "`{}.{}` {action} a `final` item of {} `{}`",
                                 entry.section.as_str(),
                                 entry.meta.key,
-                                kind_name(layer.kind),
+                                layer.kind.describe(),
                                 layer.name
                             ),
                         )
@@ -290,14 +290,4 @@ fn find<'w>(layer: &Layer<'w>, section: Section, key: &str) -> Option<Entry<'w>>
             candidate.section == section && candidate.meta.key == ItemKey::Plain(key.to_owned())
         })
         .copied()
-}
-
-fn kind_name(kind: LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Org => "org",
-        LayerKind::Domain => "domain",
-        LayerKind::Integration => "integration layer",
-        LayerKind::Service => "service",
-        LayerKind::Feature => "feature",
-    }
 }

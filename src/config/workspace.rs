@@ -88,6 +88,27 @@ pub enum LayerKind {
     Feature,
 }
 
+impl LayerKind {
+    /// The kind as written in ids: `org`, `domain`, `integration`, `service`, `feature`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Org => "org",
+            Self::Domain => "domain",
+            Self::Integration => "integration",
+            Self::Service => "service",
+            Self::Feature => "feature",
+        }
+    }
+
+    /// The kind in prose: "integration layer" rather than "integration".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Integration => "integration layer",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// The sections an item can live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -139,23 +139,13 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 origin: item.origin.clone(),
                 reason: format!(
                     "{why} (declared in {} `{}`)",
-                    kind_word(layer.kind),
+                    layer.kind.describe(),
                     layer.name
                 ),
                 layer,
             })
         })
         .collect()
-}
-
-fn kind_word(kind: LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Org => "org",
-        LayerKind::Domain => "domain",
-        LayerKind::Integration => "integration layer",
-        LayerKind::Service => "service",
-        LayerKind::Feature => "feature",
-    }
 }
 
 /// Why `--changed` could not work out the changed files.

@@ -7,7 +7,6 @@
 //! ever open regular files, so a FIFO or a device can never block a run.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -488,7 +487,21 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
             "not a regular file (FIFOs, sockets and devices are never opened)",
         ));
     }
-    let file = File::open(path)?;
+    // O_NONBLOCK: if a FIFO was swapped in after the check above, opening it must not
+    // block; the type is checked again on the open handle.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)?
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (it changed while being opened)",
+        ));
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
     file.take(cap).read_to_end(&mut bytes)?;
     Ok(bytes)

@@ -199,7 +199,7 @@ pub fn changed_files(
     let merge_base = String::from_utf8_lossy(&merge_base.stdout)
         .trim()
         .to_owned();
-    let diff = run(&["diff", "--name-only", "-z", &merge_base])?;
+    let diff = run(&["diff", "--relative", "--name-only", "-z", &merge_base])?;
     if !diff.status.success() {
         return Err(ChangedError::Base {
             base,

@@ -578,3 +578,37 @@ fn github_mode_groups_output_annotates_failures_and_writes_a_summary() {
     );
     assert!(written.contains("| ❌ fail |"), "{written}");
 }
+
+#[test]
+fn changed_paths_are_relative_to_a_workspace_inside_a_larger_repository() {
+    let repo = tempfile::tempdir().unwrap();
+    let root = repo.path().join("platform");
+    std::fs::create_dir_all(root.join("domains")).unwrap();
+    std::fs::create_dir_all(root.join("src/d")).unwrap();
+    std::fs::write(root.join("domains/d.yaml"), "kind: domain\nname: d\nmatch:\n  paths: [\"src/d/**\"]\nquality_gates:\n  d-tests: \"true\"\n").unwrap();
+    std::fs::write(root.join("src/d/a.py"), "x = 1\n").unwrap();
+    std::fs::write(repo.path().join("README.md"), "outside the workspace\n").unwrap();
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "init"]);
+    std::fs::write(root.join("src/d/a.py"), "x = 2\n").unwrap();
+    let run = ctx(
+        &root,
+        &[
+            "gates",
+            "--domain",
+            "d",
+            "--changed",
+            "--base",
+            "main",
+            "--dry-run",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("changed: `src/d/a.py` matches `src/d/**`"),
+        "{}",
+        run.stdout
+    );
+}

@@ -276,6 +276,13 @@ fn parse_file(file: &Arc<SourceFile>) -> Result<Vec<Document>, Box<Problem>> {
         .map_err(|error| Box::new(parse_problem(file, &error)))
 }
 
+/// Decode and parse one config file's raw bytes, as `ctx` does for every file (size
+/// limits aside). The entry point of the fuzz target in `fuzz/`.
+pub fn parse_bytes(path: &str, bytes: Vec<u8>) -> Result<Vec<Document>, Box<Problem>> {
+    let file = decode(bytes, path)?;
+    parse_file(&file)
+}
+
 /// Map a parser error to a located problem with a fix.
 fn parse_problem(file: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Problem {
     let location = match error.location() {

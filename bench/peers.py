@@ -56,8 +56,10 @@ tools = [
     ("cat (read limit)", None, f'xargs -0 cat < {listing} > {out_dir}/cat.txt', True),
     ("ctx bundle (JSON, o200k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --format json --budget 0 > {out_dir}/ctx.json", True),
     ("ctx bundle (Markdown, o200k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --budget 0 > {out_dir}/ctx.md", True),
-    ("code2prompt (o200k)", ["code2prompt", "--version"], f"code2prompt {corpus} --tokenizer o200k --output-file {out_dir}/code2prompt.md --no-clipboard", True),
-    ("yek", ["yek", "--version"], f"yek {corpus} --output-dir {out_dir}/yek", True),
+    ("ctx bundle (JSON, cl100k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --format json --budget 0 --tokenizer cl100k > {out_dir}/ctx-cl100k.json", True),
+    # code2prompt offers cl100k (not o200k): compare it with ctx on cl100k.
+    ("code2prompt (cl100k)", ["code2prompt", "--version"], f"code2prompt {corpus} --encoding cl100k --token-format raw -O {out_dir}/code2prompt.md", True),
+    ("yek", ["yek", "--version"], f"yek {corpus} > {out_dir}/yek.txt", True),
     ("repomix (o200k)", ["repomix", "--version"], f"repomix {corpus} -o {out_dir}/repomix.md --style markdown --token-count-encoding o200k_base --no-security-check", True),
     ("files-to-prompt", ["files-to-prompt", "--version"], f"files-to-prompt {corpus} > {out_dir}/files-to-prompt.txt", True),
 ]
@@ -72,7 +74,7 @@ for name, version_command, command, shell in tools:
     result = measure(command, shell=shell)
     label = version(version_command) if version_command else version(["cat", "--version"])
     rows.append((name, label, command, result))
-    if name.startswith("ctx bundle (JSON"):
+    if name == "ctx bundle (JSON, o200k)":
         baseline = result
     print(f"{name:30} {'failed' if result is None else f'{result[0]:.2f} s, {result[1]:.0f} MiB'}", flush=True)
 
@@ -88,7 +90,7 @@ with open(report_path, "w") as report:
     report.write(f"- Machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}\n")
     report.write(f"- Corpus: {len(files)} files, {size_mib:.1f} MiB (`bench/generate_corpus_workspace.py` over the crate sources cargo keeps offline)\n")
     report.write(f"- Runs per tool: {runs}; median wall time; peak RSS of the tool's own process\n\n")
-    report.write("| tool | version | median | peak RSS | time vs ctx JSON |\n|---|---|---|---|---|\n")
+    report.write("| tool | version | median | peak RSS | time vs ctx JSON (o200k) |\n|---|---|---|---|---|\n")
     for name, label, command, result in rows:
         if result is None:
             report.write(f"| {name} | {label} | {'failed' if label != 'not installed' else '-'} | - | - |\n")

@@ -124,10 +124,6 @@ impl Resolver {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Resolve a literal config path to an existing file or folder inside the root.
     /// Symlinks are followed and must stay inside the root.
     pub fn resolve(&self, relative: &str) -> Result<PathBuf, PathError> {

@@ -65,7 +65,7 @@ pub fn build(
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
     apply_agent(&mut merged, request.agent);
-    let resolver = Resolver::new(&workspace.root);
+    let resolver = &*workspace.resolver;
     let mut findings = Findings {
         notes: Vec::new(),
         secrets: Vec::new(),
@@ -73,7 +73,7 @@ pub fn build(
     };
     let mut items = expand(
         &merged,
-        &resolver,
+        resolver,
         workspace.settings.max_file_bytes,
         options,
         &mut findings,
@@ -165,17 +165,25 @@ pub fn build(
 /// anyone else they are removed outright, not even listed. For an agent, items outside
 /// its `sections`, or tagged only with topics it does not follow, are `filtered-agent`.
 fn apply_agent(merged: &mut Merged, agent: Option<&Agent>) {
-    merged.items.retain(|item| {
-        item.audience.is_empty()
-            || agent
-                .is_some_and(|agent| item.audience.iter().any(|name| name == agent.name.as_str()))
-    });
+    merged
+        .items
+        .retain(|item| in_audience(&item.audience, agent));
     let Some(agent) = agent else { return };
     for item in &mut merged.items {
         if item.status == Status::Included && !visible_to(agent, item.section, &item.topics) {
             item.status = Status::FilteredAgent;
         }
     }
+}
+
+/// The privacy rule: an item with an `audience` exists only for those agents.
+fn in_audience<Name: AsRef<str>>(audience: &[Name], agent: Option<&Agent>) -> bool {
+    audience.is_empty()
+        || agent.is_some_and(|agent| {
+            audience
+                .iter()
+                .any(|name| name.as_ref() == agent.name.as_str())
+        })
 }
 
 /// Whether an agent sees an item of `section` tagged with `topics`.
@@ -447,7 +455,12 @@ fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
         .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
         .filter_map(|item| {
             Some(GateJson {
-                id: format!("{}:{}/{}", kind_name(item), item.layer.name, item.key),
+                id: format!(
+                    "{}:{}/{}",
+                    item.layer.kind.as_str(),
+                    item.layer.name,
+                    item.key
+                ),
                 run: item.run.clone()?,
                 timeout: item.timeout.clone(),
                 cwd: item.cwd.clone(),
@@ -457,16 +470,6 @@ fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
             })
         })
         .collect()
-}
-
-fn kind_name(item: &ItemJson) -> String {
-    LayerId {
-        kind: item.layer.kind,
-        name: String::new(),
-    }
-    .to_string()
-    .trim_end_matches(':')
-    .to_owned()
 }
 
 fn phases(
@@ -527,12 +530,7 @@ fn phases(
                 constraints: phase
                     .constraints
                     .iter()
-                    .filter(|item| {
-                        item.meta.audience.is_empty()
-                            || agent.is_some_and(|agent| {
-                                item.meta.audience.iter().any(|name| name == &agent.name)
-                            })
-                    })
+                    .filter(|item| in_audience(&item.meta.audience, agent))
                     .filter(|item| {
                         let topics: Vec<String> =
                             item.meta.topics.iter().map(ToString::to_string).collect();

@@ -82,17 +82,19 @@ pub fn excerpt(text: &str, range: LineRange) -> String {
 
 /// Markdown fence for `text`: backticks, one more than the longest run inside (≥ 3).
 pub fn fence(text: &str) -> String {
+    "`".repeat((longest_backtick_run(text) + 1).max(3))
+}
+
+/// The length of the longest run of backticks in `text` (fences and code spans must be
+/// longer).
+pub fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for character in text.chars() {
-        if character == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
+        run = if character == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
     }
-    "`".repeat((longest + 1).max(3))
+    longest
 }
 
 /// The fenced-code language for a file name, by extension.

@@ -123,11 +123,6 @@ impl<'w> Scope<'w> {
     }
 }
 
-/// The layers of a feature's bundle, least specific first.
-pub fn for_feature<'w>(workspace: &'w Workspace, feature: &'w Feature) -> Vec<LayerPlan<'w>> {
-    for_scope(workspace, &Scope::of_feature(workspace, feature))
-}
-
 /// The layers of a scope, least specific first: org → domains (then the services'
 /// domains) → one integration layer per service → services → the feature, if declared.
 pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPlan<'w>> {

@@ -27,7 +27,7 @@ fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, Workspace) {
 fn merged(workspace: &Workspace, feature: &str) -> Merged {
     let feature = workspace.feature(feature).unwrap();
     merge(
-        &layer::for_feature(workspace, feature),
+        &layer::for_scope(workspace, &layer::Scope::of_feature(workspace, feature)),
         Date::parse(TODAY).unwrap(),
     )
 }

@@ -95,13 +95,7 @@ pub fn code(text: &str) -> String {
             character => shown.push(character),
         }
     }
-    let mut longest = 0;
-    let mut run = 0;
-    for character in shown.chars() {
-        run = if character == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat(longest + 1);
+    let fence = "`".repeat(files::longest_backtick_run(&shown) + 1);
     // A code span that starts or ends with a backtick needs a space inside the fence.
     let pad = if shown.starts_with('`') || shown.ends_with('`') {
         " "

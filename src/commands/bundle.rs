@@ -235,15 +235,16 @@ fn no_match(workspace: &Workspace, options: &BundleOptions) -> Error {
 /// Inputs of a bundle without a declared feature: any `KEY=VALUE`, nothing required.
 fn free_inputs(set: &[String]) -> Result<BTreeMap<String, String>, Error> {
     set.iter()
-        .map(|pair| {
-            pair.split_once('=')
-                .map(|(key, value)| (key.to_owned(), value.to_owned()))
-                .ok_or_else(|| Error::Usage {
-                    message: format!("`--set {pair}` is not KEY=VALUE"),
-                    help: Some(String::from("write it as `--set ticket=SHOP-123`")),
-                })
-        })
+        .map(|pair| split_pair(pair).map(|(key, value)| (key.to_owned(), value.to_owned())))
         .collect()
+}
+
+/// One `--set KEY=VALUE`.
+fn split_pair(pair: &str) -> Result<(&str, &str), Error> {
+    pair.split_once('=').ok_or_else(|| Error::Usage {
+        message: format!("`--set {pair}` is not KEY=VALUE"),
+        help: Some(String::from("write it as `--set ticket=SHOP-123`")),
+    })
 }
 
 /// `--set KEY=VALUE` against the feature's declared inputs: unknown keys and missing
@@ -260,12 +261,7 @@ fn inputs(
         .collect();
     let mut values = BTreeMap::new();
     for pair in set {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(Error::Usage {
-                message: format!("`--set {pair}` is not KEY=VALUE"),
-                help: Some(String::from("write it as `--set ticket=SHOP-123`")),
-            });
-        };
+        let (key, value) = split_pair(pair)?;
         if !known.iter().any(|name| name == key) {
             let near = suggest::closest(key, known.iter().map(String::as_str));
             let hint = near

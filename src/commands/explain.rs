@@ -170,10 +170,7 @@ fn text(explanation: &Explanation<'_>) -> String {
         let _ = writeln!(
             out,
             "\n{} `{}` ({}:{}) · {} tokens",
-            serde_json::to_value(layer.layer.kind)
-                .ok()
-                .and_then(|kind| kind.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            layer.layer.kind.as_str(),
             layer.layer.name,
             layer.layer.origin.file,
             layer.layer.origin.line,

@@ -191,6 +191,15 @@ impl Problem {
         self
     }
 
+    /// Append to the help line.
+    #[must_use]
+    pub fn help_suffix(mut self, suffix: &str) -> Self {
+        if let Some(help) = &mut self.help {
+            help.push_str(suffix);
+        }
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

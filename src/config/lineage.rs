@@ -23,6 +23,7 @@ struct Entry<'w> {
 }
 
 /// A layer's items, by name.
+#[derive(Clone)]
 struct Layer<'w> {
     kind: LayerKind,
     name: &'w str,
@@ -97,11 +98,7 @@ pub fn check(
     }
     for service in &workspace.services {
         let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().map(|layer| Layer {
-            kind: layer.kind,
-            name: layer.name,
-            entries: layer.entries.clone(),
-        }));
+        lineage.extend(org.iter().cloned());
         if let Some(domain) = service
             .domain
             .as_ref()
@@ -113,11 +110,7 @@ pub fn check(
     }
     for feature in &workspace.features {
         let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().map(|layer| Layer {
-            kind: layer.kind,
-            name: layer.name,
-            entries: layer.entries.clone(),
-        }));
+        lineage.extend(org.iter().cloned());
         let services: Vec<&Service> = feature
             .services
             .iter()
@@ -141,14 +134,7 @@ pub fn check(
                 entries: entries(&service.items),
             });
         }
-        let plain: Vec<Layer<'_>> = org
-            .iter()
-            .map(|layer| Layer {
-                kind: layer.kind,
-                name: layer.name,
-                entries: layer.entries.clone(),
-            })
-            .collect();
+        let plain: Vec<Layer<'_>> = org.iter().cloned().collect();
         checker.document(&entries(&feature.items), &plain, &lineage);
     }
 }

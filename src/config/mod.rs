@@ -24,15 +24,16 @@ use validate::Validation;
 pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec<Problem>> {
     let root = settings::discover(explicit_root).map_err(|problem| vec![*problem])?;
     let settings = settings::load(&root)?;
-    let resolver = crate::paths::Resolver::new(&root);
+    let resolver = std::sync::Arc::new(crate::paths::Resolver::new(&root));
     // The file index (for globs) needs a walk of the tree; build it while files are parsed.
     let loaded = std::thread::scope(|scope| {
         scope.spawn(|| resolver.index().len());
         load::load(&root, &settings.config, settings.source.as_ref())
     });
-    let validation = validate::validate(&root, settings, &loaded, today, &resolver);
+    // The workspace keeps the resolver: bundles reuse its index and caches.
+    let validation = validate::validate(&root, settings, &loaded, today, resolver);
     // Freeing thousands of parsed documents takes measurable time; a CLI can exit without
     // waiting for it, and a library caller still gets the memory back.
-    std::thread::spawn(move || drop((loaded, resolver)));
+    std::thread::spawn(move || drop(loaded));
     Ok(validation)
 }

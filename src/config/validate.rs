@@ -59,7 +59,7 @@ pub fn validate(
     settings: Settings,
     loaded: &Loaded,
     today: Date,
-    resolver: &paths::Resolver,
+    resolver: Arc<paths::Resolver>,
 ) -> Validation {
     let mut problems = loaded.problems.clone();
     let mut orgs = Vec::new();
@@ -200,9 +200,10 @@ pub fn validate(
         services: Vec::new(),
         features: Vec::new(),
         agents: Vec::new(),
+        resolver: Arc::clone(&resolver),
     };
     let context = Context {
-        resolver,
+        resolver: &resolver,
         max_file_bytes: settings.max_file_bytes,
         agents: &agent_names,
     };
@@ -964,17 +965,6 @@ pub fn all_metas(workspace: &Workspace) -> Vec<(Section, &ItemMeta)> {
         }
     }
     metas
-}
-
-impl Problem {
-    /// Append to the help line.
-    #[must_use]
-    fn help_suffix(mut self, suffix: &str) -> Self {
-        if let Some(help) = &mut self.help {
-            help.push_str(suffix);
-        }
-        self
-    }
 }
 
 #[cfg(test)]

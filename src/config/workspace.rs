@@ -5,12 +5,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::settings::Settings;
 use crate::date::Date;
+use crate::paths::Resolver;
 
 /// Where something was declared: root-relative file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -40,6 +42,12 @@ macro_rules! name_type {
             }
 
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
                 &self.0
             }
         }
@@ -358,6 +366,8 @@ pub struct Workspace {
     pub services: Vec<Service>,
     pub features: Vec<Feature>,
     pub agents: Vec<Agent>,
+    /// The path resolver validation used (with its file index), for reading files later.
+    pub resolver: Arc<Resolver>,
 }
 
 impl Workspace {

@@ -226,17 +226,11 @@ fn stdin_is_empty_even_when_ctx_stdin_never_closes() {
         .spawn()
         .unwrap();
     let _keep_open = child.stdin.take();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ctx hangs on a gate reading stdin"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::wait_for_exit(
+        &mut child,
+        Duration::from_secs(20),
+        "ctx hangs on a gate reading stdin",
+    );
     assert_eq!(status.code(), Some(0));
     assert!(
         gate(&report(dir.path()), "reads-stdin")["output_tail"]
@@ -514,14 +508,11 @@ fn interrupt(signal: nix::sys::signal::Signal, expected: i32) {
         signal,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "ctx did not stop after {signal}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::wait_for_exit(
+        &mut child,
+        Duration::from_secs(20),
+        &format!("ctx did not stop after {signal}"),
+    );
     assert_eq!(status.code(), Some(expected));
     // Every gate process is gone within grace + 1 s.
     assert!(

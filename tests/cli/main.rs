@@ -46,6 +46,40 @@ pub fn ctx(root: &Path, args: &[&str]) -> Run {
     Run::from(output)
 }
 
+/// Wait for `child` to exit, polling, failing with `what` after `within`.
+pub fn wait_for_exit(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll ctx") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Run `ctx -C <repo> ARGS` with its stdout closed at once: it must exit 0 quietly.
+pub fn assert_quiet_on_broken_pipe(args: &[&str]) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(repo_root())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ctx");
+    // Close the read end at once: every write ctx makes hits a broken pipe.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for ctx");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
 /// A finished run of `ctx`.
 pub struct Run {
     pub code: i32,

@@ -603,3 +603,54 @@ fn changed_paths_are_relative_to_a_workspace_inside_a_larger_repository() {
         run.stdout
     );
 }
+
+#[test]
+fn fail_fast_stops_starting_gates_after_a_blocking_failure() {
+    let dir = workspace("  first: exit 1\n  second: \"true\"\n  third: \"true\"\n");
+    let (run, report) = gates(dir.path(), &["-j", "1", "--fail-fast"]);
+    run.expect_code(1);
+    assert_eq!(gate(&report, "first")["status"], "fail");
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!(["domain:d/second", "domain:d/third"])
+    );
+    assert!(run.stderr.contains("2 not started"), "{}", run.stderr);
+}
+
+#[test]
+fn timeout_flag_overrides_every_gate() {
+    let dir = workspace("  slow:\n    run: \"echo $$ > pids/slow; sleep 60\"\n    timeout: 10m\n");
+    let (run, report) = gates(dir.path(), &["--timeout", "1s"]);
+    run.expect_code(1);
+    assert_eq!(gate(&report, "slow")["status"], "timeout");
+    assert!(
+        gate(&report, "slow")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after 1s")
+    );
+    assert_group_gone(pid(dir.path(), "slow"));
+    let run = ctx(dir.path(), &["gates", "--domain", "d", "--timeout", "ten"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("is not a duration"), "{}", run.stderr);
+}
+
+#[test]
+fn all_selects_every_layer_once() {
+    let run = ctx(&repo_root(), &["gates", "--all", "--dry-run"]);
+    run.expect_code(0);
+    for id in [
+        "org:acme/syntax",
+        "domain:payment/payment-tests",
+        "feature:checkout/checkout-flow",
+        "domain:order_management/saga-check",
+    ] {
+        assert_eq!(
+            run.stdout.matches(&format!("{id}\n")).count(),
+            1,
+            "{id}: {}",
+            run.stdout
+        );
+    }
+    assert!(run.stdout.contains("why: `--all`"), "{}", run.stdout);
+}

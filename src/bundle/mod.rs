@@ -8,6 +8,7 @@ pub mod files;
 pub mod layer;
 pub mod merge;
 pub mod model;
+mod pretokenize;
 pub mod render;
 pub mod select;
 pub mod tokens;

@@ -1,0 +1,252 @@
+//! A fast pre-tokenizer for the o200k and cl100k patterns, exact by construction.
+//!
+//! Before BPE, tiktoken splits text with a regular expression into pieces (words with
+//! their leading space, runs of up to three digits, punctuation runs, whitespace). The
+//! general regex engine spends most of ctx's bundle time there, so the patterns are
+//! written out here by hand for ASCII, the bulk of any source tree:
+//!
+//! ```text
+//! o200k   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//!       | [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//!       | \p{N}{1,3} | ?[^\s\p{L}\p{N}]+[\r\n/]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+//! cl100k  (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,3}
+//!       | ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+//! ```
+//!
+//! The rule: a decision that would look at a non-ASCII character is never guessed. The
+//! piece is then taken from the reference splitter (`bpe-openai`'s regex), so every piece
+//! is the one the regex would produce. A property test compares both on generated text.
+
+/// Which pattern to split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    O200k,
+    Cl100k,
+}
+
+/// The pieces of `text`, in order, concatenating to `text`.
+pub fn split<'t>(
+    pattern: Pattern,
+    reference: &'t bpe_openai::Tokenizer,
+    text: &'t str,
+) -> impl Iterator<Item = &'t str> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let end = match piece_end(pattern, text.as_bytes(), start) {
+            Some(end) => end,
+            None => start + reference.split(&text[start..]).next()?.len(),
+        };
+        let piece = &text[start..end];
+        start = end;
+        Some(piece)
+    })
+}
+
+/// A character seen by the ASCII rules: a byte, or the end of the text. `None` from
+/// [`at`] means a non-ASCII character: the rules give up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ch {
+    Byte(u8),
+    End,
+}
+
+fn at(text: &[u8], index: usize) -> Option<Ch> {
+    match text.get(index) {
+        None => Some(Ch::End),
+        Some(&byte) if byte.is_ascii() => Some(Ch::Byte(byte)),
+        Some(_) => None,
+    }
+}
+
+/// `\s` (Unicode `White_Space`) restricted to ASCII: tab, newline, vertical tab, form
+/// feed, carriage return and space (not the separators U+001C–U+001F).
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// `[^\r\n\p{L}\p{N}]`: the optional character before a word.
+fn is_prefix(byte: u8) -> bool {
+    !matches!(byte, b'\r' | b'\n') && !byte.is_ascii_alphanumeric()
+}
+
+/// `[^\s\p{L}\p{N}]`: punctuation and symbols.
+fn is_punct(byte: u8) -> bool {
+    !is_space(byte) && !byte.is_ascii_alphanumeric()
+}
+
+/// The end of the longest run from `index` of bytes satisfying `class`; `None` when the
+/// run stops at a non-ASCII character (which might belong to the class).
+fn run(text: &[u8], mut index: usize, class: impl Fn(u8) -> bool) -> Option<usize> {
+    loop {
+        match at(text, index)? {
+            Ch::Byte(byte) if class(byte) => index += 1,
+            _ => return Some(index),
+        }
+    }
+}
+
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `index`: its end, or `index` when absent.
+fn contraction(text: &[u8], index: usize) -> Option<usize> {
+    if at(text, index)? != Ch::Byte(b'\'') {
+        return Some(index);
+    }
+    let lower = |offset: usize| -> Option<Option<u8>> {
+        Some(match at(text, index + offset)? {
+            Ch::Byte(byte) => Some(byte.to_ascii_lowercase()),
+            Ch::End => None,
+        })
+    };
+    let end = match lower(1)? {
+        Some(b's' | b't' | b'm' | b'd') => index + 2,
+        Some(b'r' | b'v') if lower(2)? == Some(b'e') => index + 3,
+        Some(b'l') if lower(2)? == Some(b'l') => index + 3,
+        _ => index,
+    };
+    Some(end)
+}
+
+/// The end of the piece that starts at `start` (a char boundary before the end), or
+/// `None` when the ASCII rules cannot decide it.
+fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
+    let Ch::Byte(first) = at(text, start)? else {
+        return None;
+    };
+    if pattern == Pattern::Cl100k && first == b'\'' {
+        let end = contraction(text, start)?;
+        if end > start {
+            return Some(end);
+        }
+    }
+    // Words, with one optional leading non-letter.
+    if first.is_ascii_alphabetic() || is_prefix(first) {
+        let word = if is_prefix(first) { start + 1 } else { start };
+        let end = match pattern {
+            Pattern::O200k => {
+                let uppers = run(text, word, |byte| byte.is_ascii_uppercase())?;
+                let lowers = run(text, uppers, |byte| byte.is_ascii_lowercase())?;
+                (lowers > word).then_some(lowers)
+            }
+            Pattern::Cl100k => {
+                let letters = run(text, word, |byte| byte.is_ascii_alphabetic())?;
+                (letters > word).then_some(letters)
+            }
+        };
+        if let Some(end) = end {
+            return match pattern {
+                Pattern::O200k => contraction(text, end),
+                Pattern::Cl100k => Some(end),
+            };
+        }
+    }
+    // Up to three digits.
+    if first.is_ascii_digit() {
+        let mut end = start + 1;
+        while end < start + 3 {
+            match at(text, end)? {
+                Ch::Byte(byte) if byte.is_ascii_digit() => end += 1,
+                _ => break,
+            }
+        }
+        return Some(end);
+    }
+    // Punctuation, with one optional leading space, then line breaks (and `/` for o200k).
+    let punct = if first == b' ' {
+        match at(text, start + 1)? {
+            Ch::Byte(byte) if is_punct(byte) => Some(start + 1),
+            _ => None,
+        }
+    } else if is_punct(first) {
+        Some(start)
+    } else {
+        None
+    };
+    if let Some(punct) = punct {
+        let mut end = run(text, punct, is_punct)?;
+        while let Some(&byte) = text.get(end) {
+            let tail = matches!(byte, b'\r' | b'\n') || (pattern == Pattern::O200k && byte == b'/');
+            if !tail {
+                break;
+            }
+            end += 1;
+        }
+        return Some(end);
+    }
+    // Whitespace: through the last line break of the run; else the whole run at the end
+    // of the text; else all but the last character (which joins the next word).
+    let end = run(text, start, is_space)?;
+    if let Some(last_break) = text[start..end]
+        .iter()
+        .rposition(|&byte| matches!(byte, b'\r' | b'\n'))
+    {
+        return Some(start + last_break + 1);
+    }
+    if end == text.len() || end - start == 1 {
+        return Some(end);
+    }
+    Some(end - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn reference(pattern: Pattern) -> &'static bpe_openai::Tokenizer {
+        match pattern {
+            Pattern::O200k => bpe_openai::o200k_base(),
+            Pattern::Cl100k => bpe_openai::cl100k_base(),
+        }
+    }
+
+    fn check(text: &str) {
+        for pattern in [Pattern::O200k, Pattern::Cl100k] {
+            let tokenizer = reference(pattern);
+            let fast: Vec<&str> = split(pattern, tokenizer, text).collect();
+            let slow: Vec<&str> = tokenizer.split(text).collect();
+            assert_eq!(fast, slow, "{pattern:?} on {text:?}");
+        }
+    }
+
+    #[test]
+    fn matches_the_regex_on_tricky_text() {
+        for text in [
+            "",
+            "fn main() {\n    println!(\"hi\");\n}\n",
+            "FOOBar fooBar FOO'S it's we'VE they'll I'd 'sa 'x '",
+            "a  b   \t c\r\n\r\n  \n x   ",
+            "12345 1 22 333 4444 x1y22z333",
+            " 123 \t( //a/b/ }\n/ ;;\r\n\r",
+            "\u{b}\u{c}\u{1c}\u{1f}\0\u{7f}",
+            "naïve café — 東京 Привет 👩‍👩‍👧 \u{a0}x \u{2003}\n",
+            "don'ſ DON'\u{17f} x'\u{212a}",
+            "   ",
+            "x ",
+            "\n",
+            "'",
+            " '",
+        ] {
+            check(text);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn matches_the_regex_on_generated_text(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    8 => proptest::char::range(' ', '~'),
+                    2 => prop_oneof![Just('\n'), Just('\r'), Just('\t'), Just('\''), Just('\u{b}'), Just('\u{1c}')],
+                    1 => prop_oneof![Just('é'), Just('ſ'), Just('\u{a0}'), Just('—'), Just('٣'), Just('東'), Just('\u{301}'), Just('ǅ')],
+                ],
+                0..48,
+            ).prop_map(|chars| chars.into_iter().collect::<String>())
+        ) {
+            check(&text);
+        }
+    }
+}

@@ -152,6 +152,14 @@ pub struct BundleOptions {
     /// Treat this date (YYYY-MM-DD) as today for `expires`.
     #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
     pub today: Option<String>,
+
+    /// Count and scan every file afresh, without reading or updating the token cache.
+    ///
+    /// The cache (`.ctx/cache/tokens`) remembers token counts and secret-scan results by
+    /// the hash of each file's content, so a changed file can never reuse a stale count;
+    /// this flag is for measuring, not for correctness.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Arguments of `ctx bundle`.

@@ -92,6 +92,27 @@ impl Printer {
         }
     }
 
+    /// Stream data to stdout through `write` (buffered). A closed pipe ends the output
+    /// quietly, like [`Printer::data`]: the rest is discarded, not an error.
+    pub fn stream_data<E: From<io::Error>>(
+        &self,
+        write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.stdout_closed.get() {
+            return Ok(());
+        }
+        let mut pipe = Pipe {
+            inner: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+            closed: false,
+        };
+        write(&mut pipe)?;
+        pipe.flush()?;
+        if pipe.closed {
+            self.stdout_closed.set(true);
+        }
+        Ok(())
+    }
+
     /// Write a rendered diagnostic (error or warning) to stderr.
     pub fn diagnostic(&self, rendered: &str, is_error: bool) {
         if !is_error && self.verbosity == Verbosity::Quiet {
@@ -134,6 +155,15 @@ impl Printer {
 /// then renamed over the target. On failure the previous file is untouched and the temp
 /// file removed.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`], with the content streamed by `write` (buffered) instead of held in
+/// memory. If `write` fails, the temp file is removed and `path` is left as it was.
+pub fn write_atomic_with<E: From<io::Error>>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), E> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -144,19 +174,59 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
     let prefix = format!(".{}.ctx-tmp-", name.to_string_lossy());
     remove_stale_temps(&folder, &prefix);
     let temp = folder.join(format!("{prefix}{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
+    let result = (|| -> Result<(), E> {
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp)?;
-        file.write_all(bytes)?;
+        let mut buffered = io::BufWriter::with_capacity(1 << 16, file);
+        write(&mut buffered)?;
+        let file = buffered
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        Ok(std::fs::rename(&temp, path)?)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// A writer that turns a broken pipe into the end of output.
+struct Pipe<W: Write> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> Pipe<W> {
+    fn guard(&mut self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for Pipe<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if !self.closed {
+            let result = self.inner.write_all(bytes);
+            self.guard(result)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.guard(result)
+    }
 }
 
 /// Remove temp files left by writers that were killed mid-write: `<prefix><pid>` whose

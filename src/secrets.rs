@@ -157,6 +157,24 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     ]
 });
 
+/// A short fingerprint of the rules and placeholder markers, so that what was learned
+/// under one rule set (a cached "no secrets here") is never trusted under another.
+pub fn fingerprint() -> String {
+    let mut hasher = blake3::Hasher::new();
+    for rule in RULES.iter() {
+        hasher.update(rule.id.as_bytes());
+        hasher.update(rule.regex.as_str().as_bytes());
+        hasher.update(&[
+            u8::try_from(rule.group).unwrap_or(u8::MAX),
+            u8::from(rule.generic),
+        ]);
+    }
+    for marker in PLACEHOLDERS {
+        hasher.update(marker.as_bytes());
+    }
+    hasher.finalize().to_hex()[..16].to_owned()
+}
+
 /// Markers of a value that is not a real secret.
 const PLACEHOLDERS: [&str; 16] = [
     "example",

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::budget;
-use super::files::{self, FileContent};
+use super::cache::TokenCache;
+use super::inline;
 use super::layer::{self, LayerId, Scope};
 use super::merge::{self, Merged, MergedItem, Payload, Status};
 use super::model::{
@@ -18,7 +19,6 @@ use crate::config::workspace::{
 };
 use crate::date::Date;
 use crate::paths::{self, Resolver};
-use crate::secrets;
 
 /// What a bundle is built with.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct Options {
     pub exclude: Option<String>,
     /// What to do with secrets in inlined files.
     pub secrets: SecretsMode,
+    /// Use (and update) the token cache in `.ctx/cache/`.
+    pub cache: bool,
 }
 
 /// Why a bundle cannot be built.
@@ -66,27 +68,49 @@ pub fn build(
     let mut merged = merge::merge(&plans, options.today);
     apply_agent(&mut merged, request.agent);
     let resolver = &*workspace.resolver;
-    let mut findings = Findings {
-        notes: Vec::new(),
-        secrets: Vec::new(),
-        mode: options.secrets,
+    let mut cache = match options.cache {
+        true => TokenCache::open(&workspace.root),
+        false => TokenCache::disabled(),
     };
-    let mut items = expand(
-        &merged,
-        resolver,
-        workspace.settings.max_file_bytes,
-        options,
-        &mut findings,
-    );
-    let Findings {
-        notes,
-        secrets: found,
-        ..
-    } = findings;
+    let slots = expand(&merged, resolver, options);
+    let jobs: Vec<inline::Job> = slots
+        .iter()
+        .filter_map(|slot| match slot {
+            Slot::File(job) => Some(job.clone()),
+            _ => None,
+        })
+        .collect();
+    let limits = inline::Limits {
+        max_bytes: workspace.settings.max_file_bytes,
+        secrets: options.secrets,
+        tokenizer: options.tokenizer,
+    };
+    let mut inlined = inline::all(&jobs, resolver, limits, &cache).into_iter();
+    let mut items = Vec::new();
+    let mut notes = Vec::new();
+    let mut found = Vec::new();
+    for slot in slots {
+        match slot {
+            Slot::Item(mut item) => {
+                let text = item.text.as_deref().or(item.run.as_deref()).unwrap_or("");
+                item.tokens = cache.count(options.tokenizer, text);
+                items.push(item);
+            }
+            Slot::Note(note) => notes.push(note),
+            Slot::File(_) => {
+                let Some(done) = inlined.next() else { continue };
+                notes.extend(done.notes);
+                found.extend(done.secrets);
+                if let Some((hash, entry)) = done.learned {
+                    cache.record(&hash, entry);
+                }
+                items.push(done.entry);
+            }
+        }
+    }
     if options.secrets == SecretsMode::Fail && !found.is_empty() {
         return Err(BuildError::Secrets(found));
     }
-    count_tokens(&mut items, options.tokenizer);
     let gates = gate_list(&items);
     let show_phases = request.agent.is_none_or(|agent| {
         agent
@@ -100,7 +124,8 @@ pub fn build(
         }
         _ => Vec::new(),
     };
-    let phase_tokens = tokens::count(options.tokenizer, &phase_text(&phases));
+    let phase_tokens = cache.count(options.tokenizer, &phase_text(&phases));
+    let cache_note = cache.save().err();
     budget::apply(&mut items, phase_tokens, options.budget)?;
     let mut by_layer = BTreeMap::new();
     let mut total = phase_tokens;
@@ -156,6 +181,7 @@ pub fn build(
         notes,
         secrets: found,
         digest: String::new(),
+        cache_note,
     };
     bundle.seal();
     Ok(bundle)
@@ -219,19 +245,15 @@ pub fn origin_json(origin: &Origin) -> OriginJson {
 /// One output item per merged item, except that patterns and examples become one item per
 /// file (globs and folders expanded, sorted).
 /// What reading files reports besides content.
-struct Findings {
-    notes: Vec<String>,
-    secrets: Vec<SecretJson>,
-    mode: SecretsMode,
+/// A bundle item in order: ready, a file to inline, or a note met on the way.
+#[derive(Debug)]
+enum Slot {
+    Item(ItemJson),
+    File(inline::Job),
+    Note(String),
 }
 
-fn expand(
-    merged: &Merged,
-    resolver: &Resolver,
-    max_bytes: u64,
-    options: &Options,
-    findings: &mut Findings,
-) -> Vec<ItemJson> {
+fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Vec<Slot> {
     let mut out = Vec::new();
     for item in &merged.items {
         let base = base_item(item, &merged.layers);
@@ -244,7 +266,7 @@ fn expand(
                 },
                 Status::Included,
             ) => {
-                let files = files_of(resolver, path, false, options, &mut findings.notes);
+                let files = files_of(resolver, path, false, options, &mut out);
                 let single = files.len() == 1 && !paths::is_glob(path);
                 for file in files {
                     let mut entry = base.clone();
@@ -252,12 +274,15 @@ fn expand(
                         entry.id = format!("{}:{file}", base.id);
                     }
                     entry.lines = lines.map(|range| range.to_string());
-                    fill_file(&mut entry, resolver, &file, *lines, max_bytes, findings);
-                    out.push(entry);
+                    out.push(Slot::File(inline::Job {
+                        entry,
+                        file,
+                        lines: *lines,
+                    }));
                 }
             }
             (Payload::Example { path }, Status::Included) => {
-                for file in files_of(resolver, path, true, options, &mut findings.notes) {
+                for file in files_of(resolver, path, true, options, &mut out) {
                     let mut entry = base.clone();
                     entry.id = format!(
                         "{}/{}/{file}",
@@ -265,23 +290,27 @@ fn expand(
                         Section::Examples.as_str()
                     );
                     entry.key.clone_from(&file);
-                    fill_file(&mut entry, resolver, &file, None, max_bytes, findings);
-                    out.push(entry);
+                    out.push(Slot::File(inline::Job {
+                        entry,
+                        file,
+                        lines: None,
+                    }));
                 }
             }
-            _ => out.push(base),
+            _ => out.push(Slot::Item(base)),
         }
     }
     out
 }
 
 /// The files a pattern path or example entry names, sorted; the output file excluded.
+/// Problems become notes.
 fn files_of(
     resolver: &Resolver,
     path: &str,
     folders: bool,
     options: &Options,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Slot>,
 ) -> Vec<String> {
     let mut found: Vec<String> = if paths::is_glob(path) {
         match resolver.expand_glob(path) {
@@ -290,13 +319,15 @@ fn files_of(
                 .filter_map(|matched| match matched {
                     Ok(file) => Some(file),
                     Err((file, error)) => {
-                        notes.push(format!("`{file}` (matched by `{path}`) {error}; not read"));
+                        notes.push(Slot::Note(format!(
+                            "`{file}` (matched by `{path}`) {error}; not read"
+                        )));
                         None
                     }
                 })
                 .collect(),
             Err(error) => {
-                notes.push(format!("`{path}` {error}; not read"));
+                notes.push(Slot::Note(format!("`{path}` {error}; not read")));
                 Vec::new()
             }
         }
@@ -309,7 +340,7 @@ fn files_of(
                 .collect(),
             Ok(_) => vec![path.trim_start_matches("./").to_owned()],
             Err(error) => {
-                notes.push(format!("`{path}` {error}; not read"));
+                notes.push(Slot::Note(format!("`{path}` {error}; not read")));
                 Vec::new()
             }
         }
@@ -318,63 +349,6 @@ fn files_of(
         found.retain(|file| file != excluded);
     }
     found
-}
-
-fn fill_file(
-    entry: &mut ItemJson,
-    resolver: &Resolver,
-    file: &str,
-    lines: Option<crate::config::workspace::LineRange>,
-    max_bytes: u64,
-    findings: &mut Findings,
-) {
-    let notes = &mut findings.notes;
-    entry.path = Some(file.to_owned());
-    entry.language = Some(files::language(file).to_owned());
-    match files::read(resolver, file, lines, max_bytes) {
-        FileContent::Text { text, lossy } => {
-            if lossy {
-                let note =
-                    format!("`{file}` is not valid UTF-8; invalid bytes were replaced with U+FFFD");
-                notes.push(note.clone());
-                entry.note = Some(note);
-            }
-            let text = if findings.mode == SecretsMode::Off {
-                text
-            } else {
-                let (scrubbed, found) = secrets::scrub(&text);
-                let first_line = lines.map_or(1, |range| range.start);
-                findings
-                    .secrets
-                    .extend(found.iter().map(|finding| SecretJson {
-                        path: file.to_owned(),
-                        line: finding.line + first_line - 1,
-                        rule: finding.rule,
-                        item: entry.id.clone(),
-                    }));
-                scrubbed
-            };
-            entry.content = Some(text);
-        }
-        FileContent::Binary => {
-            entry.status = Status::OmittedBinary;
-            entry.note = Some(String::from(
-                "binary file (NUL byte in the first 8 KiB): listed, not inlined",
-            ));
-        }
-        FileContent::TooLarge(size) => {
-            entry.status = Status::OmittedSize;
-            entry.note = Some(format!(
-                "{size} bytes, over `max_file_bytes` ({max_bytes}): listed, not inlined"
-            ));
-        }
-        FileContent::Unreadable(reason) => {
-            let note = format!("`{file}` could not be read: {reason}");
-            notes.push(note.clone());
-            entry.status = Status::OmittedUnreadable;
-            entry.note = Some(note);
-        }
-    }
 }
 
 fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
@@ -431,22 +405,6 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         Payload::Example { path } => json.path = Some(path.clone()),
     }
     json
-}
-
-/// Count every item's tokens on all cores: file content, constraint text, gate command.
-fn count_tokens(items: &mut [ItemJson], tokenizer: Tokenizer) {
-    let counts = crate::parallel::map(items, |item| {
-        let text = item
-            .content
-            .as_deref()
-            .or(item.text.as_deref())
-            .or(item.run.as_deref())
-            .unwrap_or("");
-        tokens::count(tokenizer, text)
-    });
-    for (item, count) in items.iter_mut().zip(counts) {
-        item.tokens = count;
-    }
 }
 
 fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {

@@ -39,7 +39,7 @@ pub fn read(
     read_path(&path, lines, max_bytes)
 }
 
-fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileContent {
+pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileContent {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(error) => return FileContent::Unreadable(error.to_string()),
@@ -88,11 +88,17 @@ pub fn fence(text: &str) -> String {
 /// The length of the longest run of backticks in `text` (fences and code spans must be
 /// longer).
 pub fn longest_backtick_run(text: &str) -> usize {
+    let bytes = text.as_bytes();
     let mut longest = 0;
-    let mut run = 0;
-    for character in text.chars() {
-        run = if character == '`' { run + 1 } else { 0 };
+    let mut rest = 0;
+    while let Some(found) = memchr::memchr(b'`', &bytes[rest..]) {
+        let start = rest + found;
+        let run = bytes[start..]
+            .iter()
+            .take_while(|&&byte| byte == b'`')
+            .count();
         longest = longest.max(run);
+        rest = start + run;
     }
     longest
 }

@@ -1,10 +1,15 @@
 //! The bundle stage: layers ([`layer`]) → merge ([`merge`], the only merge rules) →
-//! files read and tokens counted ([`build`], [`files`], [`tokens`]) → budget
-//! ([`budget`]) → output ([`render`]: Markdown template or JSON of [`model`]).
+//! files read, scanned and counted on all cores ([`build`], `inline`, [`files`],
+//! [`tokens`], with the `cache` of counts by content hash) → budget ([`budget`]) →
+//! output ([`render`]: Markdown template or JSON of [`model`]), streaming each file's
+//! [`content`] from disk as it is written.
 
 pub mod budget;
 pub mod build;
+mod cache;
+pub mod content;
 pub mod files;
+mod inline;
 pub mod layer;
 pub mod merge;
 pub mod model;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::content::Content;
 use super::merge::Status;
 use crate::config::workspace::{LayerKind, Section};
 
@@ -81,9 +82,9 @@ pub struct ItemJson {
     /// Fenced-code language (files).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    /// The file content, when included.
+    /// The file content, when included (read from disk as it is written out).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    pub content: Option<Content>,
 }
 
 /// A gate in the bundle's gate list.
@@ -203,13 +204,32 @@ pub struct Bundle {
     pub secrets: Vec<SecretJson>,
     /// `blake3:<hex>` of the bundle serialised with an empty digest.
     pub digest: String,
+    /// Why the token cache could not be saved (shown with `-v`; not part of the bundle).
+    #[serde(skip)]
+    pub cache_note: Option<String>,
 }
 
 impl Bundle {
-    /// Compute and set the digest: blake3 over the canonical JSON (digest empty).
+    /// Compute and set the digest: blake3 over the canonical JSON with the digest empty
+    /// and each content replaced by the blake3 of its text (a Merkle digest: any change
+    /// to any written byte changes it, without reading the files again).
     pub fn seal(&mut self) {
         self.digest.clear();
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        self.digest = format!("blake3:{}", blake3::hash(&canonical).to_hex());
+        let contents: Vec<Option<Content>> = self
+            .items
+            .iter_mut()
+            .map(|item| item.content.take())
+            .collect();
+        let mut hasher = blake3::Hasher::new();
+        // Writing into a hasher cannot fail, and these structures always serialise.
+        let _ = serde_json::to_writer(&mut hasher, self);
+        for (item, content) in self.items.iter_mut().zip(contents) {
+            match &content {
+                Some(content) => hasher.update(content.digest().as_bytes()),
+                None => hasher.update(&[0]),
+            };
+            item.content = content;
+        }
+        self.digest = format!("blake3:{}", hasher.finalize().to_hex());
     }
 }

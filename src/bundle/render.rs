@@ -5,13 +5,18 @@
 //! (a typo is an error naming the template and line), a fuel limit (a runaway loop
 //! stops), and a loader that only reads plain file names inside the templates folder.
 
+use std::collections::HashMap;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
+use super::content::ContentError;
 use super::files;
+use super::merge::Status;
 use super::model::{Bundle, ItemJson};
+use crate::config::workspace::{LayerKind, Section};
 
 /// The built-in template.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/bundle.md");
@@ -29,8 +34,12 @@ pub enum RenderError {
         line: String,
         detail: String,
     },
-    #[error("cannot serialise the bundle: {0}")]
-    Json(#[from] serde_json::Error),
+    /// An inlined file changed between counting and writing.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// Writing the output failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
 /// An item as the template sees it: the JSON item plus rendering aids.
@@ -43,9 +52,69 @@ struct ItemView<'a> {
     ends_with_newline: bool,
 }
 
+/// One layer's items as the built-in template lays them out, grouped here once rather
+/// than filtered per layer in the template (quadratic on bundles of thousands of files).
+#[derive(Serialize)]
+struct Group<'a> {
+    kind: LayerKind,
+    name: &'a str,
+    /// Included constraints.
+    constraints: Vec<&'a ItemView<'a>>,
+    /// Patterns that are shown (included or omitted with a reason).
+    patterns: Vec<&'a ItemView<'a>>,
+}
+
+/// Statuses the Markdown leaves out of the pattern and example sections.
+const HIDDEN: [Status; 4] = [
+    Status::Overridden,
+    Status::Disabled,
+    Status::Expired,
+    Status::FilteredAgent,
+];
+
+fn group_by_layer<'a>(bundle: &'a Bundle, items: &'a [ItemView<'a>]) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = bundle
+        .layers
+        .iter()
+        .map(|layer| Group {
+            kind: layer.kind,
+            name: &layer.name,
+            constraints: Vec::new(),
+            patterns: Vec::new(),
+        })
+        .collect();
+    let index: HashMap<(LayerKind, &str), usize> = bundle
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
+        .collect();
+    for view in items {
+        let item = view.item;
+        let Some(&position) = index.get(&(item.layer.kind, item.layer.name.as_str())) else {
+            continue;
+        };
+        match item.section {
+            Section::Constraints if item.status == Status::Included => {
+                groups[position].constraints.push(view);
+            }
+            Section::Patterns if !HIDDEN.contains(&item.status) => {
+                groups[position].patterns.push(view);
+            }
+            _ => {}
+        }
+    }
+    groups
+}
+
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
-/// built in).
-pub fn markdown(bundle: &Bundle, root: &Path, template: &str) -> Result<String, RenderError> {
+/// built in) into `out`, file contents streamed from disk as the template prints them.
+pub fn markdown(
+    bundle: &Bundle,
+    root: &Path,
+    template: &str,
+    out: &mut dyn io::Write,
+) -> Result<(), RenderError> {
     let templates = root.join("templates");
     let mut environment = Environment::new();
     environment.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -62,22 +131,46 @@ pub fn markdown(bundle: &Bundle, root: &Path, template: &str) -> Result<String, 
         .iter()
         .map(|item| ItemView {
             item,
-            fence: files::fence(item.content.as_deref().unwrap_or("")),
+            fence: item
+                .content
+                .as_ref()
+                .map_or_else(|| files::fence(""), |content| content.fence()),
             ends_with_newline: item
                 .content
-                .as_deref()
-                .is_none_or(|content| content.ends_with('\n')),
+                .as_ref()
+                .is_none_or(|content| content.ends_with_newline()),
         })
         .collect();
+    let groups = group_by_layer(bundle, &items);
     let context = minijinja::context! {
         bundle => minijinja::Value::from(minijinja::value::Serde(bundle)),
         items => minijinja::Value::from(minijinja::value::Serde(&items)),
+        groups => minijinja::Value::from(minijinja::value::Serde(&groups)),
     };
-    let render = || -> Result<String, minijinja::Error> {
+    let mut render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
-        compiled.render(&context)
+        compiled.render_captured_to(&context, &mut *out)?;
+        Ok(())
     };
-    render().map_err(|error| template_error(template, &error))
+    render().map_err(|error| {
+        let changed = bundle
+            .items
+            .iter()
+            .find_map(|item| item.content.as_ref()?.render_error());
+        if let Some(changed) = changed {
+            return RenderError::Content(changed);
+        }
+        if error.kind() == ErrorKind::WriteFailure {
+            let source = std::error::Error::source(&error)
+                .and_then(|source| source.downcast_ref::<io::Error>())
+                .map_or_else(
+                    || io::Error::other(error.to_string()),
+                    |io| io::Error::new(io.kind(), io.to_string()),
+                );
+            return RenderError::Io(source);
+        }
+        template_error(template, &error)
+    })
 }
 
 /// Inline code that survives any text: control characters shown escaped (a newline in a
@@ -160,7 +253,18 @@ fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
     RenderError::Template { name, line, detail }
 }
 
-/// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated.
-pub fn json(bundle: &Bundle) -> Result<String, RenderError> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(bundle)?))
+/// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out`.
+pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError> {
+    serde_json::to_writer_pretty(&mut *out, bundle).map_err(|error| {
+        let changed = bundle
+            .items
+            .iter()
+            .find_map(|item| item.content.as_ref()?.render_error());
+        match changed {
+            Some(changed) => RenderError::Content(changed),
+            None => RenderError::Io(io::Error::from(error)),
+        }
+    })?;
+    out.write_all(b"\n")?;
+    Ok(())
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::bundle::build::{self, Request};
 use crate::bundle::layer::Scope;
 use crate::bundle::model::{Bundle, ScopeKind};
-use crate::bundle::{render, select};
+use crate::bundle::render::{self, RenderError};
+use crate::bundle::select;
 use crate::cli::{BundleArgs, BundleFormat, BundleOptions, TokenizerArg};
 use crate::commands;
 use crate::config::settings::Tokenizer;
@@ -34,24 +35,34 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
             secret.path, secret.line, secret.rule
         ));
     }
-    let text = match args.format {
-        BundleFormat::Json => render::json(&bundle),
-        BundleFormat::Markdown => {
-            render::markdown(&bundle, &workspace.root, &workspace.settings.template)
-        }
+    if let Some(note) = &bundle.cache_note {
+        printer.note(note);
     }
-    .map_err(|error| Error::Bundle {
-        message: error.to_string(),
-        help: Some(String::from(
-            "fix the template in `templates/`, or remove it to use the built-in one",
-        )),
-    })?;
+    let render = |out: &mut dyn std::io::Write| match args.format {
+        BundleFormat::Json => render::json(&bundle, out),
+        BundleFormat::Markdown => {
+            render::markdown(&bundle, &workspace.root, &workspace.settings.template, out)
+        }
+    };
+    let failed = |error: RenderError, what: String| match error {
+        RenderError::Io(source) => Error::Output { what, source },
+        RenderError::Content(changed) => Error::Bundle {
+            message: changed.to_string(),
+            help: Some(String::from(
+                "something rewrote the file while ctx read it; run the bundle again once it is quiet",
+            )),
+        },
+        RenderError::Template { .. } => Error::Bundle {
+            message: error.to_string(),
+            help: Some(String::from(
+                "fix the template in `templates/`, or remove it to use the built-in one",
+            )),
+        },
+    };
     match &args.output {
         Some(path) => {
-            output::write_atomic(path, text.as_bytes()).map_err(|source| Error::Output {
-                what: format!("`{}`", path.display()),
-                source,
-            })?;
+            output::write_atomic_with(path, render)
+                .map_err(|error| failed(error, format!("`{}`", path.display())))?;
             printer.status(&format!(
                 "wrote {} ({} tokens{}, {} layers)",
                 path.display(),
@@ -64,10 +75,9 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
                 bundle.layers.len()
             ));
         }
-        None => printer.data(&text).map_err(|source| Error::Output {
-            what: String::from("stdout"),
-            source,
-        })?,
+        None => printer
+            .stream_data(render)
+            .map_err(|error| failed(error, String::from("stdout")))?,
     }
     Ok(ExitStatus::Success)
 }
@@ -115,6 +125,7 @@ pub fn make_with(
         inputs,
         exclude,
         secrets: workspace.settings.secrets,
+        cache: !options.no_cache,
     };
     build::build(workspace, &request, &build_options).map_err(|error| match error {
         build::BuildError::Secrets(ref found) => Error::Policy {

@@ -216,20 +216,16 @@ fn write_bundle(
         tokenizer: None,
         set: args.set.clone(),
         today: args.today.clone(),
+        no_cache: false,
     };
     let path = run_dir.join("bundle.json");
-    let written = commands::bundle::make_with(workspace, &options, None, false)
-        .and_then(|bundle| {
-            crate::bundle::render::json(&bundle).map_err(|error| Error::Bundle {
-                message: error.to_string(),
-                help: None,
-            })
-        })
-        .and_then(|json| {
-            output::write_atomic(&path, json.as_bytes()).map_err(|source| Error::Output {
-                what: format!("`{}`", path.display()),
-                source,
-            })
+    let written =
+        commands::bundle::make_with(workspace, &options, None, false).and_then(|bundle| {
+            output::write_atomic_with(&path, |out| crate::bundle::render::json(&bundle, out))
+                .map_err(|error| Error::Bundle {
+                    message: format!("cannot write `{}`: {error}", path.display()),
+                    help: None,
+                })
         });
     match written {
         Ok(()) => Some(path),

@@ -366,10 +366,15 @@ proptest! {
                 tokenizer: None,
                 set: Vec::new(),
                 today: Some(String::from("2026-11-21")),
+                no_cache: false,
             };
             let bundle = ctx::commands::bundle::make(&workspace, &options, None).unwrap();
-            let markdown = ctx::bundle::render::markdown(&bundle, &workspace.root, "bundle.md").unwrap();
-            let json = ctx::bundle::render::json(&bundle).unwrap();
+            let mut markdown = Vec::new();
+            ctx::bundle::render::markdown(&bundle, &workspace.root, "bundle.md", &mut markdown).unwrap();
+            let markdown = String::from_utf8(markdown).unwrap();
+            let mut json = Vec::new();
+            ctx::bundle::render::json(&bundle, &mut json).unwrap();
+            let json = String::from_utf8(json).unwrap();
             for (marker, audience) in &private {
                 let allowed = view.is_some_and(|agent| audience.contains(&agent));
                 if !allowed {

@@ -6,15 +6,8 @@ use std::path::Path;
 
 use crate::{ctx, repo_root};
 
-/// A workspace in a temp folder from `(path, text)` files.
 fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, text).unwrap();
-    }
-    dir
+    crate::workspace_of(files)
 }
 
 fn json(root: &Path, args: &[&str]) -> serde_json::Value {

@@ -9,6 +9,7 @@
 
 mod agents;
 mod bundle;
+mod cache;
 mod example;
 mod gates;
 mod help;
@@ -24,6 +25,17 @@ use std::process::{Command, Output, Stdio};
 /// The repository root (the shipped example workspace).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A workspace in a temp folder from `(path, text)` files.
+pub fn workspace_of(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    dir
 }
 
 pub fn fixture(name: &str) -> PathBuf {

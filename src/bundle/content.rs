@@ -1,0 +1,249 @@
+//! Inlined file content that stays on disk until it is written out.
+//!
+//! A bundle of a large tree must not hold every file in memory. Building reads each file
+//! once (to scan it for secrets, count its tokens and hash it) and keeps only a
+//! [`Content`]: where the text comes from, its hash, and the redactions to apply. Writing
+//! the bundle reads the file again, one at a time, and refuses it if it is not the text
+//! that was counted (it changed in between), so a bundle never pairs a count or a digest
+//! with different text.
+//!
+//! JSON serialisation streams the text straight into the output; for the Markdown
+//! template, the content is a minijinja object that writes the text when the template
+//! prints it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::files::{self, FileContent};
+use crate::config::workspace::LineRange;
+use crate::secrets::{self, Finding};
+
+/// A file's inlined text, read lazily (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Content(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    /// Absolute path of the file.
+    path: PathBuf,
+    /// Root-relative path, for messages.
+    shown: String,
+    lines: Option<LineRange>,
+    max_bytes: u64,
+    /// blake3 of the text as read (before redaction); never shown, as it covers secrets.
+    read_hash: blake3::Hash,
+    /// Secrets to replace, by byte range in the text as read.
+    redactions: Vec<Finding>,
+    /// blake3 of the text as written (after redaction).
+    digest: blake3::Hash,
+    longest_backtick_run: usize,
+    ends_with_newline: bool,
+    /// An error met while the template printed this content (fmt errors carry none).
+    render_error: Mutex<Option<ContentError>>,
+}
+
+/// Why content could not be written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "`{path}` changed while the bundle was being written (it is not the text whose tokens were counted); run ctx again"
+)]
+pub struct ContentError {
+    pub path: String,
+}
+
+/// What building needs to describe one file's content.
+pub struct Read<'a> {
+    pub path: PathBuf,
+    pub shown: &'a str,
+    pub lines: Option<LineRange>,
+    pub max_bytes: u64,
+    /// The text as read.
+    pub text: &'a str,
+    pub read_hash: blake3::Hash,
+    /// The text as written (redacted) when secrets were found.
+    pub redacted: Option<&'a str>,
+    pub redactions: Vec<Finding>,
+}
+
+impl Content {
+    /// Describe content from its first read; the text itself is not kept.
+    pub fn new(read: Read<'_>) -> Self {
+        let written = read.redacted.unwrap_or(read.text);
+        let digest = match read.redacted {
+            Some(redacted) => blake3::hash(redacted.as_bytes()),
+            None => read.read_hash,
+        };
+        Self(Arc::new(Inner {
+            path: read.path,
+            shown: read.shown.to_owned(),
+            lines: read.lines,
+            max_bytes: read.max_bytes,
+            read_hash: read.read_hash,
+            redactions: read.redactions,
+            digest,
+            longest_backtick_run: files::longest_backtick_run(written),
+            ends_with_newline: written.is_empty() || written.ends_with('\n'),
+            render_error: Mutex::new(None),
+        }))
+    }
+
+    /// The text to write: read again, checked against the first read, redacted.
+    pub fn text(&self) -> Result<String, ContentError> {
+        let inner = &*self.0;
+        let changed = || ContentError {
+            path: inner.shown.clone(),
+        };
+        let FileContent::Text { text, .. } =
+            files::read_path(&inner.path, inner.lines, inner.max_bytes)
+        else {
+            return Err(changed());
+        };
+        if blake3::hash(text.as_bytes()) != inner.read_hash {
+            return Err(changed());
+        }
+        Ok(match inner.redactions.is_empty() {
+            true => text,
+            false => secrets::redact(&text, &inner.redactions),
+        })
+    }
+
+    /// blake3 of the text as written.
+    pub fn digest(&self) -> &blake3::Hash {
+        &self.0.digest
+    }
+
+    /// A fence longer than any backtick run in the text.
+    pub fn fence(&self) -> String {
+        "`".repeat((self.0.longest_backtick_run + 1).max(3))
+    }
+
+    pub fn ends_with_newline(&self) -> bool {
+        self.0.ends_with_newline
+    }
+
+    fn remember(&self, error: ContentError) {
+        if let Ok(mut slot) = self.0.render_error.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
+    /// The first error met while this content was written.
+    pub fn render_error(&self) -> Option<ContentError> {
+        self.0.render_error.lock().map_or(None, |slot| slot.clone())
+    }
+}
+
+impl Serialize for Content {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if minijinja::value::serializing_for_value() {
+            return minijinja::Value::from_object(Printed(self.clone())).serialize(serializer);
+        }
+        match self.text() {
+            Ok(text) => serializer.serialize_str(&text),
+            Err(error) => {
+                let message = error.to_string();
+                self.remember(error);
+                Err(serde::ser::Error::custom(message))
+            }
+        }
+    }
+}
+
+/// Content as the template sees it: printed by reading the file.
+#[derive(Debug)]
+struct Printed(Content);
+
+impl minijinja::value::Object for Printed {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.text() {
+            Ok(text) => f.write_str(&text),
+            Err(error) => {
+                self.0.remember(error);
+                Err(fmt::Error)
+            }
+        }
+    }
+}
+
+/// The text to count and hash for a file just read: redacted when `scan` finds secrets.
+pub fn redacted<'t>(text: &'t str, findings: &[Finding]) -> Cow<'t, str> {
+    match findings.is_empty() {
+        true => Cow::Borrowed(text),
+        false => Cow::Owned(secrets::redact(text, findings)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content_of(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Content {
+        let redacted = (!redactions.is_empty()).then(|| secrets::redact(text, &redactions));
+        Content::new(Read {
+            path: path.to_path_buf(),
+            shown: "a.txt",
+            lines: None,
+            max_bytes: 1 << 20,
+            text,
+            read_hash: blake3::hash(text.as_bytes()),
+            redacted: redacted.as_deref(),
+            redactions,
+        })
+    }
+
+    #[test]
+    fn text_is_read_again_and_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "key = abc\n").unwrap();
+        let finding = Finding {
+            rule: "test-rule",
+            line: 1,
+            start: 6,
+            end: 9,
+        };
+        let content = content_of(&path, "key = abc\n", vec![finding]);
+        assert_eq!(content.text().unwrap(), "key = [REDACTED:test-rule]\n");
+        assert_eq!(
+            content.digest(),
+            &blake3::hash(b"key = [REDACTED:test-rule]\n")
+        );
+        assert!(content.ends_with_newline());
+    }
+
+    #[test]
+    fn a_file_changed_after_counting_is_refused_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "counted text\n").unwrap();
+        let content = content_of(&path, "counted text\n", Vec::new());
+        std::fs::write(&path, "swapped text\n").unwrap();
+        let error = content.text().unwrap_err();
+        assert!(error.to_string().contains("`a.txt` changed"), "{error}");
+        // Serialising reports it too, and remembers it for the caller.
+        assert!(serde_json::to_string(&content).is_err());
+        assert!(content.render_error().is_some());
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            content.text().is_err(),
+            "a vanished file is refused as well"
+        );
+    }
+
+    #[test]
+    fn fences_outgrow_backtick_runs_of_the_written_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        let content = content_of(&path, "x ```` y", Vec::new());
+        assert_eq!(content.fence(), "`````");
+        assert!(!content.ends_with_newline());
+    }
+}

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Run ctx and the tools users would pick instead on the same files, in one run.
+"""Run ctx and the tools users would pick instead on the same files, and write the report.
 
-usage: bench/peers.py CTX_BINARY WORKSPACE RUNS OUT_MARKDOWN
+usage: bench/peers.py CTX_BINARY RUNS OUT_MARKDOWN VALIDATE_TXT GATES_TXT WORKSPACE...
 
-WORKSPACE comes from bench/generate_corpus_workspace.py (its files are under corpus/,
-and the feature `all` covers every domain). Each tool turns the same files into one
-prompt document; token counting is on where the tool has it (o200k). Peers that are
-not installed are reported as such. Writes a Markdown report with the machine, the
-versions, the exact commands, median wall time, peak RSS and ratios against ctx.
+Each WORKSPACE comes from bench/generate_corpus_workspace.py (its files are under
+corpus/, and the feature `all` covers every domain); the last one is the large corpus
+the targets are judged on. Every tool turns the same files into one prompt document,
+with token counting on where the tool has it. Peers that are not installed are reported
+as such. VALIDATE_TXT and GATES_TXT are the outputs of bench/validate.sh and
+bench/gates.sh, included verbatim. Every number in the report comes from this run.
 """
 import os
 import platform
@@ -17,19 +18,9 @@ import subprocess
 import sys
 import time
 
-ctx, workspace, runs, report_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-corpus = os.path.join(workspace, "corpus")
-out_dir = os.path.join(workspace, "out")
-os.makedirs(out_dir, exist_ok=True)
-
-files = []
-for folder, _, names in os.walk(corpus):
-    files.extend(os.path.join(folder, name) for name in names)
-files.sort()
-listing = os.path.join(workspace, "files.list")
-with open(listing, "wb") as handle:
-    handle.write(b"\0".join(path.encode() for path in files))
-size_mib = sum(os.path.getsize(path) for path in files) / 1024 / 1024
+ctx, runs, report_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+validate_txt, gates_txt = sys.argv[4], sys.argv[5]
+workspaces = sys.argv[6:]
 
 
 def version(command):
@@ -39,11 +30,15 @@ def version(command):
         return "unknown"
 
 
-def measure(command, shell=False):
+def measure(command, workspace, warm=False):
+    """Median wall time and peak RSS (MiB) over `runs`; None if the command fails."""
+    if warm:
+        subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
     times, peak = [], 0.0
     for _ in range(runs):
         start = time.perf_counter()
-        child = subprocess.Popen(command, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
+        child = subprocess.Popen(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
+        # wait4 reports the shell and the tool it waited for: the tool's own peak.
         _, status, usage = os.wait4(child.pid, 0)
         times.append(time.perf_counter() - start)
         peak = max(peak, usage.ru_maxrss / 1024)
@@ -52,31 +47,51 @@ def measure(command, shell=False):
     return statistics.median(times), peak
 
 
-tools = [
-    ("cat (read limit)", None, f'xargs -0 cat < {listing} > {out_dir}/cat.txt', True),
-    ("ctx bundle (JSON, o200k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --format json --budget 0 > {out_dir}/ctx.json", True),
-    ("ctx bundle (Markdown, o200k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --budget 0 > {out_dir}/ctx.md", True),
-    ("ctx bundle (JSON, cl100k)", [ctx, "--version"], f"{ctx} -C {workspace} bundle all --format json --budget 0 --tokenizer cl100k > {out_dir}/ctx-cl100k.json", True),
-    # code2prompt offers cl100k (not o200k): compare it with ctx on cl100k.
-    ("code2prompt (cl100k)", ["code2prompt", "--version"], f"code2prompt {corpus} --encoding cl100k --token-format raw -O {out_dir}/code2prompt.md", True),
-    ("yek", ["yek", "--version"], f"yek {corpus} > {out_dir}/yek.txt", True),
-    ("repomix (o200k)", ["repomix", "--version"], f"repomix {corpus} -o {out_dir}/repomix.md --style markdown --token-count-encoding o200k_base --no-security-check", True),
-    ("files-to-prompt", ["files-to-prompt", "--version"], f"files-to-prompt {corpus} > {out_dir}/files-to-prompt.txt", True),
-]
+def tools(workspace):
+    corpus, out, listing = f"{workspace}/corpus", f"{workspace}/out", f"{workspace}/files.list"
+    bundle = f"{ctx} -C {workspace} bundle all --budget 0"
+    # Cold: no token cache (it is removed first); repeat: the cache of the previous run.
+    cold = f"rm -rf {workspace}/.ctx && {bundle}"
+    return [
+        ("cat", "cat (read limit)", ["cat", "--version"], f"xargs -0 cat < {listing} > {out}/cat.txt", False),
+        ("ctx-cold", "ctx bundle, cold (JSON, o200k)", [ctx, "--version"], f"{cold} --format json > {out}/ctx.json", False),
+        ("ctx-repeat", "ctx bundle, repeat (JSON, o200k)", [ctx, "--version"], f"{bundle} --format json > {out}/ctx.json", True),
+        ("ctx-md-cold", "ctx bundle, cold (Markdown, o200k)", [ctx, "--version"], f"{cold} > {out}/ctx.md", False),
+        ("ctx-md-repeat", "ctx bundle, repeat (Markdown, o200k)", [ctx, "--version"], f"{bundle} > {out}/ctx.md", True),
+        ("ctx-cl100k", "ctx bundle, cold (JSON, cl100k)", [ctx, "--version"], f"{cold} --format json --tokenizer cl100k > {out}/ctx-cl100k.json", False),
+        # code2prompt offers cl100k (not o200k): compare it with ctx on both.
+        ("code2prompt", "code2prompt (cl100k)", ["code2prompt", "--version"], f"code2prompt {corpus} --encoding cl100k --token-format raw -O {out}/code2prompt.md", False),
+        ("yek", "yek (no token counts)", ["yek", "--version"], f"yek {corpus} > {out}/yek.txt", False),
+        ("repomix", "repomix (o200k)", ["repomix", "--version"], f"repomix {corpus} -o {out}/repomix.md --style markdown --token-count-encoding o200k_base --no-security-check", False),
+        ("files-to-prompt", "files-to-prompt (no token counts)", ["files-to-prompt", "--version"], f"files-to-prompt {corpus} > {out}/files-to-prompt.txt", False),
+    ]
 
-rows = []
-baseline = None
-for name, version_command, command, shell in tools:
-    binary = command.split()[0]
-    if version_command and not shutil.which(version_command[0]) and not os.path.exists(version_command[0]):
-        rows.append((name, "not installed", command, None))
-        continue
-    result = measure(command, shell=shell)
-    label = version(version_command) if version_command else version(["cat", "--version"])
-    rows.append((name, label, command, result))
-    if name == "ctx bundle (JSON, o200k)":
-        baseline = result
-    print(f"{name:30} {'failed' if result is None else f'{result[0]:.2f} s, {result[1]:.0f} MiB'}", flush=True)
+
+def corpus_files(workspace):
+    files = []
+    for folder, _, names in os.walk(f"{workspace}/corpus"):
+        files.extend(os.path.join(folder, name) for name in names)
+    files.sort()
+    with open(f"{workspace}/files.list", "wb") as handle:
+        handle.write(b"\0".join(path.encode() for path in files))
+    os.makedirs(f"{workspace}/out", exist_ok=True)
+    return len(files), sum(os.path.getsize(path) for path in files) / 1024 / 1024
+
+
+sections = []
+for workspace in workspaces:
+    count, size = corpus_files(workspace)
+    print(f"corpus: {count} files, {size:.1f} MiB", flush=True)
+    results, rows = {}, []
+    for key, name, version_command, command, warm in tools(workspace):
+        if not shutil.which(version_command[0]) and not os.path.exists(version_command[0]):
+            rows.append((name, "not installed", command, None))
+            continue
+        result = measure(command, workspace, warm)
+        results[key] = result
+        rows.append((name, version(version_command), command, result))
+        print(f"  {name:38} {'failed' if result is None else f'{result[0]:.2f} s, {result[1]:.0f} MiB'}", flush=True)
+    sections.append((count, size, rows, results))
 
 cpu = "unknown"
 try:
@@ -84,20 +99,54 @@ try:
         cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
 except Exception:  # noqa: BLE001
     pass
+
 with open(report_path, "w") as report:
-    report.write("# Benchmarks\n\n")
-    report.write("Generated by `bench/peers.sh`; every number below comes from one run of it.\n\n")
-    report.write(f"- Machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}\n")
-    report.write(f"- Corpus: {len(files)} files, {size_mib:.1f} MiB (`bench/generate_corpus_workspace.py` over the crate sources cargo keeps offline)\n")
-    report.write(f"- Runs per tool: {runs}; median wall time; peak RSS of the tool's own process\n\n")
-    report.write("| tool | version | median | peak RSS | time vs ctx JSON (o200k) |\n|---|---|---|---|---|\n")
-    for name, label, command, result in rows:
-        if result is None:
-            report.write(f"| {name} | {label} | {'failed' if label != 'not installed' else '-'} | - | - |\n")
-            continue
-        ratio = f"{result[0] / baseline[0]:.2f}x" if baseline else "-"
-        report.write(f"| {name} | {label} | {result[0]:.2f} s | {result[1]:.0f} MiB | {ratio} |\n")
-    report.write("\nCommands:\n\n")
-    for name, _, command, _ in rows:
-        report.write(f"- {name}: `{command}`\n")
+    write = report.write
+    write("# Benchmarks\n\n")
+    write("Generated by `bench/run.sh`; every number below comes from one run of it.\n\n")
+    write(f"- Machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}\n")
+    write("- Corpora: `bench/generate_corpus_workspace.py` over the crate sources cargo keeps offline, at three sizes\n")
+    write(f"- Runs per tool: {runs}; median wall time; peak RSS of the tool's own process; warm page cache\n")
+    write("- Cold: the token cache `.ctx/` is removed before each run; repeat: it holds the previous run's counts\n\n")
+    for count, size, rows, results in sections:
+        base = results.get("ctx-cold")
+        write(f"## {count} files, {size:.1f} MiB\n\n")
+        write("| tool | version | median | peak RSS | time vs ctx cold JSON |\n|---|---|---|---|---|\n")
+        for name, label, _, result in rows:
+            if result is None:
+                write(f"| {name} | {label} | {'failed' if label != 'not installed' else '-'} | - | - |\n")
+                continue
+            ratio = f"{result[0] / base[0]:.2f}x" if base else "-"
+            write(f"| {name} | {label} | {result[0]:.2f} s | {result[1]:.0f} MiB | {ratio} |\n")
+        write("\n")
+
+    count, size, rows, results = sections[-1]
+    get = lambda key: results.get(key)  # noqa: E731
+
+    def ratio(slow, fast):
+        return f"{get(slow)[0] / get(fast)[0]:.2f}x" if get(slow) and get(fast) else "n/a"
+
+    write(f"## Against the targets (the {size:.0f} MiB corpus)\n\n")
+    if get("ctx-cold") and get("code2prompt"):
+        write(f"- Cold bundle vs code2prompt (target: 4x faster): {ratio('code2prompt', 'ctx-cold')} faster "
+              f"with o200k ({get('ctx-cold')[0]:.2f} s vs {get('code2prompt')[0]:.2f} s for code2prompt's cl100k); "
+              f"{ratio('code2prompt', 'ctx-cl100k')} with the same tokenizer (cl100k).\n")
+    if get("ctx-cold") and get("repomix"):
+        write(f"- Cold bundle vs repomix (o200k both): {ratio('repomix', 'ctx-cold')} faster.\n")
+    if get("ctx-repeat") and get("cat"):
+        write(f"- Repeat bundle vs `cat` of the same files (target: at most 1.5x): "
+              f"{get('ctx-repeat')[0] / get('cat')[0]:.2f}x (JSON), "
+              f"{get('ctx-md-repeat')[0] / get('cat')[0]:.2f}x (Markdown).\n")
+    if get("ctx-cold"):
+        write(f"- Peak RSS (target: at most 120 MiB): cold {get('ctx-cold')[1]:.0f} MiB (JSON), "
+              f"{get('ctx-md-cold')[1]:.0f} MiB (Markdown); repeat {get('ctx-repeat')[1]:.0f} MiB. "
+              f"Peers: " + ", ".join(f"{name} {result[1]:.0f} MiB" for name, _, _, result in rows
+                                      if result and not name.startswith(("ctx", "cat"))) + ".\n")
+    write("\n## `ctx validate` (`bench/validate.sh`)\n\n```\n")
+    write(open(validate_txt).read())
+    write("```\n\n## `ctx gates` (`bench/gates.sh`)\n\n```\n")
+    write(open(gates_txt).read())
+    write("```\n\n## Commands\n\n")
+    for name, _, command, _ in sections[-1][2]:
+        write(f"- {name}: `{command}`\n")
 print(f"wrote {report_path}")

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::budget;
 use super::cache::TokenCache;
+use super::files;
 use super::inline;
 use super::layer::{self, LayerId, Scope};
 use super::merge::{self, Merged, MergedItem, Payload, Status};
@@ -72,42 +73,42 @@ pub fn build(
         true => TokenCache::open(&workspace.root),
         false => TokenCache::disabled(),
     };
-    let slots = expand(&merged, resolver, options);
-    let jobs: Vec<inline::Job> = slots
-        .iter()
-        .filter_map(|slot| match slot {
-            Slot::File(job) => Some(job.clone()),
-            _ => None,
-        })
-        .collect();
+    let Expanded {
+        mut items,
+        jobs,
+        mut notes,
+    } = expand(&merged, resolver, options);
     let limits = inline::Limits {
         max_bytes: workspace.settings.max_file_bytes,
         secrets: options.secrets,
         tokenizer: options.tokenizer,
     };
-    let mut inlined = inline::all(&jobs, resolver, limits, &cache).into_iter();
-    let mut items = Vec::new();
-    let mut notes = Vec::new();
+    // Files are read, scanned and counted on all cores.
+    let inlined = crate::parallel::map(&jobs, |job| {
+        inline::one(job, &items[job.item].id, resolver, limits, &cache)
+    });
     let mut found = Vec::new();
-    for slot in slots {
-        match slot {
-            Slot::Item(mut item) => {
-                let text = item.text.as_deref().or(item.run.as_deref()).unwrap_or("");
-                item.tokens = cache.count(options.tokenizer, text);
-                items.push(item);
-            }
-            Slot::Note(note) => notes.push(note),
-            Slot::File(_) => {
-                let Some(done) = inlined.next() else { continue };
-                notes.extend(done.notes);
-                found.extend(done.secrets);
-                if let Some((hash, entry)) = done.learned {
-                    cache.record(&hash, entry);
-                }
-                items.push(done.entry);
-            }
+    for (job, done) in jobs.iter().zip(inlined) {
+        let item = &mut items[job.item];
+        notes.extend(done.notes.into_iter().map(|note| (job.item, note)));
+        found.extend(done.secrets);
+        if let Some((hash, entry)) = done.learned {
+            cache.record(&hash, entry);
+        }
+        item.status = done.status.unwrap_or(item.status);
+        item.note = done.note.or(item.note.take());
+        item.tokens = done.tokens;
+        item.content = done.content;
+    }
+    // Constraints and gate commands (file items have neither).
+    for item in &mut items {
+        if let Some(text) = item.text.as_deref().or(item.run.as_deref()) {
+            item.tokens = cache.count(options.tokenizer, text);
         }
     }
+    // In the order met: each note sits before the item it was met at (a stable sort).
+    notes.sort_by_key(|(at, _)| *at);
+    let notes: Vec<String> = notes.into_iter().map(|(_, note)| note).collect();
     if options.secrets == SecretsMode::Fail && !found.is_empty() {
         return Err(BuildError::Secrets(found));
     }
@@ -242,22 +243,26 @@ pub fn origin_json(origin: &Origin) -> OriginJson {
     }
 }
 
-/// One output item per merged item, except that patterns and examples become one item per
-/// file (globs and folders expanded, sorted).
-/// What reading files reports besides content.
-/// A bundle item in order: ready, a file to inline, or a note met on the way.
-#[derive(Debug)]
-enum Slot {
-    Item(ItemJson),
-    File(inline::Job),
-    Note(String),
+/// The bundle's items in order, before files are read.
+struct Expanded {
+    items: Vec<ItemJson>,
+    /// The files to inline, each naming its item in `items`.
+    jobs: Vec<inline::Job>,
+    /// Notes met on the way, each with the index of the item it precedes.
+    notes: Vec<(usize, String)>,
 }
 
-fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Vec<Slot> {
-    let mut out = Vec::new();
+/// One output item per merged item, except that patterns and examples become one item per
+/// file (globs and folders expanded, sorted).
+fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
+    let mut out = Expanded {
+        items: Vec::new(),
+        jobs: Vec::new(),
+        notes: Vec::new(),
+    };
     for item in &merged.items {
         let base = base_item(item, &merged.layers);
-        match (&item.payload, item.status) {
+        let (files, lines) = match (&item.payload, item.status) {
             (
                 Payload::Pattern {
                     path: Some(path),
@@ -265,39 +270,38 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Vec<Slot> 
                     ..
                 },
                 Status::Included,
-            ) => {
-                let files = files_of(resolver, path, false, options, &mut out);
-                let single = files.len() == 1 && !paths::is_glob(path);
-                for file in files {
-                    let mut entry = base.clone();
-                    if !single {
-                        entry.id = format!("{}:{file}", base.id);
-                    }
-                    entry.lines = lines.map(|range| range.to_string());
-                    out.push(Slot::File(inline::Job {
-                        entry,
-                        file,
-                        lines: *lines,
-                    }));
-                }
-            }
+            ) => (files_of(resolver, path, false, options, &mut out), *lines),
             (Payload::Example { path }, Status::Included) => {
-                for file in files_of(resolver, path, true, options, &mut out) {
-                    let mut entry = base.clone();
-                    entry.id = format!(
-                        "{}/{}/{file}",
-                        merged.layers[item.layer],
-                        Section::Examples.as_str()
-                    );
-                    entry.key.clone_from(&file);
-                    out.push(Slot::File(inline::Job {
-                        entry,
-                        file,
-                        lines: None,
-                    }));
-                }
+                (files_of(resolver, path, true, options, &mut out), None)
             }
-            _ => out.push(Slot::Item(base)),
+            _ => {
+                out.items.push(base);
+                continue;
+            }
+        };
+        let single = files.len() == 1
+            && matches!(&item.payload, Payload::Pattern { path: Some(path), .. } if !paths::is_glob(path));
+        for file in files {
+            let mut entry = base.clone();
+            if let Payload::Example { .. } = item.payload {
+                entry.id = format!(
+                    "{}/{}/{file}",
+                    merged.layers[item.layer],
+                    Section::Examples.as_str()
+                );
+                entry.key.clone_from(&file);
+            } else if !single {
+                entry.id = format!("{}:{file}", base.id);
+            }
+            entry.lines = lines.map(|range| range.to_string());
+            entry.path = Some(file.clone());
+            entry.language = Some(files::language(&file).to_owned());
+            out.jobs.push(inline::Job {
+                item: out.items.len(),
+                file,
+                lines,
+            });
+            out.items.push(entry);
         }
     }
     out
@@ -310,8 +314,10 @@ fn files_of(
     path: &str,
     folders: bool,
     options: &Options,
-    notes: &mut Vec<Slot>,
+    notes: &mut Expanded,
 ) -> Vec<String> {
+    let at = notes.items.len();
+    let mut note = |text: String| notes.notes.push((at, text));
     let mut found: Vec<String> = if paths::is_glob(path) {
         match resolver.expand_glob(path) {
             Ok(matches) => matches
@@ -319,15 +325,13 @@ fn files_of(
                 .filter_map(|matched| match matched {
                     Ok(file) => Some(file),
                     Err((file, error)) => {
-                        notes.push(Slot::Note(format!(
-                            "`{file}` (matched by `{path}`) {error}; not read"
-                        )));
+                        note(format!("`{file}` (matched by `{path}`) {error}; not read"));
                         None
                     }
                 })
                 .collect(),
             Err(error) => {
-                notes.push(Slot::Note(format!("`{path}` {error}; not read")));
+                note(format!("`{path}` {error}; not read"));
                 Vec::new()
             }
         }
@@ -340,7 +344,7 @@ fn files_of(
                 .collect(),
             Ok(_) => vec![path.trim_start_matches("./").to_owned()],
             Err(error) => {
-                notes.push(Slot::Note(format!("`{path}` {error}; not read")));
+                note(format!("`{path}` {error}; not read"));
                 Vec::new()
             }
         }

@@ -8,26 +8,32 @@ use super::cache::{self, Entry, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
 use super::merge::Status;
-use super::model::{ItemJson, SecretJson};
+use super::model::SecretJson;
 use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::LineRange;
 use crate::paths::Resolver;
 use crate::secrets;
 
-/// One file to inline into `entry`.
+/// One file to inline into an item.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub entry: ItemJson,
+    /// The item's index in the bundle.
+    pub item: usize,
     /// Root-relative path.
     pub file: String,
     pub lines: Option<LineRange>,
 }
 
-/// What inlining one file produced.
+/// What inlining one file produced, for its item.
 #[derive(Debug)]
 pub struct Inlined {
-    pub entry: ItemJson,
+    /// A new status when the file is not inlined (binary, too large, unreadable).
+    pub status: Option<Status>,
+    /// Why the content is missing or altered.
+    pub note: Option<String>,
+    pub tokens: usize,
+    pub content: Option<Content>,
     /// Bundle notes (lossy decoding, unreadable file).
     pub notes: Vec<String>,
     pub secrets: Vec<SecretJson>,
@@ -43,20 +49,23 @@ pub struct Limits {
     pub tokenizer: Tokenizer,
 }
 
-/// Inline every job, in parallel; results in job order.
-pub fn all(jobs: &[Job], resolver: &Resolver, limits: Limits, cache: &TokenCache) -> Vec<Inlined> {
-    crate::parallel::map(jobs, |job| one(job, resolver, limits, cache))
-}
-
-fn one(job: &Job, resolver: &Resolver, limits: Limits, cache: &TokenCache) -> Inlined {
-    let Job { entry, file, lines } = job;
+/// Inline one file (called on all cores).
+pub fn one(
+    job: &Job,
+    id: &str,
+    resolver: &Resolver,
+    limits: Limits,
+    cache: &TokenCache,
+) -> Inlined {
+    let Job { file, lines, .. } = job;
     let (file, lines) = (file.as_str(), *lines);
-    let mut entry = entry.clone();
+    let mut status = None;
+    let mut note = None;
+    let mut tokens = 0;
+    let mut content = None;
     let mut notes = Vec::new();
     let mut found = Vec::new();
     let mut remember = None;
-    entry.path = Some(file.to_owned());
-    entry.language = Some(files::language(file).to_owned());
     let read = resolver
         .resolve(file)
         .map_err(|error| format!("`{file}` {error}"))
@@ -67,10 +76,10 @@ fn one(job: &Job, resolver: &Resolver, limits: Limits, cache: &TokenCache) -> In
     match read {
         Ok((path, FileContent::Text { text, lossy })) => {
             if lossy {
-                let note =
+                let lossy =
                     format!("`{file}` is not valid UTF-8; invalid bytes were replaced with U+FFFD");
-                notes.push(note.clone());
-                entry.note = Some(note);
+                notes.push(lossy.clone());
+                note = Some(lossy);
             }
             let hash = blake3::hash(text.as_bytes());
             let known = cache.get(&hash);
@@ -86,7 +95,7 @@ fn one(job: &Job, resolver: &Resolver, limits: Limits, cache: &TokenCache) -> In
                     path: file.to_owned(),
                     line: finding.line + first_line - 1,
                     rule: finding.rule,
-                    item: entry.id.clone(),
+                    item: id.to_owned(),
                 })
                 .collect();
             let written = content::redacted(&text, &findings);
@@ -103,12 +112,12 @@ fn one(job: &Job, resolver: &Resolver, limits: Limits, cache: &TokenCache) -> In
                 learned.clean = Some(findings.is_empty());
             }
             remember = Some((hash, learned));
-            entry.tokens = count;
+            tokens = count;
             let redacted = match &written {
                 std::borrow::Cow::Owned(redacted) => Some(redacted.as_str()),
                 std::borrow::Cow::Borrowed(_) => None,
             };
-            entry.content = Some(Content::new(content::Read {
+            content = Some(Content::new(content::Read {
                 path,
                 shown: file,
                 lines,
@@ -120,27 +129,30 @@ fn one(job: &Job, resolver: &Resolver, limits: Limits, cache: &TokenCache) -> In
             }));
         }
         Ok((_, FileContent::Binary)) => {
-            entry.status = Status::OmittedBinary;
-            entry.note = Some(String::from(
+            status = Some(Status::OmittedBinary);
+            note = Some(String::from(
                 "binary file (NUL byte in the first 8 KiB): listed, not inlined",
             ));
         }
         Ok((_, FileContent::TooLarge(size))) => {
-            entry.status = Status::OmittedSize;
-            entry.note = Some(format!(
+            status = Some(Status::OmittedSize);
+            note = Some(format!(
                 "{size} bytes, over `max_file_bytes` ({}): listed, not inlined",
                 limits.max_bytes
             ));
         }
         Ok((_, FileContent::Unreadable(reason))) | Err(reason) => {
-            let note = format!("`{file}` could not be read: {reason}");
-            notes.push(note.clone());
-            entry.status = Status::OmittedUnreadable;
-            entry.note = Some(note);
+            let unreadable = format!("`{file}` could not be read: {reason}");
+            notes.push(unreadable.clone());
+            status = Some(Status::OmittedUnreadable);
+            note = Some(unreadable);
         }
     }
     Inlined {
-        entry,
+        status,
+        note,
+        tokens,
+        content,
         notes,
         secrets: found,
         learned: remember,

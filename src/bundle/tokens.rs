@@ -16,7 +16,7 @@ use crate::config::settings::Tokenizer;
 /// Pieces up to this many bytes are memoised.
 const MEMO_PIECE_BYTES: usize = 24;
 /// Memo entries per thread before it is cleared (bounds memory to a few MiB).
-const MEMO_ENTRIES: usize = 1 << 17;
+const MEMO_ENTRIES: usize = 1 << 14;
 
 thread_local! {
     /// One memo per tokenizer: piece bytes → token count.

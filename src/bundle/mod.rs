@@ -17,3 +17,4 @@ mod pretokenize;
 pub mod render;
 pub mod select;
 pub mod tokens;
+mod view;

@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
-use serde::Serialize;
 
 use super::content::ContentError;
 use super::files;
 use super::merge::Status;
-use super::model::{Bundle, ItemJson};
+use super::model::{Bundle, LayerJson};
+use super::view::ItemObject;
 use crate::config::workspace::{LayerKind, Section};
 
 /// The built-in template.
@@ -42,28 +44,6 @@ pub enum RenderError {
     Io(#[from] io::Error),
 }
 
-/// An item as the template sees it: the JSON item plus rendering aids.
-#[derive(Serialize)]
-struct ItemView<'a> {
-    #[serde(flatten)]
-    item: &'a ItemJson,
-    /// A fence longer than any backtick run in the content.
-    fence: String,
-    ends_with_newline: bool,
-}
-
-/// One layer's items as the built-in template lays them out, grouped here once rather
-/// than filtered per layer in the template (quadratic on bundles of thousands of files).
-#[derive(Serialize)]
-struct Group<'a> {
-    kind: LayerKind,
-    name: &'a str,
-    /// Included constraints.
-    constraints: Vec<&'a ItemView<'a>>,
-    /// Patterns that are shown (included or omitted with a reason).
-    patterns: Vec<&'a ItemView<'a>>,
-}
-
 /// Statuses the Markdown leaves out of the pattern and example sections.
 const HIDDEN: [Status; 4] = [
     Status::Overridden,
@@ -72,45 +52,48 @@ const HIDDEN: [Status; 4] = [
     Status::FilteredAgent,
 ];
 
-fn group_by_layer<'a>(bundle: &'a Bundle, items: &'a [ItemView<'a>]) -> Vec<Group<'a>> {
-    let mut groups: Vec<Group<'a>> = bundle
-        .layers
-        .iter()
-        .map(|layer| Group {
-            kind: layer.kind,
-            name: &layer.name,
-            constraints: Vec::new(),
-            patterns: Vec::new(),
-        })
-        .collect();
-    let index: HashMap<(LayerKind, &str), usize> = bundle
-        .layers
+/// Each layer's items as the built-in template lays them out (`kind`, `name`, included
+/// `constraints`, shown `patterns`), grouped here once rather than filtered per layer in
+/// the template, which is quadratic on bundles of thousands of files.
+fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value> {
+    let index: HashMap<(LayerKind, &str), usize> = layers
         .iter()
         .enumerate()
         .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
         .collect();
-    for view in items {
-        let item = view.item;
+    let mut groups: Vec<(Vec<Value>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); layers.len()];
+    for object in items {
+        let item = &object.item;
         let Some(&position) = index.get(&(item.layer.kind, item.layer.name.as_str())) else {
             continue;
         };
+        let value = || Value::from_dyn_object(object.clone());
         match item.section {
             Section::Constraints if item.status == Status::Included => {
-                groups[position].constraints.push(view);
+                groups[position].0.push(value());
             }
-            Section::Patterns if !HIDDEN.contains(&item.status) => {
-                groups[position].patterns.push(view);
-            }
+            Section::Patterns if !HIDDEN.contains(&item.status) => groups[position].1.push(value()),
             _ => {}
         }
     }
-    groups
+    layers
+        .iter()
+        .zip(groups)
+        .map(|(layer, (constraints, patterns))| {
+            minijinja::context! {
+                kind => layer.kind.as_str(),
+                name => layer.name.as_str(),
+                constraints => Value::from(constraints),
+                patterns => Value::from(patterns),
+            }
+        })
+        .collect()
 }
 
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
 /// built in) into `out`, file contents streamed from disk as the template prints them.
 pub fn markdown(
-    bundle: &Bundle,
+    mut bundle: Bundle,
     root: &Path,
     template: &str,
     out: &mut dyn io::Write,
@@ -126,26 +109,31 @@ pub fn markdown(
     environment.set_syntax(syntax);
     environment.set_loader(move |name| load(&templates, name));
     environment.add_filter("code", code);
-    let items: Vec<ItemView<'_>> = bundle
-        .items
+    // Items become objects that convert a field when the template reads it; the same
+    // objects serve `bundle.items`, `items` and `groups`.
+    // Moved one by one from the back, the list shrinking as it goes, so the items are
+    // never held twice (a large bundle has tens of thousands).
+    let mut moving = std::mem::take(&mut bundle.items);
+    moving.reverse();
+    let mut items: Vec<Arc<ItemObject>> = Vec::with_capacity(moving.len());
+    while let Some(item) = moving.pop() {
+        items.push(Arc::new(ItemObject::new(item)));
+        if moving.len().is_multiple_of(1024) {
+            moving.shrink_to_fit();
+        }
+    }
+    let values: Vec<Value> = items
         .iter()
-        .map(|item| ItemView {
-            item,
-            fence: item
-                .content
-                .as_ref()
-                .map_or_else(|| files::fence(""), |content| content.fence()),
-            ends_with_newline: item
-                .content
-                .as_ref()
-                .is_none_or(|content| content.ends_with_newline()),
-        })
+        .map(|object| Value::from_dyn_object(object.clone()))
         .collect();
-    let groups = group_by_layer(bundle, &items);
+    let groups = group_by_layer(&bundle.layers, &items);
     let context = minijinja::context! {
-        bundle => minijinja::Value::from(minijinja::value::Serde(bundle)),
-        items => minijinja::Value::from(minijinja::value::Serde(&items)),
-        groups => minijinja::Value::from(minijinja::value::Serde(&groups)),
+        bundle => minijinja::context! {
+            items => Value::from(values.clone()),
+            ..Value::from(minijinja::value::Serde(&bundle))
+        },
+        items => Value::from(values),
+        groups => Value::from(groups),
     };
     let mut render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
@@ -153,10 +141,9 @@ pub fn markdown(
         Ok(())
     };
     render().map_err(|error| {
-        let changed = bundle
-            .items
+        let changed = items
             .iter()
-            .find_map(|item| item.content.as_ref()?.render_error());
+            .find_map(|object| object.item.content.as_ref()?.render_error());
         if let Some(changed) = changed {
             return RenderError::Content(changed);
         }

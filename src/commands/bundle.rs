@@ -38,10 +38,20 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
     if let Some(note) = &bundle.cache_note {
         printer.note(note);
     }
+    let summary = format!(
+        "{} tokens{}, {} layers",
+        bundle.tokens.total,
+        if bundle.tokens.budget > 0 {
+            format!(" of {}", bundle.tokens.budget)
+        } else {
+            String::new()
+        },
+        bundle.layers.len()
+    );
     let render = |out: &mut dyn std::io::Write| match args.format {
         BundleFormat::Json => render::json(&bundle, out),
         BundleFormat::Markdown => {
-            render::markdown(&bundle, &workspace.root, &workspace.settings.template, out)
+            render::markdown(bundle, &workspace.root, &workspace.settings.template, out)
         }
     };
     let failed = |error: RenderError, what: String| match error {
@@ -63,17 +73,7 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         Some(path) => {
             output::write_atomic_with(path, render)
                 .map_err(|error| failed(error, format!("`{}`", path.display())))?;
-            printer.status(&format!(
-                "wrote {} ({} tokens{}, {} layers)",
-                path.display(),
-                bundle.tokens.total,
-                if bundle.tokens.budget > 0 {
-                    format!(" of {}", bundle.tokens.budget)
-                } else {
-                    String::new()
-                },
-                bundle.layers.len()
-            ));
+            printer.status(&format!("wrote {} ({summary})", path.display()));
         }
         None => printer
             .stream_data(render)

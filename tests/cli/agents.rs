@@ -370,7 +370,7 @@ proptest! {
             };
             let bundle = ctx::commands::bundle::make(&workspace, &options, None).unwrap();
             let mut markdown = Vec::new();
-            ctx::bundle::render::markdown(&bundle, &workspace.root, "bundle.md", &mut markdown).unwrap();
+            ctx::bundle::render::markdown(bundle.clone(), &workspace.root, "bundle.md", &mut markdown).unwrap();
             let markdown = String::from_utf8(markdown).unwrap();
             let mut json = Vec::new();
             ctx::bundle::render::json(&bundle, &mut json).unwrap();

@@ -1,0 +1,360 @@
+//! Items as the Markdown template sees them: minijinja objects that convert a field only
+//! when the template reads it.
+//!
+//! Converting a bundle of thousands of files into template values up front costs more
+//! memory than the bundle itself (every item a map of some 25 values, once for `bundle`,
+//! once for `items`, once per group). An [`ItemObject`] holds the item and answers
+//! `item.<field>` by serialising just that field, through the item's own `Serialize`
+//! (so a field skipped in JSON is undefined in the template, exactly as before).
+
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use serde::Serialize;
+use serde::ser::{self, Impossible, SerializeStruct};
+
+use super::model::ItemJson;
+
+/// An item plus the rendering aids the template uses.
+#[derive(Debug)]
+pub struct ItemObject {
+    pub item: ItemJson,
+    /// A fence longer than any backtick run in the content.
+    pub fence: String,
+    pub ends_with_newline: bool,
+}
+
+impl ItemObject {
+    pub fn new(item: ItemJson) -> Self {
+        let fence = item
+            .content
+            .as_ref()
+            .map_or_else(|| String::from("```"), |content| content.fence());
+        let ends_with_newline = item
+            .content
+            .as_ref()
+            .is_none_or(|content| content.ends_with_newline());
+        Self {
+            item,
+            fence,
+            ends_with_newline,
+        }
+    }
+}
+
+impl Object for ItemObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "fence" => Some(Value::from(self.fence.as_str())),
+            "ends_with_newline" => Some(Value::from(self.ends_with_newline)),
+            name => self.item.serialize(Pick { name }).ok().flatten(),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self
+            .item
+            .serialize(Keys)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Value::from)
+            .collect();
+        keys.extend([Value::from("fence"), Value::from("ends_with_newline")]);
+        Enumerator::Values(keys)
+    }
+}
+
+/// Why a field could not be picked (the value is not a struct).
+#[derive(Debug)]
+struct NotAStruct;
+
+impl fmt::Display for NotAStruct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a struct")
+    }
+}
+
+impl std::error::Error for NotAStruct {}
+
+impl ser::Error for NotAStruct {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Self
+    }
+}
+
+/// A serializer that keeps one struct field, as a template value.
+struct Pick<'n> {
+    name: &'n str,
+}
+
+struct PickStruct<'n> {
+    name: &'n str,
+    found: Option<Value>,
+}
+
+impl SerializeStruct for PickStruct<'_> {
+    type Ok = Option<Value>;
+    type Error = NotAStruct;
+
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), NotAStruct> {
+        if key == self.name {
+            self.found = Some(Value::from(minijinja::value::Serde(value)));
+        }
+        Ok(())
+    }
+
+    fn end(self) -> Result<Option<Value>, NotAStruct> {
+        Ok(self.found)
+    }
+}
+
+/// A serializer that lists a struct's serialised (not skipped) field names.
+struct Keys;
+
+struct KeysStruct(Vec<&'static str>);
+
+impl SerializeStruct for KeysStruct {
+    type Ok = Vec<&'static str>;
+    type Error = NotAStruct;
+
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        _: &T,
+    ) -> Result<(), NotAStruct> {
+        self.0.push(key);
+        Ok(())
+    }
+
+    fn end(self) -> Result<Vec<&'static str>, NotAStruct> {
+        Ok(self.0)
+    }
+}
+
+/// Everything but structs is refused by [`Pick`] and [`Keys`].
+macro_rules! only_structs {
+    ($ok:ty) => {
+        type Ok = $ok;
+        type Error = NotAStruct;
+        type SerializeSeq = Impossible<$ok, NotAStruct>;
+        type SerializeTuple = Impossible<$ok, NotAStruct>;
+        type SerializeTupleStruct = Impossible<$ok, NotAStruct>;
+        type SerializeTupleVariant = Impossible<$ok, NotAStruct>;
+        type SerializeMap = Impossible<$ok, NotAStruct>;
+        type SerializeStructVariant = Impossible<$ok, NotAStruct>;
+
+        fn serialize_bool(self, _: bool) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_i8(self, _: i8) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_i16(self, _: i16) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_i32(self, _: i32) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_i64(self, _: i64) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_u8(self, _: u8) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_u16(self, _: u16) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_u32(self, _: u32) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_u64(self, _: u64) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_f32(self, _: f32) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_f64(self, _: f64) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_char(self, _: char) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_str(self, _: &str) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_bytes(self, _: &[u8]) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_none(self) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_unit(self) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+        ) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: &T,
+        ) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<$ok, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAStruct> {
+            Err(NotAStruct)
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, NotAStruct> {
+            Err(NotAStruct)
+        }
+    };
+}
+
+impl<'n> ser::Serializer for Pick<'n> {
+    type SerializeStruct = PickStruct<'n>;
+    only_structs!(Option<Value>);
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<PickStruct<'n>, NotAStruct> {
+        Ok(PickStruct {
+            name: self.name,
+            found: None,
+        })
+    }
+}
+
+impl ser::Serializer for Keys {
+    type SerializeStruct = KeysStruct;
+    only_structs!(Vec<&'static str>);
+
+    fn serialize_struct(self, _: &'static str, fields: usize) -> Result<KeysStruct, NotAStruct> {
+        Ok(KeysStruct(Vec::with_capacity(fields)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::merge::Status;
+    use super::super::model::{LayerRef, OriginJson};
+    use super::*;
+    use crate::config::workspace::{LayerKind, Section};
+
+    fn item() -> ItemJson {
+        ItemJson {
+            id: String::from("domain:d/patterns/p"),
+            section: Section::Patterns,
+            key: String::from("p"),
+            layer: LayerRef {
+                kind: LayerKind::Domain,
+                name: String::from("d"),
+            },
+            origin: OriginJson {
+                file: String::from("domains/d.yaml"),
+                line: 3,
+            },
+            path: Some(String::from("src/a.py")),
+            lines: None,
+            why: None,
+            text: None,
+            run: None,
+            timeout: None,
+            cwd: None,
+            blocking: None,
+            from_service: None,
+            also_from: Vec::new(),
+            topics: vec![String::from("auth")],
+            expires: None,
+            tokens: 7,
+            status: Status::Included,
+            overrides: Vec::new(),
+            overridden_by: Vec::new(),
+            changed_by: Vec::new(),
+            note: None,
+            language: Some(String::from("python")),
+            content: None,
+        }
+    }
+
+    /// The object serves exactly the JSON item's fields (skipped ones undefined), plus
+    /// the two rendering aids.
+    #[test]
+    fn fields_match_the_json_item() {
+        let json = serde_json::to_value(item()).unwrap();
+        let value = Value::from_object(ItemObject::new(item()));
+        for (key, expected) in json.as_object().unwrap() {
+            let got = value.get_attr(key).unwrap();
+            assert_eq!(
+                serde_json::to_value(&got).unwrap(),
+                *expected,
+                "field `{key}`"
+            );
+        }
+        assert!(value.get_attr("why").unwrap().is_undefined());
+        assert!(value.get_attr("no_such_field").unwrap().is_undefined());
+        assert_eq!(value.get_attr("fence").unwrap().as_str(), Some("```"));
+        let keys: Vec<String> = value
+            .try_iter()
+            .unwrap()
+            .map(|key| key.to_string())
+            .collect();
+        let mut expected: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        expected.extend([String::from("fence"), String::from("ends_with_newline")]);
+        assert_eq!(keys, expected);
+    }
+}

@@ -132,6 +132,15 @@ impl Resolver {
 
     /// [`Resolver::resolve`], also saying whether the target is a folder.
     pub fn resolve_kind(&self, relative: &str) -> Result<(PathBuf, bool), PathError> {
+        self.resolve_metadata(relative)
+            .map(|(path, metadata)| (path, metadata.is_none_or(|metadata| metadata.is_dir())))
+    }
+
+    /// [`Resolver::resolve`], with the target's metadata (`None` for the root itself).
+    pub fn resolve_metadata(
+        &self,
+        relative: &str,
+    ) -> Result<(PathBuf, Option<std::fs::Metadata>), PathError> {
         check_syntax(relative)?;
         let mut lexical = PathBuf::new();
         for part in relative.split('/') {
@@ -144,7 +153,7 @@ impl Resolver {
             }
         }
         let joined = self.root.join(&lexical);
-        let mut is_dir = true;
+        let mut target = None;
         let canonical = if lexical.as_os_str().is_empty() {
             self.root.clone()
         } else {
@@ -158,15 +167,18 @@ impl Resolver {
             let parent = joined.parent().unwrap_or(&self.root);
             let name = joined.file_name().unwrap_or_default();
             if metadata.file_type().is_symlink() {
-                let target = canonicalize(&joined)?;
-                is_dir = target.is_dir();
-                target
+                let resolved = canonicalize(&joined)?;
+                target = Some(
+                    std::fs::metadata(&resolved)
+                        .map_err(|error| PathError::Io(error.to_string()))?,
+                );
+                resolved
             } else {
-                is_dir = metadata.is_dir();
+                target = Some(metadata);
                 self.folder(parent)?.join(name)
             }
         };
-        self.inside(canonical).map(|path| (path, is_dir))
+        self.inside(canonical).map(|path| (path, target))
     }
 
     /// The canonical form of a folder under the root, cached.
@@ -476,8 +488,16 @@ pub fn relative_display(root: &Path, path: &Path) -> String {
 /// Read at most `cap` bytes of a regular file. Anything else (FIFO, socket, device,
 /// folder) is refused without being opened.
 pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let metadata = std::fs::metadata(path)?;
-    if !metadata.is_file() {
+    let (file, metadata) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
+    file.take(cap).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Open a regular file for reading, with its metadata taken on the open handle.
+/// Anything else (FIFO, socket, device, folder) is refused without being opened.
+pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    if !std::fs::metadata(path)?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (FIFOs, sockets and devices are never opened)",
@@ -492,15 +512,14 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
             .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
             .open(path)?
     };
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (it changed while being opened)",
         ));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
-    file.take(cap).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((file, metadata))
 }
 
 /// Number of lines in a regular file (a last line without `\n` counts), reading at most

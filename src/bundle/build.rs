@@ -95,6 +95,9 @@ pub fn build(
         if let Some((hash, entry)) = done.learned {
             cache.record(&hash, entry);
         }
+        if let Some(seen) = done.seen {
+            cache.record_seen(&job.file, job.lines, seen);
+        }
         item.status = done.status.unwrap_or(item.status);
         item.note = done.note.or(item.note.take());
         item.tokens = done.tokens;

@@ -1,19 +1,29 @@
-//! The token cache: what is known about a file's text, keyed by the blake3 hash of that
-//! text, in `<root>/.ctx/cache/tokens`.
+//! The token cache in `<root>/.ctx/cache/tokens`: what is known about a text (token
+//! counts, whether it holds secrets, its shape), keyed by the blake3 hash of the text,
+//! and which hash each file had when last seen.
 //!
-//! A repeated bundle of an unchanged tree then skips the two costly steps: counting tokens
-//! and scanning for secrets. The key is the content itself, never a path or a timestamp,
-//! so a changed file can only miss; it can never reuse a stale count. The file starts
-//! with a header naming the ctx version and a fingerprint of the secret rules: a cache
-//! written by another build (other counts, other rules) is ignored as a whole. It is
-//! written atomically, and a missing, corrupt or unwritable cache only costs speed.
+//! A repeated bundle of an unchanged tree then skips counting tokens, scanning for
+//! secrets and, for a file whose metadata (device, inode, size, modification and change
+//! times to the nanosecond) is as it was, reading it before writing. Counts belong to a
+//! content hash, never to a path: a changed file can only miss. A file is remembered
+//! only once its change time is a couple of seconds old, so an edit within the same clock
+//! tick cannot hide behind equal timestamps (git's "racy clean" rule). And whatever the
+//! cache says, writing the bundle reads every file and checks it against the hash its
+//! count belongs to: a mismatch stops the run, it is never written with a stale count.
+//!
+//! The file starts with a header naming the ctx version, the build and a fingerprint of
+//! the secret rules: a cache from another build is ignored as a whole. It is written
+//! atomically; a missing, corrupt or unwritable cache only costs speed.
 
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
 use super::tokens;
 use crate::config::settings::Tokenizer;
+use crate::config::workspace::LineRange;
 use crate::output;
 
 /// What the cache knows about one text.
@@ -23,7 +33,50 @@ pub struct Entry {
     pub tokens: [Option<u32>; 2],
     /// Whether the secret scan found nothing; `None` when not scanned yet.
     pub clean: Option<bool>,
+    /// The text's shape, for fencing it without reading it.
+    pub shape: Option<Shape>,
 }
+
+/// What the Markdown fence of a text depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub longest_backtick_run: u32,
+    pub ends_with_newline: bool,
+}
+
+/// A file's metadata, as compared to trust a remembered hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stat {
+    pub fn of(metadata: &Metadata) -> Self {
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.size(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+}
+
+/// A file as last seen: its metadata and the hash (and decoding) of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub stat: Stat,
+    pub hash: [u8; 32],
+    /// Whether decoding replaced invalid UTF-8.
+    pub lossy: bool,
+}
+
+/// Seconds a file's timestamps must be older than the run to be remembered.
+const RACY_SECONDS: i64 = 2;
 
 /// The index of a tokenizer's count in [`Entry::tokens`].
 pub fn slot(tokenizer: Tokenizer) -> usize {
@@ -35,8 +88,10 @@ pub fn slot(tokenizer: Tokenizer) -> usize {
 
 /// Entries kept at most; past this, only the ones this run used are written back.
 const MAX_ENTRIES: usize = 1 << 20;
-/// Bytes per entry on disk: hash, two counts, scan state.
-const ENTRY_BYTES: usize = 32 + 4 + 4 + 1;
+/// Bytes per entry on disk: hash, two counts, scan state, backtick run, final newline.
+const ENTRY_BYTES: usize = 32 + 4 + 4 + 1 + 4 + 1;
+/// Bytes per file on disk: key, device, inode, size, two timestamps, hash, lossy.
+const SEEN_BYTES: usize = 32 + 8 + 8 + 8 + 16 + 16 + 32 + 1;
 /// No count (u32::MAX is not a plausible count for a file under `max_file_bytes`).
 const UNKNOWN: u32 = u32::MAX;
 
@@ -46,9 +101,13 @@ pub struct TokenCache {
     /// Where it is stored; `None` = disabled (`--no-cache`).
     path: Option<PathBuf>,
     entries: FxHashMap<[u8; 32], Entry>,
-    /// Keys looked up or recorded by this run.
+    /// Files by [`file_key`].
+    files: FxHashMap<[u8; 32], Seen>,
+    /// Keys of both tables looked up or recorded by this run.
     used: FxHashMap<[u8; 32], ()>,
     changed: bool,
+    /// When this run started (Unix seconds), for the racy-file rule.
+    started: i64,
 }
 
 impl TokenCache {
@@ -60,15 +119,49 @@ impl TokenCache {
     /// Load the cache of the workspace at `root` (empty when absent or unusable).
     pub fn open(root: &Path) -> Self {
         let path = root.join(".ctx").join("cache").join("tokens");
-        let entries = std::fs::read(&path)
+        let (entries, files) = std::fs::read(&path)
             .ok()
             .and_then(|bytes| decode(&bytes))
             .unwrap_or_default();
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
         Self {
             path: Some(path),
             entries,
+            files,
             used: FxHashMap::default(),
             changed: false,
+            started,
+        }
+    }
+
+    /// The hash of a file's text (and whether it decoded lossily) when its metadata is
+    /// exactly as when it was remembered.
+    pub fn seen(
+        &self,
+        relative: &str,
+        lines: Option<LineRange>,
+        stat: &Stat,
+    ) -> Option<(blake3::Hash, bool)> {
+        let seen = self.files.get(&file_key(relative, lines))?;
+        (seen.stat == *stat).then(|| (blake3::Hash::from_bytes(seen.hash), seen.lossy))
+    }
+
+    /// Remember a file's hash under the metadata taken *before* it was read, unless its
+    /// timestamps are too recent to tell a later edit apart.
+    pub fn record_seen(&mut self, relative: &str, lines: Option<LineRange>, seen: Seen) {
+        let key = file_key(relative, lines);
+        self.used.insert(key, ());
+        let newest = seen.stat.modified.0.max(seen.stat.changed.0);
+        if self.path.is_none() || newest >= self.started - RACY_SECONDS {
+            return;
+        }
+        if self.files.get(&key) != Some(&seen) {
+            self.files.insert(key, seen);
+            self.changed = true;
         }
     }
 
@@ -94,6 +187,7 @@ impl TokenCache {
                 entry.tokens[1].or(slot.tokens[1]),
             ],
             clean: entry.clean.or(slot.clean),
+            shape: entry.shape.or(slot.shape),
         };
         if merged != *slot {
             *slot = merged;
@@ -130,9 +224,12 @@ impl TokenCache {
         if !self.changed {
             return Ok(());
         }
+        let used = &self.used;
         if self.entries.len() > MAX_ENTRIES {
-            let used = &self.used;
             self.entries.retain(|key, _| used.contains_key(key));
+        }
+        if self.files.len() > MAX_ENTRIES {
+            self.files.retain(|key, _| used.contains_key(key));
         }
         let folder = path.parent().unwrap_or(Path::new("."));
         let ctx_folder = folder.parent().unwrap_or(folder);
@@ -145,7 +242,7 @@ impl TokenCache {
                     false => std::fs::write(ignore, "*\n"),
                 }
             })
-            .and_then(|()| output::write_atomic(&path, &encode(&self.entries)))
+            .and_then(|()| output::write_atomic(&path, &encode(&self.entries, &self.files)))
             .map_err(|error| format!("token cache `{}` not saved: {error}", path.display()))
     }
 }
@@ -173,53 +270,152 @@ fn header() -> Vec<u8> {
     .into_bytes()
 }
 
-fn encode(entries: &FxHashMap<[u8; 32], Entry>) -> Vec<u8> {
-    let mut sorted: Vec<_> = entries.iter().collect();
-    sorted.sort_unstable_by_key(|(key, _)| **key);
+/// The key of a file (and excerpt) in the files table.
+fn file_key(relative: &str, lines: Option<LineRange>) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(relative.as_bytes());
+    if let Some(range) = lines {
+        hasher.update(format!("\0{range}").as_bytes());
+    }
+    *hasher.finalize().as_bytes()
+}
+
+type Tables = (FxHashMap<[u8; 32], Entry>, FxHashMap<[u8; 32], Seen>);
+
+fn encode(entries: &FxHashMap<[u8; 32], Entry>, files: &FxHashMap<[u8; 32], Seen>) -> Vec<u8> {
     let mut bytes = header();
-    bytes.reserve(sorted.len() * ENTRY_BYTES);
-    for (key, entry) in sorted {
+    bytes.reserve(8 + entries.len() * ENTRY_BYTES + files.len() * SEEN_BYTES);
+    bytes.extend_from_slice(
+        &u32::try_from(entries.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    for (key, entry) in entries.iter().take(u32::MAX as usize) {
         bytes.extend_from_slice(key);
         for count in entry.tokens {
             bytes.extend_from_slice(&count.unwrap_or(UNKNOWN).to_le_bytes());
         }
-        bytes.push(match entry.clean {
-            None => 0,
-            Some(true) => 1,
-            Some(false) => 2,
-        });
+        bytes.push(tri(entry.clean));
+        let run = entry
+            .shape
+            .map_or(UNKNOWN, |shape| shape.longest_backtick_run);
+        bytes.extend_from_slice(&run.to_le_bytes());
+        bytes.push(tri(entry.shape.map(|shape| shape.ends_with_newline)));
+    }
+    bytes.extend_from_slice(&u32::try_from(files.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for (key, seen) in files.iter().take(u32::MAX as usize) {
+        bytes.extend_from_slice(key);
+        let stat = &seen.stat;
+        for number in [stat.dev, stat.ino, stat.size] {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        for number in [
+            stat.modified.0,
+            stat.modified.1,
+            stat.changed.0,
+            stat.changed.1,
+        ] {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        bytes.extend_from_slice(&seen.hash);
+        bytes.push(u8::from(seen.lossy));
     }
     bytes
 }
 
-fn decode(bytes: &[u8]) -> Option<FxHashMap<[u8; 32], Entry>> {
-    let body = bytes.strip_prefix(header().as_slice())?;
-    if body.len() % ENTRY_BYTES != 0 {
-        return None;
+fn tri(value: Option<bool>) -> u8 {
+    match value {
+        None => 0,
+        Some(true) => 1,
+        Some(false) => 2,
     }
+}
+
+/// Reads a cache file front to back; any inconsistency rejects it whole.
+struct Reader<'b>(&'b [u8]);
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, count: usize) -> Option<&'b [u8]> {
+        let (taken, rest) = self.0.split_at_checked(count)?;
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        self.array().map(i64::from_le_bytes)
+    }
+
+    fn tri(&mut self) -> Option<Option<bool>> {
+        match self.take(1)?[0] {
+            0 => Some(None),
+            1 => Some(Some(true)),
+            2 => Some(Some(false)),
+            _ => None,
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Option<Tables> {
+    let mut reader = Reader(bytes.strip_prefix(header().as_slice())?);
+    let known = |value: u32| (value != UNKNOWN).then_some(value);
+    let count = reader.u32()? as usize;
     let mut entries = FxHashMap::default();
-    entries.reserve(body.len() / ENTRY_BYTES);
-    for record in body.chunks_exact(ENTRY_BYTES) {
-        let (key, rest) = record.split_at(32);
-        let count = |at: usize| {
-            let value = u32::from_le_bytes(rest[at..at + 4].try_into().ok()?);
-            (value != UNKNOWN).then_some(value)
-        };
-        let clean = match rest[8] {
-            0 => None,
-            1 => Some(true),
-            2 => Some(false),
-            _ => return None,
+    entries.reserve(count.min(reader.0.len() / ENTRY_BYTES));
+    for _ in 0..count {
+        let key = reader.array()?;
+        let tokens = [known(reader.u32()?), known(reader.u32()?)];
+        let clean = reader.tri()?;
+        let run = known(reader.u32()?);
+        let newline = reader.tri()?;
+        let shape = match (run, newline) {
+            (Some(run), Some(ends)) => Some(Shape {
+                longest_backtick_run: run,
+                ends_with_newline: ends,
+            }),
+            _ => None,
         };
         entries.insert(
-            key.try_into().ok()?,
+            key,
             Entry {
-                tokens: [count(0), count(4)],
+                tokens,
                 clean,
+                shape,
             },
         );
     }
-    Some(entries)
+    let count = reader.u32()? as usize;
+    let mut files = FxHashMap::default();
+    files.reserve(count.min(reader.0.len() / SEEN_BYTES));
+    for _ in 0..count {
+        let key = reader.array()?;
+        let stat = Stat {
+            dev: reader.u64()?,
+            ino: reader.u64()?,
+            size: reader.u64()?,
+            modified: (reader.i64()?, reader.i64()?),
+            changed: (reader.i64()?, reader.i64()?),
+        };
+        let hash = reader.array()?;
+        let lossy = match reader.take(1)?[0] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        files.insert(key, Seen { stat, hash, lossy });
+    }
+    reader.0.is_empty().then_some((entries, files))
 }
 
 #[cfg(test)]
@@ -237,6 +433,7 @@ mod tests {
         let entry = Entry {
             tokens: [Some(12), None],
             clean: Some(true),
+            shape: None,
         };
         cache.record(&hash("fn main() {}"), entry);
         cache.save().unwrap();
@@ -258,6 +455,7 @@ mod tests {
             Entry {
                 tokens: [Some(1), Some(1)],
                 clean: Some(true),
+                shape: None,
             },
         );
         cache.save().unwrap();
@@ -286,6 +484,7 @@ mod tests {
             Entry {
                 tokens: [Some(3), None],
                 clean: None,
+                shape: None,
             },
         );
         cache.record(
@@ -293,6 +492,7 @@ mod tests {
             Entry {
                 tokens: [None, Some(4)],
                 clean: Some(false),
+                shape: None,
             },
         );
         assert_eq!(
@@ -300,8 +500,45 @@ mod tests {
             Entry {
                 tokens: [Some(3), Some(4)],
                 clean: Some(false),
+                shape: None,
             }
         );
+    }
+
+    fn stat_of(path: &Path) -> Stat {
+        Stat::of(&std::fs::metadata(path).unwrap())
+    }
+
+    #[test]
+    fn files_are_remembered_by_metadata_unless_racy() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("a.txt");
+        std::fs::write(&file, "text").unwrap();
+        let stat = stat_of(&file);
+        let seen = Seen {
+            stat,
+            hash: *hash("text").as_bytes(),
+            lossy: false,
+        };
+        // Just written: too recent to remember.
+        let mut cache = TokenCache::open(root.path());
+        cache.record_seen("a.txt", None, seen);
+        assert_eq!(cache.seen("a.txt", None, &stat), None);
+        // A run that started well after the file's last change remembers it.
+        cache.started += 10;
+        cache.record_seen("a.txt", None, seen);
+        cache.save().unwrap();
+        let cache = TokenCache::open(root.path());
+        assert_eq!(
+            cache.seen("a.txt", None, &stat),
+            Some((hash("text"), false))
+        );
+        assert_eq!(cache.seen("b.txt", None, &stat), None);
+        let excerpt = Some(LineRange { start: 1, end: 1 });
+        assert_eq!(cache.seen("a.txt", excerpt, &stat), None);
+        // Any change of the metadata (here the size and times) and it is not trusted.
+        std::fs::write(&file, "other text").unwrap();
+        assert_eq!(cache.seen("a.txt", None, &stat_of(&file)), None);
     }
 
     #[test]

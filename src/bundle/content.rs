@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use super::cache::Shape;
 use super::files::{self, FileContent};
+use super::prefetch::Prefetch;
 use crate::config::workspace::LineRange;
 use crate::secrets::{self, Finding};
 
@@ -40,10 +42,11 @@ struct Inner {
     redactions: Vec<Finding>,
     /// blake3 of the text as written (after redaction).
     digest: blake3::Hash,
-    longest_backtick_run: usize,
-    ends_with_newline: bool,
+    shape: Shape,
     /// An error met while the template printed this content (fmt errors carry none).
     render_error: Mutex<Option<ContentError>>,
+    /// The read-ahead of the write in progress, and this content's place in it.
+    prefetch: Mutex<Option<(Arc<Prefetch>, usize)>>,
 }
 
 /// Why content could not be written.
@@ -77,6 +80,11 @@ impl Content {
             Some(redacted) => blake3::hash(redacted.as_bytes()),
             None => read.read_hash,
         };
+        let shape = Shape {
+            longest_backtick_run: u32::try_from(files::longest_backtick_run(written))
+                .unwrap_or(u32::MAX - 1),
+            ends_with_newline: written.is_empty() || written.ends_with('\n'),
+        };
         Self(Arc::new(Inner {
             path: read.path,
             shown: read.shown.to_owned(),
@@ -85,14 +93,60 @@ impl Content {
             read_hash: read.read_hash,
             redactions: read.redactions,
             digest,
-            longest_backtick_run: files::longest_backtick_run(written),
-            ends_with_newline: written.is_empty() || written.ends_with('\n'),
+            shape,
             render_error: Mutex::new(None),
+            prefetch: Mutex::new(None),
         }))
     }
 
-    /// The text to write: read again, checked against the first read, redacted.
+    /// Describe content known from the token cache (no secrets, shape remembered),
+    /// without reading it now; writing still reads it and checks `hash`.
+    pub fn known(
+        path: PathBuf,
+        shown: &str,
+        lines: Option<LineRange>,
+        max_bytes: u64,
+        hash: blake3::Hash,
+        shape: Shape,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            path,
+            shown: shown.to_owned(),
+            lines,
+            max_bytes,
+            read_hash: hash,
+            redactions: Vec::new(),
+            digest: hash,
+            shape,
+            render_error: Mutex::new(None),
+            prefetch: Mutex::new(None),
+        }))
+    }
+
+    /// The fence-relevant shape of the written text.
+    pub fn shape(&self) -> Shape {
+        self.0.shape
+    }
+
+    /// The text to write: read again (or ahead, during a write), checked against the
+    /// first read, redacted.
     pub fn text(&self) -> Result<String, ContentError> {
+        let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
+        match prefetch {
+            Some((prefetch, index)) => prefetch.take(index, || self.read()),
+            None => self.read(),
+        }
+    }
+
+    /// Join (or leave) the read-ahead of a write.
+    pub fn attach(&self, prefetch: Option<(Arc<Prefetch>, usize)>) {
+        if let Ok(mut slot) = self.0.prefetch.lock() {
+            *slot = prefetch;
+        }
+    }
+
+    /// Read the text from disk, check it against the first read, redact it.
+    pub fn read(&self) -> Result<String, ContentError> {
         let inner = &*self.0;
         let changed = || ContentError {
             path: inner.shown.clone(),
@@ -118,11 +172,11 @@ impl Content {
 
     /// A fence longer than any backtick run in the text.
     pub fn fence(&self) -> String {
-        "`".repeat((self.0.longest_backtick_run + 1).max(3))
+        "`".repeat((self.0.shape.longest_backtick_run as usize + 1).max(3))
     }
 
     pub fn ends_with_newline(&self) -> bool {
-        self.0.ends_with_newline
+        self.0.shape.ends_with_newline
     }
 
     fn remember(&self, error: ContentError) {
@@ -178,6 +232,23 @@ pub fn redacted<'t>(text: &'t str, findings: &[Finding]) -> Cow<'t, str> {
     match findings.is_empty() {
         true => Cow::Borrowed(text),
         false => Cow::Owned(secrets::redact(text, findings)),
+    }
+}
+
+#[cfg(test)]
+impl Content {
+    /// Content of `path`, known to hold `text`.
+    pub fn for_test(path: &std::path::Path, text: &str) -> Self {
+        Self::new(Read {
+            path: path.to_path_buf(),
+            shown: "a.txt",
+            lines: None,
+            max_bytes: 1 << 20,
+            text,
+            read_hash: blake3::hash(text.as_bytes()),
+            redacted: None,
+            redactions: Vec::new(),
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! and binary files (a NUL in the first 8 KiB) are listed, not inlined; non-UTF-8 text
 //! is decoded lossily with a note; `lines` excerpts are cut here.
 
+use std::io::Read;
 use std::path::Path;
 
 use crate::config::workspace::LineRange;
@@ -40,21 +41,21 @@ pub fn read(
 }
 
 pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileContent {
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
+    let (file, metadata) = match paths::open_regular(path) {
+        Ok(opened) => opened,
         Err(error) => return FileContent::Unreadable(error.to_string()),
     };
-    if !metadata.is_file() {
-        return FileContent::Unreadable(String::from("not a regular file"));
-    }
     if metadata.len() > max_bytes {
         return FileContent::TooLarge(metadata.len());
     }
     // Read one byte past the limit: a file that grew since `stat` is still capped.
-    let bytes = match paths::read_capped(path, max_bytes.saturating_add(1)) {
-        Ok(bytes) => bytes,
-        Err(error) => return FileContent::Unreadable(error.to_string()),
-    };
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    if let Err(error) = file
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+    {
+        return FileContent::Unreadable(error.to_string());
+    }
     if bytes.len() as u64 > max_bytes {
         return FileContent::TooLarge(bytes.len() as u64);
     }

@@ -2,9 +2,12 @@
 //! secrets, count its tokens, and keep a [`Content`] (not the text) for the writer.
 //!
 //! The token cache ([`TokenCache`]) is consulted by the hash of the text read: a known
-//! text skips counting, and a text known to hold no secret skips the scan.
+//! text skips counting, and a text known to hold no secret skips the scan. A file whose
+//! metadata is exactly as remembered is not even read here (the writer still checks it).
 
-use super::cache::{self, Entry, TokenCache};
+use std::path::Path;
+
+use super::cache::{self, Entry, Seen, Stat, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
 use super::merge::Status;
@@ -37,8 +40,10 @@ pub struct Inlined {
     /// Bundle notes (lossy decoding, unreadable file).
     pub notes: Vec<String>,
     pub secrets: Vec<SecretJson>,
-    /// What the token cache should remember.
+    /// What the token cache should remember about the text.
     pub learned: Option<(blake3::Hash, Entry)>,
+    /// What it should remember about the file (metadata before reading → hash).
+    pub seen: Option<Seen>,
 }
 
 /// How files are inlined.
@@ -66,24 +71,30 @@ pub fn one(
     let mut notes = Vec::new();
     let mut found = Vec::new();
     let mut remember = None;
-    let read = resolver
-        .resolve(file)
-        .map_err(|error| format!("`{file}` {error}"))
-        .map(|path| {
-            let content = files::read_path(&path, lines, limits.max_bytes);
-            (path, content)
-        });
-    match read {
-        Ok((path, FileContent::Text { text, lossy })) => {
+    let mut seen = None;
+    let slot = cache::slot(limits.tokenizer);
+    // Metadata first: it is what a remembered hash is trusted by, and it must describe
+    // the file no later than the read that follows.
+    let (path, metadata) = match resolver.resolve_metadata(file) {
+        Ok(resolved) => resolved,
+        Err(error) => return unreadable(file, &format!("`{file}` {error}")),
+    };
+    let stat = metadata
+        .filter(|metadata| metadata.is_file() && metadata.len() <= limits.max_bytes)
+        .map(|metadata| Stat::of(&metadata));
+    if let Some(stat) = stat
+        && let Some(done) = remembered(job, &path, stat, limits, cache)
+    {
+        return done;
+    }
+    match files::read_path(&path, lines, limits.max_bytes) {
+        FileContent::Text { text, lossy } => {
             if lossy {
-                let lossy =
-                    format!("`{file}` is not valid UTF-8; invalid bytes were replaced with U+FFFD");
-                notes.push(lossy.clone());
-                note = Some(lossy);
+                notes.push(lossy_note(file));
+                note = Some(lossy_note(file));
             }
             let hash = blake3::hash(text.as_bytes());
             let known = cache.get(&hash);
-            let slot = cache::slot(limits.tokenizer);
             let findings = match (limits.secrets, known.clean) {
                 (SecretsMode::Off, _) | (_, Some(true)) => Vec::new(),
                 _ => secrets::scan(&text),
@@ -111,13 +122,17 @@ pub fn one(
             if limits.secrets != SecretsMode::Off {
                 learned.clean = Some(findings.is_empty());
             }
-            remember = Some((hash, learned));
+            seen = stat.map(|stat| Seen {
+                stat,
+                hash: *hash.as_bytes(),
+                lossy,
+            });
             tokens = count;
             let redacted = match &written {
                 std::borrow::Cow::Owned(redacted) => Some(redacted.as_str()),
                 std::borrow::Cow::Borrowed(_) => None,
             };
-            content = Some(Content::new(content::Read {
+            let written = Content::new(content::Read {
                 path,
                 shown: file,
                 lines,
@@ -126,27 +141,27 @@ pub fn one(
                 read_hash: hash,
                 redacted,
                 redactions: findings,
-            }));
+            });
+            if learned.tokens[slot].is_some() {
+                learned.shape = Some(written.shape());
+            }
+            remember = Some((hash, learned));
+            content = Some(written);
         }
-        Ok((_, FileContent::Binary)) => {
+        FileContent::Binary => {
             status = Some(Status::OmittedBinary);
             note = Some(String::from(
                 "binary file (NUL byte in the first 8 KiB): listed, not inlined",
             ));
         }
-        Ok((_, FileContent::TooLarge(size))) => {
+        FileContent::TooLarge(size) => {
             status = Some(Status::OmittedSize);
             note = Some(format!(
                 "{size} bytes, over `max_file_bytes` ({}): listed, not inlined",
                 limits.max_bytes
             ));
         }
-        Ok((_, FileContent::Unreadable(reason))) | Err(reason) => {
-            let unreadable = format!("`{file}` could not be read: {reason}");
-            notes.push(unreadable.clone());
-            status = Some(Status::OmittedUnreadable);
-            note = Some(unreadable);
-        }
+        FileContent::Unreadable(reason) => return unreadable(file, &reason),
     }
     Inlined {
         status,
@@ -156,5 +171,66 @@ pub fn one(
         notes,
         secrets: found,
         learned: remember,
+        seen,
+    }
+}
+
+/// A file whose metadata is as remembered, with everything about its text in the cache:
+/// nothing to read until the bundle is written (which checks the text against `hash`).
+fn remembered(
+    job: &Job,
+    path: &Path,
+    stat: Stat,
+    limits: Limits,
+    cache: &TokenCache,
+) -> Option<Inlined> {
+    let (hash, lossy) = cache.seen(&job.file, job.lines, &stat)?;
+    let known = cache.get(&hash);
+    let clean = limits.secrets == SecretsMode::Off || known.clean == Some(true);
+    let count = known.tokens[cache::slot(limits.tokenizer)]?;
+    let shape = known.shape?;
+    if !clean {
+        return None;
+    }
+    let note = lossy.then(|| lossy_note(&job.file));
+    Some(Inlined {
+        status: None,
+        note: note.clone(),
+        tokens: count as usize,
+        content: Some(Content::known(
+            path.to_path_buf(),
+            &job.file,
+            job.lines,
+            limits.max_bytes,
+            hash,
+            shape,
+        )),
+        notes: note.into_iter().collect(),
+        secrets: Vec::new(),
+        learned: Some((hash, Entry::default())),
+        seen: Some(Seen {
+            stat,
+            hash: *hash.as_bytes(),
+            lossy,
+        }),
+    })
+}
+
+fn lossy_note(file: &str) -> String {
+    format!("`{file}` is not valid UTF-8; invalid bytes were replaced with U+FFFD")
+}
+
+/// A file that could not be read: listed with the reason.
+fn unreadable(file: &str, reason: &str) -> Inlined {
+    let note = format!("`{file}` could not be read: {reason}");
+    Inlined {
+        status: Some(Status::OmittedUnreadable),
+        note: Some(note.clone()),
+        tokens: 0,
+        content: None,
+        notes: vec![note],
+        secrets: Vec::new(),
+        learned: None,
+        seen: None,
     }
 }

@@ -13,6 +13,7 @@ mod inline;
 pub mod layer;
 pub mod merge;
 pub mod model;
+mod prefetch;
 mod pretokenize;
 pub mod render;
 pub mod select;

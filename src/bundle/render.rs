@@ -6,17 +6,18 @@
 //! stops), and a loader that only reads plain file names inside the templates folder.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
-use super::content::ContentError;
+use super::content::{Content, ContentError};
 use super::files;
 use super::merge::Status;
 use super::model::{Bundle, LayerJson};
+use super::prefetch::Prefetch;
 use super::view::ItemObject;
 use crate::config::workspace::{LayerKind, Section};
 
@@ -135,12 +136,16 @@ pub fn markdown(
         items => Value::from(values),
         groups => Value::from(groups),
     };
-    let mut render = || -> Result<(), minijinja::Error> {
+    let contents: Vec<Content> = items
+        .iter()
+        .filter_map(|object| object.item.content.clone())
+        .collect();
+    let render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
         compiled.render_captured_to(&context, &mut *out)?;
         Ok(())
     };
-    render().map_err(|error| {
+    Prefetch::around(&contents, render).map_err(|error| {
         let changed = items
             .iter()
             .find_map(|object| object.item.content.as_ref()?.render_error());
@@ -242,7 +247,17 @@ fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
 
 /// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out`.
 pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError> {
-    serde_json::to_writer_pretty(&mut *out, bundle).map_err(|error| {
+    // A typed buffer in front of the dynamic writer: serde writes in small pieces.
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, out);
+    let contents: Vec<Content> = bundle
+        .items
+        .iter()
+        .filter_map(|item| item.content.clone())
+        .collect();
+    Prefetch::around(&contents, || {
+        serde_json::to_writer_pretty(&mut buffered, bundle)
+    })
+    .map_err(|error| {
         let changed = bundle
             .items
             .iter()
@@ -252,6 +267,7 @@ pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError>
             None => RenderError::Io(io::Error::from(error)),
         }
     })?;
-    out.write_all(b"\n")?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()?;
     Ok(())
 }

@@ -150,6 +150,12 @@ impl TokenCache {
         (seen.stat == *stat).then(|| (blake3::Hash::from_bytes(seen.hash), seen.lossy))
     }
 
+    /// Pretend this run started `seconds` later (tests of the racy-file rule).
+    #[cfg(test)]
+    pub fn start_later(&mut self, seconds: i64) {
+        self.started += seconds;
+    }
+
     /// Remember a file's hash under the metadata taken *before* it was read, unless its
     /// timestamps are too recent to tell a later edit apart.
     pub fn record_seen(&mut self, relative: &str, lines: Option<LineRange>, seen: Seen) {
@@ -525,7 +531,7 @@ mod tests {
         cache.record_seen("a.txt", None, seen);
         assert_eq!(cache.seen("a.txt", None, &stat), None);
         // A run that started well after the file's last change remembers it.
-        cache.started += 10;
+        cache.start_later(10);
         cache.record_seen("a.txt", None, seen);
         cache.save().unwrap();
         let cache = TokenCache::open(root.path());

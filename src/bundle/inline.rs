@@ -234,3 +234,56 @@ fn unreadable(file: &str, reason: &str) -> Inlined {
         seen: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inline(root: &Path, cache: &TokenCache) -> Inlined {
+        let job = Job {
+            item: 0,
+            file: String::from("a.py"),
+            lines: None,
+        };
+        let limits = Limits {
+            max_bytes: 1 << 20,
+            secrets: SecretsMode::Redact,
+            tokenizer: Tokenizer::O200k,
+        };
+        one(&job, "id", &Resolver::new(root), limits, cache)
+    }
+
+    fn learn(cache: &mut TokenCache, done: &Inlined) {
+        let (hash, entry) = done.learned.unwrap();
+        cache.record(&hash, entry);
+        cache.record_seen("a.py", None, done.seen.unwrap());
+    }
+
+    #[test]
+    fn a_remembered_file_is_not_read_until_written_and_a_changed_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("a.py"), "def f():\n    return 1\n").unwrap();
+        let mut cache = TokenCache::open(&root);
+        let first = inline(&root, &cache);
+        assert_ne!(first.learned.unwrap().1, Entry::default(), "read, scanned, counted");
+        // Remembered only by a run that starts well after the file was written.
+        cache.start_later(10);
+        learn(&mut cache, &first);
+        let second = inline(&root, &cache);
+        assert_eq!(second.learned.unwrap().1, Entry::default(), "taken from the cache");
+        assert_eq!(second.tokens, first.tokens);
+        let content = second.content.unwrap();
+        assert_eq!(content.text().unwrap(), "def f():\n    return 1\n");
+        // Changed: new metadata, so read again; and the remembered content refuses it.
+        std::fs::write(root.join("a.py"), "def f():\n    return 22\n").unwrap();
+        assert!(content.text().is_err());
+        let third = inline(&root, &cache);
+        assert_ne!(third.learned.unwrap().1, Entry::default());
+        assert_ne!(third.tokens, 0);
+        assert_eq!(
+            third.content.unwrap().text().unwrap(),
+            "def f():\n    return 22\n"
+        );
+    }
+}

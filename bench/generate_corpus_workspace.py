@@ -7,7 +7,9 @@ Copies up to MAX_MB (default 140) of text sources from SOURCE_DIR (for example t
 crate sources cargo keeps under ~/.cargo/registry/src/*/) into OUT_DIR/corpus/, one
 folder per top-level project, and writes one domain per project whose patterns glob
 its sources (`corpus/<project>/**/*.rs` and friends) and whose examples list its
-examples/tests folders, plus a feature `all` over every domain. Symlinks are skipped.
+examples/tests folders; one service per ten projects (owning the first of them, depending
+on the previous service, with an excerpt of a source file as its local pattern); and a
+feature `all` over every domain and service. Symlinks are skipped.
 """
 import os
 import shutil
@@ -30,6 +32,7 @@ def main():
         name = "p_" + "".join(c if c.isalnum() else "_" for c in project.lower())[:60]
         copied_exts = set()
         has_examples = False
+        first_file = None
         for folder, dirs, names in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for file_name in sorted(names):
@@ -47,6 +50,8 @@ def main():
                 total += size
                 files += 1
                 copied_exts.add(ext)
+                if first_file is None:
+                    first_file = os.path.join("corpus", name, relative)
                 if relative.split(os.sep)[0] in ("examples", "tests"):
                     has_examples = True
         if not copied_exts:
@@ -58,12 +63,23 @@ def main():
             examples = "examples: [" + ", ".join(entries) + "]\n"
         with open(os.path.join(out, "domains", f"{name}.yaml"), "w") as handle:
             handle.write(f"kind: domain\nname: {name}\nconstraints:\n  style: follow {project}'s conventions\npatterns:\n{patterns}\n{examples}")
-        domains.append(name)
+        domains.append((name, first_file))
+    services = []
+    with open(os.path.join(out, "domains", "services.yaml"), "w") as handle:
+        for start in range(0, len(domains), 10):
+            owner, first_file = domains[start]
+            service = f"svc-{start // 10:03d}"
+            depends = f"depends_on: [{services[-1]}]\n" if services else ""
+            handle.write(f"---\nkind: service\nname: {service}\ndomain: {owner}\n{depends}"
+                         f"local_patterns:\n  entry:\n    path: {first_file}\n    lines: 1-1\n"
+                         f"    why: where {owner} starts\n")
+            services.append(service)
     with open(os.path.join(out, "domains", "feature.yaml"), "w") as handle:
-        handle.write("kind: feature\nname: all\ndomains: [" + ", ".join(domains) + "]\n")
+        handle.write("kind: feature\nname: all\ndomains: [" + ", ".join(name for name, _ in domains) + "]\n"
+                     "services: [" + ", ".join(services) + "]\n")
     with open(os.path.join(out, "ctx.toml"), "w") as handle:
         handle.write('[workspace]\nname = "corpus"\n[bundle]\nbudget = 0\n')
-    print(f"{out}: {files} files, {total / 1024 / 1024:.1f} MiB, {len(domains)} domains")
+    print(f"{out}: {files} files, {total / 1024 / 1024:.1f} MiB, {len(domains)} domains, {len(services)} services")
 
 
 if __name__ == "__main__":

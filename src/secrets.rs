@@ -144,13 +144,16 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule(
             "secret-assignment",
-            r#"(?i)(?-u:\b)[a-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|auth[_\-]?key|client[_\-]?secret|private[_\-]?key)(?:[_\-]?key)?["']?\s*(?:=|:=|:|=>)\s*["'`]([^"'`\s]{8,})["'`]"#,
+            // Names in the cases code uses (`password`, `Password`, `PASSWORD`, `apiKey`,
+            // `API_KEY`): literal prefixes the regex engine can search for, where `(?i)`
+            // made it scan every byte.
+            r#"(?:pass(?:word|wd)|Pass(?:word|wd)|PASS(?:WORD|WD)|pwd|Pwd|PWD|secret|Secret|SECRET|token|Token|TOKEN|(?:client|Client|CLIENT)[_\-]?(?:secret|Secret|SECRET)|(?:api|Api|API|access|Access|ACCESS|auth|Auth|AUTH|private|Private|PRIVATE)[_\-]?(?:key|Key|KEY))(?:[_\-]?(?:key|Key|KEY))?["']?\s*(?:=|:=|:|=>)\s*["'`]([^"'`\s]{8,})["'`]"#,
             1,
             true,
         ),
         rule(
             "secret-assignment",
-            r"(?m)^\s*(?:export\s+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)(?:_KEY)?\s*=\s*([^\s'`\x22]{8,})(?:\s+#.*)?\s*$",
+            r"(?m)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)(?:_KEY)?\s*=\s*([^\s'`\x22]{8,})(?:\s+#.*)?\s*$",
             1,
             true,
         ),

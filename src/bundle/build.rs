@@ -307,6 +307,9 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
             out.items.push(entry);
         }
     }
+    // Tens of thousands of items on a large tree: no growth slack kept.
+    out.items.shrink_to_fit();
+    out.jobs.shrink_to_fit();
     out
 }
 

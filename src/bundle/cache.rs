@@ -100,11 +100,10 @@ const UNKNOWN: u32 = u32::MAX;
 pub struct TokenCache {
     /// Where it is stored; `None` = disabled (`--no-cache`).
     path: Option<PathBuf>,
-    entries: FxHashMap<[u8; 32], Entry>,
-    /// Files by [`file_key`].
-    files: FxHashMap<[u8; 32], Seen>,
-    /// Keys of both tables looked up or recorded by this run.
-    used: FxHashMap<[u8; 32], ()>,
+    /// Texts by hash, each flagged when this run used it.
+    entries: FxHashMap<[u8; 32], (Entry, bool)>,
+    /// Files by [`file_key`], each flagged when this run used it.
+    files: FxHashMap<[u8; 32], (Seen, bool)>,
     changed: bool,
     /// When this run started (Unix seconds), for the racy-file rule.
     started: i64,
@@ -132,7 +131,6 @@ impl TokenCache {
             path: Some(path),
             entries,
             files,
-            used: FxHashMap::default(),
             changed: false,
             started,
         }
@@ -146,7 +144,7 @@ impl TokenCache {
         lines: Option<LineRange>,
         stat: &Stat,
     ) -> Option<(blake3::Hash, bool)> {
-        let seen = self.files.get(&file_key(relative, lines))?;
+        let (seen, _) = self.files.get(&file_key(relative, lines))?;
         (seen.stat == *stat).then(|| (blake3::Hash::from_bytes(seen.hash), seen.lossy))
     }
 
@@ -159,34 +157,32 @@ impl TokenCache {
     /// Remember a file's hash under the metadata taken *before* it was read, unless its
     /// timestamps are too recent to tell a later edit apart.
     pub fn record_seen(&mut self, relative: &str, lines: Option<LineRange>, seen: Seen) {
-        let key = file_key(relative, lines);
-        self.used.insert(key, ());
         let newest = seen.stat.modified.0.max(seen.stat.changed.0);
         if self.path.is_none() || newest >= self.started - RACY_SECONDS {
             return;
         }
-        if self.files.get(&key) != Some(&seen) {
-            self.files.insert(key, seen);
+        let key = file_key(relative, lines);
+        if self.files.get(&key).map(|(known, _)| known) != Some(&seen) {
             self.changed = true;
         }
+        self.files.insert(key, (seen, true));
     }
 
     /// What is known about the text with this hash.
     pub fn get(&self, hash: &blake3::Hash) -> Entry {
         self.entries
             .get(hash.as_bytes())
-            .copied()
+            .map(|(entry, _)| *entry)
             .unwrap_or_default()
     }
 
     /// Remember what a run learned (or confirmed) about a text.
     pub fn record(&mut self, hash: &blake3::Hash, entry: Entry) {
-        let key = *hash.as_bytes();
-        self.used.insert(key, ());
         if self.path.is_none() {
             return;
         }
-        let slot = self.entries.entry(key).or_default();
+        let (slot, used) = self.entries.entry(*hash.as_bytes()).or_default();
+        *used = true;
         let merged = Entry {
             tokens: [
                 entry.tokens[0].or(slot.tokens[0]),
@@ -230,12 +226,11 @@ impl TokenCache {
         if !self.changed {
             return Ok(());
         }
-        let used = &self.used;
         if self.entries.len() > MAX_ENTRIES {
-            self.entries.retain(|key, _| used.contains_key(key));
+            self.entries.retain(|_, (_, used)| *used);
         }
         if self.files.len() > MAX_ENTRIES {
-            self.files.retain(|key, _| used.contains_key(key));
+            self.files.retain(|_, (_, used)| *used);
         }
         let folder = path.parent().unwrap_or(Path::new("."));
         let ctx_folder = folder.parent().unwrap_or(folder);
@@ -286,9 +281,15 @@ fn file_key(relative: &str, lines: Option<LineRange>) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 
-type Tables = (FxHashMap<[u8; 32], Entry>, FxHashMap<[u8; 32], Seen>);
+type Tables = (
+    FxHashMap<[u8; 32], (Entry, bool)>,
+    FxHashMap<[u8; 32], (Seen, bool)>,
+);
 
-fn encode(entries: &FxHashMap<[u8; 32], Entry>, files: &FxHashMap<[u8; 32], Seen>) -> Vec<u8> {
+fn encode(
+    entries: &FxHashMap<[u8; 32], (Entry, bool)>,
+    files: &FxHashMap<[u8; 32], (Seen, bool)>,
+) -> Vec<u8> {
     let mut bytes = header();
     bytes.reserve(8 + entries.len() * ENTRY_BYTES + files.len() * SEEN_BYTES);
     bytes.extend_from_slice(
@@ -296,7 +297,7 @@ fn encode(entries: &FxHashMap<[u8; 32], Entry>, files: &FxHashMap<[u8; 32], Seen
             .unwrap_or(u32::MAX)
             .to_le_bytes(),
     );
-    for (key, entry) in entries.iter().take(u32::MAX as usize) {
+    for (key, (entry, _)) in entries.iter().take(u32::MAX as usize) {
         bytes.extend_from_slice(key);
         for count in entry.tokens {
             bytes.extend_from_slice(&count.unwrap_or(UNKNOWN).to_le_bytes());
@@ -309,7 +310,7 @@ fn encode(entries: &FxHashMap<[u8; 32], Entry>, files: &FxHashMap<[u8; 32], Seen
         bytes.push(tri(entry.shape.map(|shape| shape.ends_with_newline)));
     }
     bytes.extend_from_slice(&u32::try_from(files.len()).unwrap_or(u32::MAX).to_le_bytes());
-    for (key, seen) in files.iter().take(u32::MAX as usize) {
+    for (key, (seen, _)) in files.iter().take(u32::MAX as usize) {
         bytes.extend_from_slice(key);
         let stat = &seen.stat;
         for number in [stat.dev, stat.ino, stat.size] {
@@ -392,14 +393,12 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
             }),
             _ => None,
         };
-        entries.insert(
-            key,
-            Entry {
-                tokens,
-                clean,
-                shape,
-            },
-        );
+        let entry = Entry {
+            tokens,
+            clean,
+            shape,
+        };
+        entries.insert(key, (entry, false));
     }
     let count = reader.u32()? as usize;
     let mut files = FxHashMap::default();
@@ -419,7 +418,7 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
             1 => true,
             _ => return None,
         };
-        files.insert(key, Seen { stat, hash, lossy });
+        files.insert(key, (Seen { stat, hash, lossy }, false));
     }
     reader.0.is_empty().then_some((entries, files))
 }

@@ -1,20 +1,22 @@
 //! Reading the files that patterns and examples reference, safely: every path goes
-//! through the one [`Resolver`] (never outside the root, symlinks checked); only regular
+//! through the one [`Resolver`](crate::paths::Resolver) (never outside the root, symlinks checked); only regular
 //! files are opened (FIFOs and devices never); files over `max_file_bytes` (by metadata)
 //! and binary files (a NUL in the first 8 KiB) are listed, not inlined; non-UTF-8 text
 //! is decoded lossily with a note; `lines` excerpts are cut here.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
 use crate::config::workspace::LineRange;
-use crate::paths::{self, Resolver};
+use crate::paths;
 
-/// What reading a referenced file produced.
+/// What reading a referenced file produced; the text is a `String`, or a `Cow` borrowing
+/// a caller's buffer ([`read_into`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileContent {
+pub enum FileContent<T = String> {
     /// UTF-8 text (possibly an excerpt); `lossy` when invalid UTF-8 was replaced.
-    Text { text: String, lossy: bool },
+    Text { text: T, lossy: bool },
     /// A NUL byte in the first 8 KiB.
     Binary,
     /// Larger than `max_file_bytes` (the size in bytes).
@@ -26,41 +28,11 @@ pub enum FileContent {
 /// Bytes inspected for a NUL to call a file binary.
 const BINARY_PROBE: usize = 8 * 1024;
 
-/// Read `relative` (a root-relative path) within the limits.
-pub fn read(
-    resolver: &Resolver,
-    relative: &str,
-    lines: Option<LineRange>,
-    max_bytes: u64,
-) -> FileContent {
-    let path = match resolver.resolve(relative) {
-        Ok(path) => path,
-        Err(error) => return FileContent::Unreadable(format!("`{relative}` {error}")),
-    };
-    read_path(&path, lines, max_bytes)
-}
-
+/// Read the file at `path` within the limits, into a new `String`.
 pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileContent {
-    let (file, metadata) = match paths::open_regular(path) {
-        Ok(opened) => opened,
-        Err(error) => return FileContent::Unreadable(error.to_string()),
-    };
-    if metadata.len() > max_bytes {
-        return FileContent::TooLarge(metadata.len());
-    }
-    // Read one byte past the limit: a file that grew since `stat` is still capped.
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    if let Err(error) = file
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-    {
-        return FileContent::Unreadable(error.to_string());
-    }
-    if bytes.len() as u64 > max_bytes {
-        return FileContent::TooLarge(bytes.len() as u64);
-    }
-    if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
-        return FileContent::Binary;
+    let mut bytes = Vec::new();
+    if let Err(failed) = load(path, max_bytes, &mut bytes) {
+        return failed.into();
     }
     let (text, lossy) = match String::from_utf8(bytes) {
         Ok(text) => (text, false),
@@ -71,6 +43,67 @@ pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileC
         None => text,
     };
     FileContent::Text { text, lossy }
+}
+
+/// [`read_path`], reading into `buffer` (cleared first; reuse it across files so that
+/// reading a large tree does not churn the allocator) and borrowing the text from it.
+pub fn read_into<'b>(
+    path: &Path,
+    lines: Option<LineRange>,
+    max_bytes: u64,
+    buffer: &'b mut Vec<u8>,
+) -> FileContent<Cow<'b, str>> {
+    if let Err(failed) = load(path, max_bytes, buffer) {
+        return failed.into();
+    }
+    let (text, lossy) = match std::str::from_utf8(buffer) {
+        Ok(text) => (Cow::Borrowed(text), false),
+        Err(_) => (String::from_utf8_lossy(buffer), true),
+    };
+    let text = match lines {
+        Some(range) => Cow::Owned(excerpt(&text, range)),
+        None => text,
+    };
+    FileContent::Text { text, lossy }
+}
+
+/// Why a file's bytes are not text to inline.
+enum NotText {
+    Binary,
+    TooLarge(u64),
+    Unreadable(String),
+}
+
+impl<T> From<NotText> for FileContent<T> {
+    fn from(not_text: NotText) -> Self {
+        match not_text {
+            NotText::Binary => Self::Binary,
+            NotText::TooLarge(size) => Self::TooLarge(size),
+            NotText::Unreadable(why) => Self::Unreadable(why),
+        }
+    }
+}
+
+/// The bytes of a regular file within the limits, into `bytes`; or why not.
+fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<(), NotText> {
+    bytes.clear();
+    let (file, metadata) =
+        paths::open_regular(path).map_err(|error| NotText::Unreadable(error.to_string()))?;
+    if metadata.len() > max_bytes {
+        return Err(NotText::TooLarge(metadata.len()));
+    }
+    bytes.reserve(usize::try_from(metadata.len()).unwrap_or(0));
+    // Read one byte past the limit: a file that grew since `stat` is still capped.
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(bytes)
+        .map_err(|error| NotText::Unreadable(error.to_string()))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(NotText::TooLarge(bytes.len() as u64));
+    }
+    if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
+        return Err(NotText::Binary);
+    }
+    Ok(())
 }
 
 /// Lines `start..=end` (1-based), each with its line ending.
@@ -146,6 +179,19 @@ pub fn language(path: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A file that holds more than its metadata said when it was checked (here a /proc
+    /// file, whose size reads as 0) is still capped: read at most one byte past the limit.
+    #[test]
+    fn a_file_growing_between_stat_and_read_is_capped() {
+        let path = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        assert_eq!(read_path(path, None, 100), FileContent::TooLarge(101));
+        assert!(matches!(
+            read_path(path, None, 1 << 20),
+            FileContent::Text { .. }
+        ));
+    }
+
     #[test]
     fn fences_outgrow_backtick_runs() {
         assert_eq!(fence("plain"), "```");
@@ -169,19 +215,30 @@ mod tests {
         std::fs::write(root.join("bin"), b"abc\0def").unwrap();
         std::fs::write(root.join("big"), vec![b'x'; 100]).unwrap();
         std::fs::write(root.join("latin1"), b"caf\xe9\n").unwrap();
-        let resolver = Resolver::new(&root);
-        assert_eq!(read(&resolver, "bin", None, 1000), FileContent::Binary);
-        assert_eq!(read(&resolver, "big", None, 99), FileContent::TooLarge(100));
+        let read = |name: &str, max: u64| read_path(&root.join(name), None, max);
+        assert_eq!(read("bin", 1000), FileContent::Binary);
+        assert_eq!(read("big", 99), FileContent::TooLarge(100));
+        let lossy = FileContent::Text {
+            text: String::from("caf\u{fffd}\n"),
+            lossy: true,
+        };
+        assert_eq!(read("latin1", 1000), lossy);
+        assert!(matches!(read("gone", 1000), FileContent::Unreadable(_)));
+        // Reading into a reused buffer gives the same, borrowing where it can.
+        let mut buffer = b"left over from another file".to_vec();
+        let borrowed = read_into(&root.join("latin1"), None, 1000, &mut buffer);
         assert_eq!(
-            read(&resolver, "latin1", None, 1000),
+            borrowed,
             FileContent::Text {
-                text: String::from("caf\u{fffd}\n"),
+                text: std::borrow::Cow::Borrowed("caf\u{fffd}\n"),
                 lossy: true
             }
         );
+        std::fs::write(root.join("plain"), "plain\n").unwrap();
+        let excerpt = Some(LineRange { start: 1, end: 1 });
         assert!(matches!(
-            read(&resolver, "gone", None, 1000),
-            FileContent::Unreadable(_)
+            read_into(&root.join("plain"), excerpt, 1000, &mut buffer),
+            FileContent::Text { text, lossy: false } if text == "plain\n"
         ));
     }
 }

@@ -18,6 +18,10 @@ use crate::config::workspace::LineRange;
 use crate::paths::Resolver;
 use crate::secrets;
 
+thread_local! {
+    static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// One file to inline into an item.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -87,7 +91,10 @@ pub fn one(
     {
         return done;
     }
-    match files::read_path(&path, lines, limits.max_bytes) {
+    // One read buffer per thread, reused: a large tree does not churn the allocator.
+    let mut buffer = BUFFER.take();
+    let read = files::read_into(&path, lines, limits.max_bytes, &mut buffer);
+    match read {
         FileContent::Text { text, lossy } => {
             if lossy {
                 notes.push(lossy_note(file));
@@ -161,8 +168,12 @@ pub fn one(
                 limits.max_bytes
             ));
         }
-        FileContent::Unreadable(reason) => return unreadable(file, &reason),
+        FileContent::Unreadable(reason) => {
+            BUFFER.set(buffer);
+            return unreadable(file, &reason);
+        }
     }
+    BUFFER.set(buffer);
     Inlined {
         status,
         note,
@@ -260,18 +271,45 @@ mod tests {
     }
 
     #[test]
+    fn a_file_vanished_mid_run_is_listed_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
+        let resolver = Resolver::new(&root);
+        // Expanded while it existed (the index has it), gone before it is read.
+        assert_eq!(resolver.expand_glob("*.py").unwrap().len(), 1);
+        std::fs::remove_file(root.join("a.py")).unwrap();
+        let done = inline(&root, &TokenCache::disabled());
+        assert_eq!(done.status, Some(Status::OmittedUnreadable));
+        assert!(done.content.is_none());
+        assert!(
+            done.notes[0].contains("`a.py` could not be read"),
+            "{:?}",
+            done.notes
+        );
+    }
+
+    #[test]
     fn a_remembered_file_is_not_read_until_written_and_a_changed_one_is() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         std::fs::write(root.join("a.py"), "def f():\n    return 1\n").unwrap();
         let mut cache = TokenCache::open(&root);
         let first = inline(&root, &cache);
-        assert_ne!(first.learned.unwrap().1, Entry::default(), "read, scanned, counted");
+        assert_ne!(
+            first.learned.unwrap().1,
+            Entry::default(),
+            "read, scanned, counted"
+        );
         // Remembered only by a run that starts well after the file was written.
         cache.start_later(10);
         learn(&mut cache, &first);
         let second = inline(&root, &cache);
-        assert_eq!(second.learned.unwrap().1, Entry::default(), "taken from the cache");
+        assert_eq!(
+            second.learned.unwrap().1,
+            Entry::default(),
+            "taken from the cache"
+        );
         assert_eq!(second.tokens, first.tokens);
         let content = second.content.unwrap();
         assert_eq!(content.text().unwrap(), "def f():\n    return 1\n");

@@ -221,8 +221,12 @@ impl Bundle {
             .map(|item| item.content.take())
             .collect();
         let mut hasher = blake3::Hasher::new();
-        // Writing into a hasher cannot fail, and these structures always serialise.
-        let _ = serde_json::to_writer(&mut hasher, self);
+        // Writing into a hasher cannot fail, and these structures always serialise;
+        // buffered, so the hasher sees large blocks rather than every JSON token.
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut hasher);
+        let _ = serde_json::to_writer(&mut buffered, self);
+        let _ = std::io::Write::flush(&mut buffered);
+        drop(buffered);
         for (item, content) in self.items.iter_mut().zip(contents) {
             match &content {
                 Some(content) => hasher.update(content.digest().as_bytes()),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use super::content::{Content, ContentError};
 
 /// Bytes read ahead at most (plus the file being read).
-const CAP: usize = 16 << 20;
+const CAP: usize = 2 << 20;
 
 /// One content's state during a write.
 enum Slot {

@@ -248,7 +248,7 @@ fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
 /// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out`.
 pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError> {
     // A typed buffer in front of the dynamic writer: serde writes in small pieces.
-    let mut buffered = io::BufWriter::with_capacity(1 << 16, out);
+    let mut buffered = io::BufWriter::with_capacity(1 << 20, out);
     let contents: Vec<Content> = bundle
         .items
         .iter()

@@ -4,23 +4,28 @@
 //! Two things make counting fast without changing a count: the hand-written
 //! [`pretokenize`](super::pretokenize) splitter, and a per-thread memo of the count of
 //! each short piece (source code repeats its words, indentation and punctuation; a piece
-//! always encodes to the same tokens, whatever surrounds it).
+//! always encodes to the same tokens, whatever surrounds it). The memo is a fixed table
+//! compared byte for byte, so a hit is always the count of exactly that piece.
 
 use std::cell::RefCell;
+use std::hash::Hasher;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHasher;
 
 use super::pretokenize::{self, Pattern};
 use crate::config::settings::Tokenizer;
 
 /// Pieces up to this many bytes are memoised.
 const MEMO_PIECE_BYTES: usize = 24;
-/// Memo entries per thread before it is cleared (bounds memory to a few MiB).
-const MEMO_ENTRIES: usize = 1 << 14;
+/// Memo slots per thread (a fixed 2 MiB: 32 bytes each, no allocation per entry).
+const MEMO_SLOTS: usize = 1 << 16;
+
+/// One memo slot: `[length, tokenizer, piece bytes (24), pad (2), count (u32 LE)]`;
+/// length 0 = empty. Direct-mapped: a colliding piece replaces the one there.
+type MemoSlot = [u8; 32];
 
 thread_local! {
-    /// One memo per tokenizer: piece bytes → token count.
-    static MEMO: RefCell<[FxHashMap<Box<[u8]>, u32>; 2]> = RefCell::default();
+    static MEMO: RefCell<Vec<MemoSlot>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Count the tokens of `text` exactly as the model's tokenizer would (special-token
@@ -29,14 +34,13 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
     if text.is_empty() {
         return 0;
     }
-    let (pattern, reference, slot) = match tokenizer {
-        Tokenizer::O200k => (Pattern::O200k, bpe_openai::o200k_base(), 0),
-        Tokenizer::Cl100k => (Pattern::Cl100k, bpe_openai::cl100k_base(), 1),
+    let (pattern, reference, id) = match tokenizer {
+        Tokenizer::O200k => (Pattern::O200k, bpe_openai::o200k_base(), 1u8),
+        Tokenizer::Cl100k => (Pattern::Cl100k, bpe_openai::cl100k_base(), 2u8),
     };
-    MEMO.with_borrow_mut(|memos| {
-        let memo = &mut memos[slot];
-        if memo.len() > MEMO_ENTRIES {
-            memo.clear();
+    MEMO.with_borrow_mut(|memo| {
+        if memo.is_empty() {
+            *memo = vec![[0; 32]; MEMO_SLOTS];
         }
         pretokenize::split(pattern, reference, text)
             .map(|piece| {
@@ -44,11 +48,22 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
                 if bytes.len() > MEMO_PIECE_BYTES {
                     return reference.bpe.count(bytes);
                 }
-                if let Some(&count) = memo.get(bytes) {
-                    return count as usize;
+                let mut hasher = FxHasher::default();
+                hasher.write(bytes);
+                hasher.write_u8(id);
+                // The high bits of an Fx hash are the well-mixed ones.
+                let index = (hasher.finish() >> 48) as usize % MEMO_SLOTS;
+                let slot = &mut memo[index];
+                let length = bytes.len() as u8;
+                if slot[0] == length && slot[1] == id && &slot[2..2 + bytes.len()] == bytes {
+                    return u32::from_le_bytes([slot[28], slot[29], slot[30], slot[31]]) as usize;
                 }
                 let count = reference.bpe.count(bytes);
-                memo.insert(Box::from(bytes), u32::try_from(count).unwrap_or(u32::MAX));
+                slot[0] = length;
+                slot[1] = id;
+                slot[2..2 + bytes.len()].copy_from_slice(bytes);
+                slot[28..32]
+                    .copy_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
                 count
             })
             .sum()

@@ -56,11 +56,11 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
     };
     let failed = |error: RenderError, what: String| match error {
         RenderError::Io(source) => Error::Output { what, source },
-        RenderError::Content(changed) => Error::Bundle {
-            message: changed.to_string(),
-            help: Some(String::from(
-                "something rewrote the file while ctx read it; run the bundle again once it is quiet",
-            )),
+        // Exit 4 like any failed write: `-o` keeps the previous file; on stdout the
+        // output stops there.
+        RenderError::Content(changed) => Error::Output {
+            what,
+            source: std::io::Error::other(changed),
         },
         RenderError::Template { .. } => Error::Bundle {
             message: error.to_string(),

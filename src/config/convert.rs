@@ -438,6 +438,15 @@ impl Converter<'_> {
             return;
         }
         let Some((range, lines_pos)) = lines else {
+            // Not read here, but it must be readable when bundled.
+            if let Err(errno) = nix::unistd::access(&resolved, nix::unistd::AccessFlags::R_OK) {
+                self.error(
+                    "config::unreadable",
+                    path.pos,
+                    format!("cannot read `{}`: {}", path.value, errno.desc()),
+                    "make the file readable by whoever runs ctx (e.g. `chmod a+r`), or remove the entry",
+                );
+            }
             return;
         };
         // Counting lines reads the file; stay within the bundle's size limit.

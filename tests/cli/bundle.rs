@@ -418,6 +418,37 @@ fn output_file_is_written_atomically_and_never_includes_itself() {
 }
 
 #[test]
+fn disk_full_while_writing_a_bundle_is_exit_4_and_keeps_the_previous_file() {
+    let big = "x = 1  # filler\n".repeat(4_000);
+    let dir = workspace(&[
+        ("src/big.py", &big),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  big: src/big.py\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+        ("out/bundle.md", "previous bundle\n"),
+    ]);
+    let target = dir.path().join("out/bundle.md");
+    let run = crate::ctx_with_file_size_limit(
+        dir.path(),
+        16 * 1024,
+        &["bundle", "f", "-o", target.to_str().unwrap()],
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("File too large"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "previous bundle\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["bundle.md"], "no temp file is left behind");
+}
+
+#[test]
 fn unwritable_output_is_exit_4_and_keeps_the_previous_target() {
     let dir = workspace(&[
         ("domains/d.yaml", "kind: domain\nname: d\n"),

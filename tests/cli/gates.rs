@@ -127,6 +127,47 @@ fn exit_codes_missing_commands_and_signals_are_named() {
 }
 
 #[test]
+fn parallel_gates_never_interleave_output_mid_line() {
+    let dir = workspace(
+        "  a: \"for i in $(seq 1 300); do echo a-line-$i; done; exit 1\"\n  b: \"for i in $(seq 1 300); do echo b-line-$i; done; exit 1\"\n",
+    );
+    let (run, report) = gates(dir.path(), &["-j", "2"]);
+    run.expect_code(1);
+    for (name, mine, other) in [("a", "a-line-", "b-line-"), ("b", "b-line-", "a-line-")] {
+        let lines: Vec<usize> = run
+            .stderr
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(mine))
+            .map(|(index, _)| index)
+            .collect();
+        assert!(!lines.is_empty(), "{}", run.stderr);
+        assert_eq!(
+            lines.len(),
+            lines.last().unwrap() - lines.first().unwrap() + 1,
+            "gate {name}'s failure block is contiguous:\n{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr
+                .lines()
+                .any(|line| line.contains(mine) && line.contains(other)),
+            "no line mixes both gates"
+        );
+        let log = std::fs::read_to_string(
+            dir.path()
+                .join(gate(&report, name)["log"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert!(
+            !log.contains(other),
+            "gate {name}'s log holds only its output"
+        );
+        assert_eq!(log.lines().count(), 300);
+    }
+}
+
+#[test]
 fn hanging_gate_times_out_and_its_group_is_killed() {
     let dir = workspace(
         "  hang:\n    run: \"echo $$ > pids/hang; sleep 60 & sleep 60\"\n    timeout: 1s\n",
@@ -456,6 +497,27 @@ fn unwritable_report_is_exit_4_and_keeps_the_previous_report() {
     );
     run.expect_code(4);
     assert!(blocker.join("keep").exists());
+}
+
+#[test]
+fn disk_full_while_writing_a_report_is_exit_4_and_keeps_the_previous_report() {
+    let gates: String = (0..100)
+        .map(|index| format!("  g{index}: \"true\"\n"))
+        .collect();
+    let dir = workspace(&gates);
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "previous report\n").unwrap();
+    let run = crate::ctx_with_file_size_limit(
+        dir.path(),
+        8 * 1024,
+        &["gates", "--domain", "d", "--json", report.to_str().unwrap()],
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("File too large"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "previous report\n"
+    );
 }
 
 /// Start `ctx gates` on a gate that records its pid and sleeps; wait until it runs.

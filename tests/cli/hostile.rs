@@ -205,3 +205,84 @@ fn workspace_is_found_from_a_subfolder() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Make the workspace readable (and folders enterable) by anyone, for tests that run ctx
+/// as an unprivileged user.
+fn open_to_all(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        if path.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .map(|entry| entry.unwrap().path()),
+            );
+        }
+    }
+}
+
+fn unreadable_workspace(pattern: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = workspace(&format!(
+        "kind: domain\nname: users\npatterns:\n  code: {pattern}\n"
+    ));
+    write(
+        dir.path(),
+        "domains/f.yaml",
+        "kind: feature\nname: f\ndomains: [users]\n",
+    );
+    write(dir.path(), "src/open.py", "OPEN = 1\n");
+    write(dir.path(), "src/closed.py", "CLOSED = 1\n");
+    open_to_all(dir.path());
+    let closed = dir.path().join("src/closed.py");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+    dir
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_is_a_located_error() {
+    let dir = unreadable_workspace("src/closed.py");
+    let run = crate::ctx_unprivileged(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("domains/a.yaml:4:9"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot read `src/closed.py`: Permission denied"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("chmod a+r"), "{}", run.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_matched_by_a_glob_is_listed_not_inlined() {
+    let dir = unreadable_workspace("src/*.py");
+    let run = crate::ctx_unprivileged(dir.path(), &["bundle", "f", "--format", "json"]);
+    run.expect_code(0);
+    let bundle: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let item = |path: &str| {
+        bundle["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["path"] == path)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(item("src/open.py")["status"], "included");
+    assert_eq!(item("src/closed.py")["status"], "omitted-unreadable");
+    assert!(item("src/closed.py").get("content").is_none());
+    assert!(
+        bundle["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("`src/closed.py` could not be read"),
+        "{}",
+        bundle["notes"]
+    );
+}

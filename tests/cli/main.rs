@@ -44,7 +44,46 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Run `ctx` with `args` in `root`, colour off, "today" pinned.
 pub fn ctx(root: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_ctx"))
+    run_ctx(Command::new(env!("CARGO_BIN_EXE_ctx")), root, args)
+}
+
+/// [`ctx`] as an unprivileged user (`nobody`, through util-linux `setpriv`) when the
+/// tests run as root, so that file permissions apply to it.
+pub fn ctx_unprivileged(root: &Path, args: &[&str]) -> Run {
+    // `/proc/self` belongs to the effective user.
+    let root_user = std::os::unix::fs::MetadataExt::uid(
+        &std::fs::metadata("/proc/self").expect("/proc is mounted"),
+    ) == 0;
+    if !root_user {
+        return ctx(root, args);
+    }
+    let mut command = Command::new("setpriv");
+    command.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        env!("CARGO_BIN_EXE_ctx"),
+    ]);
+    run_ctx(command, root, args)
+}
+
+/// [`ctx`] unable to write files past `bytes` (`ulimit -f`, with SIGXFSZ ignored): every
+/// write beyond fails with EFBIG, as on a full disk.
+pub fn ctx_with_file_size_limit(root: &Path, bytes: u64, args: &[&str]) -> Run {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        // `ulimit -f` counts 512-byte blocks in dash and 1024-byte blocks in bash.
+        "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\"",
+        "sh",
+        &(bytes / 1024).max(1).to_string(),
+        env!("CARGO_BIN_EXE_ctx"),
+    ]);
+    run_ctx(command, root, args)
+}
+
+fn run_ctx(mut command: Command, root: &Path, args: &[&str]) -> Run {
+    let output = command
         .arg("-C")
         .arg(root)
         .arg("--color")
@@ -54,7 +93,7 @@ pub fn ctx(root: &Path, args: &[&str]) -> Run {
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .output()
-        .expect("run ctx");
+        .expect("run ctx (as root, file-permission tests need util-linux `setpriv`)");
     Run::from(output)
 }
 

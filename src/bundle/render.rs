@@ -91,6 +91,36 @@ fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value>
         .collect()
 }
 
+/// The contents in the order the built-in template prints them (patterns layer by layer,
+/// then examples, then anything else), for the read-ahead to follow. Another template
+/// may print in another order; the read-ahead copes, only less ahead.
+fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> {
+    let layer_of: HashMap<(LayerKind, &str), usize> = layers
+        .iter()
+        .enumerate()
+        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
+        .collect();
+    let mut ordered: Vec<(usize, usize, Content)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, object)| {
+            let item = &object.item;
+            let content = item.content.clone()?;
+            let rank = match item.section {
+                Section::Patterns => layer_of
+                    .get(&(item.layer.kind, item.layer.name.as_str()))
+                    .copied()
+                    .unwrap_or(layers.len()),
+                Section::Examples => layers.len() + 1,
+                Section::Constraints | Section::QualityGates => layers.len() + 2,
+            };
+            Some((rank, index, content))
+        })
+        .collect();
+    ordered.sort_by_key(|(rank, index, _)| (*rank, *index));
+    ordered.into_iter().map(|(_, _, content)| content).collect()
+}
+
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
 /// built in) into `out`, file contents streamed from disk as the template prints them.
 pub fn markdown(
@@ -136,10 +166,7 @@ pub fn markdown(
         items => Value::from(values),
         groups => Value::from(groups),
     };
-    let contents: Vec<Content> = items
-        .iter()
-        .filter_map(|object| object.item.content.clone())
-        .collect();
+    let contents = print_order(&bundle.layers, &items);
     let render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
         compiled.render_captured_to(&context, &mut *out)?;

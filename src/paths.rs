@@ -6,7 +6,7 @@
 //! folders (and look-alikes such as `.GIT`) are never read. Reads are capped and only
 //! ever open regular files, so a FIFO or a device can never block a run.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -118,9 +118,9 @@ impl Resolver {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
-            folders: Mutex::new(HashMap::new()),
+            folders: Mutex::new(HashMap::default()),
             index: OnceLock::new(),
-            matchers: Mutex::new(HashMap::new()),
+            matchers: Mutex::new(HashMap::default()),
         }
     }
 
@@ -357,6 +357,8 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
 fn walk(dir: &Path) -> impl Iterator<Item = (PathBuf, bool)> {
     ignore::WalkBuilder::new(dir)
         .hidden(true)
+        // Git's rules only (`.gitignore`, `.git/info/exclude`), not ripgrep's `.ignore`.
+        .ignore(false)
         .git_ignore(true)
         .git_exclude(true)
         .require_git(false)

@@ -13,7 +13,7 @@
 //!    without content must override something;
 //! 6. expiry: expired items and items expiring within 30 days are warnings.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ pub fn validate(
         );
     }
     let mut layer_names: HashMap<&str, (&'static str, &Arc<SourceFile>, model::Pos)> =
-        HashMap::new();
+        HashMap::default();
     let layers = orgs
         .iter()
         .map(|org| ("org", org.file, &org.wire.name))
@@ -308,7 +308,7 @@ fn unique<T>(
 ) {
     // Locations are computed only for duplicates: most names are unique.
     let mut seen: HashMap<&str, (&Arc<SourceFile>, model::Pos)> =
-        HashMap::with_capacity(declared.len());
+        HashMap::with_capacity_and_hasher(declared.len(), Default::default());
     for entry in declared {
         let spanned = name(entry.wire);
         if let Some((first_file, first_pos)) = seen.get(spanned.value.as_str()) {
@@ -599,7 +599,7 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
     }
 
     let mut phases = Vec::new();
-    let mut phase_names: HashMap<&str, Location> = HashMap::new();
+    let mut phase_names: HashMap<&str, Location> = HashMap::default();
     for phase in &wire.phases {
         let phase = &phase.value;
         let location = convert.locate(phase.name.pos);

@@ -237,28 +237,15 @@ pub fn redacted<'t>(text: &'t str, findings: &[Finding]) -> Cow<'t, str> {
 
 #[cfg(test)]
 impl Content {
-    /// Content of `path`, known to hold `text`.
+    /// Content of `path` (shown as `a.txt`), known to hold `text`.
     pub fn for_test(path: &std::path::Path, text: &str) -> Self {
-        Self::new(Read {
-            path: path.to_path_buf(),
-            shown: "a.txt",
-            lines: None,
-            max_bytes: 1 << 20,
-            text,
-            read_hash: blake3::hash(text.as_bytes()),
-            redacted: None,
-            redactions: Vec::new(),
-        })
+        Self::for_test_redacted(path, text, Vec::new())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn content_of(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Content {
+    /// [`Content::for_test`], with secrets at `redactions`.
+    pub fn for_test_redacted(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Self {
         let redacted = (!redactions.is_empty()).then(|| secrets::redact(text, &redactions));
-        Content::new(Read {
+        Self::new(Read {
             path: path.to_path_buf(),
             shown: "a.txt",
             lines: None,
@@ -268,6 +255,15 @@ mod tests {
             redacted: redacted.as_deref(),
             redactions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content_of(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Content {
+        Content::for_test_redacted(path, text, redactions)
     }
 
     #[test]

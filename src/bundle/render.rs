@@ -53,15 +53,20 @@ const HIDDEN: [Status; 4] = [
     Status::FilteredAgent,
 ];
 
+/// Each layer's position in the bundle, by kind and name.
+fn layer_positions(layers: &[LayerJson]) -> HashMap<(LayerKind, &str), usize> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
+        .collect()
+}
+
 /// Each layer's items as the built-in template lays them out (`kind`, `name`, included
 /// `constraints`, shown `patterns`), grouped here once rather than filtered per layer in
 /// the template, which is quadratic on bundles of thousands of files.
 fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value> {
-    let index: HashMap<(LayerKind, &str), usize> = layers
-        .iter()
-        .enumerate()
-        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
-        .collect();
+    let index = layer_positions(layers);
     let mut groups: Vec<(Vec<Value>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); layers.len()];
     for object in items {
         let item = &object.item;
@@ -95,11 +100,7 @@ fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value>
 /// then examples, then anything else), for the read-ahead to follow. Another template
 /// may print in another order; the read-ahead copes, only less ahead.
 fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> {
-    let layer_of: HashMap<(LayerKind, &str), usize> = layers
-        .iter()
-        .enumerate()
-        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
-        .collect();
+    let layer_of = layer_positions(layers);
     let mut ordered: Vec<(usize, usize, Content)> = items
         .iter()
         .enumerate()

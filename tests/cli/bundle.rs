@@ -244,12 +244,7 @@ fn budget_sheds_examples_then_least_specific_patterns_largest_first() {
     let unlimited = json(dir.path(), &["f", "--budget", "0"]);
     let total = unlimited["tokens"]["total"].as_u64().unwrap();
     let tokens = |key: &str| -> u64 {
-        unlimited["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|item| item["key"] == key)
-            .unwrap()["tokens"]
+        crate::item_where(&unlimited, "key", key)["tokens"]
             .as_u64()
             .unwrap()
     };

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{ctx, workspace_of};
+use crate::{ctx, item_where, workspace_of};
 
 fn small_workspace() -> tempfile::TempDir {
     workspace_of(&[
@@ -30,14 +30,7 @@ fn bundle(root: &Path, extra: &[&str]) -> (String, serde_json::Value) {
 }
 
 fn item_tokens(bundle: &serde_json::Value, key: &str) -> u64 {
-    bundle["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["key"] == key)
-        .unwrap()["tokens"]
-        .as_u64()
-        .unwrap()
+    item_where(bundle, "key", key)["tokens"].as_u64().unwrap()
 }
 
 #[test]
@@ -79,14 +72,7 @@ fn a_changed_file_never_reuses_a_stale_count() {
     assert_eq!(item_tokens(&after, "a"), item_tokens(&fresh, "a"));
     assert_eq!(after["tokens"], fresh["tokens"]);
     assert_ne!(before["digest"], after["digest"]);
-    let content = after["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["key"] == "a")
-        .unwrap()["content"]
-        .clone();
-    assert_eq!(content, new.as_str());
+    assert_eq!(item_where(&after, "key", "a")["content"], new.as_str());
 }
 
 #[test]

@@ -265,15 +265,7 @@ fn unreadable_file_matched_by_a_glob_is_listed_not_inlined() {
     let run = crate::ctx_unprivileged(dir.path(), &["bundle", "f", "--format", "json"]);
     run.expect_code(0);
     let bundle: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let item = |path: &str| {
-        bundle["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|item| item["path"] == path)
-            .unwrap()
-            .clone()
-    };
+    let item = |path: &str| crate::item_where(&bundle, "path", path).clone();
     assert_eq!(item("src/open.py")["status"], "included");
     assert_eq!(item("src/closed.py")["status"], "omitted-unreadable");
     assert!(item("src/closed.py").get("content").is_none());

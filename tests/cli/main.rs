@@ -38,6 +38,20 @@ pub fn workspace_of(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// The item of a JSON bundle whose `field` is `value` (the first; fails if none).
+pub fn item_where<'b>(
+    bundle: &'b serde_json::Value,
+    field: &str,
+    value: &str,
+) -> &'b serde_json::Value {
+    bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[field] == value)
+        .unwrap_or_else(|| panic!("no item with {field} = {value}"))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(name)
 }

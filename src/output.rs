@@ -93,7 +93,8 @@ impl Printer {
     }
 
     /// Stream data to stdout through `write` (buffered). A closed pipe ends the output
-    /// quietly, like [`Printer::data`]: the rest is discarded, not an error.
+    /// quietly, like [`Printer::data`]: `write` is stopped (its writes fail from then
+    /// on) and its error ignored, so `ctx bundle | head` ends at once.
     pub fn stream_data<E: From<io::Error>>(
         &self,
         write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
@@ -105,12 +106,12 @@ impl Printer {
             inner: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
             closed: false,
         };
-        write(&mut pipe)?;
-        pipe.flush()?;
+        let written = write(&mut pipe).and_then(|()| Ok(pipe.flush()?));
         if pipe.closed {
             self.stdout_closed.set(true);
+            return Ok(());
         }
-        Ok(())
+        written
     }
 
     /// Write a rendered diagnostic (error or warning) to stderr.
@@ -193,36 +194,40 @@ pub fn write_atomic_with<E: From<io::Error>>(
     result
 }
 
-/// A writer that turns a broken pipe into the end of output.
+/// A writer that notes a broken pipe (the reader went away); every write after it fails
+/// too, so that whoever writes stops.
 struct Pipe<W: Write> {
     inner: W,
     closed: bool,
 }
 
 impl<W: Write> Pipe<W> {
-    fn guard(&mut self, result: io::Result<()>) -> io::Result<()> {
-        match result {
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            other => other,
+    fn guard<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(error) = &result
+            && error.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
         }
+        result
+    }
+
+    fn closed_error() -> io::Error {
+        io::Error::new(io::ErrorKind::BrokenPipe, "the reader of stdout went away")
     }
 }
 
 impl<W: Write> Write for Pipe<W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if !self.closed {
-            let result = self.inner.write_all(bytes);
-            self.guard(result)?;
+        if self.closed {
+            return Err(Self::closed_error());
         }
-        Ok(bytes.len())
+        let result = self.inner.write(bytes);
+        self.guard(result)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         if self.closed {
-            return Ok(());
+            return Err(Self::closed_error());
         }
         let result = self.inner.flush();
         self.guard(result)

@@ -92,6 +92,8 @@ const MAX_ENTRIES: usize = 1 << 20;
 const ENTRY_BYTES: usize = 32 + 4 + 4 + 1 + 4 + 1;
 /// Bytes per file on disk: key, device, inode, size, two timestamps, hash, lossy.
 const SEEN_BYTES: usize = 32 + 8 + 8 + 8 + 16 + 16 + 32 + 1;
+/// The largest cache file read: both tables full, and a header.
+const MAX_FILE_BYTES: u64 = (MAX_ENTRIES * (ENTRY_BYTES + SEEN_BYTES) + 4096) as u64;
 /// No count (u32::MAX is not a plausible count for a file under `max_file_bytes`).
 const UNKNOWN: u32 = u32::MAX;
 
@@ -118,8 +120,11 @@ impl TokenCache {
     /// Load the cache of the workspace at `root` (empty when absent or unusable).
     pub fn open(root: &Path) -> Self {
         let path = root.join(".ctx").join("cache").join("tokens");
-        let (entries, files) = std::fs::read(&path)
+        // A cache larger than a full one could be is not ours: ignored, not read.
+        let (entries, files) = std::fs::metadata(&path)
             .ok()
+            .filter(|metadata| metadata.len() <= MAX_FILE_BYTES)
+            .and_then(|_| std::fs::read(&path).ok())
             .and_then(|bytes| decode(&bytes))
             .unwrap_or_default();
         let started = std::time::SystemTime::now()

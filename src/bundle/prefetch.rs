@@ -1,10 +1,11 @@
 //! Reading ahead while a bundle is written: one thread reads (and checks) the next files
 //! while the writer escapes and writes the current one, within a memory cap.
 //!
-//! The writer asks for contents in whatever order the template prints them; the reader
-//! goes through them in bundle order. A content the reader has not reached is read by
-//! the writer itself; one the reader is busy with is waited for; one printed twice is
-//! read again. Nothing is ever read twice by design, or held beyond [`CAP`] bytes.
+//! The reader goes through the contents in the order it is given (the order the writer
+//! is expected to ask for them); the writer asks in whatever order the template prints.
+//! A content the reader has not reached is read by the writer itself; one the reader is
+//! busy with is waited for; one printed twice is read again. Nothing is held beyond
+//! [`CAP`] bytes.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 

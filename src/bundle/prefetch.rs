@@ -60,7 +60,8 @@ impl Prefetch {
             content.attach(Some((prefetch.clone(), index)));
         }
         let result = std::thread::scope(|scope| {
-            scope.spawn(|| prefetch.read_all(contents));
+            // Without a reader thread (none could be started) the writer reads itself.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, || prefetch.read_all(contents));
             let result = write();
             prefetch.lock().stopped = true;
             prefetch.changed.notify_all();

@@ -48,7 +48,7 @@ pub fn run(
                 ));
                 // Nothing else needs the workspace: free it off the exit path.
                 let workspace = validation.workspace;
-                std::thread::spawn(move || drop(workspace));
+                let _ = std::thread::Builder::new().spawn(move || drop(workspace));
                 return Ok(ExitStatus::Success);
             }
             problems

@@ -26,14 +26,17 @@ pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec
     let settings = settings::load(&root)?;
     let resolver = std::sync::Arc::new(crate::paths::Resolver::new(&root));
     // The file index (for globs) needs a walk of the tree; build it while files are parsed.
+    // (If no thread can be started, the index is built when first needed.)
     let loaded = std::thread::scope(|scope| {
-        scope.spawn(|| resolver.index().len());
+        let _ = std::thread::Builder::new().spawn_scoped(scope, || resolver.index().len());
         load::load(&root, &settings.config, settings.source.as_ref())
     });
     // The workspace keeps the resolver: bundles reuse its index and caches.
     let validation = validate::validate(&root, settings, &loaded, today, resolver);
     // Freeing thousands of parsed documents takes measurable time; a CLI can exit without
     // waiting for it, and a library caller still gets the memory back.
-    std::thread::spawn(move || drop(loaded));
+    // (If no thread can be started, the closure, and with it the documents, is dropped
+    // here.)
+    let _ = std::thread::Builder::new().spawn(move || drop(loaded));
     Ok(validation)
 }

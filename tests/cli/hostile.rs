@@ -115,10 +115,15 @@ fn config_over_one_mib_is_rejected_before_parsing() {
     );
 }
 
+/// The memory a hostile config may cost (RELIABILITY.md: < 64 MiB).
+const MEMORY_BOUND: u64 = 64 << 20;
+
+/// Rejected, located, without hanging and within [`MEMORY_BOUND`] (enforced with
+/// `ulimit -d`: exceeding it would abort ctx and fail the exit-code check).
 fn rejected_quickly(yaml: &str, needle: &str) {
     let dir = workspace(yaml);
     let started = Instant::now();
-    let run = ctx(dir.path(), &["validate"]);
+    let run = crate::ctx_with_memory_limit(dir.path(), MEMORY_BOUND, &["validate"]);
     assert!(
         started.elapsed() < HANG_GUARD,
         "took {:?}",
@@ -131,6 +136,18 @@ fn rejected_quickly(yaml: &str, needle: &str) {
         "{needle}: {}",
         run.stderr
     );
+}
+
+/// A scalar just under the 1 MiB file limit is read and checked within the memory
+/// bound, like any other value.
+#[test]
+fn huge_scalar_stays_within_the_memory_bound() {
+    let dir = workspace(&format!(
+        "kind: domain\nname: users\ndescription: \"{}\"\n",
+        "x".repeat(1_000_000)
+    ));
+    let run = crate::ctx_with_memory_limit(dir.path(), MEMORY_BOUND, &["validate"]);
+    run.expect_code(0);
 }
 
 /// A billion-laughs bomb. Under an unknown `kind:` the document is skipped without

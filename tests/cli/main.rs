@@ -96,6 +96,22 @@ pub fn ctx_with_file_size_limit(root: &Path, bytes: u64, args: &[&str]) -> Run {
     run_ctx(command, root, args)
 }
 
+/// [`ctx`] with its private writable memory capped at `bytes` (`ulimit -d`): using more
+/// aborts it, so a run that exits normally stayed within the bound.
+pub fn ctx_with_memory_limit(root: &Path, bytes: u64, args: &[&str]) -> Run {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "ulimit -d \"$1\"; shift; exec \"$@\"",
+        "sh",
+        &(bytes / 1024).to_string(),
+        env!("CARGO_BIN_EXE_ctx"),
+    ]);
+    // Out of memory while printing a backtrace deadlocks in std; without one it aborts.
+    command.env("RUST_BACKTRACE", "0");
+    run_ctx(command, root, args)
+}
+
 fn run_ctx(mut command: Command, root: &Path, args: &[&str]) -> Run {
     let output = command
         .arg("-C")

@@ -82,29 +82,25 @@ pub fn ctx_unprivileged(root: &Path, args: &[&str]) -> Run {
 }
 
 /// [`ctx`] unable to write files past `bytes` (`ulimit -f`, with SIGXFSZ ignored): every
-/// write beyond fails with EFBIG, as on a full disk.
+/// write beyond fails with EFBIG, as on a full disk. (`ulimit -f` counts 512-byte
+/// blocks in dash, KiB in bash: the limit is at most `bytes`.)
 pub fn ctx_with_file_size_limit(root: &Path, bytes: u64, args: &[&str]) -> Run {
-    let mut command = Command::new("sh");
-    command.args([
-        "-c",
-        // `ulimit -f` counts 512-byte blocks in dash and 1024-byte blocks in bash.
-        "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\"",
-        "sh",
-        &(bytes / 1024).max(1).to_string(),
-        env!("CARGO_BIN_EXE_ctx"),
-    ]);
-    run_ctx(command, root, args)
+    ctx_under_ulimit(root, "-f", (bytes / 1024).max(1), args)
 }
 
 /// [`ctx`] with its private writable memory capped at `bytes` (`ulimit -d`): using more
 /// aborts it, so a run that exits normally stayed within the bound.
 pub fn ctx_with_memory_limit(root: &Path, bytes: u64, args: &[&str]) -> Run {
+    ctx_under_ulimit(root, "-d", bytes / 1024, args)
+}
+
+fn ctx_under_ulimit(root: &Path, limit: &str, value: u64, args: &[&str]) -> Run {
     let mut command = Command::new("sh");
     command.args([
         "-c",
-        "ulimit -d \"$1\"; shift; exec \"$@\"",
+        &format!("trap '' XFSZ; ulimit {limit} \"$1\"; shift; exec \"$@\""),
         "sh",
-        &(bytes / 1024).to_string(),
+        &value.to_string(),
         env!("CARGO_BIN_EXE_ctx"),
     ]);
     // Out of memory while printing a backtrace deadlocks in std; without one it aborts.

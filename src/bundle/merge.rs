@@ -205,64 +205,66 @@ struct Incoming<'a> {
     payload: Payload,
 }
 
+impl<'a> Incoming<'a> {
+    /// A declared item: its key and origin are its metadata's.
+    fn declared(
+        section: Section,
+        meta: &'a ItemMeta,
+        from_service: Option<&'a str>,
+        payload: Payload,
+    ) -> Self {
+        Self {
+            section,
+            meta: Some(meta),
+            key: meta.key.clone(),
+            origin: meta.origin.clone(),
+            from_service,
+            payload,
+        }
+    }
+}
+
 fn incoming<'a>(layer: &'a LayerPlan<'_>) -> Vec<Incoming<'a>> {
-    let mut items = Vec::new();
-    for planned in &layer.patterns {
+    let patterns = layer.patterns.iter().map(|planned| {
         let item = planned.item;
-        items.push(Incoming {
-            section: Section::Patterns,
-            meta: Some(&item.meta),
-            key: item.meta.key.clone(),
-            origin: item.meta.origin.clone(),
-            from_service: planned.from_service,
-            payload: Payload::Pattern {
-                path: item.path.clone(),
-                lines: item.lines,
-                why: item.why.clone(),
-            },
-        });
-    }
-    for item in &layer.constraints {
-        items.push(Incoming {
-            section: Section::Constraints,
-            meta: Some(&item.meta),
-            key: item.meta.key.clone(),
-            origin: item.meta.origin.clone(),
-            from_service: None,
-            payload: Payload::Constraint {
-                text: item.text.clone(),
-            },
-        });
-    }
-    for item in &layer.gates {
-        items.push(Incoming {
-            section: Section::QualityGates,
-            meta: Some(&item.meta),
-            key: item.meta.key.clone(),
-            origin: item.meta.origin.clone(),
-            from_service: None,
-            payload: Payload::Gate {
-                run: item.run.clone(),
-                timeout: item.timeout,
-                cwd: item.cwd.clone(),
-                env: item.env.clone(),
-                blocking: item.blocking,
-            },
-        });
-    }
-    for item in &layer.examples {
-        items.push(Incoming {
-            section: Section::Examples,
-            meta: None,
-            key: ItemKey::Plain(item.path.clone()),
-            origin: item.origin.clone(),
-            from_service: None,
-            payload: Payload::Example {
-                path: item.path.clone(),
-            },
-        });
-    }
-    items
+        let payload = Payload::Pattern {
+            path: item.path.clone(),
+            lines: item.lines,
+            why: item.why.clone(),
+        };
+        Incoming::declared(Section::Patterns, &item.meta, planned.from_service, payload)
+    });
+    let constraints = layer.constraints.iter().map(|item| {
+        let payload = Payload::Constraint {
+            text: item.text.clone(),
+        };
+        Incoming::declared(Section::Constraints, &item.meta, None, payload)
+    });
+    let gates = layer.gates.iter().map(|item| {
+        let payload = Payload::Gate {
+            run: item.run.clone(),
+            timeout: item.timeout,
+            cwd: item.cwd.clone(),
+            env: item.env.clone(),
+            blocking: item.blocking,
+        };
+        Incoming::declared(Section::QualityGates, &item.meta, None, payload)
+    });
+    let examples = layer.examples.iter().map(|item| Incoming {
+        section: Section::Examples,
+        meta: None,
+        key: ItemKey::Plain(item.path.clone()),
+        origin: item.origin.clone(),
+        from_service: None,
+        payload: Payload::Example {
+            path: item.path.clone(),
+        },
+    });
+    patterns
+        .chain(constraints)
+        .chain(gates)
+        .chain(examples)
+        .collect()
 }
 
 /// Merge the layers of a bundle (the rules in the module docs).

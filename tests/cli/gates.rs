@@ -248,24 +248,7 @@ fn floods_complete_with_bounded_capture_and_a_truncated_log() {
 #[test]
 fn stdin_is_empty_even_when_ctx_stdin_never_closes() {
     let dir = workspace("  reads-stdin: \"cat; echo got-eof\"\n");
-    let report_path = dir.path().join("report.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctx"))
-        .args([
-            "-C",
-            dir.path().to_str().unwrap(),
-            "--color",
-            "never",
-            "gates",
-            "--domain",
-            "d",
-            "--json",
-            report_path.to_str().unwrap(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_gates(dir.path(), Stdio::piped(), Stdio::null());
     let _keep_open = child.stdin.take();
     let status = crate::wait_for_exit(
         &mut child,
@@ -520,10 +503,10 @@ fn disk_full_while_writing_a_report_is_exit_4_and_keeps_the_previous_report() {
     );
 }
 
-/// Start `ctx gates` on a gate that records its pid and sleeps; wait until it runs.
-fn start_sleeping_run(dir: &Path) -> std::process::Child {
+/// Start `ctx gates --domain d --json <dir>/report.json` in the background.
+fn spawn_gates(dir: &Path, stdin: Stdio, stderr: Stdio) -> std::process::Child {
     let report_path = dir.join("report.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_ctx"))
+    Command::new(env!("CARGO_BIN_EXE_ctx"))
         .args([
             "-C",
             dir.to_str().unwrap(),
@@ -535,11 +518,16 @@ fn start_sleeping_run(dir: &Path) -> std::process::Child {
             "--json",
             report_path.to_str().unwrap(),
         ])
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Start `ctx gates` on a gate that records its pid and sleeps; wait until it runs.
+fn start_sleeping_run(dir: &Path) -> std::process::Child {
+    let child = spawn_gates(dir, Stdio::null(), Stdio::piped());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !dir.join("pids/sleeper").exists()
         || std::fs::read_to_string(dir.join("pids/sleeper"))

@@ -487,10 +487,12 @@ pub fn relative_display(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Read at most `cap` bytes of a regular file. Anything else (FIFO, socket, device,
-/// folder) is refused without being opened.
-pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let (file, metadata) = open_regular(path)?;
+/// Read at most `cap` bytes from a file opened by [`open_regular`] or [`open_seen_regular`].
+pub fn read_opened(
+    file: std::fs::File,
+    metadata: &std::fs::Metadata,
+    cap: u64,
+) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
     file.take(cap).read_to_end(&mut bytes)?;
     Ok(bytes)
@@ -500,12 +502,16 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
 /// Anything else (FIFO, socket, device, folder) is refused without being opened.
 pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
     if !std::fs::metadata(path)?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file (FIFOs, sockets and devices are never opened)",
-        ));
+        return Err(not_regular());
     }
-    // O_NONBLOCK: if a FIFO was swapped in after the check above, opening it must not
+    open_seen_regular(path)
+}
+
+/// [`open_regular`] for a path the caller has just seen to be a regular file (its own
+/// `stat` said so): opens without looking again. The type is still checked on the open
+/// handle, and the open cannot block.
+pub fn open_seen_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    // O_NONBLOCK: if a FIFO was swapped in after the caller's check, opening it must not
     // block; the type is checked again on the open handle.
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
@@ -524,10 +530,21 @@ pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata
     Ok((file, metadata))
 }
 
-/// Number of lines in a regular file (a last line without `\n` counts), reading at most
-/// `cap` bytes.
-pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
-    let bytes = read_capped(path, cap)?;
+fn not_regular() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (FIFOs, sockets and devices are never opened)",
+    )
+}
+
+/// Number of lines (a last line without `\n` counts) in a file the caller has just seen
+/// to be a regular file ([`open_seen_regular`]), reading at most `cap` bytes.
+pub fn count_lines(path: &Path, metadata: &std::fs::Metadata, cap: u64) -> io::Result<usize> {
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
+    let (file, metadata) = open_seen_regular(path)?;
+    let bytes = read_opened(file, &metadata, cap)?;
     let newlines = bytes.iter().filter(|&&byte| byte == b'\n').count();
     Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
 }

@@ -421,11 +421,12 @@ impl Converter<'_> {
             }
             return;
         }
-        let (resolved, is_dir) = match self.resolver.resolve_kind(&path.value) {
-            Ok(resolved) => resolved,
+        let (resolved, metadata) = match self.resolver.resolve_metadata(&path.value) {
+            Ok(found) => found,
             Err(error) => return self.path_error(path, "path", &error),
         };
-        if is_dir {
+        // No metadata: the path is the root itself, a folder.
+        let Some(metadata) = metadata.filter(|metadata| !metadata.is_dir()) else {
             self.error(
                 "config::path-is-folder",
                 path.pos,
@@ -436,7 +437,7 @@ impl Converter<'_> {
                 ),
             );
             return;
-        }
+        };
         let Some((range, lines_pos)) = lines else {
             // Not read here, but it must be readable when bundled.
             if let Err(errno) = nix::unistd::access(&resolved, nix::unistd::AccessFlags::R_OK) {
@@ -450,7 +451,7 @@ impl Converter<'_> {
             return;
         };
         // Counting lines reads the file; stay within the bundle's size limit.
-        match paths::count_lines(&resolved, self.max_file_bytes) {
+        match paths::count_lines(&resolved, &metadata, self.max_file_bytes) {
             Ok(count) if range.end > count => self.error(
                 "config::lines-range",
                 lines_pos,

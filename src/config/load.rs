@@ -172,7 +172,9 @@ fn read_source(path: &Path, relative: &str) -> Result<Arc<SourceFile>, Box<Probl
             .help("split it into several files, or move large data out of the config"),
         ));
     }
-    let bytes = paths::read_capped(path, MAX_CONFIG_BYTES).map_err(unreadable)?;
+    // Seen to be a regular file just above: open it without a second look.
+    let (file, metadata) = paths::open_seen_regular(path).map_err(unreadable)?;
+    let bytes = paths::read_opened(file, &metadata, MAX_CONFIG_BYTES).map_err(unreadable)?;
     decode(bytes, relative)
 }
 
@@ -436,9 +438,10 @@ fn first_occurrence(file: &Arc<SourceFile>, duplicate: &Location, key: &str) -> 
 
 /// The location of a spanned value in `file`.
 pub fn locate(file: &Arc<SourceFile>, pos: Pos) -> Location {
+    let widen = |value: u32| usize::try_from(value).unwrap_or(usize::MAX);
     match pos.offset {
-        Some(offset) => Location::at_offset(file, offset, pos.len),
-        None => Location::at_line_column(file, pos.line.max(1), pos.column.max(1)),
+        Some(offset) => Location::at_offset(file, widen(offset), widen(pos.len)),
+        None => Location::at_line_column(file, widen(pos.line.max(1)), widen(pos.column.max(1))),
     }
 }
 

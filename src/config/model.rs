@@ -17,16 +17,20 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, de::value::MapAccessDeserializer};
 
 /// Where a value sits in its file, as reported by the YAML parser.
+///
+/// 32-bit fields (config files are at most 1 MiB): every config value carries one, and
+/// a smaller `Pos` means less memory to fill and move while thousands of documents are
+/// parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
     /// 1-based line (0 when unknown).
-    pub line: usize,
+    pub line: u32,
     /// 1-based column.
-    pub column: usize,
+    pub column: u32,
     /// Byte offset, when known.
-    pub offset: Option<usize>,
+    pub offset: Option<u32>,
     /// Length in bytes of the scalar, when known.
-    pub len: usize,
+    pub len: u32,
 }
 
 /// A value with the position it was read from.
@@ -41,14 +45,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
         let location = spanned.referenced;
         let span = location.span();
-        let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        let narrow = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
         Ok(Self {
             value: spanned.value,
             pos: Pos {
-                line: to_usize(location.line()),
-                column: to_usize(location.column()),
-                offset: span.byte_offset().map(to_usize),
-                len: span.byte_len().map_or(0, to_usize),
+                line: narrow(location.line()),
+                column: narrow(location.column()),
+                offset: span.byte_offset().map(narrow),
+                len: span.byte_len().map_or(0, narrow),
             },
         })
     }
@@ -225,7 +229,9 @@ pub enum ItemForm<L> {
     /// A plain scalar the parser resolved as a boolean or number (`yes`, `0777`); its
     /// text is recovered from the source span, so nothing is coerced.
     Scalar,
-    Long(L),
+    /// Boxed: long forms are hundreds of bytes, short forms a few words, and maps of
+    /// items are moved through several layers of deserializers.
+    Long(Box<L>),
     Null,
 }
 
@@ -269,7 +275,8 @@ impl<'de, L: Deserialize<'de>> Deserialize<'de> for ItemForm<L> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                L::deserialize(MapAccessDeserializer::new(map)).map(ItemForm::Long)
+                L::deserialize(MapAccessDeserializer::new(map))
+                    .map(|long| ItemForm::Long(Box::new(long)))
             }
         }
 

@@ -8,8 +8,9 @@
 //! content hash, never to a path: a changed file can only miss. A file is remembered
 //! only once its change time is a couple of seconds old, so an edit within the same clock
 //! tick cannot hide behind equal timestamps (git's "racy clean" rule). And whatever the
-//! cache says, writing the bundle reads every file and checks it against the hash its
-//! count belongs to: a mismatch stops the run, it is never written with a stale count.
+//! cache says, writing the bundle reads every file again and checks it is the text its
+//! count belongs to (the same settled metadata before and after the read, or else the
+//! same hash): a mismatch stops the run, it is never written with a stale count.
 //!
 //! The file starts with a header naming the ctx version, the build and a fingerprint of
 //! the secret rules: a cache from another build is ignored as a whole. It is written
@@ -159,11 +160,16 @@ impl TokenCache {
         self.started += seconds;
     }
 
+    /// Whether a file's timestamps are old enough that any later edit must change them
+    /// (not within the clock tick of this run's start).
+    pub fn settled(&self, stat: &Stat) -> bool {
+        stat.modified.0.max(stat.changed.0) < self.started - RACY_SECONDS
+    }
+
     /// Remember a file's hash under the metadata taken *before* it was read, unless its
     /// timestamps are too recent to tell a later edit apart.
     pub fn record_seen(&mut self, relative: &str, lines: Option<LineRange>, seen: Seen) {
-        let newest = seen.stat.modified.0.max(seen.stat.changed.0);
-        if self.path.is_none() || newest >= self.started - RACY_SECONDS {
+        if self.path.is_none() || !self.settled(&seen.stat) {
             return;
         }
         let key = file_key(relative, lines);

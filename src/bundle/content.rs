@@ -3,13 +3,14 @@
 //! A bundle of a large tree must not hold every file in memory. Building reads each file
 //! once (to scan it for secrets, count its tokens and hash it) and keeps only a
 //! [`Content`]: where the text comes from, its hash, and the redactions to apply. Writing
-//! the bundle reads the file again, one at a time, and refuses it if it is not the text
-//! that was counted (it changed in between), so a bundle never pairs a count or a digest
-//! with different text.
+//! the bundle reads the file again and refuses it if it is not the text that was counted
+//! (it changed in between), so a bundle never pairs a count or a digest with different
+//! text. "Not changed" is proved by the file's settled metadata (unchanged across the
+//! read, see [`files::reread`]) or by its hash.
 //!
-//! JSON serialisation streams the text straight into the output; for the Markdown
-//! template, the content is a minijinja object that writes the text when the template
-//! prints it.
+//! JSON serialisation writes the text (escaped by the read-ahead, see `bundle/json.rs`)
+//! straight into the output; for the Markdown template, the content is a minijinja object
+//! that writes the text when the template prints it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::cache::Shape;
+use super::cache::{Shape, Stat};
 use super::files::{self, FileContent};
-use super::prefetch::Prefetch;
+use super::prefetch::{Form, Prefetch};
 use crate::config::workspace::LineRange;
 use crate::secrets::{self, Finding};
 
@@ -38,6 +39,9 @@ struct Inner {
     max_bytes: u64,
     /// blake3 of the text as read (before redaction); never shown, as it covers secrets.
     read_hash: blake3::Hash,
+    /// The file's metadata when `read_hash` was taken, if its timestamps had settled
+    /// (see [`files::reread`]): a file still exactly so is not hashed again.
+    settled: Option<Stat>,
     /// Secrets to replace, by byte range in the text as read.
     redactions: Vec<Finding>,
     /// blake3 of the text as written (after redaction).
@@ -67,6 +71,8 @@ pub struct Read<'a> {
     /// The text as read.
     pub text: &'a str,
     pub read_hash: blake3::Hash,
+    /// The file's metadata on the handle `text` was read from, if settled.
+    pub settled: Option<Stat>,
     /// The text as written (redacted) when secrets were found.
     pub redacted: Option<&'a str>,
     pub redactions: Vec<Finding>,
@@ -91,6 +97,7 @@ impl Content {
             lines: read.lines,
             max_bytes: read.max_bytes,
             read_hash: read.read_hash,
+            settled: read.settled,
             redactions: read.redactions,
             digest,
             shape,
@@ -100,13 +107,15 @@ impl Content {
     }
 
     /// Describe content known from the token cache (no secrets, shape remembered),
-    /// without reading it now; writing still reads it and checks `hash`.
+    /// without reading it now: the file had the `settled` metadata the cache remembers
+    /// with `hash`. Writing still reads it, and checks it is that file, unchanged.
     pub fn known(
         path: PathBuf,
         shown: &str,
         lines: Option<LineRange>,
         max_bytes: u64,
         hash: blake3::Hash,
+        settled: Stat,
         shape: Shape,
     ) -> Self {
         Self(Arc::new(Inner {
@@ -115,6 +124,7 @@ impl Content {
             lines,
             max_bytes,
             read_hash: hash,
+            settled: Some(settled),
             redactions: Vec::new(),
             digest: hash,
             shape,
@@ -128,13 +138,20 @@ impl Content {
         self.0.shape
     }
 
-    /// The text to write: read again (or ahead, during a write), checked against the
-    /// first read, redacted.
+    /// The text to write: read again, checked against the first read, redacted.
     pub fn text(&self) -> Result<String, ContentError> {
+        self.read()
+    }
+
+    /// [`Content::text`] during a write: from its read-ahead, in the form the write wants
+    /// (JSON-escaped for JSON output). Outside a write, the plain text.
+    pub fn for_write(&self) -> Result<(String, Form), ContentError> {
         let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
         match prefetch {
-            Some((prefetch, index)) => prefetch.take(index, || self.read()),
-            None => self.read(),
+            Some((prefetch, index)) => prefetch
+                .take(index, || self.read())
+                .map(|text| (text, prefetch.form())),
+            None => self.read().map(|text| (text, Form::Plain)),
         }
     }
 
@@ -146,17 +163,20 @@ impl Content {
     }
 
     /// Read the text from disk, check it against the first read, redact it.
+    ///
+    /// The check: the file still has the settled metadata of the first read (on the open
+    /// handle, before and after reading), or else the text has the first read's hash.
     pub fn read(&self) -> Result<String, ContentError> {
         let inner = &*self.0;
         let changed = || ContentError {
             path: inner.shown.clone(),
         };
-        let FileContent::Text { text, .. } =
-            files::read_path(&inner.path, inner.lines, inner.max_bytes)
+        let (FileContent::Text { text, .. }, unchanged) =
+            files::reread(&inner.path, inner.lines, inner.max_bytes, inner.settled)
         else {
             return Err(changed());
         };
-        if blake3::hash(text.as_bytes()) != inner.read_hash {
+        if !unchanged && blake3::hash(text.as_bytes()) != inner.read_hash {
             return Err(changed());
         }
         Ok(match inner.redactions.is_empty() {
@@ -196,8 +216,13 @@ impl Serialize for Content {
         if minijinja::value::serializing_for_value() {
             return minijinja::Value::from_object(Printed(self.clone())).serialize(serializer);
         }
-        match self.text() {
-            Ok(text) => serializer.serialize_str(&text),
+        match self.for_write() {
+            Ok((text, Form::Plain)) => serializer.serialize_str(&text),
+            // Escaped by the read-ahead of a bundle's JSON output: its formatter writes it.
+            Ok((escaped, Form::JsonEscaped)) => {
+                super::json::hand_over(escaped);
+                serializer.serialize_str("")
+            }
             Err(error) => {
                 let message = error.to_string();
                 self.remember(error);
@@ -217,8 +242,8 @@ impl minijinja::value::Object for Printed {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.text() {
-            Ok(text) => f.write_str(&text),
+        match self.0.for_write() {
+            Ok((text, _)) => f.write_str(&text),
             Err(error) => {
                 self.0.remember(error);
                 Err(fmt::Error)
@@ -252,6 +277,7 @@ impl Content {
             max_bytes: 1 << 20,
             text,
             read_hash: blake3::hash(text.as_bytes()),
+            settled: None,
             redacted: redacted.as_deref(),
             redactions,
         })

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
+use super::cache::Stat;
 use crate::config::workspace::LineRange;
 use crate::paths;
 
@@ -30,10 +31,31 @@ const BINARY_PROBE: usize = 8 * 1024;
 
 /// Read the file at `path` within the limits, into a new `String`.
 pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileContent {
+    reread(path, lines, max_bytes, None).0
+}
+
+/// [`read_path`] for a text first read from a file with `settled` metadata: also says
+/// whether the file had exactly that metadata on the open handle both before and after
+/// this read. Then it is the same text (git's rule: an edit after a file's timestamps
+/// settled changes its change time at least), and the caller need not hash it again.
+pub fn reread(
+    path: &Path,
+    lines: Option<LineRange>,
+    max_bytes: u64,
+    settled: Option<Stat>,
+) -> (FileContent, bool) {
     let mut bytes = Vec::new();
-    if let Err(failed) = load(path, max_bytes, &mut bytes) {
-        return failed.into();
-    }
+    let opened = match load(path, max_bytes, &mut bytes) {
+        Ok(opened) => opened,
+        Err(failed) => return (failed.into(), false),
+    };
+    let unchanged = settled.is_some_and(|settled| {
+        opened.before == settled
+            && opened
+                .file
+                .metadata()
+                .is_ok_and(|after| Stat::of(&after) == settled)
+    });
     let (text, lossy) = match String::from_utf8(bytes) {
         Ok(text) => (text, false),
         Err(error) => (String::from_utf8_lossy(error.as_bytes()).into_owned(), true),
@@ -42,20 +64,22 @@ pub fn read_path(path: &Path, lines: Option<LineRange>, max_bytes: u64) -> FileC
         Some(range) => excerpt(&text, range),
         None => text,
     };
-    FileContent::Text { text, lossy }
+    (FileContent::Text { text, lossy }, unchanged)
 }
 
 /// [`read_path`], reading into `buffer` (cleared first; reuse it across files so that
-/// reading a large tree does not churn the allocator) and borrowing the text from it.
+/// reading a large tree does not churn the allocator) and borrowing the text from it;
+/// with the file's metadata as taken on the open handle before reading.
 pub fn read_into<'b>(
     path: &Path,
     lines: Option<LineRange>,
     max_bytes: u64,
     buffer: &'b mut Vec<u8>,
-) -> FileContent<Cow<'b, str>> {
-    if let Err(failed) = load(path, max_bytes, buffer) {
-        return failed.into();
-    }
+) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
+    let before = match load(path, max_bytes, buffer) {
+        Ok(opened) => opened.before,
+        Err(failed) => return (failed.into(), None),
+    };
     let (text, lossy) = match std::str::from_utf8(buffer) {
         Ok(text) => (Cow::Borrowed(text), false),
         Err(_) => (String::from_utf8_lossy(buffer), true),
@@ -64,7 +88,7 @@ pub fn read_into<'b>(
         Some(range) => Cow::Owned(excerpt(&text, range)),
         None => text,
     };
-    FileContent::Text { text, lossy }
+    (FileContent::Text { text, lossy }, Some(before))
 }
 
 /// Why a file's bytes are not text to inline.
@@ -84,8 +108,14 @@ impl<T> From<NotText> for FileContent<T> {
     }
 }
 
+/// A file [`load`] read, still open, with its metadata from before the read.
+struct Opened {
+    file: std::fs::File,
+    before: Stat,
+}
+
 /// The bytes of a regular file within the limits, into `bytes`; or why not.
-fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<(), NotText> {
+fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Opened, NotText> {
     bytes.clear();
     let (file, metadata) =
         paths::open_regular(path).map_err(|error| NotText::Unreadable(error.to_string()))?;
@@ -94,7 +124,8 @@ fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<(), NotText>
     }
     bytes.reserve(usize::try_from(metadata.len()).unwrap_or(0));
     // Read one byte past the limit: a file that grew since `stat` is still capped.
-    file.take(max_bytes.saturating_add(1))
+    (&file)
+        .take(max_bytes.saturating_add(1))
         .read_to_end(bytes)
         .map_err(|error| NotText::Unreadable(error.to_string()))?;
     if bytes.len() as u64 > max_bytes {
@@ -103,7 +134,10 @@ fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<(), NotText>
     if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
         return Err(NotText::Binary);
     }
-    Ok(())
+    Ok(Opened {
+        file,
+        before: Stat::of(&metadata),
+    })
 }
 
 /// Lines `start..=end` (1-based), each with its line ending.
@@ -208,6 +242,36 @@ mod tests {
         assert_eq!(excerpt("a\nb", LineRange { start: 2, end: 2 }), "b");
     }
 
+    /// A read is "unchanged" only when the file still has the exact metadata the text was
+    /// first read under: any edit, even one that restores the modification time, changes
+    /// the change time.
+    #[test]
+    fn a_reread_is_unchanged_only_with_the_same_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.rs");
+        std::fs::write(&path, "fn a() {}\n").unwrap();
+        let settled = Stat::of(&std::fs::metadata(&path).unwrap());
+        let text = |(content, _): &(FileContent, bool)| match content {
+            FileContent::Text { text, .. } => text.clone(),
+            other => panic!("{other:?}"),
+        };
+        let same = reread(&path, None, 1000, Some(settled));
+        assert_eq!((text(&same).as_str(), same.1), ("fn a() {}\n", true));
+        assert!(!reread(&path, None, 1000, None).1, "nothing to compare with");
+        // Same size, modification time put back: the change time still moved on.
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, "fn b() {}\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let edited = reread(&path, None, 1000, Some(settled));
+        assert_eq!((text(&edited).as_str(), edited.1), ("fn b() {}\n", false));
+    }
+
     #[test]
     fn binary_large_and_lossy_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -226,7 +290,7 @@ mod tests {
         assert!(matches!(read("gone", 1000), FileContent::Unreadable(_)));
         // Reading into a reused buffer gives the same, borrowing where it can.
         let mut buffer = b"left over from another file".to_vec();
-        let borrowed = read_into(&root.join("latin1"), None, 1000, &mut buffer);
+        let (borrowed, _) = read_into(&root.join("latin1"), None, 1000, &mut buffer);
         assert_eq!(
             borrowed,
             FileContent::Text {
@@ -238,7 +302,7 @@ mod tests {
         let excerpt = Some(LineRange { start: 1, end: 1 });
         assert!(matches!(
             read_into(&root.join("plain"), excerpt, 1000, &mut buffer),
-            FileContent::Text { text, lossy: false } if text == "plain\n"
+            (FileContent::Text { text, lossy: false }, Some(_)) if text == "plain\n"
         ));
     }
 }

@@ -93,7 +93,7 @@ pub fn one(
     }
     // One read buffer per thread, reused: a large tree does not churn the allocator.
     let mut buffer = BUFFER.take();
-    let read = files::read_into(&path, lines, limits.max_bytes, &mut buffer);
+    let (read, opened) = files::read_into(&path, lines, limits.max_bytes, &mut buffer);
     match read {
         FileContent::Text { text, lossy } => {
             if lossy {
@@ -146,6 +146,7 @@ pub fn one(
                 max_bytes: limits.max_bytes,
                 text: &text,
                 read_hash: hash,
+                settled: opened.filter(|opened| cache.settled(opened)),
                 redacted,
                 redactions: findings,
             });
@@ -214,6 +215,7 @@ fn remembered(
             job.lines,
             limits.max_bytes,
             hash,
+            stat,
             shape,
         )),
         notes: note.into_iter().collect(),

@@ -10,6 +10,7 @@ mod cache;
 pub mod content;
 pub mod files;
 mod inline;
+mod json;
 pub mod layer;
 pub mod merge;
 pub mod model;

@@ -1,18 +1,42 @@
-//! Reading ahead while a bundle is written: one thread reads (and checks) the next files
-//! while the writer escapes and writes the current one, within a memory cap.
+//! Reading ahead while a bundle is written: reader threads (one per core) read and check
+//! the next files, and prepare them in the [`Form`] the writer wants (JSON-escaped for
+//! JSON output), while the writer writes the current one, within a memory cap.
 //!
-//! The reader goes through the contents in the order it is given (the order the writer
-//! is expected to ask for them); the writer asks in whatever order the template prints.
-//! A content the reader has not reached is read by the writer itself; one the reader is
-//! busy with is waited for; one printed twice is read again. Nothing is held beyond
-//! [`CAP`] bytes.
+//! The readers take the contents in the order they are given (the order the writer is
+//! expected to ask for them); the writer asks in whatever order the template prints. A
+//! content no reader has reached is read by the writer itself; one a reader is busy
+//! with is waited for; one printed twice is read again. Nothing is held beyond [`CAP`]
+//! bytes (plus the files being read).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::content::{Content, ContentError};
+use super::json;
 
 /// Bytes read ahead at most (plus the file being read).
 const CAP: usize = 2 << 20;
+
+/// The form in which the writer wants the texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Plain,
+    /// The inside of a JSON string ([`json::escape_into`]): escaped where the file was
+    /// just read, so the writer only copies it.
+    JsonEscaped,
+}
+
+impl Form {
+    fn prepare(self, text: String) -> String {
+        match self {
+            Self::Plain => text,
+            Self::JsonEscaped => {
+                let mut escaped = String::with_capacity(text.len() + text.len() / 8 + 16);
+                json::escape_into(&mut escaped, &text);
+                escaped
+            }
+        }
+    }
+}
 
 /// One content's state during a write.
 enum Slot {
@@ -28,15 +52,25 @@ enum Slot {
 
 struct State {
     slots: Vec<Slot>,
+    /// The first slot no reader has looked at.
+    next: usize,
     /// Bytes in `Ready` slots.
     buffered: usize,
     stopped: bool,
+    /// Readers waiting for room under the cap.
+    readers_waiting: usize,
+    /// Whether the writer waits for a slot being read.
+    writer_waiting: bool,
 }
 
 /// The read-ahead of one write.
 pub struct Prefetch {
     state: Mutex<State>,
-    changed: Condvar,
+    /// Signalled when room frees up under the cap (readers wait on it).
+    room: Condvar,
+    /// Signalled when a slot is ready (the writer waits on it).
+    ready: Condvar,
+    form: Form,
 }
 
 impl std::fmt::Debug for Prefetch {
@@ -46,25 +80,36 @@ impl std::fmt::Debug for Prefetch {
 }
 
 impl Prefetch {
-    /// Read ahead for `contents` (in bundle order) while `write` runs on this thread.
-    pub fn around<R>(contents: &[Content], write: impl FnOnce() -> R) -> R {
+    /// Read ahead for `contents` (in bundle order), in `form`, while `write` runs on
+    /// this thread.
+    pub fn around<R>(contents: &[Content], form: Form, write: impl FnOnce() -> R) -> R {
         let prefetch = Arc::new(Self {
             state: Mutex::new(State {
                 slots: contents.iter().map(|_| Slot::Pending).collect(),
+                next: 0,
                 buffered: 0,
                 stopped: false,
+                readers_waiting: 0,
+                writer_waiting: false,
             }),
-            changed: Condvar::new(),
+            room: Condvar::new(),
+            ready: Condvar::new(),
+            form,
         });
         for (index, content) in contents.iter().enumerate() {
             content.attach(Some((prefetch.clone(), index)));
         }
+        // Reading, checking and escaping cost more than writing: one reader per core.
+        let readers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let result = std::thread::scope(|scope| {
-            // Without a reader thread (none could be started) the writer reads itself.
-            let _ = std::thread::Builder::new().spawn_scoped(scope, || prefetch.read_all(contents));
+            // Without reader threads (none could be started) the writer reads itself.
+            for _ in 0..readers {
+                let _ =
+                    std::thread::Builder::new().spawn_scoped(scope, || prefetch.read_all(contents));
+            }
             let result = write();
             prefetch.lock().stopped = true;
-            prefetch.changed.notify_all();
+            prefetch.room.notify_all();
             result
         });
         for content in contents {
@@ -80,38 +125,55 @@ impl Prefetch {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn wait<'g>(&self, guard: MutexGuard<'g, State>) -> MutexGuard<'g, State> {
-        self.changed
+    fn wait<'g>(condvar: &Condvar, guard: MutexGuard<'g, State>) -> MutexGuard<'g, State> {
+        condvar
             .wait(guard)
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The reader thread: each content in order, unless the writer got there first.
+    /// A reader thread: the next content no one has touched, until all are done or the
+    /// write stops. (Waking a thread costs a system call: only one that waits is woken.)
     fn read_all(&self, contents: &[Content]) {
-        for (index, content) in contents.iter().enumerate() {
+        loop {
             let mut state = self.lock();
             while state.buffered > CAP && !state.stopped {
-                state = self.wait(state);
+                state.readers_waiting += 1;
+                state = Self::wait(&self.room, state);
+                state.readers_waiting -= 1;
             }
-            if state.stopped {
+            while state
+                .slots
+                .get(state.next)
+                .is_some_and(|slot| !matches!(slot, Slot::Pending))
+            {
+                state.next += 1;
+            }
+            let index = state.next;
+            if state.stopped || index >= contents.len() {
                 return;
             }
-            if !matches!(state.slots[index], Slot::Pending) {
-                continue;
-            }
+            state.next += 1;
             state.slots[index] = Slot::Loading;
             drop(state);
-            let text = content.read();
+            let text = contents[index].read().map(|text| self.form.prepare(text));
             let mut state = self.lock();
             state.buffered += text.as_ref().map_or(0, String::len);
             state.slots[index] = Slot::Ready(text);
+            let wake = state.writer_waiting;
             drop(state);
-            self.changed.notify_all();
+            if wake {
+                self.ready.notify_all();
+            }
         }
     }
 
-    /// The text of content `index` for the writer: read ahead, being read, or read now
-    /// with `read`.
+    /// The form the texts come in.
+    pub fn form(&self) -> Form {
+        self.form
+    }
+
+    /// The text of content `index` for the writer, in this read-ahead's form: read ahead,
+    /// being read, or read now with `read`.
     pub fn take(
         &self,
         index: usize,
@@ -122,17 +184,22 @@ impl Prefetch {
             match std::mem::replace(&mut state.slots[index], Slot::Taken) {
                 Slot::Ready(text) => {
                     state.buffered -= text.as_ref().map_or(0, String::len);
+                    let wake = state.readers_waiting > 0 && state.buffered <= CAP;
                     drop(state);
-                    self.changed.notify_all();
+                    if wake {
+                        self.room.notify_all();
+                    }
                     return text;
                 }
                 Slot::Loading => {
                     state.slots[index] = Slot::Loading;
-                    state = self.wait(state);
+                    state.writer_waiting = true;
+                    state = Self::wait(&self.ready, state);
+                    state.writer_waiting = false;
                 }
                 Slot::Pending | Slot::Taken => {
                     drop(state);
-                    return read();
+                    return read().map(|text| self.form.prepare(text));
                 }
             }
         }
@@ -154,21 +221,27 @@ mod tests {
                 Content::for_test(&path, &text)
             })
             .collect();
-        let texts = Prefetch::around(&contents, || {
-            // Backwards, then the first one again.
-            let mut texts: Vec<String> = contents
-                .iter()
-                .rev()
-                .map(|content| content.text().unwrap())
-                .collect();
-            texts.push(contents[0].text().unwrap());
-            texts
-        });
-        assert_eq!(texts[0], "file 49\n");
-        assert_eq!(texts[49], "file 0\n");
-        assert_eq!(texts[50], "file 0\n");
+        for form in [Form::Plain, Form::JsonEscaped] {
+            let texts = Prefetch::around(&contents, form, || {
+                // Backwards, then the first one again.
+                let mut texts: Vec<(String, Form)> = contents
+                    .iter()
+                    .rev()
+                    .map(|content| content.for_write().unwrap())
+                    .collect();
+                texts.push(contents[0].for_write().unwrap());
+                texts
+            });
+            let newline = if form == Form::Plain { "\n" } else { "\\n" };
+            assert_eq!(texts[0], (format!("file 49{newline}"), form));
+            assert_eq!(texts[49], (format!("file 0{newline}"), form));
+            assert_eq!(texts[50], (format!("file 0{newline}"), form));
+        }
         // Detached afterwards: reads go straight to the file.
-        assert_eq!(contents[3].text().unwrap(), "file 3\n");
+        assert_eq!(
+            contents[3].for_write().unwrap(),
+            (String::from("file 3\n"), Form::Plain)
+        );
     }
 
     #[test]
@@ -178,7 +251,7 @@ mod tests {
         std::fs::write(&path, "counted\n").unwrap();
         let contents = vec![Content::for_test(&path, "counted\n")];
         std::fs::write(&path, "changed\n").unwrap();
-        let result = Prefetch::around(&contents, || contents[0].text());
+        let result = Prefetch::around(&contents, Form::Plain, || contents[0].for_write());
         assert!(result.is_err());
     }
 }

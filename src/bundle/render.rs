@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
 
 use super::content::{Content, ContentError};
 use super::files;
+use super::json::BulkFormatter;
 use super::merge::Status;
 use super::model::{Bundle, LayerJson};
-use super::prefetch::Prefetch;
+use super::prefetch::{Form, Prefetch};
 use super::view::ItemObject;
 use crate::config::workspace::{LayerKind, Section};
 
@@ -173,7 +175,7 @@ pub fn markdown(
         compiled.render_captured_to(&context, &mut *out)?;
         Ok(())
     };
-    Prefetch::around(&contents, render).map_err(|error| {
+    Prefetch::around(&contents, Form::Plain, render).map_err(|error| {
         let changed = items
             .iter()
             .find_map(|object| object.item.content.as_ref()?.render_error());
@@ -282,8 +284,10 @@ pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError>
         .iter()
         .filter_map(|item| item.content.clone())
         .collect();
-    Prefetch::around(&contents, || {
-        serde_json::to_writer_pretty(&mut buffered, bundle)
+    Prefetch::around(&contents, Form::JsonEscaped, || {
+        let mut serializer =
+            serde_json::Serializer::with_formatter(&mut buffered, BulkFormatter::default());
+        bundle.serialize(&mut serializer)
     })
     .map_err(|error| {
         let changed = bundle

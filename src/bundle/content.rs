@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::cache::{Shape, Stat};
 use super::files::{self, FileContent};
-use super::prefetch::{Form, Prefetch};
+use super::prefetch::{Prefetch, Prepared};
 use crate::config::workspace::LineRange;
 use crate::secrets::{self, Finding};
 
@@ -145,13 +145,11 @@ impl Content {
 
     /// [`Content::text`] during a write: from its read-ahead, in the form the write wants
     /// (JSON-escaped for JSON output). Outside a write, the plain text.
-    pub fn for_write(&self) -> Result<(String, Form), ContentError> {
+    pub fn for_write(&self) -> Result<Prepared, ContentError> {
         let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
         match prefetch {
-            Some((prefetch, index)) => prefetch
-                .take(index, || self.read())
-                .map(|text| (text, prefetch.form())),
-            None => self.read().map(|text| (text, Form::Plain)),
+            Some((prefetch, index)) => prefetch.take(index, || self.read()),
+            None => self.read().map(Prepared::Text),
         }
     }
 
@@ -217,9 +215,9 @@ impl Serialize for Content {
             return minijinja::Value::from_object(Printed(self.clone())).serialize(serializer);
         }
         match self.for_write() {
-            Ok((text, Form::Plain)) => serializer.serialize_str(&text),
+            Ok(Prepared::Text(text)) => serializer.serialize_str(&text),
             // Escaped by the read-ahead of a bundle's JSON output: its formatter writes it.
-            Ok((escaped, Form::JsonEscaped)) => {
+            Ok(Prepared::Escaped(escaped)) => {
                 super::json::hand_over(escaped);
                 serializer.serialize_str("")
             }
@@ -243,7 +241,9 @@ impl minijinja::value::Object for Printed {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.for_write() {
-            Ok((text, _)) => f.write_str(&text),
+            Ok(Prepared::Text(text)) => f.write_str(&text),
+            // Only a JSON write escapes.
+            Ok(Prepared::Escaped(escaped)) => f.write_str(&String::from_utf8_lossy(&escaped)),
             Err(error) => {
                 self.0.remember(error);
                 Err(fmt::Error)

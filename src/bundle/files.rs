@@ -44,18 +44,34 @@ pub fn reread(
     max_bytes: u64,
     settled: Option<Stat>,
 ) -> (FileContent, bool) {
+    if let Some(bytes) = settled.and_then(|settled| read_settled(path, settled)) {
+        return (decode(bytes, lines), true);
+    }
     let mut bytes = Vec::new();
-    let opened = match load(path, max_bytes, &mut bytes) {
-        Ok(opened) => opened,
-        Err(failed) => return (failed.into(), false),
-    };
-    let unchanged = settled.is_some_and(|settled| {
-        opened.before == settled
-            && opened
-                .file
-                .metadata()
-                .is_ok_and(|after| Stat::of(&after) == settled)
-    });
+    match load(path, max_bytes, &mut bytes) {
+        Ok(_) => (decode(bytes, lines), false),
+        Err(failed) => (failed.into(), false),
+    }
+}
+
+/// The bytes of a file that still has its `settled` metadata, read in as few system
+/// calls as `cat` makes (open, stat, one read, stat, close): it was a regular text file
+/// within the limits when first read, so it is opened without a second look and read
+/// to its known size. `None` when anything differs (then it is read the long way).
+fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
+    let (file, before) = paths::open_seen_regular(path).ok()?;
+    if Stat::of(&before) != settled {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(before.len()).ok()?);
+    // `take` ends the read at the known size without probing for the end of the file.
+    (&file).take(before.len()).read_to_end(&mut bytes).ok()?;
+    let after = file.metadata().ok()?;
+    (Stat::of(&after) == settled && bytes.len() as u64 == before.len()).then_some(bytes)
+}
+
+/// Text from a file's bytes (invalid UTF-8 replaced, and said so), cut to `lines`.
+fn decode(bytes: Vec<u8>, lines: Option<LineRange>) -> FileContent {
     let (text, lossy) = match String::from_utf8(bytes) {
         Ok(text) => (text, false),
         Err(error) => (String::from_utf8_lossy(error.as_bytes()).into_owned(), true),
@@ -64,7 +80,7 @@ pub fn reread(
         Some(range) => excerpt(&text, range),
         None => text,
     };
-    (FileContent::Text { text, lossy }, unchanged)
+    FileContent::Text { text, lossy }
 }
 
 /// [`read_path`], reading into `buffer` (cleared first; reuse it across files so that
@@ -77,7 +93,7 @@ pub fn read_into<'b>(
     buffer: &'b mut Vec<u8>,
 ) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
     let before = match load(path, max_bytes, buffer) {
-        Ok(opened) => opened.before,
+        Ok(before) => before,
         Err(failed) => return (failed.into(), None),
     };
     let (text, lossy) = match std::str::from_utf8(buffer) {
@@ -108,14 +124,9 @@ impl<T> From<NotText> for FileContent<T> {
     }
 }
 
-/// A file [`load`] read, still open, with its metadata from before the read.
-struct Opened {
-    file: std::fs::File,
-    before: Stat,
-}
-
-/// The bytes of a regular file within the limits, into `bytes`; or why not.
-fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Opened, NotText> {
+/// The bytes of a regular file within the limits, into `bytes`, and its metadata on the
+/// open handle before the read; or why not.
+fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Stat, NotText> {
     bytes.clear();
     let (file, metadata) =
         paths::open_regular(path).map_err(|error| NotText::Unreadable(error.to_string()))?;
@@ -124,8 +135,7 @@ fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Opened, NotT
     }
     bytes.reserve(usize::try_from(metadata.len()).unwrap_or(0));
     // Read one byte past the limit: a file that grew since `stat` is still capped.
-    (&file)
-        .take(max_bytes.saturating_add(1))
+    file.take(max_bytes.saturating_add(1))
         .read_to_end(bytes)
         .map_err(|error| NotText::Unreadable(error.to_string()))?;
     if bytes.len() as u64 > max_bytes {
@@ -134,10 +144,7 @@ fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Opened, NotT
     if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
         return Err(NotText::Binary);
     }
-    Ok(Opened {
-        file,
-        before: Stat::of(&metadata),
-    })
+    Ok(Stat::of(&metadata))
 }
 
 /// Lines `start..=end` (1-based), each with its line ending.
@@ -257,7 +264,10 @@ mod tests {
         };
         let same = reread(&path, None, 1000, Some(settled));
         assert_eq!((text(&same).as_str(), same.1), ("fn a() {}\n", true));
-        assert!(!reread(&path, None, 1000, None).1, "nothing to compare with");
+        assert!(
+            !reread(&path, None, 1000, None).1,
+            "nothing to compare with"
+        );
         // Same size, modification time put back: the change time still moved on.
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));

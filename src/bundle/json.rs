@@ -19,13 +19,13 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 
 thread_local! {
     /// An escaped content text, from [`hand_over`] to the formatter.
-    static HANDED: RefCell<Option<String>> = const { RefCell::new(None) };
+    static HANDED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
 }
 
 /// Hand an already escaped string to the [`BulkFormatter`] serialising on this thread;
 /// the caller then serialises an empty string, whose opening quote is where the
 /// formatter writes it.
-pub fn hand_over(escaped: String) {
+pub fn hand_over(escaped: Vec<u8>) {
     HANDED.with_borrow_mut(|handed| *handed = Some(escaped));
 }
 
@@ -39,7 +39,7 @@ impl Formatter for BulkFormatter {
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         writer.write_all(b"\"")?;
         match HANDED.with_borrow_mut(Option::take) {
-            Some(escaped) => writer.write_all(escaped.as_bytes()),
+            Some(escaped) => writer.write_all(&escaped),
             None => Ok(()),
         }
     }
@@ -91,52 +91,63 @@ impl Formatter for BulkFormatter {
 }
 
 /// Append `text` JSON-escaped (without quotes) to `out`, exactly as serde_json escapes
-/// it: `"`, `\` and control characters escaped, everything else as is.
-pub fn escape_into(out: &mut String, text: &str) {
-    let bytes = text.as_bytes();
-    let mut clean = 0; // text[clean..at] needs no escape
+/// it: `"`, `\\` and control characters escaped, everything else as is.
+///
+/// Eight bytes at a time: each word is copied whole, and when it holds a byte to escape,
+/// the copy is cut back to just before that byte. (Escapes are ASCII, so cutting there
+/// never splits a character; the output is valid UTF-8 whenever `text` is.)
+pub fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + text.len() / 8 + 16);
     let mut at = 0;
-    while at < bytes.len() {
-        // Eight bytes at a time: skip them, or jump to the first that needs an escape.
-        if let Some(word) = bytes.get(at..at + 8) {
-            let found = escapes_in(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
-            if found == 0 {
-                at += 8;
-                continue;
-            }
-            at += (found.trailing_zeros() / 8) as usize;
+    while let Some(word) = text.get(at..at + 8) {
+        let word: [u8; 8] = word.try_into().unwrap_or([0; 8]);
+        let found = escapes_in(u64::from_le_bytes(word));
+        out.extend_from_slice(&word);
+        if found == 0 {
+            at += 8;
+            continue;
         }
-        let byte = bytes[at];
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\t' => "\\t",
-            b'\r' => "\\r",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => {
-                // Escapes are ASCII, so `clean..at` always falls on character boundaries.
-                out.push_str(&text[clean..at]);
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 0xf)]));
-                at += 1;
-                clean = at;
-                continue;
-            }
-            _ => {
-                at += 1;
-                continue;
-            }
-        };
-        out.push_str(&text[clean..at]);
-        out.push_str(escaped);
-        at += 1;
-        clean = at;
+        let first = (found.trailing_zeros() / 8) as usize;
+        out.truncate(out.len() - 8 + first);
+        push_escape(out, word[first]);
+        at += first + 1;
     }
-    out.push_str(&text[clean..]);
+    for &byte in &text[at..] {
+        match ESCAPES[usize::from(byte)] {
+            0 => out.push(byte),
+            _ => push_escape(out, byte),
+        }
+    }
 }
+
+/// The escape of one byte that needs one.
+fn push_escape(out: &mut Vec<u8>, byte: u8) {
+    let code = ESCAPES[usize::from(byte)];
+    out.extend_from_slice(&[b'\\', code]);
+    if code == b'u' {
+        let hex = |nibble: u8| HEX[usize::from(nibble)];
+        out.extend_from_slice(&[b'0', b'0', hex(byte >> 4), hex(byte & 0xf)]);
+    }
+}
+
+/// For each byte that JSON escapes, the letter after the backslash (`u`: `\\u00XX`);
+/// 0 for the rest.
+const ESCAPES: [u8; 256] = {
+    let mut escapes = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escapes[byte] = b'u';
+        byte += 1;
+    }
+    escapes[0x08] = b'b';
+    escapes[0x09] = b't';
+    escapes[0x0a] = b'n';
+    escapes[0x0c] = b'f';
+    escapes[0x0d] = b'r';
+    escapes[b'"' as usize] = b'"';
+    escapes[b'\\' as usize] = b'\\';
+    escapes
+};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -160,9 +171,13 @@ mod tests {
     use super::*;
 
     fn escaped(text: &str) -> String {
-        let mut out = String::from("kept ");
-        escape_into(&mut out, text);
-        out.strip_prefix("kept ").unwrap().to_owned()
+        let mut out = b"kept ".to_vec();
+        escape_into(&mut out, text.as_bytes());
+        String::from_utf8(out)
+            .unwrap()
+            .strip_prefix("kept ")
+            .unwrap()
+            .to_owned()
     }
 
     fn serde_escaped(text: &str) -> String {
@@ -186,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_handed_over_text_is_written_as_it_is() {
-        hand_over(String::from("x\\\"y"));
+        hand_over(b"x\\\"y".to_vec());
         let mut out = Vec::new();
         let mut serializer =
             serde_json::Serializer::with_formatter(&mut out, BulkFormatter::default());

@@ -26,14 +26,31 @@ pub enum Form {
 }
 
 impl Form {
-    fn prepare(self, text: String) -> String {
+    fn prepare(self, text: String) -> Prepared {
         match self {
-            Self::Plain => text,
+            Self::Plain => Prepared::Text(text),
             Self::JsonEscaped => {
-                let mut escaped = String::with_capacity(text.len() + text.len() / 8 + 16);
-                json::escape_into(&mut escaped, &text);
-                escaped
+                let mut escaped = Vec::new();
+                json::escape_into(&mut escaped, text.as_bytes());
+                Prepared::Escaped(escaped)
             }
+        }
+    }
+}
+
+/// A text in the [`Form`] a write wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    Text(String),
+    /// The inside of a JSON string (valid UTF-8, kept as bytes: never looked at again).
+    Escaped(Vec<u8>),
+}
+
+impl Prepared {
+    fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Escaped(escaped) => escaped.len(),
         }
     }
 }
@@ -45,7 +62,7 @@ enum Slot {
     /// Being read by the reader thread.
     Loading,
     /// Read, not yet written.
-    Ready(Result<String, ContentError>),
+    Ready(Result<Prepared, ContentError>),
     /// Handed to the writer (or left to it).
     Taken,
 }
@@ -99,8 +116,14 @@ impl Prefetch {
         for (index, content) in contents.iter().enumerate() {
             content.attach(Some((prefetch.clone(), index)));
         }
-        // Reading, checking and escaping cost more than writing: one reader per core.
-        let readers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        // Reading, checking and escaping JSON cost more than writing it: one reader per
+        // core. Plain texts cost less to read than the template takes to print them.
+        let readers = match form {
+            Form::JsonEscaped => {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            }
+            Form::Plain => 1,
+        };
         let result = std::thread::scope(|scope| {
             // Without reader threads (none could be started) the writer reads itself.
             for _ in 0..readers {
@@ -157,7 +180,7 @@ impl Prefetch {
             drop(state);
             let text = contents[index].read().map(|text| self.form.prepare(text));
             let mut state = self.lock();
-            state.buffered += text.as_ref().map_or(0, String::len);
+            state.buffered += text.as_ref().map_or(0, Prepared::len);
             state.slots[index] = Slot::Ready(text);
             let wake = state.writer_waiting;
             drop(state);
@@ -167,23 +190,18 @@ impl Prefetch {
         }
     }
 
-    /// The form the texts come in.
-    pub fn form(&self) -> Form {
-        self.form
-    }
-
     /// The text of content `index` for the writer, in this read-ahead's form: read ahead,
     /// being read, or read now with `read`.
     pub fn take(
         &self,
         index: usize,
         read: impl FnOnce() -> Result<String, ContentError>,
-    ) -> Result<String, ContentError> {
+    ) -> Result<Prepared, ContentError> {
         let mut state = self.lock();
         loop {
             match std::mem::replace(&mut state.slots[index], Slot::Taken) {
                 Slot::Ready(text) => {
-                    state.buffered -= text.as_ref().map_or(0, String::len);
+                    state.buffered -= text.as_ref().map_or(0, Prepared::len);
                     let wake = state.readers_waiting > 0 && state.buffered <= CAP;
                     drop(state);
                     if wake {
@@ -224,7 +242,7 @@ mod tests {
         for form in [Form::Plain, Form::JsonEscaped] {
             let texts = Prefetch::around(&contents, form, || {
                 // Backwards, then the first one again.
-                let mut texts: Vec<(String, Form)> = contents
+                let mut texts: Vec<Prepared> = contents
                     .iter()
                     .rev()
                     .map(|content| content.for_write().unwrap())
@@ -232,15 +250,18 @@ mod tests {
                 texts.push(contents[0].for_write().unwrap());
                 texts
             });
-            let newline = if form == Form::Plain { "\n" } else { "\\n" };
-            assert_eq!(texts[0], (format!("file 49{newline}"), form));
-            assert_eq!(texts[49], (format!("file 0{newline}"), form));
-            assert_eq!(texts[50], (format!("file 0{newline}"), form));
+            let expected = |number: usize| match form {
+                Form::Plain => Prepared::Text(format!("file {number}\n")),
+                Form::JsonEscaped => Prepared::Escaped(format!("file {number}\\n").into_bytes()),
+            };
+            assert_eq!(texts[0], expected(49));
+            assert_eq!(texts[49], expected(0));
+            assert_eq!(texts[50], expected(0));
         }
         // Detached afterwards: reads go straight to the file.
         assert_eq!(
             contents[3].for_write().unwrap(),
-            (String::from("file 3\n"), Form::Plain)
+            Prepared::Text(String::from("file 3\n"))
         );
     }
 

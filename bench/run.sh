@@ -24,5 +24,6 @@ echo "== ctx bundle and peers"
 for mb in 6 40 140; do
   python3 bench/generate_corpus_workspace.py "$source_dir" "$work/ws$mb" "$mb" > /dev/null
 done
+sync  # time warm reads, not the write-back of the corpora just generated
 python3 bench/peers.py "$PWD/target/release/ctx" "$runs" "$PWD/BENCHMARKS.md" \
   "$work/validate.txt" "$work/gates.txt" "$work/ws6" "$work/ws40" "$work/ws140"

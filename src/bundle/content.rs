@@ -138,18 +138,13 @@ impl Content {
         self.0.shape
     }
 
-    /// The text to write: read again, checked against the first read, redacted.
-    pub fn text(&self) -> Result<String, ContentError> {
-        self.read()
-    }
-
     /// [`Content::text`] during a write: from its read-ahead, in the form the write wants
     /// (JSON-escaped for JSON output). Outside a write, the plain text.
     pub fn for_write(&self) -> Result<Prepared, ContentError> {
         let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
         match prefetch {
-            Some((prefetch, index)) => prefetch.take(index, || self.read()),
-            None => self.read().map(Prepared::Text),
+            Some((prefetch, index)) => prefetch.take(index, || self.text()),
+            None => self.text().map(Prepared::Text),
         }
     }
 
@@ -160,11 +155,11 @@ impl Content {
         }
     }
 
-    /// Read the text from disk, check it against the first read, redact it.
+    /// The text to write: read from disk again, checked against the first read, redacted.
     ///
     /// The check: the file still has the settled metadata of the first read (on the open
     /// handle, before and after reading), or else the text has the first read's hash.
-    pub fn read(&self) -> Result<String, ContentError> {
+    pub fn text(&self) -> Result<String, ContentError> {
         let inner = &*self.0;
         let changed = || ContentError {
             path: inner.shown.clone(),

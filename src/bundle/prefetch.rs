@@ -59,7 +59,7 @@ impl Prepared {
 enum Slot {
     /// Not touched yet.
     Pending,
-    /// Being read by the reader thread.
+    /// Being read by a reader thread.
     Loading,
     /// Read, not yet written.
     Ready(Result<Prepared, ContentError>),
@@ -178,7 +178,7 @@ impl Prefetch {
             state.next += 1;
             state.slots[index] = Slot::Loading;
             drop(state);
-            let text = contents[index].read().map(|text| self.form.prepare(text));
+            let text = contents[index].text().map(|text| self.form.prepare(text));
             let mut state = self.lock();
             state.buffered += text.as_ref().map_or(0, Prepared::len);
             state.slots[index] = Slot::Ready(text);

@@ -8,7 +8,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -95,6 +95,25 @@ pub fn check_syntax(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The lexical form of a checked config path: `/`-separated, without empty or `.` parts,
+/// each `..` applied to the part before it.
+fn normalize(relative: &str) -> String {
+    let mut lexical = String::with_capacity(relative.len());
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => lexical.truncate(lexical.rfind('/').unwrap_or(0)),
+            part => {
+                if !lexical.is_empty() {
+                    lexical.push('/');
+                }
+                lexical.push_str(part);
+            }
+        }
+    }
+    lexical
+}
+
 /// Whether a config path is a glob rather than a literal path.
 pub fn is_glob(path: &str) -> bool {
     path.contains(['*', '?', '[', '{'])
@@ -108,7 +127,8 @@ pub fn is_glob(path: &str) -> bool {
 #[derive(Debug)]
 pub struct Resolver {
     root: PathBuf,
-    folders: Mutex<HashMap<PathBuf, Result<PathBuf, PathError>>>,
+    /// Canonical folders by their root-relative form.
+    folders: Mutex<HashMap<String, Result<PathBuf, PathError>>>,
     index: OnceLock<Vec<IndexEntry>>,
     matchers: Mutex<HashMap<String, Result<Glob, PathError>>>,
 }
@@ -142,64 +162,50 @@ impl Resolver {
         relative: &str,
     ) -> Result<(PathBuf, Option<std::fs::Metadata>), PathError> {
         check_syntax(relative)?;
-        let mut lexical = PathBuf::new();
-        for part in relative.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    lexical.pop();
-                }
-                part => lexical.push(part),
-            }
+        let lexical = normalize(relative);
+        if lexical.is_empty() {
+            return self.inside(self.root.clone()).map(|path| (path, None));
         }
         let joined = self.root.join(&lexical);
-        let mut target = None;
-        let canonical = if lexical.as_os_str().is_empty() {
-            self.root.clone()
-        } else {
-            let metadata = match std::fs::symlink_metadata(&joined) {
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    return Err(PathError::NotFound);
-                }
-                Err(error) => return Err(PathError::Io(error.to_string())),
-                Ok(metadata) => metadata,
-            };
-            let parent = joined.parent().unwrap_or(&self.root);
-            let name = joined.file_name().unwrap_or_default();
-            if metadata.file_type().is_symlink() {
-                let resolved = canonicalize(&joined)?;
-                target = Some(
-                    std::fs::metadata(&resolved)
-                        .map_err(|error| PathError::Io(error.to_string()))?,
-                );
-                resolved
-            } else {
-                target = Some(metadata);
-                self.folder(parent)?.join(name)
+        let metadata = match std::fs::symlink_metadata(&joined) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(PathError::NotFound);
             }
+            Err(error) => return Err(PathError::Io(error.to_string())),
+            Ok(metadata) => metadata,
         };
-        self.inside(canonical).map(|path| (path, target))
+        let (canonical, target) = if metadata.file_type().is_symlink() {
+            let resolved = canonicalize(&joined)?;
+            let target =
+                std::fs::metadata(&resolved).map_err(|error| PathError::Io(error.to_string()))?;
+            (resolved, target)
+        } else {
+            let (parent, name) = lexical.rsplit_once('/').unwrap_or(("", &lexical));
+            (self.folder(parent)?.join(name), metadata)
+        };
+        self.inside(canonical).map(|path| (path, Some(target)))
     }
 
-    /// The canonical form of a folder under the root, cached.
-    fn folder(&self, folder: &Path) -> Result<PathBuf, PathError> {
-        if folder == self.root || !folder.starts_with(&self.root) {
-            return Ok(folder.to_path_buf());
+    /// The canonical form of a folder given relative to the root (`""`: the root
+    /// itself), cached by that relative form.
+    fn folder(&self, relative: &str) -> Result<PathBuf, PathError> {
+        if relative.is_empty() {
+            return Ok(self.root.clone());
         }
         if let Some(known) = self
             .folders
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(folder)
+            .get(relative)
         {
             return known.clone();
         }
-        let resolved = match std::fs::symlink_metadata(folder) {
-            Ok(metadata) if metadata.file_type().is_symlink() => canonicalize(folder),
+        let absolute = self.root.join(relative);
+        let resolved = match std::fs::symlink_metadata(&absolute) {
+            Ok(metadata) if metadata.file_type().is_symlink() => canonicalize(&absolute),
             Ok(_) => {
-                let parent = folder.parent().unwrap_or(&self.root);
-                self.folder(parent)
-                    .map(|parent| parent.join(folder.file_name().unwrap_or_default()))
+                let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+                self.folder(parent).map(|parent| parent.join(name))
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => Err(PathError::NotFound),
             Err(error) => Err(PathError::Io(error.to_string())),
@@ -207,18 +213,23 @@ impl Resolver {
         self.folders
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(folder.to_path_buf(), resolved.clone());
+            .insert(relative.to_owned(), resolved.clone());
         resolved
     }
 
+    /// `canonical`, if it is inside the root and outside any `.git` folder. (Compared as
+    /// bytes, a component at a time: `/ws2` is not inside `/ws`.)
     fn inside(&self, canonical: PathBuf) -> Result<PathBuf, PathError> {
-        if !canonical.starts_with(&self.root) {
-            return Err(PathError::OutsideRoot(canonical.display().to_string()));
-        }
-        let inside = canonical.strip_prefix(&self.root).unwrap_or(&canonical);
-        if inside.components().any(
-            |part| matches!(part, Component::Normal(name) if name.eq_ignore_ascii_case(".git")),
-        ) {
+        use std::os::unix::ffi::OsStrExt;
+        let root = self.root.as_os_str().as_bytes();
+        let rest = match canonical.as_os_str().as_bytes().strip_prefix(root) {
+            Some(rest) if rest.is_empty() || rest[0] == b'/' || root.ends_with(b"/") => rest,
+            _ => return Err(PathError::OutsideRoot(canonical.display().to_string())),
+        };
+        if rest
+            .split(|&byte| byte == b'/')
+            .any(|part| part.eq_ignore_ascii_case(b".git"))
+        {
             return Err(PathError::GitDir);
         }
         Ok(canonical)
@@ -405,8 +416,18 @@ impl Glob {
         match self {
             Self::Full(matcher) => matcher.is_match(path),
             Self::Segments(segments) => {
-                let parts: Vec<&str> = path.split('/').collect();
-                match_segments(segments, &parts)
+                // Split on the stack: this runs for every candidate file of every glob.
+                let mut parts = [""; 64];
+                let mut count = 0;
+                for part in path.split('/') {
+                    let Some(slot) = parts.get_mut(count) else {
+                        let parts: Vec<&str> = path.split('/').collect();
+                        return match_segments(segments, &parts);
+                    };
+                    *slot = part;
+                    count += 1;
+                }
+                match_segments(segments, &parts[..count])
             }
         }
     }

@@ -76,8 +76,8 @@ struct State {
     stopped: bool,
     /// Readers waiting for room under the cap.
     readers_waiting: usize,
-    /// Whether the writer waits for a slot being read.
-    writer_waiting: bool,
+    /// The slot the writer waits for, while it waits.
+    writer_waits_for: Option<usize>,
 }
 
 /// The read-ahead of one write.
@@ -107,7 +107,7 @@ impl Prefetch {
                 buffered: 0,
                 stopped: false,
                 readers_waiting: 0,
-                writer_waiting: false,
+                writer_waits_for: None,
             }),
             room: Condvar::new(),
             ready: Condvar::new(),
@@ -182,7 +182,7 @@ impl Prefetch {
             let mut state = self.lock();
             state.buffered += text.as_ref().map_or(0, Prepared::len);
             state.slots[index] = Slot::Ready(text);
-            let wake = state.writer_waiting;
+            let wake = state.writer_waits_for == Some(index);
             drop(state);
             if wake {
                 self.ready.notify_all();
@@ -211,9 +211,9 @@ impl Prefetch {
                 }
                 Slot::Loading => {
                     state.slots[index] = Slot::Loading;
-                    state.writer_waiting = true;
+                    state.writer_waits_for = Some(index);
                     state = Self::wait(&self.ready, state);
-                    state.writer_waiting = false;
+                    state.writer_waits_for = None;
                 }
                 Slot::Pending | Slot::Taken => {
                     drop(state);

@@ -28,6 +28,7 @@
 
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::layer::{LayerId, LayerPlan};
@@ -267,10 +268,22 @@ fn incoming<'a>(layer: &'a LayerPlan<'_>) -> Vec<Incoming<'a>> {
         .collect()
 }
 
+/// Append `item`, indexing its position by key.
+fn push(items: &mut Vec<MergedItem>, by_key: &mut FxHashMap<String, Vec<usize>>, item: MergedItem) {
+    by_key
+        .entry(item.key.clone())
+        .or_default()
+        .push(items.len());
+    items.push(item);
+}
+
 /// Merge the layers of a bundle (the rules in the module docs).
 pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
     let ids: Vec<LayerId> = layers.iter().map(|layer| layer.id.clone()).collect();
     let mut items: Vec<MergedItem> = Vec::new();
+    // Every rule looks for items with the incoming key: their positions in `items`, in
+    // order, by key (so merging stays linear in the number of items).
+    let mut by_key: FxHashMap<String, Vec<usize>> = FxHashMap::default();
     for (index, layer) in layers.iter().enumerate() {
         for incoming in incoming(layer) {
             let meta = incoming.meta;
@@ -298,9 +311,14 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
             };
             // Rule 7: an expired item is listed and does nothing else.
             if expires.is_some_and(|date| date < today) {
-                items.push(fresh(Status::Expired, incoming.payload.clone(), Vec::new()));
+                push(
+                    &mut items,
+                    &mut by_key,
+                    fresh(Status::Expired, incoming.payload.clone(), Vec::new()),
+                );
                 continue;
             }
+            let same_key = |key: &str| by_key.get(key).cloned().unwrap_or_default();
             let live =
                 |item: &MergedItem| !matches!(item.status, Status::Expired | Status::Disabled);
             match &incoming.key {
@@ -309,12 +327,14 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                     key,
                 } => {
                     // Rule 3: change or remove one layer's item in place.
-                    for target in items.iter_mut().filter(|item| {
-                        ids[item.layer].name == *target_layer
-                            && item.section == incoming.section
-                            && item.key == *key
-                            && item.status != Status::Expired
-                    }) {
+                    for position in same_key(key) {
+                        let target = &mut items[position];
+                        if !(ids[target.layer].name == *target_layer
+                            && target.section == incoming.section
+                            && target.status != Status::Expired)
+                        {
+                            continue;
+                        }
                         if disables {
                             target.status = Status::Disabled;
                             target.overridden_by.push(incoming.origin.clone());
@@ -326,29 +346,28 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                 }
                 ItemKey::Plain(key) => {
                     // Rule 8: the same shared pattern from two dependencies appears once.
+                    let same_key = same_key(key);
                     if let Some(publisher) = incoming.from_service
-                        && let Some(twin) = items.iter_mut().find(|item| {
+                        && let Some(&twin) = same_key.iter().find(|&&position| {
+                            let item = &items[position];
                             item.layer == index
                                 && item.section == incoming.section
-                                && item.key == *key
                                 && item.from_service.is_some()
                                 && item.payload == incoming.payload
                         })
                     {
-                        twin.also_from.push(publisher.to_owned());
+                        items[twin].also_from.push(publisher.to_owned());
                         continue;
                     }
                     // Rule 2: plain keys override the same key along the lineage only.
-                    let targets: Vec<usize> = items
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, item)| {
+                    let targets: Vec<usize> = same_key
+                        .into_iter()
+                        .filter(|&position| {
+                            let item = &items[position];
                             layer.lineage.contains(&item.layer)
                                 && item.section == incoming.section
-                                && item.key == *key
                                 && live(item)
                         })
-                        .map(|(position, _)| position)
                         .collect();
                     if disables {
                         // Rule 5.
@@ -359,11 +378,11 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                         continue;
                     }
                     let Some(&base) = targets.last() else {
-                        items.push(fresh(
-                            Status::Included,
-                            incoming.payload.clone(),
-                            Vec::new(),
-                        ));
+                        push(
+                            &mut items,
+                            &mut by_key,
+                            fresh(Status::Included, incoming.payload.clone(), Vec::new()),
+                        );
                         continue;
                     };
                     // Rule 4: merge field by field over the most specific overridden item.
@@ -379,7 +398,11 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                     }
                     overrides.sort();
                     overrides.dedup();
-                    items.push(fresh(Status::Included, payload, overrides));
+                    push(
+                        &mut items,
+                        &mut by_key,
+                        fresh(Status::Included, payload, overrides),
+                    );
                 }
             }
         }

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::cache::{Shape, Stat};
+use super::cache::{Seen, Shape, Stat};
 use super::files::{self, FileContent};
-use super::prefetch::{Prefetch, Prepared};
+use super::prefetch::{Form, Prefetch, Prepared};
 use crate::config::workspace::LineRange;
 use crate::secrets::{self, Finding};
 
@@ -42,6 +42,8 @@ struct Inner {
     /// The file's metadata when `read_hash` was taken, if its timestamps had settled
     /// (see [`files::reread`]): a file still exactly so is not hashed again.
     settled: Option<Stat>,
+    /// Whether that read replaced invalid UTF-8.
+    lossy: bool,
     /// Secrets to replace, by byte range in the text as read.
     redactions: Vec<Finding>,
     /// blake3 of the text as written (after redaction).
@@ -73,6 +75,8 @@ pub struct Read<'a> {
     pub read_hash: blake3::Hash,
     /// The file's metadata on the handle `text` was read from, if settled.
     pub settled: Option<Stat>,
+    /// Whether reading `text` replaced invalid UTF-8.
+    pub lossy: bool,
     /// The text as written (redacted) when secrets were found.
     pub redacted: Option<&'a str>,
     pub redactions: Vec<Finding>,
@@ -98,6 +102,7 @@ impl Content {
             max_bytes: read.max_bytes,
             read_hash: read.read_hash,
             settled: read.settled,
+            lossy: read.lossy,
             redactions: read.redactions,
             digest,
             shape,
@@ -107,24 +112,26 @@ impl Content {
     }
 
     /// Describe content known from the token cache (no secrets, shape remembered),
-    /// without reading it now: the file had the `settled` metadata the cache remembers
-    /// with `hash`. Writing still reads it, and checks it is that file, unchanged.
+    /// without reading it now: the file had the settled metadata the cache remembers
+    /// (`seen`, with the text's hash). Writing still reads it, and checks it is that
+    /// file, unchanged.
     pub fn known(
         path: PathBuf,
         shown: &str,
         lines: Option<LineRange>,
         max_bytes: u64,
-        hash: blake3::Hash,
-        settled: Stat,
+        seen: Seen,
         shape: Shape,
     ) -> Self {
+        let hash = blake3::Hash::from_bytes(seen.hash);
         Self(Arc::new(Inner {
             path,
             shown: shown.to_owned(),
             lines,
             max_bytes,
             read_hash: hash,
-            settled: Some(settled),
+            settled: Some(seen.stat),
+            lossy: seen.lossy,
             redactions: Vec::new(),
             digest: hash,
             shape,
@@ -143,9 +150,29 @@ impl Content {
     pub fn for_write(&self) -> Result<Prepared, ContentError> {
         let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
         match prefetch {
-            Some((prefetch, index)) => prefetch.take(index, || self.text()),
+            Some((prefetch, index)) => prefetch.take(index, |form| self.prepared(form)),
             None => self.text().map(Prepared::Text),
         }
+    }
+
+    /// [`Content::text`] in `form`. For JSON, a whole file still with its settled metadata
+    /// is escaped straight from its bytes: they are the bytes that were hashed, which were
+    /// valid UTF-8 (`!lossy`), so they need no second decoding.
+    pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
+        let inner = &*self.0;
+        if form == Form::JsonEscaped
+            && inner.redactions.is_empty()
+            && inner.lines.is_none()
+            && !inner.lossy
+            && let Some(bytes) = inner
+                .settled
+                .and_then(|settled| files::read_settled(&inner.path, settled))
+        {
+            let mut escaped = Vec::new();
+            super::json::escape_into(&mut escaped, &bytes);
+            return Ok(Prepared::Escaped(escaped));
+        }
+        self.text().map(|text| form.prepare(text))
     }
 
     /// Join (or leave) the read-ahead of a write.
@@ -273,6 +300,7 @@ impl Content {
             text,
             read_hash: blake3::hash(text.as_bytes()),
             settled: None,
+            lossy: false,
             redacted: redacted.as_deref(),
             redactions,
         })
@@ -285,6 +313,41 @@ mod tests {
 
     fn content_of(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Content {
         Content::for_test_redacted(path, text, redactions)
+    }
+
+    /// For JSON, a settled file is escaped straight from its bytes, unless its first read
+    /// was lossy: then it is decoded (U+FFFD) as when it was counted, never written raw.
+    #[test]
+    fn settled_files_are_escaped_from_their_bytes_unless_lossy() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape {
+            longest_backtick_run: 0,
+            ends_with_newline: true,
+        };
+        let known = |name: &str, bytes: &[u8], text: &str, lossy: bool| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let seen = Seen {
+                stat: Stat::of(&std::fs::metadata(&path).unwrap()),
+                hash: *blake3::hash(text.as_bytes()).as_bytes(),
+                lossy,
+            };
+            Content::known(path, name, None, 1 << 20, seen, shape)
+        };
+        let plain = known("a.rs", b"let s = \"\t\";\n", "let s = \"\t\";\n", false);
+        assert_eq!(
+            plain.prepared(Form::JsonEscaped).unwrap(),
+            Prepared::Escaped(br#"let s = \"\t\";\n"#.to_vec())
+        );
+        let latin1 = known("b.txt", b"caf\xe9\n", "caf\u{fffd}\n", true);
+        assert_eq!(
+            latin1.prepared(Form::JsonEscaped).unwrap(),
+            Prepared::Escaped("caf\u{fffd}\\n".as_bytes().to_vec())
+        );
+        assert_eq!(
+            latin1.prepared(Form::Plain).unwrap(),
+            Prepared::Text(String::from("caf\u{fffd}\n"))
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn reread(
 /// calls as `cat` makes (open, stat, one read, stat, close): it was a regular text file
 /// within the limits when first read, so it is opened without a second look and read
 /// to its known size. `None` when anything differs (then it is read the long way).
-fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
+pub fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
     let (file, before) = paths::open_seen_regular(path).ok()?;
     if Stat::of(&before) != settled {
         return None;

@@ -147,6 +147,7 @@ pub fn one(
                 text: &text,
                 read_hash: hash,
                 settled: opened.filter(|opened| cache.settled(opened)),
+                lossy,
                 redacted,
                 redactions: findings,
             });
@@ -205,6 +206,11 @@ fn remembered(
         return None;
     }
     let note = lossy.then(|| lossy_note(&job.file));
+    let seen = Seen {
+        stat,
+        hash: *hash.as_bytes(),
+        lossy,
+    };
     Some(Inlined {
         status: None,
         note: note.clone(),
@@ -214,18 +220,13 @@ fn remembered(
             &job.file,
             job.lines,
             limits.max_bytes,
-            hash,
-            stat,
+            seen,
             shape,
         )),
         notes: note.into_iter().collect(),
         secrets: Vec::new(),
         learned: Some((hash, Entry::default())),
-        seen: Some(Seen {
-            stat,
-            hash: *hash.as_bytes(),
-            lossy,
-        }),
+        seen: Some(seen),
     })
 }
 

@@ -26,7 +26,7 @@ pub enum Form {
 }
 
 impl Form {
-    fn prepare(self, text: String) -> Prepared {
+    pub fn prepare(self, text: String) -> Prepared {
         match self {
             Self::Plain => Prepared::Text(text),
             Self::JsonEscaped => {
@@ -178,7 +178,7 @@ impl Prefetch {
             state.next += 1;
             state.slots[index] = Slot::Loading;
             drop(state);
-            let text = contents[index].text().map(|text| self.form.prepare(text));
+            let text = contents[index].prepared(self.form);
             let mut state = self.lock();
             state.buffered += text.as_ref().map_or(0, Prepared::len);
             state.slots[index] = Slot::Ready(text);
@@ -191,11 +191,11 @@ impl Prefetch {
     }
 
     /// The text of content `index` for the writer, in this read-ahead's form: read ahead,
-    /// being read, or read now with `read`.
+    /// being read, or read now with `read` (given the form).
     pub fn take(
         &self,
         index: usize,
-        read: impl FnOnce() -> Result<String, ContentError>,
+        read: impl FnOnce(Form) -> Result<Prepared, ContentError>,
     ) -> Result<Prepared, ContentError> {
         let mut state = self.lock();
         loop {
@@ -217,7 +217,7 @@ impl Prefetch {
                 }
                 Slot::Pending | Slot::Taken => {
                     drop(state);
-                    return read().map(|text| self.form.prepare(text));
+                    return read(self.form);
                 }
             }
         }

@@ -17,7 +17,7 @@ cargo build --release --locked --quiet
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "== ctx validate"
-bench/validate.sh 2000 15 | tee "$work/validate.txt"
+bench/validate.sh 2000 31 | tee "$work/validate.txt"
 echo "== ctx gates"
 bench/gates.sh 5 | tee "$work/gates.txt"
 echo "== ctx bundle and peers"

@@ -87,6 +87,8 @@ pub fn build(
     let inlined = crate::parallel::map(&jobs, |job| {
         inline::one(job, &items[job.item].id, resolver, limits, &cache)
     });
+    // This thread counted too; its memo is not needed for the short texts left.
+    super::tokens::forget_memo();
     let mut found = Vec::new();
     for (job, done) in jobs.iter().zip(inlined) {
         let item = &mut items[job.item];

@@ -170,9 +170,15 @@ pub fn markdown(
         groups => Value::from(groups),
     };
     let contents = print_order(&bundle.layers, &items);
+    // A typed buffer in front of the dynamic writer: templates write in small pieces.
+    let mut buffered = io::BufWriter::with_capacity(1 << 20, out);
     let render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
-        compiled.render_captured_to(&context, &mut *out)?;
+        compiled.render_captured_to(&context, &mut buffered)?;
+        buffered.flush().map_err(|error| {
+            minijinja::Error::new(ErrorKind::WriteFailure, "cannot write the output")
+                .with_source(error)
+        })?;
         Ok(())
     };
     Prefetch::around(&contents, Form::Plain, render).map_err(|error| {

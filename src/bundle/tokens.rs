@@ -28,6 +28,12 @@ thread_local! {
     static MEMO: RefCell<Vec<MemoSlot>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Free this thread's memo of piece counts (2 MiB): counting is over, and the thread
+/// goes on to other work (the next count starts a new one).
+pub fn forget_memo() {
+    MEMO.with_borrow_mut(|memo| *memo = Vec::new());
+}
+
 /// Count the tokens of `text` exactly as the model's tokenizer would (special-token
 /// strings in the text are ordinary text).
 pub fn count(tokenizer: Tokenizer, text: &str) -> usize {

@@ -52,7 +52,10 @@ impl Object for ItemObject {
         match key.as_str()? {
             "fence" => Some(Value::from(self.fence.as_str())),
             "ends_with_newline" => Some(Value::from(self.ends_with_newline)),
-            name => self.item.serialize(Pick { name }).ok().flatten(),
+            name => match self.item.serialize(Pick { name }) {
+                Ok(found) => found,
+                Err(stopped) => stopped.found,
+            },
         }
     }
 
@@ -69,9 +72,12 @@ impl Object for ItemObject {
     }
 }
 
-/// Why a field could not be picked (the value is not a struct).
-#[derive(Debug)]
-struct NotAStruct;
+/// Why serialising stopped: the value is not a struct, or (with [`Pick`]) the field was
+/// found, in `found` (stopping there skips the fields after it).
+#[derive(Debug, Default)]
+struct NotAStruct {
+    found: Option<Value>,
+}
 
 impl fmt::Display for NotAStruct {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,7 +89,7 @@ impl std::error::Error for NotAStruct {}
 
 impl ser::Error for NotAStruct {
     fn custom<T: fmt::Display>(_: T) -> Self {
-        Self
+        Self::default()
     }
 }
 
@@ -94,7 +100,6 @@ struct Pick<'n> {
 
 struct PickStruct<'n> {
     name: &'n str,
-    found: Option<Value>,
 }
 
 impl SerializeStruct for PickStruct<'_> {
@@ -107,13 +112,16 @@ impl SerializeStruct for PickStruct<'_> {
         value: &T,
     ) -> Result<(), NotAStruct> {
         if key == self.name {
-            self.found = Some(Value::from(minijinja::value::Serde(value)));
+            return Err(NotAStruct {
+                found: Some(Value::from(minijinja::value::Serde(value))),
+            });
         }
         Ok(())
     }
 
+    /// Every field passed, none of them the one asked for.
     fn end(self) -> Result<Option<Value>, NotAStruct> {
-        Ok(self.found)
+        Ok(None)
     }
 }
 
@@ -153,58 +161,58 @@ macro_rules! only_structs {
         type SerializeStructVariant = Impossible<$ok, NotAStruct>;
 
         fn serialize_bool(self, _: bool) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_i8(self, _: i8) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_i16(self, _: i16) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_i32(self, _: i32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_i64(self, _: i64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_u8(self, _: u8) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_u16(self, _: u16) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_u32(self, _: u32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_u64(self, _: u64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_f32(self, _: f32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_f64(self, _: f64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_char(self, _: char) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_str(self, _: &str) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_bytes(self, _: &[u8]) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_none(self) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_unit(self) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_unit_struct(self, _: &'static str) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_unit_variant(
             self,
@@ -212,14 +220,14 @@ macro_rules! only_structs {
             _: u32,
             _: &'static str,
         ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_newtype_struct<T: ?Sized + Serialize>(
             self,
             _: &'static str,
             _: &T,
         ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_newtype_variant<T: ?Sized + Serialize>(
             self,
@@ -228,20 +236,20 @@ macro_rules! only_structs {
             _: &'static str,
             _: &T,
         ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_tuple_struct(
             self,
             _: &'static str,
             _: usize,
         ) -> Result<Self::SerializeTupleStruct, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_tuple_variant(
             self,
@@ -250,10 +258,10 @@ macro_rules! only_structs {
             _: &'static str,
             _: usize,
         ) -> Result<Self::SerializeTupleVariant, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
         fn serialize_struct_variant(
             self,
@@ -262,7 +270,7 @@ macro_rules! only_structs {
             _: &'static str,
             _: usize,
         ) -> Result<Self::SerializeStructVariant, NotAStruct> {
-            Err(NotAStruct)
+            Err(NotAStruct::default())
         }
     };
 }
@@ -272,10 +280,7 @@ impl<'n> ser::Serializer for Pick<'n> {
     only_structs!(Option<Value>);
 
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<PickStruct<'n>, NotAStruct> {
-        Ok(PickStruct {
-            name: self.name,
-            found: None,
-        })
+        Ok(PickStruct { name: self.name })
     }
 }
 

@@ -611,6 +611,40 @@ mod tests {
         assert_eq!(resolver.resolve("nope"), Err(PathError::NotFound));
     }
 
+    /// A folder symlink part way along a path is followed too: to a sibling whose name
+    /// merely starts with the root's (`ws` and `ws2`), or into `.git`, it is refused.
+    #[cfg(unix)]
+    #[test]
+    fn folder_symlinks_along_a_path_are_checked() {
+        let parent = tempfile::tempdir().unwrap();
+        let parent_path = parent.path().canonicalize().unwrap();
+        let root_path = parent_path.join("ws");
+        let sibling = parent_path.join("ws2");
+        std::fs::create_dir_all(root_path.join(".git")).unwrap();
+        std::fs::create_dir_all(root_path.join("real/deep")).unwrap();
+        std::fs::create_dir_all(&sibling).unwrap();
+        std::fs::write(sibling.join("secret"), "x").unwrap();
+        std::fs::write(root_path.join(".git/config"), "x").unwrap();
+        std::fs::write(root_path.join("real/deep/ok.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(&sibling, root_path.join("out")).unwrap();
+        std::os::unix::fs::symlink(root_path.join(".git"), root_path.join("git")).unwrap();
+        std::os::unix::fs::symlink(root_path.join("real"), root_path.join("alias")).unwrap();
+        let resolver = Resolver::new(&root_path);
+        assert!(matches!(
+            resolver.resolve("out/secret"),
+            Err(PathError::OutsideRoot(_))
+        ));
+        assert_eq!(resolver.resolve("git/config"), Err(PathError::GitDir));
+        assert_eq!(
+            resolver.resolve("alias/deep/ok.txt"),
+            Ok(root_path.join("real/deep/ok.txt"))
+        );
+        assert_eq!(
+            resolver.resolve("alias/deep/../deep/ok.txt"),
+            Ok(root_path.join("real/deep/ok.txt"))
+        );
+    }
+
     #[test]
     fn globs_expand_sorted_below_their_prefix() {
         let root = tempfile::tempdir().unwrap();

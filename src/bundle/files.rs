@@ -268,7 +268,8 @@ mod tests {
             !reread(&path, None, 1000, None).1,
             "nothing to compare with"
         );
-        // Same size, modification time put back: the change time still moved on.
+        // Same size, modification time put back: the change time still moved on (on file
+        // systems with fine timestamps, as here; the two-second rule covers coarse ones).
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, "fn b() {}\n").unwrap();

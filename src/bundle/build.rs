@@ -322,10 +322,10 @@ fn files_of(
     path: &str,
     folders: bool,
     options: &Options,
-    notes: &mut Expanded,
+    out: &mut Expanded,
 ) -> Vec<String> {
-    let at = notes.items.len();
-    let mut note = |text: String| notes.notes.push((at, text));
+    let at = out.items.len();
+    let mut note = |text: String| out.notes.push((at, text));
     let mut found: Vec<String> = if paths::is_glob(path) {
         match resolver.expand_glob(path) {
             Ok(matches) => matches

@@ -160,19 +160,20 @@ impl Content {
     /// valid UTF-8 (`!lossy`), so they need no second decoding.
     pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
         let inner = &*self.0;
+        let mut settled = inner.settled;
         if form == Form::JsonEscaped
             && inner.redactions.is_empty()
             && inner.lines.is_none()
             && !inner.lossy
-            && let Some(bytes) = inner
-                .settled
-                .and_then(|settled| files::read_settled(&inner.path, settled))
+            && let Some(known) = settled
         {
-            let mut escaped = Vec::new();
-            super::json::escape_into(&mut escaped, &bytes);
-            return Ok(Prepared::Escaped(escaped));
+            match files::read_settled(&inner.path, known) {
+                Some(bytes) => return Ok(Prepared::escaped(&bytes)),
+                // Its metadata changed: not worth a second look, only the hash can tell.
+                None => settled = None,
+            }
         }
-        self.text().map(|text| form.prepare(text))
+        self.checked(settled).map(|text| form.prepare(text))
     }
 
     /// Join (or leave) the read-ahead of a write.
@@ -187,12 +188,17 @@ impl Content {
     /// The check: the file still has the settled metadata of the first read (on the open
     /// handle, before and after reading), or else the text has the first read's hash.
     pub fn text(&self) -> Result<String, ContentError> {
+        self.checked(self.0.settled)
+    }
+
+    /// [`Content::text`], trusting the file's metadata only if it is still `settled`.
+    fn checked(&self, settled: Option<Stat>) -> Result<String, ContentError> {
         let inner = &*self.0;
         let changed = || ContentError {
             path: inner.shown.clone(),
         };
         let (FileContent::Text { text, .. }, unchanged) =
-            files::reread(&inner.path, inner.lines, inner.max_bytes, inner.settled)
+            files::reread(&inner.path, inner.lines, inner.max_bytes, settled)
         else {
             return Err(changed());
         };

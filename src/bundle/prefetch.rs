@@ -29,11 +29,7 @@ impl Form {
     pub fn prepare(self, text: String) -> Prepared {
         match self {
             Self::Plain => Prepared::Text(text),
-            Self::JsonEscaped => {
-                let mut escaped = Vec::new();
-                json::escape_into(&mut escaped, text.as_bytes());
-                Prepared::Escaped(escaped)
-            }
+            Self::JsonEscaped => Prepared::escaped(text.as_bytes()),
         }
     }
 }
@@ -47,6 +43,13 @@ pub enum Prepared {
 }
 
 impl Prepared {
+    /// `text` JSON-escaped ([`json::escape_into`]); `text` must be valid UTF-8.
+    pub fn escaped(text: &[u8]) -> Self {
+        let mut escaped = Vec::new();
+        json::escape_into(&mut escaped, text);
+        Self::Escaped(escaped)
+    }
+
     fn len(&self) -> usize {
         match self {
             Self::Text(text) => text.len(),

@@ -72,22 +72,25 @@ impl Object for ItemObject {
     }
 }
 
-/// Why serialising stopped: the value is not a struct, or (with [`Pick`]) the field was
-/// found, in `found` (stopping there skips the fields after it).
+/// Why serialising stopped: the value is not a struct (`found` empty), or [`Pick`] found
+/// its field, in `found` (stopping there skips the fields after it).
 #[derive(Debug, Default)]
-struct NotAStruct {
+struct Stop {
     found: Option<Value>,
 }
 
-impl fmt::Display for NotAStruct {
+impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a struct")
+        f.write_str(match self.found {
+            Some(_) => "field found",
+            None => "not a struct",
+        })
     }
 }
 
-impl std::error::Error for NotAStruct {}
+impl std::error::Error for Stop {}
 
-impl ser::Error for NotAStruct {
+impl ser::Error for Stop {
     fn custom<T: fmt::Display>(_: T) -> Self {
         Self::default()
     }
@@ -104,15 +107,15 @@ struct PickStruct<'n> {
 
 impl SerializeStruct for PickStruct<'_> {
     type Ok = Option<Value>;
-    type Error = NotAStruct;
+    type Error = Stop;
 
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), NotAStruct> {
+    ) -> Result<(), Stop> {
         if key == self.name {
-            return Err(NotAStruct {
+            return Err(Stop {
                 found: Some(Value::from(minijinja::value::Serde(value))),
             });
         }
@@ -120,7 +123,7 @@ impl SerializeStruct for PickStruct<'_> {
     }
 
     /// Every field passed, none of them the one asked for.
-    fn end(self) -> Result<Option<Value>, NotAStruct> {
+    fn end(self) -> Result<Option<Value>, Stop> {
         Ok(None)
     }
 }
@@ -132,18 +135,18 @@ struct KeysStruct(Vec<&'static str>);
 
 impl SerializeStruct for KeysStruct {
     type Ok = Vec<&'static str>;
-    type Error = NotAStruct;
+    type Error = Stop;
 
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
         _: &T,
-    ) -> Result<(), NotAStruct> {
+    ) -> Result<(), Stop> {
         self.0.push(key);
         Ok(())
     }
 
-    fn end(self) -> Result<Vec<&'static str>, NotAStruct> {
+    fn end(self) -> Result<Vec<&'static str>, Stop> {
         Ok(self.0)
     }
 }
@@ -152,82 +155,82 @@ impl SerializeStruct for KeysStruct {
 macro_rules! only_structs {
     ($ok:ty) => {
         type Ok = $ok;
-        type Error = NotAStruct;
-        type SerializeSeq = Impossible<$ok, NotAStruct>;
-        type SerializeTuple = Impossible<$ok, NotAStruct>;
-        type SerializeTupleStruct = Impossible<$ok, NotAStruct>;
-        type SerializeTupleVariant = Impossible<$ok, NotAStruct>;
-        type SerializeMap = Impossible<$ok, NotAStruct>;
-        type SerializeStructVariant = Impossible<$ok, NotAStruct>;
+        type Error = Stop;
+        type SerializeSeq = Impossible<$ok, Stop>;
+        type SerializeTuple = Impossible<$ok, Stop>;
+        type SerializeTupleStruct = Impossible<$ok, Stop>;
+        type SerializeTupleVariant = Impossible<$ok, Stop>;
+        type SerializeMap = Impossible<$ok, Stop>;
+        type SerializeStructVariant = Impossible<$ok, Stop>;
 
-        fn serialize_bool(self, _: bool) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_bool(self, _: bool) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_i8(self, _: i8) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_i8(self, _: i8) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_i16(self, _: i16) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_i16(self, _: i16) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_i32(self, _: i32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_i32(self, _: i32) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_i64(self, _: i64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_i64(self, _: i64) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_u8(self, _: u8) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_u8(self, _: u8) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_u16(self, _: u16) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_u16(self, _: u16) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_u32(self, _: u32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_u32(self, _: u32) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_u64(self, _: u64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_u64(self, _: u64) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_f32(self, _: f32) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_f32(self, _: f32) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_f64(self, _: f64) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_f64(self, _: f64) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_char(self, _: char) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_char(self, _: char) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_str(self, _: &str) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_str(self, _: &str) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_bytes(self, _: &[u8]) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_bytes(self, _: &[u8]) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_none(self) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_none(self) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_unit(self) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_unit(self) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_unit_struct(self, _: &'static str) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_unit_struct(self, _: &'static str) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
         fn serialize_unit_variant(
             self,
             _: &'static str,
             _: u32,
             _: &'static str,
-        ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
         fn serialize_newtype_struct<T: ?Sized + Serialize>(
             self,
             _: &'static str,
             _: &T,
-        ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
         fn serialize_newtype_variant<T: ?Sized + Serialize>(
             self,
@@ -235,21 +238,21 @@ macro_rules! only_structs {
             _: u32,
             _: &'static str,
             _: &T,
-        ) -> Result<$ok, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<$ok, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Stop> {
+            Err(Stop::default())
         }
         fn serialize_tuple_struct(
             self,
             _: &'static str,
             _: usize,
-        ) -> Result<Self::SerializeTupleStruct, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<Self::SerializeTupleStruct, Stop> {
+            Err(Stop::default())
         }
         fn serialize_tuple_variant(
             self,
@@ -257,11 +260,11 @@ macro_rules! only_structs {
             _: u32,
             _: &'static str,
             _: usize,
-        ) -> Result<Self::SerializeTupleVariant, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<Self::SerializeTupleVariant, Stop> {
+            Err(Stop::default())
         }
-        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAStruct> {
-            Err(NotAStruct::default())
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Stop> {
+            Err(Stop::default())
         }
         fn serialize_struct_variant(
             self,
@@ -269,8 +272,8 @@ macro_rules! only_structs {
             _: u32,
             _: &'static str,
             _: usize,
-        ) -> Result<Self::SerializeStructVariant, NotAStruct> {
-            Err(NotAStruct::default())
+        ) -> Result<Self::SerializeStructVariant, Stop> {
+            Err(Stop::default())
         }
     };
 }
@@ -279,7 +282,7 @@ impl<'n> ser::Serializer for Pick<'n> {
     type SerializeStruct = PickStruct<'n>;
     only_structs!(Option<Value>);
 
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<PickStruct<'n>, NotAStruct> {
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<PickStruct<'n>, Stop> {
         Ok(PickStruct { name: self.name })
     }
 }
@@ -288,7 +291,7 @@ impl ser::Serializer for Keys {
     type SerializeStruct = KeysStruct;
     only_structs!(Vec<&'static str>);
 
-    fn serialize_struct(self, _: &'static str, fields: usize) -> Result<KeysStruct, NotAStruct> {
+    fn serialize_struct(self, _: &'static str, fields: usize) -> Result<KeysStruct, Stop> {
         Ok(KeysStruct(Vec::with_capacity(fields)))
     }
 }

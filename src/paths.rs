@@ -438,10 +438,14 @@ fn match_segments(pattern: &[String], path: &[&str]) -> bool {
         None => path.is_empty(),
         Some((first, rest)) if first == "**" => {
             // `**` matches zero or more whole segments; a trailing `**` needs at least one.
-            if rest.is_empty() {
-                return !path.is_empty();
+            match rest {
+                [] => !path.is_empty(),
+                // `**/*.rs`, the usual tail: only the last segment can match `*.rs`.
+                [last] if last != "**" => path
+                    .last()
+                    .is_some_and(|name| wildcard(last.as_bytes(), name.as_bytes())),
+                _ => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
             }
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
         }
         Some((first, rest)) => match path.split_first() {
             Some((name, remaining)) => {
@@ -645,6 +649,71 @@ mod tests {
         );
     }
 
+    /// The walk applies Git's ignore rules as Git does: ignore files of the parent
+    /// folders (above the root too) and of subfolders, re-inclusion lower down, anchored
+    /// patterns, `.git/info/exclude`; hidden entries and `.git` are skipped; symlinks are
+    /// listed, not followed.
+    #[cfg(unix)]
+    #[test]
+    fn the_walk_skips_what_git_ignores() {
+        let parent = tempfile::tempdir().unwrap();
+        let parent_path = parent.path().canonicalize().unwrap();
+        let root_path = parent_path.join("ws");
+        let write = |file: &str, text: &str| {
+            let path = root_path.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        std::fs::write(parent_path.join(".gitignore"), "from-above.txt\n").unwrap();
+        write(".gitignore", "*.log\n/top-only.txt\nbuild/\n");
+        write(".git/info/exclude", "excluded-by-git/\n");
+        write(".git/config", "x");
+        write(".hidden/x.txt", "x");
+        write("top-only.txt", "x");
+        write("build/out.txt", "x");
+        write("a/.gitignore", "!build/\n!keep.log\n");
+        write("a/top-only.txt", "x");
+        write("a/build/out.txt", "x");
+        write("a/.dotfile", "x");
+        write("a/from-above.txt", "x");
+        write("a/b/excluded-by-git/f.txt", "x");
+        write("a/b/c/d/e/f/deep.txt", "x");
+        write("a/b/c/d/e/f/x.log", "x");
+        write("a/b/c/d/e/f/keep.log", "x");
+        write("w3/.gitignore", "x1/\n");
+        write("w3/x0/y/f.txt", "x");
+        write("w3/x1/y/f.txt", "x");
+        std::os::unix::fs::symlink(&root_path, root_path.join("a/b/loop")).unwrap();
+        let mut one: Vec<(String, bool)> = walk(&root_path)
+            .map(|(path, is_symlink)| (relative_display(&root_path, &path), is_symlink))
+            .collect();
+        one.sort();
+        let listed: Vec<&str> = one.iter().map(|(path, _)| path.as_str()).collect();
+        for kept in [
+            "a/top-only.txt",
+            "a/build/out.txt",
+            "a/b/c/d/e/f/deep.txt",
+            "a/b/c/d/e/f/keep.log",
+            "a/b/loop",
+            "w3/x0/y/f.txt",
+        ] {
+            assert!(listed.contains(&kept), "{kept} missing from {listed:?}");
+        }
+        for skipped in [
+            "top-only.txt",
+            "build/out.txt",
+            "a/.dotfile",
+            "a/from-above.txt",
+            "a/b/excluded-by-git/f.txt",
+            "a/b/c/d/e/f/x.log",
+            "w3/x1/y/f.txt",
+            ".hidden/x.txt",
+            ".git/config",
+        ] {
+            assert!(!listed.contains(&skipped), "{skipped} listed");
+        }
+        assert!(one.contains(&(String::from("a/b/loop"), true)));
+    }
     #[test]
     fn globs_expand_sorted_below_their_prefix() {
         let root = tempfile::tempdir().unwrap();
@@ -678,6 +747,9 @@ mod tests {
             ("src/*.py", "src/deep/a.py", false),
             ("src/**/*.py", "src/a.py", true),
             ("src/**/*.py", "src/x/y/a.py", true),
+            ("src/**/*.py", "src/x.py/a.rs", false),
+            ("src/**/*.py", "src", false),
+            ("**/*.rs", "a.rs", true),
             ("src/**", "src/x/y/a.py", true),
             ("src/**", "src", false),
             ("**/test_?.py", "a/b/test_1.py", true),

@@ -5,8 +5,10 @@
 //! The readers take the contents in the order they are given (the order the writer is
 //! expected to ask for them); the writer asks in whatever order the template prints. A
 //! content no reader has reached is read by the writer itself; one a reader is busy
-//! with is waited for; one printed twice is read again. Nothing is held beyond [`CAP`]
-//! bytes (plus the files being read).
+//! with is waited for, the writer meanwhile reading the next untouched one as a reader
+//! would (so a writer that has caught up does not sleep and wake once per file); one
+//! printed twice is read again. Nothing is held beyond [`CAP`] bytes (plus the files
+//! being read).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -85,12 +87,17 @@ struct State {
 
 /// The read-ahead of one write.
 pub struct Prefetch {
+    /// What to read, in the expected order (the write detaches them when done, which
+    /// ends the reference cycle through [`Content::attach`]).
+    contents: Vec<Content>,
     state: Mutex<State>,
     /// Signalled when room frees up under the cap (readers wait on it).
     room: Condvar,
     /// Signalled when a slot is ready (the writer waits on it).
     ready: Condvar,
     form: Form,
+    /// Whether the writer reads ahead while it waits (when a core has no reader).
+    helps: bool,
 }
 
 impl std::fmt::Debug for Prefetch {
@@ -103,7 +110,16 @@ impl Prefetch {
     /// Read ahead for `contents` (in bundle order), in `form`, while `write` runs on
     /// this thread.
     pub fn around<R>(contents: &[Content], form: Form, write: impl FnOnce() -> R) -> R {
+        // Reading, checking and escaping JSON cost more than writing it: one reader per
+        // core. Plain texts cost less to read than the template takes to print them: one
+        // reader, and the writer reads too whenever it would otherwise wait for it.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let readers = match form {
+            Form::JsonEscaped => cores,
+            Form::Plain => 1,
+        };
         let prefetch = Arc::new(Self {
+            contents: contents.to_vec(),
             state: Mutex::new(State {
                 slots: contents.iter().map(|_| Slot::Pending).collect(),
                 next: 0,
@@ -115,23 +131,15 @@ impl Prefetch {
             room: Condvar::new(),
             ready: Condvar::new(),
             form,
+            helps: readers < cores,
         });
         for (index, content) in contents.iter().enumerate() {
             content.attach(Some((prefetch.clone(), index)));
         }
-        // Reading, checking and escaping JSON cost more than writing it: one reader per
-        // core. Plain texts cost less to read than the template takes to print them.
-        let readers = match form {
-            Form::JsonEscaped => {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            }
-            Form::Plain => 1,
-        };
         let result = std::thread::scope(|scope| {
             // Without reader threads (none could be started) the writer reads itself.
             for _ in 0..readers {
-                let _ =
-                    std::thread::Builder::new().spawn_scoped(scope, || prefetch.read_all(contents));
+                let _ = std::thread::Builder::new().spawn_scoped(scope, || prefetch.read_all());
             }
             let result = write();
             prefetch.lock().stopped = true;
@@ -159,7 +167,7 @@ impl Prefetch {
 
     /// A reader thread: the next content no one has touched, until all are done or the
     /// write stops. (Waking a thread costs a system call: only one that waits is woken.)
-    fn read_all(&self, contents: &[Content]) {
+    fn read_all(&self) {
         loop {
             let mut state = self.lock();
             while state.buffered > CAP && !state.stopped {
@@ -167,29 +175,43 @@ impl Prefetch {
                 state = Self::wait(&self.room, state);
                 state.readers_waiting -= 1;
             }
-            while state
-                .slots
-                .get(state.next)
-                .is_some_and(|slot| !matches!(slot, Slot::Pending))
-            {
-                state.next += 1;
-            }
-            let index = state.next;
-            if state.stopped || index >= contents.len() {
+            let Some(index) = Self::claim(&mut state, self.contents.len()) else {
                 return;
-            }
+            };
+            drop(state);
+            self.fill(index);
+        }
+    }
+
+    /// The next content no one has touched, marked as being read; none when all are
+    /// taken, the write stopped or the cap is reached.
+    fn claim(state: &mut State, count: usize) -> Option<usize> {
+        while state
+            .slots
+            .get(state.next)
+            .is_some_and(|slot| !matches!(slot, Slot::Pending))
+        {
             state.next += 1;
-            state.slots[index] = Slot::Loading;
-            drop(state);
-            let text = contents[index].prepared(self.form);
-            let mut state = self.lock();
-            state.buffered += text.as_ref().map_or(0, Prepared::len);
-            state.slots[index] = Slot::Ready(text);
-            let wake = state.writer_waits_for == Some(index);
-            drop(state);
-            if wake {
-                self.ready.notify_all();
-            }
+        }
+        let index = state.next;
+        if state.stopped || index >= count || state.buffered > CAP {
+            return None;
+        }
+        state.next += 1;
+        state.slots[index] = Slot::Loading;
+        Some(index)
+    }
+
+    /// Read content `index` (claimed) and leave it ready for the writer.
+    fn fill(&self, index: usize) {
+        let text = self.contents[index].prepared(self.form);
+        let mut state = self.lock();
+        state.buffered += text.as_ref().map_or(0, Prepared::len);
+        state.slots[index] = Slot::Ready(text);
+        let wake = state.writer_waits_for == Some(index);
+        drop(state);
+        if wake {
+            self.ready.notify_all();
         }
     }
 
@@ -214,6 +236,17 @@ impl Prefetch {
                 }
                 Slot::Loading => {
                     state.slots[index] = Slot::Loading;
+                    // Rather than sleep until a reader has it, read ahead like a reader.
+                    if let Some(ahead) = self
+                        .helps
+                        .then(|| Self::claim(&mut state, self.contents.len()))
+                        .flatten()
+                    {
+                        drop(state);
+                        self.fill(ahead);
+                        state = self.lock();
+                        continue;
+                    }
                     state.writer_waits_for = Some(index);
                     state = Self::wait(&self.ready, state);
                     state.writer_waits_for = None;
@@ -266,6 +299,36 @@ mod tests {
             contents[3].for_write().unwrap(),
             Prepared::Text(String::from("file 3\n"))
         );
+    }
+
+    /// Readers (and a waiting writer) claim the first untouched content, never one that
+    /// is being read, ready or taken, and none over the cap or after the write stopped.
+    #[test]
+    fn claims_skip_touched_contents_and_respect_the_cap() {
+        let mut state = State {
+            slots: vec![
+                Slot::Taken,
+                Slot::Loading,
+                Slot::Pending,
+                Slot::Ready(Ok(Prepared::Text(String::new()))),
+                Slot::Pending,
+            ],
+            next: 0,
+            buffered: 0,
+            stopped: false,
+            readers_waiting: 0,
+            writer_waits_for: None,
+        };
+        assert_eq!(Prefetch::claim(&mut state, 5), Some(2));
+        assert!(matches!(state.slots[2], Slot::Loading));
+        state.buffered = CAP + 1;
+        assert_eq!(Prefetch::claim(&mut state, 5), None);
+        state.buffered = CAP;
+        assert_eq!(Prefetch::claim(&mut state, 5), Some(4));
+        assert_eq!(Prefetch::claim(&mut state, 5), None);
+        state.slots.push(Slot::Pending);
+        state.stopped = true;
+        assert_eq!(Prefetch::claim(&mut state, 6), None);
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<
     results.into_iter().map(|(_, result)| result).collect()
 }
 
+/// Drop `value` on a thread of its own: freeing a large structure (thousands of parsed
+/// documents or bundle items) takes measurable time, which a command can spend exiting
+/// instead; a library caller still gets the memory back. (If no thread can be started,
+/// the closure, and with it `value`, is dropped here.)
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

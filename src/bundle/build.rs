@@ -59,6 +59,13 @@ pub struct Request<'w> {
     pub agent: Option<&'w Agent>,
 }
 
+/// Start reading the token cache of the workspace at `root` on a thread of its own, for
+/// the next [`build`] there to use (bundling calls this before loading the configuration,
+/// which leaves a core idle while it indexes the tree).
+pub fn preload_cache(root: &std::path::Path) {
+    super::cache::preload(root);
+}
+
 /// Build a bundle.
 pub fn build(
     workspace: &Workspace,

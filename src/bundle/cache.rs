@@ -19,6 +19,8 @@
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use rustc_hash::FxHashMap;
 
@@ -120,14 +122,16 @@ impl TokenCache {
 
     /// Load the cache of the workspace at `root` (empty when absent or unusable).
     pub fn open(root: &Path) -> Self {
-        let path = root.join(".ctx").join("cache").join("tokens");
-        // A cache larger than a full one could be is not ours: ignored, not read.
-        let (entries, files) = std::fs::metadata(&path)
-            .ok()
-            .filter(|metadata| metadata.len() <= MAX_FILE_BYTES)
-            .and_then(|_| std::fs::read(&path).ok())
-            .and_then(|bytes| decode(&bytes))
-            .unwrap_or_default();
+        let path = file_path(root);
+        let preloaded = {
+            let mut preloaded = PRELOADED.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*preloaded {
+                Some((preloading, _)) if *preloading == path => preloaded.take(),
+                _ => None,
+            }
+        }
+        .and_then(|(_, reading)| reading.join().ok());
+        let (entries, files) = preloaded.unwrap_or_else(|| read(&path));
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| {
@@ -385,6 +389,37 @@ impl<'b> Reader<'b> {
     }
 }
 
+/// The cache file of the workspace at `root`.
+fn file_path(root: &Path) -> PathBuf {
+    root.join(".ctx").join("cache").join("tokens")
+}
+
+/// The cache file being read ahead, by [`preload`], and where it is.
+static PRELOADED: Mutex<Option<(PathBuf, JoinHandle<Tables>)>> = Mutex::new(None);
+
+/// Start reading the token cache of the workspace at `root` on a thread of its own, for
+/// the next [`TokenCache::open`] of that root to take over. (A bundle does this before
+/// loading the configuration, whose indexing of the tree leaves a core idle. If no
+/// thread can be started, `open` reads the file itself.)
+pub fn preload(root: &Path) {
+    let path = file_path(root);
+    let reading = path.clone();
+    if let Ok(handle) = std::thread::Builder::new().spawn(move || read(&reading)) {
+        *PRELOADED.lock().unwrap_or_else(PoisonError::into_inner) = Some((path, handle));
+    }
+}
+
+/// The tables in the cache file at `path`; empty when there is none, or it is not ours
+/// or damaged (a cache larger than a full one could be is not even read).
+fn read(path: &Path) -> Tables {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|metadata| metadata.len() <= MAX_FILE_BYTES)
+        .and_then(|_| std::fs::read(path).ok())
+        .and_then(|bytes| decode(&bytes))
+        .unwrap_or_default()
+}
+
 fn decode(bytes: &[u8]) -> Option<Tables> {
     let mut reader = Reader(bytes.strip_prefix(header().as_slice())?);
     let known = |value: u32| (value != UNKNOWN).then_some(value);
@@ -458,6 +493,38 @@ mod tests {
         assert_eq!(cache.get(&hash("fn main() { }")), Entry::default());
         let ignore = std::fs::read_to_string(root.path().join(".ctx/.gitignore")).unwrap();
         assert_eq!(ignore, "*\n");
+    }
+
+    /// A cache read ahead is taken over by the next open of its workspace, and left
+    /// alone by an open of any other.
+    #[test]
+    fn a_preloaded_cache_is_taken_over_by_its_workspace_only() {
+        let root = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let mut cache = TokenCache::open(root.path());
+        let entry = Entry {
+            tokens: [Some(7), Some(7)],
+            clean: Some(true),
+            shape: None,
+        };
+        cache.record(&hash("x"), entry);
+        cache.save().unwrap();
+        preload(root.path());
+        let pending = || {
+            PRELOADED
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map(|(path, _)| path.clone())
+        };
+        assert_eq!(pending(), Some(file_path(root.path())));
+        assert_eq!(
+            TokenCache::open(other.path()).get(&hash("x")),
+            Entry::default()
+        );
+        assert_eq!(pending(), Some(file_path(root.path())));
+        assert_eq!(TokenCache::open(root.path()).get(&hash("x")), entry);
+        assert_eq!(pending(), None);
     }
 
     #[test]

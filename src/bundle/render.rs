@@ -181,7 +181,7 @@ pub fn markdown(
         })?;
         Ok(())
     };
-    Prefetch::around(&contents, Form::Plain, render).map_err(|error| {
+    let rendered = Prefetch::around(&contents, Form::Plain, render).map_err(|error| {
         let changed = items
             .iter()
             .find_map(|object| object.item.content.as_ref()?.render_error());
@@ -198,7 +198,10 @@ pub fn markdown(
             return RenderError::Io(source);
         }
         template_error(template, &error)
-    })
+    });
+    // The bundle and the template's view of it are freed while the command exits.
+    crate::parallel::drop_in_background((context, contents, items, bundle));
+    rendered
 }
 
 /// Inline code that survives any text: control characters shown escaped (a newline in a

@@ -18,6 +18,12 @@ use crate::exit::ExitStatus;
 use crate::output::{self, Printer};
 
 pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    // The token cache is read while the configuration loads.
+    if !args.options.no_cache
+        && let Ok(root) = crate::config::settings::discover(root)
+    {
+        build::preload_cache(&root);
+    }
     let validation = commands::open_valid(
         root,
         commands::today(args.options.today.as_deref())?,
@@ -49,7 +55,11 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         bundle.layers.len()
     );
     let render = |out: &mut dyn std::io::Write| match args.format {
-        BundleFormat::Json => render::json(&bundle, out),
+        BundleFormat::Json => {
+            let written = render::json(&bundle, out);
+            crate::parallel::drop_in_background(bundle);
+            written
+        }
         BundleFormat::Markdown => {
             render::markdown(bundle, &workspace.root, &workspace.settings.template, out)
         }
@@ -79,6 +89,7 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
             .stream_data(render)
             .map_err(|error| failed(error, String::from("stdout")))?,
     }
+    crate::parallel::drop_in_background(validation);
     Ok(ExitStatus::Success)
 }
 

@@ -33,10 +33,6 @@ pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec
     });
     // The workspace keeps the resolver: bundles reuse its index and caches.
     let validation = validate::validate(&root, settings, &loaded, today, resolver);
-    // Freeing thousands of parsed documents takes measurable time; a CLI can exit without
-    // waiting for it, and a library caller still gets the memory back.
-    // (If no thread can be started, the closure, and with it the documents, is dropped
-    // here.)
-    let _ = std::thread::Builder::new().spawn(move || drop(loaded));
+    crate::parallel::drop_in_background(loaded);
     Ok(validation)
 }

@@ -53,6 +53,28 @@ def measure(command, workspace, warm=False):
     return statistics.median(times), peak
 
 
+# The repeat-bundle target is a ratio to `cat`: also timed in interleaved rounds (cat, JSON,
+# Markdown, cat, ...), whose per-round ratios do not drift with the machine the way ratios
+# of medians taken minutes apart do.
+PAIRED_ROUNDS = 15
+
+
+def paired(commands, workspace):
+    """Wall times of each of `commands`, run in turn for PAIRED_ROUNDS rounds after one
+    untimed round."""
+    def run(command):
+        start = time.perf_counter()
+        subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
+        return time.perf_counter() - start
+    for command in commands:
+        run(command)
+    times = [[] for _ in commands]
+    for _ in range(PAIRED_ROUNDS):
+        for index, command in enumerate(commands):
+            times[index].append(run(command))
+    return times
+
+
 def tools(workspace):
     corpus, out, listing = f"{workspace}/corpus", f"{workspace}/out", f"{workspace}/files.list"
     bundle = f"{ctx} -C {workspace} bundle all --budget 0"
@@ -97,6 +119,18 @@ for workspace in workspaces:
         results[key] = result
         rows.append((name, version(version_command), command, result))
         print(f"  {name:38} {'failed' if result is None else f'{result[0]:.2f} s, {result[1]:.0f} MiB'}", flush=True)
+    commands = {key: command for key, _, _, command, _ in tools(workspace)}
+    if workspace == workspaces[-1] and all(results.get(key) for key in ("cat", "ctx-repeat", "ctx-md-repeat")):
+        cat, json_times, md_times = paired([commands["cat"], commands["ctx-repeat"], commands["ctx-md-repeat"]], workspace)
+        results["paired"] = {
+            "cat": statistics.median(cat),
+            "json": statistics.median(json_times),
+            "md": statistics.median(md_times),
+            "json-ratio": statistics.median(j / c for j, c in zip(json_times, cat)),
+            "md-ratio": statistics.median(m / c for m, c in zip(md_times, cat)),
+        }
+        print(f"  interleaved repeat vs cat: {results['paired']['json-ratio']:.2f}x JSON, "
+              f"{results['paired']['md-ratio']:.2f}x Markdown", flush=True)
     sections.append((count, size, rows, results))
 
 cpu = "unknown"
@@ -140,7 +174,15 @@ with open(report_path, "w") as report:
               f"{ratio('code2prompt', 'ctx-cl100k')} with the same tokenizer (cl100k).\n")
     if get("ctx-cold") and get("repomix"):
         write(f"- Cold bundle vs repomix (o200k both): {ratio('repomix', 'ctx-cold')} faster.\n")
-    if get("ctx-repeat") and get("cat"):
+    if get("paired"):
+        pair = get("paired")
+        write(f"- Repeat bundle vs `cat` of the same files (target: at most 1.5x), median of the "
+              f"per-round ratios over {PAIRED_ROUNDS} interleaved rounds (cat, JSON, Markdown): "
+              f"{pair['json-ratio']:.2f}x (JSON), {pair['md-ratio']:.2f}x (Markdown); medians "
+              f"{pair['cat']:.2f} s cat, {pair['json']:.2f} s JSON, {pair['md']:.2f} s Markdown. "
+              f"From the separate medians in the table: {get('ctx-repeat')[0] / get('cat')[0]:.2f}x (JSON), "
+              f"{get('ctx-md-repeat')[0] / get('cat')[0]:.2f}x (Markdown).\n")
+    elif get("ctx-repeat") and get("cat"):
         write(f"- Repeat bundle vs `cat` of the same files (target: at most 1.5x): "
               f"{get('ctx-repeat')[0] / get('cat')[0]:.2f}x (JSON), "
               f"{get('ctx-md-repeat')[0] / get('cat')[0]:.2f}x (Markdown).\n")

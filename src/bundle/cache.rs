@@ -123,14 +123,11 @@ impl TokenCache {
     /// Load the cache of the workspace at `root` (empty when absent or unusable).
     pub fn open(root: &Path) -> Self {
         let path = file_path(root);
-        let preloaded = {
-            let mut preloaded = PRELOADED.lock().unwrap_or_else(PoisonError::into_inner);
-            match &*preloaded {
-                Some((preloading, _)) if *preloading == path => preloaded.take(),
-                _ => None,
-            }
-        }
-        .and_then(|(_, reading)| reading.join().ok());
+        let preloading = PRELOADED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_if(|(preloading, _)| *preloading == path);
+        let preloaded = preloading.and_then(|(_, reading)| reading.join().ok());
         let (entries, files) = preloaded.unwrap_or_else(|| read(&path));
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -237,10 +237,8 @@ impl Prefetch {
                 Slot::Loading => {
                     state.slots[index] = Slot::Loading;
                     // Rather than sleep until a reader has it, read ahead like a reader.
-                    if let Some(ahead) = self
-                        .helps
-                        .then(|| Self::claim(&mut state, self.contents.len()))
-                        .flatten()
+                    if self.helps
+                        && let Some(ahead) = Self::claim(&mut state, self.contents.len())
                     {
                         drop(state);
                         self.fill(ahead);

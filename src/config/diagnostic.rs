@@ -6,7 +6,7 @@
 //! whole run, then rendered either as miette reports or as a JSON document.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
@@ -18,6 +18,27 @@ pub struct SourceFile {
     pub path: String,
     /// The text as parsed (a UTF-8 BOM removed).
     pub text: Arc<str>,
+    /// Byte offset of each line's start, built on first use: every item's origin is
+    /// located, and scanning from the top of the file each time is quadratic.
+    line_starts: OnceLock<Vec<usize>>,
+}
+
+impl SourceFile {
+    pub fn new(path: String, text: Arc<str>) -> Self {
+        Self {
+            path,
+            text,
+            line_starts: OnceLock::new(),
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|index| index + 1))
+                .collect()
+        })
+    }
 }
 
 /// A place in a source file.
@@ -42,10 +63,11 @@ impl Location {
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-        let column = before[line_start..].chars().count() + 1;
+        // Lines are counted by `\n` before the offset; columns in characters.
+        let starts = file.line_starts();
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
+        let column = text[line_start..offset].chars().count() + 1;
         let len = len.min(text.len() - offset);
         Self {
             file: Arc::clone(file),
@@ -59,13 +81,11 @@ impl Location {
     /// The location of a 1-based line and column.
     pub fn at_line_column(file: &Arc<SourceFile>, line: usize, column: usize) -> Self {
         let text = &file.text;
-        let line_start = if line <= 1 {
-            0
-        } else {
-            text.match_indices('\n')
-                .nth(line - 2)
-                .map_or(text.len(), |(index, _)| index + 1)
-        };
+        let line_start = file
+            .line_starts()
+            .get(line.max(1) - 1)
+            .copied()
+            .unwrap_or(text.len());
         let offset = text[line_start..]
             .char_indices()
             .nth(column.saturating_sub(1))
@@ -424,10 +444,7 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            path: String::from("a.yaml"),
-            text: Arc::from(text),
-        })
+        Arc::new(SourceFile::new(String::from("a.yaml"), Arc::from(text)))
     }
 
     #[test]
@@ -439,6 +456,35 @@ mod tests {
         assert_eq!(back.offset, 22);
         let past_end = Location::at_line_column(&source, 99, 1);
         assert_eq!(past_end.offset, source.text.len());
+    }
+
+    #[test]
+    fn every_offset_is_located_as_by_counting_from_the_top() {
+        // The line index must agree with the plain definition at every offset: lines
+        // counted by `\n` before it, columns in characters (CRLF and multibyte included).
+        let text = "é: 1\r\n\n  中文: \"ü\"\nlast";
+        let source = file(text);
+        for offset in 0..=text.len() + 2 {
+            let clamped = offset.min(text.len());
+            let at = Location::at_offset(&source, offset, 0);
+            let mut expected = clamped;
+            while !text.is_char_boundary(expected) {
+                expected -= 1;
+            }
+            let before = &text[..expected];
+            let line = before.matches('\n').count() + 1;
+            let column = before[before.rfind('\n').map_or(0, |index| index + 1)..]
+                .chars()
+                .count()
+                + 1;
+            assert_eq!(
+                (at.offset, at.line, at.column),
+                (expected, line, column),
+                "offset {offset}"
+            );
+            let back = Location::at_line_column(&source, line, column);
+            assert_eq!(back.offset, expected, "line {line}, column {column}");
+        }
     }
 
     #[test]

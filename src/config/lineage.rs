@@ -11,7 +11,8 @@
 
 use super::diagnostic::{Location, Problem};
 use super::suggest;
-use super::workspace::{ItemKey, ItemMeta, Items, LayerKind, Section, Service, Workspace};
+use super::workspace::{Domain, ItemKey, ItemMeta, Items, LayerKind, Section, Service, Workspace};
+use rustc_hash::FxHashMap as HashMap;
 
 /// One item as seen by the checks.
 #[derive(Clone, Copy)]
@@ -49,11 +50,33 @@ fn entries(items: &Items) -> Vec<Entry<'_>> {
     patterns.chain(constraints).chain(gates).collect()
 }
 
-fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> Layer<'w> {
+/// Domains and services by name (the workspace's own lookups scan its lists, and every
+/// feature and service looks up several).
+struct Names<'w> {
+    domains: HashMap<&'w str, &'w Domain>,
+    services: HashMap<&'w str, &'w Service>,
+}
+
+impl<'w> Names<'w> {
+    fn of(workspace: &'w Workspace) -> Self {
+        // The first declaration wins, as in `Workspace::domain` and `Workspace::service`.
+        let mut domains = HashMap::default();
+        for domain in &workspace.domains {
+            domains.entry(domain.name.as_str()).or_insert(domain);
+        }
+        let mut services = HashMap::default();
+        for service in &workspace.services {
+            services.entry(service.name.as_str()).or_insert(service);
+        }
+        Self { domains, services }
+    }
+}
+
+fn integration_layer<'w>(names: &Names<'w>, service: &'w Service) -> Layer<'w> {
     let shared = service
         .depends_on
         .iter()
-        .filter_map(|name| workspace.service(name.as_str()))
+        .filter_map(|name| names.services.get(name.as_str()).copied())
         .flat_map(|dependency| dependency.shared_patterns.iter());
     Layer {
         kind: LayerKind::Integration,
@@ -82,8 +105,9 @@ pub fn check(
         name: org.name.as_str(),
         entries: entries(&org.items),
     });
+    let names = Names::of(workspace);
     let domain_layer = |name: &str| {
-        workspace.domain(name).map(|domain| Layer {
+        names.domains.get(name).map(|domain| Layer {
             kind: LayerKind::Domain,
             name: domain.name.as_str(),
             entries: entries(&domain.items),
@@ -114,7 +138,7 @@ pub fn check(
         let services: Vec<&Service> = feature
             .services
             .iter()
-            .filter_map(|name| workspace.service(name.as_str()))
+            .filter_map(|name| names.services.get(name.as_str()).copied())
             .collect();
         let mut domain_names: Vec<&str> =
             feature.domains.iter().map(|name| name.as_str()).collect();
@@ -127,7 +151,7 @@ pub fn check(
         }
         lineage.extend(domain_names.iter().filter_map(|name| domain_layer(name)));
         for service in &services {
-            lineage.push(integration_layer(workspace, service));
+            lineage.push(integration_layer(&names, service));
             lineage.push(Layer {
                 kind: LayerKind::Service,
                 name: service.name.as_str(),
@@ -273,7 +297,8 @@ fn find<'w>(layer: &Layer<'w>, section: Section, key: &str) -> Option<Entry<'w>>
         .entries
         .iter()
         .find(|candidate| {
-            candidate.section == section && candidate.meta.key == ItemKey::Plain(key.to_owned())
+            candidate.section == section
+                && matches!(&candidate.meta.key, ItemKey::Plain(plain) if plain == key)
         })
         .copied()
 }

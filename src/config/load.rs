@@ -200,10 +200,10 @@ fn decode(bytes: Vec<u8>, relative: &str) -> Result<Arc<SourceFile>, Box<Problem
         bytes.drain(..3);
     }
     let lossy = || {
-        Arc::new(SourceFile {
-            path: relative.to_owned(),
-            text: Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
-        })
+        Arc::new(SourceFile::new(
+            relative.to_owned(),
+            Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+        ))
     };
     if let Some(nul) = bytes.iter().position(|&byte| byte == 0) {
         let file = lossy();
@@ -218,17 +218,17 @@ fn decode(bytes: Vec<u8>, relative: &str) -> Result<Arc<SourceFile>, Box<Problem
         ));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(Arc::new(SourceFile {
-            path: relative.to_owned(),
-            text: Arc::from(text),
-        })),
+        Ok(text) => Ok(Arc::new(SourceFile::new(
+            relative.to_owned(),
+            Arc::from(text),
+        ))),
         Err(error) => {
             let offset = error.utf8_error().valid_up_to();
             let bytes = error.into_bytes();
-            let file = Arc::new(SourceFile {
-                path: relative.to_owned(),
-                text: Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
-            });
+            let file = Arc::new(SourceFile::new(
+                relative.to_owned(),
+                Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+            ));
             Err(Box::new(
                 Problem::error(
                     "config::encoding",
@@ -450,10 +450,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Loaded {
-        let file = Arc::new(SourceFile {
-            path: String::from("t.yaml"),
-            text: Arc::from(text),
-        });
+        let file = Arc::new(SourceFile::new(String::from("t.yaml"), Arc::from(text)));
         let mut loaded = Loaded::default();
         match parse_file(&file) {
             Ok(documents) => loaded

@@ -176,10 +176,10 @@ pub fn load(root: &Path) -> Result<Settings, Vec<Problem>> {
             .help("make sure the file is readable UTF-8 text"),
         ]
     })?;
-    let file = Arc::new(SourceFile {
-        path: String::from(SETTINGS_FILE),
-        text: Arc::from(text.strip_prefix('\u{feff}').unwrap_or(&text)),
-    });
+    let file = Arc::new(SourceFile::new(
+        String::from(SETTINGS_FILE),
+        Arc::from(text.strip_prefix('\u{feff}').unwrap_or(&text)),
+    ));
     let wire: SettingsWire = toml::from_str(&file.text).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         let location = Location::at_offset(&file, span.start, span.len());

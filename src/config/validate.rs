@@ -280,10 +280,7 @@ pub fn validate(
         files.get(origin.file.as_str()).map_or_else(
             || {
                 Location::at_offset(
-                    &Arc::new(SourceFile {
-                        path: origin.file.clone(),
-                        text: Arc::from(""),
-                    }),
+                    &Arc::new(SourceFile::new(origin.file.clone(), Arc::from(""))),
                     0,
                     0,
                 )
@@ -599,21 +596,20 @@ fn feature(convert: &mut Converter<'_>, wire: &model::Feature, tables: &Tables<'
     }
 
     let mut phases = Vec::new();
-    let mut phase_names: HashMap<&str, Location> = HashMap::default();
+    let mut phase_names: HashMap<&str, model::Pos> = HashMap::default();
     for phase in &wire.phases {
         let phase = &phase.value;
-        let location = convert.locate(phase.name.pos);
         if let Some(first) = phase_names.get(phase.name.value.as_str()) {
             let problem = Problem::error(
                 "config::duplicate-name",
-                location.clone(),
+                convert.locate(phase.name.pos),
                 format!("phase `{}` appears twice", phase.name.value),
             )
-            .related(first.clone(), "first here")
+            .related(convert.locate(*first), "first here")
             .help("phase names are unique within a feature");
             convert.problems.push(problem);
         } else {
-            phase_names.insert(&phase.name.value, location);
+            phase_names.insert(&phase.name.value, phase.name.pos);
         }
         let mut phase_domains = Vec::new();
         for domain in &phase.domains {

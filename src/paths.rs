@@ -152,8 +152,45 @@ impl Resolver {
 
     /// [`Resolver::resolve`], also saying whether the target is a folder.
     pub fn resolve_kind(&self, relative: &str) -> Result<(PathBuf, bool), PathError> {
+        check_syntax(relative)?;
+        if let Some((path, kind)) = self.indexed(&normalize(relative)) {
+            return Ok((path, kind == Indexed::Folder));
+        }
         self.resolve_metadata(relative)
             .map(|(path, metadata)| (path, metadata.is_none_or(|metadata| metadata.is_dir())))
+    }
+
+    /// The canonical path of `relative` if the index (once built) lists it as a plain
+    /// file: seen to be a regular file inside the root when the tree was walked, so
+    /// nothing needs to be looked up again to use it.
+    pub fn indexed_file(&self, relative: &str) -> Option<PathBuf> {
+        check_syntax(relative).ok()?;
+        match self.indexed(&normalize(relative))? {
+            (path, Indexed::File) => Some(path),
+            (_, Indexed::Folder) => None,
+        }
+    }
+
+    /// What the index, if it is built, says about a normalized path, without asking the
+    /// file system. The walk neither follows symlinks nor enters `.git`, so a path it
+    /// listed, or a folder it listed files below, lies inside the root with no symlink on
+    /// the way: the root joined with it is canonical. Anything else (not indexed yet,
+    /// ignored, hidden, a symlink, a missing path) is for the caller to look up.
+    fn indexed(&self, lexical: &str) -> Option<(PathBuf, Indexed)> {
+        let index = self.index.get()?;
+        if lexical.is_empty() {
+            return None;
+        }
+        let kind = match index.binary_search_by(|entry| entry.path.as_str().cmp(lexical)) {
+            Ok(at) => (!index[at].is_symlink).then_some(Indexed::File)?,
+            Err(_) => {
+                let prefix = format!("{lexical}/");
+                let at = index.partition_point(|entry| entry.path < prefix);
+                let below = index.get(at)?.path.starts_with(&prefix);
+                below.then_some(Indexed::Folder)?
+            }
+        };
+        Some((self.root.join(lexical), kind))
     }
 
     /// [`Resolver::resolve`], with the target's metadata (`None` for the root itself).
@@ -179,6 +216,9 @@ impl Resolver {
             let target =
                 std::fs::metadata(&resolved).map_err(|error| PathError::Io(error.to_string()))?;
             (resolved, target)
+        } else if let Some((path, _)) = self.indexed(&lexical) {
+            // Not a symlink now, and none on the way when the tree was walked.
+            (path, metadata)
         } else {
             let (parent, name) = lexical.rsplit_once('/').unwrap_or(("", &lexical));
             (self.folder(parent)?.join(name), metadata)
@@ -239,13 +279,10 @@ impl Resolver {
     /// sorted by root-relative path. Built once.
     pub fn index(&self) -> &[IndexEntry] {
         self.index.get_or_init(|| {
-            let mut entries: Vec<IndexEntry> = walk(&self.root)
-                .into_iter()
-                .map(|(path, is_symlink)| IndexEntry {
-                    path: relative_display(&self.root, &path),
-                    is_symlink,
-                })
-                .collect();
+            let mut entries = walk(&self.root, |path, is_symlink| IndexEntry {
+                path: relative_display(&self.root, &path),
+                is_symlink,
+            });
             entries.sort_by(|a, b| a.path.cmp(&b.path));
             entries
         })
@@ -312,6 +349,13 @@ impl Resolver {
     }
 }
 
+/// What [`Resolver::indexed`] found a path to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Indexed {
+    File,
+    Folder,
+}
+
 /// A file found by the index walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -356,10 +400,10 @@ fn canonicalize(path: &Path) -> Result<PathBuf, PathError> {
 pub type GlobMatch = Result<String, (String, PathError)>;
 
 /// Files under `dir`, sorted, skipping hidden entries, `.git` and what `.gitignore`
-/// excludes. Symlinks are listed, not followed; callers resolve them with
-/// [`Resolver::resolve`].
-pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walk(dir).into_iter().map(|(path, _)| path).collect();
+/// excludes, each with whether it is a symlink. Symlinks are listed, not followed;
+/// callers resolve them with [`Resolver::resolve`].
+pub fn walk_files(dir: &Path) -> Vec<(PathBuf, bool)> {
+    let mut files = walk(dir, |path, is_symlink| (path, is_symlink));
     files.sort();
     files
 }
@@ -372,13 +416,13 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
 /// probing for `.git`, `.git/info/exclude` and `.gitignore` in every folder, which made
 /// the walk of a 12,000-file tree take half again as long. (More threads would only
 /// compete with the config parsing the walk runs beside.)
-fn walk(dir: &Path) -> Vec<(PathBuf, bool)> {
+fn walk<T: Send>(dir: &Path, each: impl Fn(PathBuf, bool) -> T + Sync) -> Vec<T> {
     /// One walker thread's finds, handed over when the walker drops its visitor.
-    struct Finds<'a> {
-        found: Vec<(PathBuf, bool)>,
-        all: &'a Mutex<Vec<(PathBuf, bool)>>,
+    struct Finds<'a, T> {
+        found: Vec<T>,
+        all: &'a Mutex<Vec<T>>,
     }
-    impl Drop for Finds<'_> {
+    impl<T> Drop for Finds<'_, T> {
         fn drop(&mut self) {
             let mut all = self.all.lock().unwrap_or_else(PoisonError::into_inner);
             all.append(&mut self.found);
@@ -402,12 +446,13 @@ fn walk(dir: &Path) -> Vec<(PathBuf, bool)> {
                 found: Vec::new(),
                 all: &all,
             };
+            let each = &each;
             Box::new(move |entry: Result<ignore::DirEntry, ignore::Error>| {
                 if let Ok(entry) = entry
                     && let Some(kind) = entry.file_type()
                     && (kind.is_file() || kind.is_symlink())
                 {
-                    finds.found.push((entry.into_path(), kind.is_symlink()));
+                    finds.found.push(each(entry.into_path(), kind.is_symlink()));
                 }
                 ignore::WalkState::Continue
             })
@@ -567,8 +612,15 @@ pub fn read_opened(
     metadata: &std::fs::Metadata,
     cap: u64,
 ) -> io::Result<Vec<u8>> {
+    // Up to the size the open handle reported (a file that grows meanwhile is read as it
+    // was): once that much is in, no further `read` is made to look for more. A size of 0
+    // may not be the truth (some special files), so then up to the cap.
+    let limit = match metadata.len() {
+        0 => cap,
+        size => size.min(cap),
+    };
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
-    file.take(cap).read_to_end(&mut bytes)?;
+    file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -604,7 +656,8 @@ pub fn open_seen_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Met
     Ok((file, metadata))
 }
 
-fn not_regular() -> io::Error {
+/// Why a path that is not a regular file is not read.
+pub fn not_regular() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         "not a regular file (FIFOs, sockets and devices are never opened)",
@@ -613,13 +666,10 @@ fn not_regular() -> io::Error {
 
 /// Number of lines (a last line without `\n` counts) in a file the caller has just seen
 /// to be a regular file ([`open_seen_regular`]), reading at most `cap` bytes.
-pub fn count_lines(path: &Path, metadata: &std::fs::Metadata, cap: u64) -> io::Result<usize> {
-    if !metadata.is_file() {
-        return Err(not_regular());
-    }
+pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
     let (file, metadata) = open_seen_regular(path)?;
     let bytes = read_opened(file, &metadata, cap)?;
-    let newlines = bytes.iter().filter(|&&byte| byte == b'\n').count();
+    let newlines = memchr::memchr_iter(b'\n', &bytes).count();
     Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
 }
 
@@ -698,6 +748,106 @@ mod tests {
         );
     }
 
+    /// Once the index is built, paths it lists are resolved from it without looking at
+    /// the disk; every answer must be the one the disk gives.
+    #[cfg(unix)]
+    #[test]
+    fn resolution_is_the_same_with_the_index_built() {
+        let parent = tempfile::tempdir().unwrap();
+        let parent_path = parent.path().canonicalize().unwrap();
+        let root_path = parent_path.join("ws");
+        for folder in ["src/deep", "src-x", "empty", ".hidden", "ignored", ".git"] {
+            std::fs::create_dir_all(root_path.join(folder)).unwrap();
+        }
+        for file in [
+            "src/a.py",
+            "src/deep/b.py",
+            "src-x/c.py",
+            "src.txt",
+            ".hidden/h.txt",
+            "ignored/i.txt",
+            ".git/config",
+        ] {
+            std::fs::write(root_path.join(file), "x\n").unwrap();
+        }
+        std::fs::write(root_path.join(".gitignore"), "ignored/\n").unwrap();
+        std::fs::write(parent_path.join("outside.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(root_path.join("src/a.py"), root_path.join("link.py")).unwrap();
+        std::os::unix::fs::symlink(parent_path.join("outside.txt"), root_path.join("out.txt"))
+            .unwrap();
+        std::os::unix::fs::symlink(root_path.join("src"), root_path.join("alias")).unwrap();
+        let paths = [
+            "src/a.py",
+            "./src/../src/a.py",
+            "src/deep/b.py",
+            "src",
+            "src/",
+            "src/deep",
+            "src-x/c.py",
+            "src.txt",
+            "empty",
+            ".hidden/h.txt",
+            "ignored/i.txt",
+            "ignored",
+            "link.py",
+            "out.txt",
+            "alias/deep/b.py",
+            "alias",
+            "missing.py",
+            "src/missing",
+            "git/config",
+            ".",
+        ];
+        let kinds = |resolver: &Resolver| -> Vec<Result<(PathBuf, bool), PathError>> {
+            paths
+                .iter()
+                .map(|path| resolver.resolve_kind(path))
+                .collect()
+        };
+        let metadata = |resolver: &Resolver| -> Vec<Result<(PathBuf, bool), PathError>> {
+            paths
+                .iter()
+                .map(|path| {
+                    resolver.resolve_metadata(path).map(|(resolved, metadata)| {
+                        (
+                            resolved,
+                            metadata.is_some_and(|metadata| metadata.is_file()),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let from_disk = Resolver::new(&root_path);
+        let (disk_kinds, disk_metadata) = (kinds(&from_disk), metadata(&from_disk));
+        let indexed = Resolver::new(&root_path);
+        assert!(!indexed.index().is_empty());
+        assert_eq!(kinds(&indexed), disk_kinds);
+        assert_eq!(metadata(&indexed), disk_metadata);
+        assert_eq!(disk_kinds[0], Ok((root_path.join("src/a.py"), false)));
+        assert_eq!(disk_kinds[3], Ok((root_path.join("src"), true)));
+        // Only plain, visible, unignored files are vouched for by the index.
+        let vouched: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|path| indexed.indexed_file(path).is_some())
+            .collect();
+        assert_eq!(
+            vouched,
+            [
+                "src/a.py",
+                "./src/../src/a.py",
+                "src/deep/b.py",
+                "src-x/c.py",
+                "src.txt"
+            ]
+        );
+        assert_eq!(
+            from_disk.indexed_file("src/a.py"),
+            None,
+            "no index, no answer"
+        );
+    }
+
     /// The walk applies Git's ignore rules as Git does: ignore files of the parent
     /// folders (above the root too) and of subfolders, re-inclusion lower down, anchored
     /// patterns, `.git/info/exclude`; hidden entries and `.git` are skipped; symlinks are
@@ -733,10 +883,9 @@ mod tests {
         write("w3/x0/y/f.txt", "x");
         write("w3/x1/y/f.txt", "x");
         std::os::unix::fs::symlink(&root_path, root_path.join("a/b/loop")).unwrap();
-        let mut one: Vec<(String, bool)> = walk(&root_path)
-            .into_iter()
-            .map(|(path, is_symlink)| (relative_display(&root_path, &path), is_symlink))
-            .collect();
+        let mut one = walk(&root_path, |path, is_symlink| {
+            (relative_display(&root_path, &path), is_symlink)
+        });
         one.sort();
         let listed: Vec<&str> = one.iter().map(|(path, _)| path.as_str()).collect();
         for kept in [

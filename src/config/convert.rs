@@ -421,22 +421,39 @@ impl Converter<'_> {
             }
             return;
         }
-        let (resolved, metadata) = match self.resolver.resolve_metadata(&path.value) {
-            Ok(found) => found,
-            Err(error) => return self.path_error(path, "path", &error),
-        };
-        // No metadata: the path is the root itself, a folder.
-        let Some(metadata) = metadata.filter(|metadata| !metadata.is_dir()) else {
-            self.error(
-                "config::path-is-folder",
-                path.pos,
-                format!("pattern path `{}` is a folder", path.value),
-                &format!(
-                    "patterns name files; use a glob such as `{}/**/*` or list it under `examples`",
-                    path.value.trim_end_matches('/')
-                ),
-            );
-            return;
+        let resolved = match self.resolver.indexed_file(&path.value) {
+            // A regular file inside the root when the tree was walked: nothing to look up.
+            Some(indexed) => indexed,
+            None => {
+                let (resolved, metadata) = match self.resolver.resolve_metadata(&path.value) {
+                    Ok(found) => found,
+                    Err(error) => return self.path_error(path, "path", &error),
+                };
+                // No metadata: the path is the root itself, a folder.
+                let Some(metadata) = metadata.filter(|metadata| !metadata.is_dir()) else {
+                    self.error(
+                        "config::path-is-folder",
+                        path.pos,
+                        format!("pattern path `{}` is a folder", path.value),
+                        &format!(
+                            "patterns name files; use a glob such as `{}/**/*` or list it under `examples`",
+                            path.value.trim_end_matches('/')
+                        ),
+                    );
+                    return;
+                };
+                // Lines are counted by reading, and only regular files are ever opened.
+                if lines.is_some() && !metadata.is_file() {
+                    self.error(
+                        "config::unreadable",
+                        path.pos,
+                        format!("cannot read `{}`: {}", path.value, paths::not_regular()),
+                        "check the file's permissions and type (only regular files are read)",
+                    );
+                    return;
+                }
+                resolved
+            }
         };
         let Some((range, lines_pos)) = lines else {
             // Not read here, but it must be readable when bundled.
@@ -451,7 +468,7 @@ impl Converter<'_> {
             return;
         };
         // Counting lines reads the file; stay within the bundle's size limit.
-        match paths::count_lines(&resolved, &metadata, self.max_file_bytes) {
+        match paths::count_lines(&resolved, self.max_file_bytes) {
             Ok(count) if range.end > count => self.error(
                 "config::lines-range",
                 lines_pos,

@@ -57,8 +57,8 @@ pub fn load(
         );
     }
     // Files are independent: read and parse them on every core, then keep file order.
-    let outcomes = crate::parallel::map(&files, |(relative, absolute)| {
-        read_source(absolute, relative).map(|file| {
+    let outcomes = crate::parallel::map(&files, |file| {
+        read_source(file).map(|file| {
             let parsed = parse_file(&file);
             (file, parsed)
         })
@@ -90,7 +90,7 @@ fn find_config_files(
     config_paths: &[String],
     settings_file: Option<&Arc<SourceFile>>,
     problems: &mut Vec<Problem>,
-) -> Vec<(String, PathBuf)> {
+) -> Vec<ConfigFile> {
     let mut files = Vec::new();
     let resolver = paths::Resolver::new(root);
     for entry in config_paths {
@@ -116,14 +116,22 @@ fn find_config_files(
             }
         };
         if resolved.is_file() {
-            files.push((entry.trim_end_matches('/').to_owned(), resolved));
+            files.push(ConfigFile {
+                relative: entry.trim_end_matches('/').to_owned(),
+                path: resolved,
+                seen_regular: true,
+            });
         } else if resolved.is_dir() {
-            for path in paths::walk_files(&resolved) {
+            for (path, is_symlink) in paths::walk_files(&resolved) {
                 let is_yaml = path
                     .extension()
                     .is_some_and(|extension| extension == "yaml" || extension == "yml");
                 if is_yaml {
-                    files.push((paths::relative_display(root, &path), path));
+                    files.push(ConfigFile {
+                        relative: paths::relative_display(root, &path),
+                        path,
+                        seen_regular: !is_symlink,
+                    });
                 }
             }
         } else {
@@ -137,29 +145,53 @@ fn find_config_files(
             );
         }
     }
-    files.sort();
-    files.dedup_by(|a, b| a.0 == b.0);
+    files.sort_by(|a, b| a.relative.cmp(&b.relative));
+    files.dedup_by(|a, b| a.relative == b.relative);
     files
 }
 
+/// A config file to read.
+struct ConfigFile {
+    /// Root-relative, as diagnostics name it.
+    relative: String,
+    path: PathBuf,
+    /// Seen to be a regular file (not through a symlink) while the config paths were
+    /// listed, so it can be opened without another look.
+    seen_regular: bool,
+}
+
 /// Read one file as UTF-8 text within the size limit.
-fn read_source(path: &Path, relative: &str) -> Result<Arc<SourceFile>, Box<Problem>> {
+fn read_source(config: &ConfigFile) -> Result<Arc<SourceFile>, Box<Problem>> {
+    let relative = config.relative.as_str();
     let unreadable = |error: std::io::Error| {
         Box::new(
             Problem::unlocated("config::read", format!("cannot read `{relative}`: {error}"))
                 .help("check the file's permissions"),
         )
     };
-    let metadata = std::fs::metadata(path).map_err(unreadable)?;
-    if !metadata.is_file() {
-        return Err(Box::new(
+    let not_a_file = || {
+        Box::new(
             Problem::unlocated(
                 "config::not-a-file",
                 format!("`{relative}` is not a regular file"),
             )
             .help("config paths must hold regular YAML files"),
-        ));
+        )
+    };
+    // Anything not already seen to be a regular file is looked at before it is opened:
+    // a FIFO or a device is never opened.
+    if !config.seen_regular
+        && !std::fs::metadata(&config.path)
+            .map_err(unreadable)?
+            .is_file()
+    {
+        return Err(not_a_file());
     }
+    let (file, metadata) = match paths::open_seen_regular(&config.path) {
+        Ok(opened) => opened,
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => return Err(not_a_file()),
+        Err(error) => return Err(unreadable(error)),
+    };
     if metadata.len() > MAX_CONFIG_BYTES {
         return Err(Box::new(
             Problem::unlocated(
@@ -172,8 +204,6 @@ fn read_source(path: &Path, relative: &str) -> Result<Arc<SourceFile>, Box<Probl
             .help("split it into several files, or move large data out of the config"),
         ));
     }
-    // Seen to be a regular file just above: open it without a second look.
-    let (file, metadata) = paths::open_seen_regular(path).map_err(unreadable)?;
     let bytes = paths::read_opened(file, &metadata, MAX_CONFIG_BYTES).map_err(unreadable)?;
     decode(bytes, relative)
 }

@@ -283,7 +283,7 @@ impl Resolver {
                 path: relative_display(&self.root, &path),
                 is_symlink,
             });
-            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
             entries
         })
     }
@@ -399,13 +399,11 @@ fn canonicalize(path: &Path) -> Result<PathBuf, PathError> {
 /// One file a glob matched: its root-relative path, or why it cannot be used.
 pub type GlobMatch = Result<String, (String, PathError)>;
 
-/// Files under `dir`, sorted, skipping hidden entries, `.git` and what `.gitignore`
-/// excludes, each with whether it is a symlink. Symlinks are listed, not followed;
-/// callers resolve them with [`Resolver::resolve`].
+/// Files under `dir`, in no particular order, skipping hidden entries, `.git` and what
+/// `.gitignore` excludes, each with whether it is a symlink. Symlinks are listed, not
+/// followed; callers resolve them with [`Resolver::resolve`].
 pub fn walk_files(dir: &Path) -> Vec<(PathBuf, bool)> {
-    let mut files = walk(dir, |path, is_symlink| (path, is_symlink));
-    files.sort();
-    files
+    walk(dir, |path, is_symlink| (path, is_symlink))
 }
 
 /// The walk behind [`walk_files`] and the index: files and symlinks, with a flag saying

@@ -606,7 +606,7 @@ pub fn relative_display(root: &Path, path: &Path) -> String {
 
 /// Read at most `cap` bytes from a file opened by [`open_regular`] or [`open_seen_regular`].
 pub fn read_opened(
-    file: std::fs::File,
+    file: &std::fs::File,
     metadata: &std::fs::Metadata,
     cap: u64,
 ) -> io::Result<Vec<u8>> {
@@ -666,7 +666,7 @@ pub fn not_regular() -> io::Error {
 /// to be a regular file ([`open_seen_regular`]), reading at most `cap` bytes.
 pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
     let (file, metadata) = open_seen_regular(path)?;
-    let bytes = read_opened(file, &metadata, cap)?;
+    let bytes = read_opened(&file, &metadata, cap)?;
     let newlines = memchr::memchr_iter(b'\n', &bytes).count();
     Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
 }

@@ -63,9 +63,7 @@ pub fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
     if Stat::of(&before) != settled {
         return None;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(before.len()).ok()?);
-    // `take` ends the read at the known size without probing for the end of the file.
-    (&file).take(before.len()).read_to_end(&mut bytes).ok()?;
+    let bytes = paths::read_opened(&file, &before, before.len()).ok()?;
     let after = file.metadata().ok()?;
     (Stat::of(&after) == settled && bytes.len() as u64 == before.len()).then_some(bytes)
 }

@@ -47,8 +47,7 @@ pub fn run(
                     warnings_suffix(problems.len())
                 ));
                 // Nothing else needs the workspace: free it off the exit path.
-                let workspace = validation.workspace;
-                let _ = std::thread::Builder::new().spawn(move || drop(workspace));
+                crate::parallel::drop_in_background(validation.workspace);
                 return Ok(ExitStatus::Success);
             }
             problems

@@ -204,7 +204,7 @@ fn read_source(config: &ConfigFile) -> Result<Arc<SourceFile>, Box<Problem>> {
             .help("split it into several files, or move large data out of the config"),
         ));
     }
-    let bytes = paths::read_opened(file, &metadata, MAX_CONFIG_BYTES).map_err(unreadable)?;
+    let bytes = paths::read_opened(&file, &metadata, MAX_CONFIG_BYTES).map_err(unreadable)?;
     decode(bytes, relative)
 }
 

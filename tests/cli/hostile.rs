@@ -99,6 +99,30 @@ fn fifo_is_never_opened() {
     assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
 }
 
+/// Config files the walk lists as regular are opened straight away; one reached through
+/// a symlink is looked at first: a FIFO behind a `.yaml` name is reported, and the run
+/// does not hang on it.
+#[test]
+fn fifo_behind_a_config_symlink_is_never_opened() {
+    let dir = workspace("kind: domain\nname: users\n");
+    let status = Command::new("mkfifo")
+        .arg(dir.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink(dir.path().join("pipe"), dir.path().join("domains/b.yaml")).unwrap();
+    let started = Instant::now();
+    let run = ctx(dir.path(), &["validate"]);
+    assert!(started.elapsed() < HANG_GUARD);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("`domains/b.yaml` is not a regular file"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn config_over_one_mib_is_rejected_before_parsing() {
     let mut text = String::from("kind: domain\nname: users\ndescription: >\n");

@@ -1,9 +1,11 @@
 //! Command-line interface: clap derive types. Doc comments here are the `--help` text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::date::Date;
 use crate::exit::EXIT_CODES_HELP;
 use crate::output::ColorChoice;
 
@@ -146,12 +148,12 @@ pub struct BundleOptions {
     pub tokenizer: Option<TokenizerArg>,
 
     /// Set a feature input, e.g. `--set ticket=SHOP-123` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_input)]
+    pub set: Vec<(String, String)>,
 
     /// Treat this date (YYYY-MM-DD) as today for `expires`.
-    #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
-    pub today: Option<String>,
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<Date>,
 
     /// Count and scan every file afresh, without reading or updating the token cache.
     ///
@@ -233,8 +235,8 @@ pub struct GatesArgs {
     pub jobs: Option<usize>,
 
     /// Timeout for every gate, overriding `ctx.toml` and the gates' own (e.g. `90s`, `5m`).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 
     /// Stop starting gates after the first blocking failure.
     #[arg(long)]
@@ -245,8 +247,8 @@ pub struct GatesArgs {
     pub dry_run: bool,
 
     /// Feature inputs for the bundle passed to gates as `CTX_BUNDLE` (not required here).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_input)]
+    pub set: Vec<(String, String)>,
 
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
@@ -261,8 +263,8 @@ pub struct GatesArgs {
     pub github: GithubMode,
 
     /// Treat this date (YYYY-MM-DD) as today for `expires`.
-    #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
-    pub today: Option<String>,
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<Date>,
 }
 
 /// Arguments of `ctx validate`.
@@ -273,8 +275,8 @@ pub struct ValidateArgs {
     pub format: ReportFormat,
 
     /// Treat this date (YYYY-MM-DD) as today when checking `expires`.
-    #[arg(long, env = "CTX_TODAY", value_name = "DATE")]
-    pub today: Option<String>,
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<Date>,
 }
 
 /// What `ctx list` shows.
@@ -308,6 +310,27 @@ pub struct ListArgs {
 /// Arguments of `ctx schema`.
 #[derive(Debug, Args)]
 pub struct SchemaArgs {}
+
+/// `--today`: a calendar date.
+fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse(text.trim()).ok_or_else(|| {
+        format!("`{text}` is not a date; write it as YYYY-MM-DD (also accepted from `CTX_TODAY`)")
+    })
+}
+
+/// `--timeout`: a duration such as `90s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| {
+        format!("`{text}` is not a duration: {error}; write a duration such as \"90s\", \"10m\" or \"1h 30m\"")
+    })
+}
+
+/// `--set KEY=VALUE`.
+fn parse_input(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE; write it as `--set ticket=SHOP-123`"))
+}
 
 #[cfg(test)]
 mod tests {

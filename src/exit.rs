@@ -5,6 +5,10 @@
 
 use std::process::ExitCode;
 
+use nix::sys::signal::Signal;
+
+use crate::gates::run::RunVerdict;
+
 /// How a run of `ctx` ended, in the vocabulary of SPEC §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -59,6 +63,30 @@ impl From<&crate::error::Error> for ExitStatus {
     }
 }
 
+impl ExitStatus {
+    /// How a check of the configuration ends when its problems were printed as data.
+    pub fn of_problems(has_errors: bool) -> Self {
+        if has_errors {
+            Self::ConfigError
+        } else {
+            Self::Success
+        }
+    }
+
+    /// How a gate run ends: an interrupt (by its signal), then gates that could not
+    /// run, then reports that could not be written, then a blocking failure.
+    pub fn of_run(verdict: RunVerdict, reports_written: bool) -> Self {
+        match verdict {
+            RunVerdict::Interrupted(Signal::SIGTERM | Signal::SIGHUP) => Self::Terminated,
+            RunVerdict::Interrupted(_) => Self::Interrupted,
+            RunVerdict::Infrastructure => Self::Infrastructure,
+            _ if !reports_written => Self::OutputError,
+            RunVerdict::Failed => Self::GateFailed,
+            RunVerdict::Passed => Self::Success,
+        }
+    }
+}
+
 /// The exit-code table, as shown in `ctx --help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -73,6 +101,26 @@ Exit codes:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_verdict_maps_to_one_code() {
+        let table = [
+            (RunVerdict::Passed, true, 0),
+            (RunVerdict::Failed, true, 1),
+            (RunVerdict::Passed, false, 4),
+            (RunVerdict::Failed, false, 4),
+            (RunVerdict::Infrastructure, false, 3),
+            (RunVerdict::Interrupted(Signal::SIGINT), true, 130),
+            (RunVerdict::Interrupted(Signal::SIGTERM), false, 143),
+        ];
+        for (verdict, written, code) in table {
+            assert_eq!(
+                ExitStatus::of_run(verdict, written).code(),
+                code,
+                "{verdict:?}"
+            );
+        }
+    }
 
     #[test]
     fn codes_match_the_spec_table() {

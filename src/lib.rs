@@ -17,11 +17,15 @@ pub mod date;
 pub mod error;
 pub mod exit;
 pub mod gates;
+pub mod ids;
+pub mod listing;
 pub mod output;
 pub mod parallel;
 pub mod paths;
 pub mod process;
 pub mod secrets;
+pub mod session;
+pub mod state;
 
 use cli::{Cli, Command};
 use error::Error;

@@ -253,17 +253,3 @@ fn remove_stale_temps(folder: &std::path::Path, prefix: &str) {
         }
     }
 }
-
-/// `path` relative to the workspace root (`/`-separated), when it lies inside it.
-pub fn relative_to_root(root: &std::path::Path, path: &std::path::Path) -> Option<String> {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().ok()?.join(path)
-    };
-    let folder = absolute.parent()?.canonicalize().ok()?;
-    let full = folder.join(absolute.file_name()?);
-    full.strip_prefix(root)
-        .ok()
-        .map(|relative| crate::paths::relative_display(root, &root.join(relative)))
-}

@@ -671,6 +671,20 @@ pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
     Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
 }
 
+/// `path` relative to the workspace root (`/`-separated), when it lies inside it.
+pub fn relative_to_root(root: &std::path::Path, path: &std::path::Path) -> Option<String> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    let folder = absolute.parent()?.canonicalize().ok()?;
+    let full = folder.join(absolute.file_name()?);
+    full.strip_prefix(root)
+        .ok()
+        .map(|relative| relative_display(root, &root.join(relative)))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

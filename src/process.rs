@@ -70,3 +70,18 @@ pub fn signal_name(number: i32) -> String {
         |signal| signal.as_str().to_owned(),
     )
 }
+
+/// `length` hex digits that differ per call (trace and span ids; not for secrets).
+pub fn random_hex(length: usize, salt: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = blake3::Hasher::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.update(&now.as_nanos().to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    hasher.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hasher.update(salt.as_bytes());
+    hasher.finalize().to_hex()[..length].to_owned()
+}

@@ -6,13 +6,20 @@
 //! first (largest first within a layer). A shed item stays listed with status
 //! `omitted-budget` and the tokens it would have cost.
 
-use super::build::BuildError;
 use super::merge::Status;
 use super::model::ItemJson;
 use crate::config::workspace::Section;
 
+/// Constraints, gates and phases alone need more than the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("constraints, gates and phases alone need {required} tokens, over the budget of {budget}")]
+pub struct OverBudget {
+    pub required: usize,
+    pub budget: u64,
+}
+
 /// Shed content until `items` (plus `fixed` tokens of phases) fit `budget` (0 = no limit).
-pub fn apply(items: &mut [ItemJson], fixed: usize, budget: u64) -> Result<(), BuildError> {
+pub fn apply(items: &mut [ItemJson], fixed: usize, budget: u64) -> Result<(), OverBudget> {
     if budget == 0 {
         return Ok(());
     }
@@ -28,7 +35,7 @@ pub fn apply(items: &mut [ItemJson], fixed: usize, budget: u64) -> Result<(), Bu
             .sum::<usize>();
     let budget_tokens = usize::try_from(budget).unwrap_or(usize::MAX);
     if required > budget_tokens {
-        return Err(BuildError::OverBudget { required, budget });
+        return Err(OverBudget { required, budget });
     }
     let mut total = fixed
         + items

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::budget;
-use super::cache::TokenCache;
+use super::cache::{Preload, TokenCache};
 use super::files;
 use super::inline;
-use super::layer::{self, LayerId, Scope};
+use super::layer::{self, Scope};
 use super::merge::{self, Merged, MergedItem, Payload, Status};
 use super::model::{
-    Bundle, GateJson, ItemJson, LayerJson, LayerRef, OriginJson, PhaseConstraintJson, PhaseJson,
+    Bundle, GateJson, ItemJson, LayerJson, OriginJson, PhaseConstraintJson, PhaseJson,
     PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
 };
 use super::tokens;
@@ -19,10 +19,11 @@ use crate::config::workspace::{
     Agent, AgentSection, Feature, LayerKind, Origin, Section, ValidationStep, Workspace,
 };
 use crate::date::Date;
+use crate::ids::{GateId, ItemId, LayerId};
 use crate::paths::{self, Resolver};
 
 /// What a bundle is built with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Options {
     pub tokenizer: Tokenizer,
     /// Token budget; 0 = unlimited.
@@ -34,16 +35,21 @@ pub struct Options {
     /// What to do with secrets in inlined files.
     pub secrets: SecretsMode,
     /// Use (and update) the token cache in `.ctx/cache/`.
-    pub cache: bool,
+    pub cache: CacheUse,
+}
+
+/// Whether a build uses the token cache, and a read of it already under way.
+#[derive(Debug)]
+pub enum CacheUse {
+    On(Option<Preload>),
+    Off,
 }
 
 /// Why a bundle cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error(
-        "constraints, gates and phases alone need {required} tokens, over the budget of {budget}"
-    )]
-    OverBudget { required: usize, budget: u64 },
+    #[error(transparent)]
+    OverBudget(#[from] budget::OverBudget),
     #[error("{} secret{} found in inlined files and `secrets.mode` is `fail`", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Secrets(Vec<SecretJson>),
 }
@@ -59,27 +65,21 @@ pub struct Request<'w> {
     pub agent: Option<&'w Agent>,
 }
 
-/// Start reading the token cache of the workspace at `root` on a thread of its own, for
-/// the next [`build`] there to use (bundling calls this before loading the configuration,
-/// which leaves a core idle while it indexes the tree).
-pub fn preload_cache(root: &std::path::Path) {
-    super::cache::preload(root);
-}
-
 /// Build a bundle.
 pub fn build(
     workspace: &Workspace,
     request: &Request<'_>,
-    options: &Options,
+    mut options: Options,
 ) -> Result<Bundle, BuildError> {
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
     apply_agent(&mut merged, request.agent);
     let resolver = &*workspace.resolver;
-    let mut cache = match options.cache {
-        true => TokenCache::open(&workspace.root),
-        false => TokenCache::disabled(),
+    let mut cache = match std::mem::replace(&mut options.cache, CacheUse::Off) {
+        CacheUse::On(preload) => TokenCache::open_with(&workspace.root, preload),
+        CacheUse::Off => TokenCache::disabled(),
     };
+    let options = &options;
     let Expanded {
         mut items,
         jobs,
@@ -143,11 +143,7 @@ pub fn build(
     let mut by_layer = BTreeMap::new();
     let mut total = phase_tokens;
     for item in items.iter().filter(|item| item.status == Status::Included) {
-        let layer = LayerId {
-            kind: item.layer.kind,
-            name: item.layer.name.clone(),
-        };
-        *by_layer.entry(layer.to_string()).or_insert(0) += item.tokens;
+        *by_layer.entry(item.layer.clone()).or_insert(0) += item.tokens;
         total += item.tokens;
     }
     let layers = plans
@@ -157,7 +153,7 @@ pub fn build(
             name: plan.id.name.clone(),
             description: plan.description.map(str::to_owned),
             origin: origin_json(&plan.origin),
-            tokens: by_layer.get(&plan.id.to_string()).copied().unwrap_or(0),
+            tokens: by_layer.get(&plan.id).copied().unwrap_or(0),
         })
         .collect();
     let mut bundle = Bundle {
@@ -296,16 +292,16 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
         for file in files {
             let mut entry = base.clone();
             if let Payload::Example { .. } = item.payload {
-                entry.id = format!(
-                    "{}/{}/{file}",
-                    merged.layers[item.layer],
-                    Section::Examples.as_str()
+                entry.id = ItemId::new(
+                    merged.layers[item.layer].clone(),
+                    Section::Examples,
+                    file.clone(),
                 );
                 entry.key.clone_from(&file);
             } else if !single {
-                entry.id = format!("{}:{file}", base.id);
+                entry.id = base.id.with_file(file.clone());
             }
-            entry.lines = lines.map(|range| range.to_string());
+            entry.lines = lines;
             entry.path = Some(file.clone());
             entry.language = Some(files::language(&file).to_owned());
             out.jobs.push(inline::Job {
@@ -376,10 +372,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         id: item.id(layers),
         section: item.section,
         key: item.key.clone(),
-        layer: LayerRef {
-            kind: layer.kind,
-            name: layer.name.clone(),
-        },
+        layer: layer.clone(),
         origin: origin_json(&item.origin),
         path: None,
         lines: None,
@@ -392,7 +385,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         from_service: item.from_service.clone(),
         also_from: item.also_from.clone(),
         topics: item.topics.clone(),
-        expires: item.expires.map(|date| date.to_string()),
+        expires: item.expires,
         tokens: 0,
         status: item.status,
         overrides: item.overrides.iter().map(origin_json).collect(),
@@ -405,7 +398,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
     match &item.payload {
         Payload::Pattern { path, lines, why } => {
             json.path.clone_from(path);
-            json.lines = lines.map(|range| range.to_string());
+            json.lines = *lines;
             json.why.clone_from(why);
         }
         Payload::Constraint { text } => json.text.clone_from(text),
@@ -417,7 +410,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
             ..
         } => {
             json.run.clone_from(run);
-            json.timeout = timeout.map(|timeout| humantime::format_duration(timeout).to_string());
+            json.timeout = *timeout;
             json.cwd.clone_from(cwd);
             json.blocking = Some(blocking.unwrap_or(true));
         }
@@ -432,14 +425,9 @@ fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
         .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
         .filter_map(|item| {
             Some(GateJson {
-                id: format!(
-                    "{}:{}/{}",
-                    item.layer.kind.as_str(),
-                    item.layer.name,
-                    item.key
-                ),
+                id: GateId::new(item.layer.clone(), item.key.clone()),
                 run: item.run.clone()?,
-                timeout: item.timeout.clone(),
+                timeout: item.timeout,
                 cwd: item.cwd.clone(),
                 blocking: item.blocking.unwrap_or(true),
                 layer: item.layer.clone(),
@@ -527,10 +515,7 @@ fn phases(
                         ValidationStep::Prose(text) => ValidationJson::Prose { text: text.clone() },
                         ValidationStep::Gate(name) => {
                             // The most specific layer's gate of that name is the one that runs.
-                            let gate = gates
-                                .iter()
-                                .rev()
-                                .find(|gate| gate.id.ends_with(&format!("/{name}")));
+                            let gate = gates.iter().rev().find(|gate| gate.id.key == *name);
                             ValidationJson::Gate {
                                 name: name.clone(),
                                 id: gate.map(|gate| gate.id.clone()),

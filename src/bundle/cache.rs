@@ -19,7 +19,6 @@
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rustc_hash::FxHashMap;
@@ -28,6 +27,7 @@ use super::tokens;
 use crate::config::settings::Tokenizer;
 use crate::config::workspace::LineRange;
 use crate::output;
+use crate::state::State;
 
 /// What the cache knows about one text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,6 +112,8 @@ pub struct TokenCache {
     changed: bool,
     /// When this run started (Unix seconds), for the racy-file rule.
     started: i64,
+    /// The `.ctx/` folder the cache lives in.
+    state: Option<State>,
 }
 
 impl TokenCache {
@@ -122,12 +124,17 @@ impl TokenCache {
 
     /// Load the cache of the workspace at `root` (empty when absent or unusable).
     pub fn open(root: &Path) -> Self {
-        let path = file_path(root);
-        let preloading = PRELOADED
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take_if(|(preloading, _)| *preloading == path);
-        let preloaded = preloading.and_then(|(_, reading)| reading.join().ok());
+        Self::open_with(root, None)
+    }
+
+    /// [`TokenCache::open`], taking over a [`Preload`] of the same file (one of another
+    /// file is ignored).
+    pub fn open_with(root: &Path, preload: Option<Preload>) -> Self {
+        let state = State::of(root);
+        let path = state.token_cache();
+        let preloaded = preload
+            .filter(|preload| preload.path == path)
+            .and_then(|preload| preload.reading.join().ok());
         let (entries, files) = preloaded.unwrap_or_else(|| read(&path));
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -136,6 +143,7 @@ impl TokenCache {
             });
         Self {
             path: Some(path),
+            state: Some(state),
             entries,
             files,
             changed: false,
@@ -244,17 +252,12 @@ impl TokenCache {
         if self.files.len() > MAX_ENTRIES {
             self.files.retain(|_, (_, used)| *used);
         }
-        let folder = path.parent().unwrap_or(Path::new("."));
-        let ctx_folder = folder.parent().unwrap_or(folder);
-        std::fs::create_dir_all(folder)
-            .and_then(|()| {
-                // Never committed by accident: the whole `.ctx` folder ignores itself.
-                let ignore = ctx_folder.join(".gitignore");
-                match ignore.exists() {
-                    true => Ok(()),
-                    false => std::fs::write(ignore, "*\n"),
-                }
-            })
+        let state = self
+            .state
+            .take()
+            .unwrap_or_else(|| State::of(Path::new(".")));
+        state
+            .prepare(&path)
             .and_then(|()| output::write_atomic(&path, &encode(&self.entries, &self.files)))
             .map_err(|error| format!("token cache `{}` not saved: {error}", path.display()))
     }
@@ -386,23 +389,27 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// The cache file of the workspace at `root`.
-fn file_path(root: &Path) -> PathBuf {
-    root.join(".ctx").join("cache").join("tokens")
+/// The token cache file being read on a thread of its own (bundling starts this before
+/// loading the configuration, which leaves a core idle while it indexes the tree), for
+/// [`TokenCache::open_with`] to take over. Owned by its caller: nothing is global.
+#[derive(Debug)]
+pub struct Preload {
+    path: PathBuf,
+    reading: JoinHandle<Tables>,
 }
 
-/// The cache file being read ahead, by [`preload`], and where it is.
-static PRELOADED: Mutex<Option<(PathBuf, JoinHandle<Tables>)>> = Mutex::new(None);
-
-/// Start reading the token cache of the workspace at `root` on a thread of its own, for
-/// the next [`TokenCache::open`] of that root to take over. (A bundle does this before
-/// loading the configuration, whose indexing of the tree leaves a core idle. If no
-/// thread can be started, `open` reads the file itself.)
-pub fn preload(root: &Path) {
-    let path = file_path(root);
-    let reading = path.clone();
-    if let Ok(handle) = std::thread::Builder::new().spawn(move || read(&reading)) {
-        *PRELOADED.lock().unwrap_or_else(PoisonError::into_inner) = Some((path, handle));
+impl Preload {
+    /// Start reading the cache file at `path`; `None` if no thread can be started (the
+    /// open then reads the file itself).
+    pub fn start(path: &Path) -> Option<Self> {
+        let reading = path.to_path_buf();
+        std::thread::Builder::new()
+            .spawn(move || read(&reading))
+            .ok()
+            .map(|reading| Self {
+                path: path.to_path_buf(),
+                reading,
+            })
     }
 }
 
@@ -492,8 +499,8 @@ mod tests {
         assert_eq!(ignore, "*\n");
     }
 
-    /// A cache read ahead is taken over by the next open of its workspace, and left
-    /// alone by an open of any other.
+    /// A cache read ahead is taken over by an open of its workspace, and ignored by an
+    /// open of any other.
     #[test]
     fn a_preloaded_cache_is_taken_over_by_its_workspace_only() {
         let root = tempfile::tempdir().unwrap();
@@ -506,22 +513,17 @@ mod tests {
         };
         cache.record(&hash("x"), entry);
         cache.save().unwrap();
-        preload(root.path());
-        let pending = || {
-            PRELOADED
-                .lock()
-                .unwrap()
-                .as_ref()
-                .map(|(path, _)| path.clone())
-        };
-        assert_eq!(pending(), Some(file_path(root.path())));
+        let path = State::of(root.path()).token_cache();
+        let preload = Preload::start(&path);
         assert_eq!(
-            TokenCache::open(other.path()).get(&hash("x")),
+            TokenCache::open_with(other.path(), preload).get(&hash("x")),
             Entry::default()
         );
-        assert_eq!(pending(), Some(file_path(root.path())));
-        assert_eq!(TokenCache::open(root.path()).get(&hash("x")), entry);
-        assert_eq!(pending(), None);
+        let preload = Preload::start(&path);
+        assert_eq!(
+            TokenCache::open_with(root.path(), preload).get(&hash("x")),
+            entry
+        );
     }
 
     #[test]

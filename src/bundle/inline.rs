@@ -15,6 +15,7 @@ use super::model::SecretJson;
 use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::LineRange;
+use crate::ids::ItemId;
 use crate::paths::Resolver;
 use crate::secrets;
 
@@ -61,7 +62,7 @@ pub struct Limits {
 /// Inline one file (called on all cores).
 pub fn one(
     job: &Job,
-    id: &str,
+    id: &ItemId,
     resolver: &Resolver,
     limits: Limits,
     cache: &TokenCache,
@@ -113,7 +114,7 @@ pub fn one(
                     path: file.to_owned(),
                     line: finding.line + first_line - 1,
                     rule: finding.rule,
-                    item: id.to_owned(),
+                    item: id.clone(),
                 })
                 .collect();
             let written = content::redacted(&text, &findings);
@@ -264,7 +265,8 @@ mod tests {
             secrets: SecretsMode::Redact,
             tokenizer: Tokenizer::O200k,
         };
-        one(&job, "id", &Resolver::new(root), limits, cache)
+        let id = "domain:d/patterns/p".parse().unwrap();
+        one(&job, &id, &Resolver::new(root), limits, cache)
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {

@@ -6,25 +6,11 @@
 //! plus the `shared_patterns` of every service it depends on) → its services → the
 //! feature itself.
 
-use serde::Serialize;
-
 use crate::config::workspace::{
     ConstraintItem, Domain, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem,
     Service, Workspace,
 };
-
-/// A layer's identity: `{"kind": "domain", "name": "payment"}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct LayerId {
-    pub kind: LayerKind,
-    pub name: String,
-}
-
-impl std::fmt::Display for LayerId {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{}:{}", self.kind.as_str(), self.name)
-    }
-}
+pub use crate::ids::LayerId;
 
 /// A pattern as it enters a layer, with the service that published it (shared patterns
 /// in an integration layer).
@@ -57,10 +43,7 @@ impl<'w> LayerPlan<'w> {
         items: &'w Items,
     ) -> Self {
         Self {
-            id: LayerId {
-                kind,
-                name: name.to_owned(),
-            },
+            id: LayerId::new(kind, name),
             origin: origin.clone(),
             description,
             patterns: items
@@ -228,10 +211,7 @@ fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> Laye
         );
     }
     LayerPlan {
-        id: LayerId {
-            kind: LayerKind::Integration,
-            name: service.name.as_str().to_owned(),
-        },
+        id: LayerId::new(LayerKind::Integration, service.name.as_str()),
         origin: service.origin.clone(),
         description: None,
         patterns,

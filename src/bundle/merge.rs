@@ -34,6 +34,7 @@ use serde::Serialize;
 use super::layer::{LayerId, LayerPlan};
 use crate::config::workspace::{ItemKey, ItemMeta, LineRange, Origin, Section};
 use crate::date::Date;
+use crate::ids::ItemId;
 
 /// Why an item is, or is not, in the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,17 +175,9 @@ pub struct MergedItem {
 
 impl MergedItem {
     /// Stable id: `domain:payment/patterns/payment_flow` (`@service` for shared patterns).
-    pub fn id(&self, layers: &[LayerId]) -> String {
-        let mut id = format!(
-            "{}/{}/{}",
-            layers[self.layer],
-            self.section.as_str(),
-            self.key
-        );
-        if let Some(service) = &self.from_service {
-            id.push('@');
-            id.push_str(service);
-        }
+    pub fn id(&self, layers: &[LayerId]) -> ItemId {
+        let mut id = ItemId::new(layers[self.layer].clone(), self.section, self.key.clone());
+        id.from_service.clone_from(&self.from_service);
         id
     }
 }

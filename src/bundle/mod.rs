@@ -6,8 +6,9 @@
 
 pub mod budget;
 pub mod build;
-mod cache;
+pub mod cache;
 pub mod content;
+pub mod explain;
 pub mod files;
 mod inline;
 mod json;

@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::time::Duration;
+
 use super::content::Content;
 use super::merge::Status;
-use crate::config::workspace::{LayerKind, Section};
+use crate::config::workspace::{LayerKind, LineRange, Section};
+use crate::date::Date;
+use crate::ids::{GateId, ItemId, LayerId};
 
 /// Where an item was declared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,11 +20,38 @@ pub struct OriginJson {
     pub line: usize,
 }
 
-/// `{"kind": "domain", "name": "payment"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LayerRef {
-    pub kind: LayerKind,
-    pub name: String,
+/// A duration as `ctx.bundle/v1` writes it: humantime's `1m 30s`.
+fn as_humantime<S: serde::Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serializer.collect_str(&humantime::format_duration(*duration)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A line range as `ctx.bundle/v1` writes it: `10-60`.
+fn as_range<S: serde::Serializer>(
+    lines: &Option<LineRange>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match lines {
+        Some(lines) => serializer.collect_str(lines),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Token totals by layer, written in the order of the layers' text ids.
+fn by_layer_text<S: serde::Serializer>(
+    totals: &BTreeMap<LayerId, usize>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let by_text: BTreeMap<String, usize> = totals
+        .iter()
+        .map(|(layer, tokens)| (layer.to_string(), *tokens))
+        .collect();
+    by_text.serialize(serializer)
 }
 
 /// A layer in the header.
@@ -36,16 +67,16 @@ pub struct LayerJson {
 /// One item of the bundle (a pattern file, constraint, gate or example file).
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemJson {
-    pub id: String,
+    pub id: ItemId,
     pub section: Section,
     pub key: String,
-    pub layer: LayerRef,
+    pub layer: LayerId,
     pub origin: OriginJson,
     /// For files: the root-relative path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lines: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_range")]
+    pub lines: Option<LineRange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
     /// Constraints: the rule.
@@ -54,8 +85,11 @@ pub struct ItemJson {
     /// Gates: the command and how it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_humantime"
+    )]
+    pub timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +102,7 @@ pub struct ItemJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
+    pub expires: Option<Date>,
     pub tokens: usize,
     pub status: Status,
     pub overrides: Vec<OriginJson>,
@@ -90,14 +124,17 @@ pub struct ItemJson {
 /// A gate in the bundle's gate list.
 #[derive(Debug, Clone, Serialize)]
 pub struct GateJson {
-    pub id: String,
+    pub id: GateId,
     pub run: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "as_humantime"
+    )]
+    pub timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
     pub blocking: bool,
-    pub layer: LayerRef,
+    pub layer: LayerId,
     pub origin: OriginJson,
 }
 
@@ -107,7 +144,7 @@ pub struct GateJson {
 pub enum ValidationJson {
     Gate {
         name: String,
-        id: Option<String>,
+        id: Option<GateId>,
         run: Option<String>,
     },
     Prose {
@@ -132,7 +169,7 @@ pub struct PhaseJson {
 pub struct PhasePatternJson {
     pub key: String,
     /// The bundle item holding it (`None` when it is not in this view).
-    pub id: Option<String>,
+    pub id: Option<ItemId>,
     pub path: Option<String>,
     pub status: Option<Status>,
 }
@@ -171,7 +208,7 @@ pub struct SecretJson {
     pub line: usize,
     pub rule: &'static str,
     /// The bundle item whose content held it.
-    pub item: String,
+    pub item: ItemId,
 }
 
 /// Token accounting.
@@ -181,7 +218,8 @@ pub struct TokensJson {
     /// 0 = unlimited.
     pub budget: u64,
     pub tokenizer: &'static str,
-    pub by_layer: BTreeMap<String, usize>,
+    #[serde(serialize_with = "by_layer_text")]
+    pub by_layer: BTreeMap<LayerId, usize>,
 }
 
 /// The whole bundle.

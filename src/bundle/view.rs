@@ -299,19 +299,17 @@ impl ser::Serializer for Keys {
 #[cfg(test)]
 mod tests {
     use super::super::merge::Status;
-    use super::super::model::{LayerRef, OriginJson};
+    use super::super::model::OriginJson;
     use super::*;
     use crate::config::workspace::{LayerKind, Section};
+    use crate::ids::LayerId;
 
     fn item() -> ItemJson {
         ItemJson {
-            id: String::from("domain:d/patterns/p"),
+            id: "domain:d/patterns/p".parse().unwrap(),
             section: Section::Patterns,
             key: String::from("p"),
-            layer: LayerRef {
-                kind: LayerKind::Domain,
-                name: String::from("d"),
-            },
+            layer: LayerId::new(LayerKind::Domain, "d"),
             origin: OriginJson {
                 file: String::from("domains/d.yaml"),
                 line: 3,

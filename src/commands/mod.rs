@@ -1,9 +1,10 @@
-//! One module per subcommand: each takes its parsed arguments and the [`Printer`],
-//! and returns the [`ExitStatus`] or an [`Error`].
+//! One module per subcommand: each turns its parsed arguments into a request to the
+//! [`Session`], hands the result to the [`Printer`], and picks the [`ExitStatus`].
+//! No command calls another, and nothing below `commands/` sees a clap type.
 //!
+//! [`Session`]: crate::session::Session
 //! [`Printer`]: crate::output::Printer
 //! [`ExitStatus`]: crate::exit::ExitStatus
-//! [`Error`]: crate::error::Error
 
 pub mod bundle;
 pub mod explain;
@@ -14,12 +15,12 @@ pub mod validate;
 
 use std::path::Path;
 
-use crate::config::suggest;
-use crate::config::workspace::{Agent, Domain, Service, Workspace};
-use crate::config::{self, validate::Validation};
+use crate::cli::{BundleOptions, TokenizerArg};
+use crate::config::settings::Tokenizer;
 use crate::date::Date;
 use crate::error::Error;
 use crate::output::Printer;
+use crate::session::{BundleRequest, OpenOptions, Session};
 
 /// Print `value` as pretty JSON (one document, newline-terminated) on stdout.
 pub fn print_json(
@@ -31,90 +32,54 @@ pub fn print_json(
         what: what.to_owned(),
         source: error.into(),
     })?;
-    printer
-        .data(&format!("{json}\n"))
-        .map_err(|source| Error::Output {
-            what: String::from("stdout"),
-            source,
-        })
+    print_data(printer, &format!("{json}\n"))
 }
 
-/// Parse `--today` / `CTX_TODAY`, defaulting to today's UTC date.
-pub fn today(pinned: Option<&str>) -> Result<Date, Error> {
-    match pinned {
-        None => Ok(Date::today_utc()),
-        Some(text) => Date::parse(text.trim()).ok_or_else(|| Error::Usage {
-            message: format!("`--today {text}` is not a date"),
-            help: Some(String::from(
-                "write it as YYYY-MM-DD (also accepted from `CTX_TODAY`)",
-            )),
-        }),
-    }
+/// Print data on stdout.
+pub fn print_data(printer: &Printer, text: &str) -> Result<(), Error> {
+    printer.data(text).map_err(|source| Error::Output {
+        what: String::from("stdout"),
+        source,
+    })
 }
 
-/// Load and validate the workspace; configuration errors stop the command.
-/// Warnings are printed here.
-pub fn open_valid(
+/// Open a session (`today`: `--today`, else today's UTC date); configuration errors
+/// stop the command, warnings are printed here.
+pub fn open(
     root: Option<&Path>,
-    today: Date,
+    today: Option<Date>,
+    preload_cache: bool,
     printer: &Printer,
-) -> Result<Validation, Error> {
-    let validation = config::open(root, today).map_err(Error::Config)?;
-    if validation.has_errors() {
-        return Err(Error::Config(validation.problems));
-    }
-    for warning in &validation.problems {
+) -> Result<Session, Error> {
+    let session = Session::open(
+        root,
+        &OpenOptions {
+            today: today.unwrap_or_else(Date::today_utc),
+            preload_cache,
+        },
+    )?;
+    for warning in session.warnings() {
         printer.diagnostic(&format!("{}\n", warning.render(printer.color())), false);
     }
-    Ok(validation)
+    Ok(session)
 }
 
-/// A usage error for a name nothing declares, with `did you mean` and the known names.
-pub fn unknown(kind: &str, name: &str, known: &[String]) -> Error {
-    let near = suggest::closest(name, known.iter().map(String::as_str));
-    let hint = near
-        .first()
-        .map(|best| format!("did you mean `{best}`? "))
-        .unwrap_or_default();
-    Error::Usage {
-        message: format!("no {kind} named `{name}`"),
-        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(known))),
+/// The session request for `bundle` and `explain`'s shared options.
+pub fn bundle_request(options: &BundleOptions) -> BundleRequest {
+    BundleRequest {
+        feature: options.feature.clone(),
+        describe: options.describe.clone(),
+        domains: options.domain.clone(),
+        services: options.service.clone(),
+        agent: options.agent.clone(),
+        budget: options.budget,
+        tokenizer: options.tokenizer.map(|tokenizer| match tokenizer {
+            TokenizerArg::O200k => Tokenizer::O200k,
+            TokenizerArg::Cl100k => Tokenizer::Cl100k,
+        }),
+        inputs: options.set.clone(),
+        require_inputs: true,
+        exclude: None,
+        use_cache: !options.no_cache,
     }
-}
-
-pub fn find_domain<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Domain, Error> {
-    workspace.domain(name).ok_or_else(|| {
-        let known: Vec<String> = workspace
-            .domains
-            .iter()
-            .map(|domain| domain.name.to_string())
-            .collect();
-        unknown("domain", name, &known)
-    })
-}
-
-pub fn find_service<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Service, Error> {
-    workspace.service(name).ok_or_else(|| {
-        let known: Vec<String> = workspace
-            .services
-            .iter()
-            .map(|service| service.name.to_string())
-            .collect();
-        unknown("service", name, &known)
-    })
-}
-
-pub fn find_agent<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Agent, Error> {
-    workspace
-        .agents
-        .iter()
-        .find(|agent| agent.name.as_str() == name)
-        .ok_or_else(|| {
-            let known: Vec<String> = workspace
-                .agents
-                .iter()
-                .map(|agent| agent.name.to_string())
-                .collect();
-            unknown("agent", name, &known)
-        })
 }

@@ -5,17 +5,19 @@ use std::path::Path;
 use crate::cli::{ReportFormat, ValidateArgs};
 use crate::commands;
 use crate::config::{self, diagnostic::DiagnosticsReport};
+use crate::date::Date;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::Printer;
+use crate::session;
 
 pub fn run(
     root: Option<&Path>,
     args: &ValidateArgs,
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
-    let today = commands::today(args.today.as_deref())?;
-    let problems = match config::open(root, today) {
+    let today = args.today.unwrap_or_else(Date::today_utc);
+    let problems = match session::validate(root, today) {
         Ok(validation) => {
             let counts = Counts::of(&validation.workspace);
             let problems = validation.problems;
@@ -62,11 +64,7 @@ pub fn run(
                 &DiagnosticsReport::new(&problems),
                 "the diagnostics",
             )?;
-            Ok(if has_errors {
-                ExitStatus::ConfigError
-            } else {
-                ExitStatus::Success
-            })
+            Ok(ExitStatus::of_problems(has_errors))
         }
         ReportFormat::Text => Err(Error::Config(problems)),
     }

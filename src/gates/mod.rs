@@ -1,7 +1,9 @@
-//! The gate stage: selection ([`select`]) → running ([`run`], output in [`capture`]) →
-//! reports ([`report`]: terminal, JSON, JUnit, GitHub Actions).
+//! The gate stage: selection ([`select`]) → running ([`run`], output in [`capture`]),
+//! which emits [`events`] → reporters ([`report`]: terminal, JSON, JUnit, GitHub
+//! Actions), all fed through one fan-out.
 
 pub mod capture;
+pub mod events;
 pub mod report;
 pub mod run;
 pub mod select;

@@ -16,8 +16,11 @@ use nix::sys::signal::Signal;
 use serde::Serialize;
 
 use super::capture::Sink;
+use super::events::{GateEvent, Reporter};
 use super::select::SelectedGate;
+use crate::ids::{GateId, RunId};
 use crate::process;
+use crate::state::GateFiles;
 
 /// How long to wait for a gate's pipes to close after its main process exits.
 pub const PIPE_LINGER: Duration = Duration::from_millis(100);
@@ -36,6 +39,14 @@ pub enum GateStatus {
 }
 
 impl GateStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Pass,
+        Self::Fail,
+        Self::Timeout,
+        Self::Error,
+        Self::Interrupted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
@@ -43,6 +54,23 @@ impl GateStatus {
             Self::Timeout => "timeout",
             Self::Error => "error",
             Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// The one definition of "failed": the gate ran (or tried to) and did not pass for
+    /// a reason of its own. An interrupted gate did not fail; the run was stopped.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Fail | Self::Timeout | Self::Error)
+    }
+
+    /// JUnit's view: `failure` (the check failed) or `error` (it could not be judged).
+    pub fn junit(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Pass => None,
+            Self::Fail => Some(("failure", "fail")),
+            Self::Timeout => Some(("failure", "timeout")),
+            Self::Error => Some(("error", "error")),
+            Self::Interrupted => Some(("error", "interrupted")),
         }
     }
 }
@@ -66,6 +94,13 @@ pub struct GateResult {
     pub message: String,
 }
 
+impl GateResult {
+    /// A failure that fails the run: a failed gate that is blocking.
+    pub fn blocks(&self) -> bool {
+        self.status.is_failure() && self.gate.blocking
+    }
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -77,7 +112,7 @@ pub struct Plan {
     pub grace: Duration,
     pub fail_fast: bool,
     pub root: PathBuf,
-    pub run_id: String,
+    pub run_id: RunId,
     pub run_dir: PathBuf,
     pub trace_id: String,
     pub feature: Option<String>,
@@ -86,29 +121,115 @@ pub struct Plan {
     pub secrets: crate::config::settings::SecretsMode,
 }
 
+impl Plan {
+    /// The timeout that applies to a gate: `--timeout`, the gate's, the default.
+    pub fn timeout_of(&self, gate: &SelectedGate) -> Duration {
+        self.timeout_override
+            .or(gate.timeout)
+            .unwrap_or(self.default_timeout)
+    }
+}
+
 /// How a run ended.
 #[derive(Debug)]
 pub struct Outcome {
     pub results: Vec<GateResult>,
     /// Gates never started (fail-fast or interrupt).
     pub skipped: Vec<SelectedGate>,
-    /// SIGINT (2) or SIGTERM (15) received.
-    pub interrupted_by: Option<i32>,
+    /// The first interrupt the caller sent (SIGINT, SIGTERM or SIGHUP).
+    pub interrupted_by: Option<Signal>,
 }
 
-/// Progress callbacks (terminal output, GitHub groups).
-pub trait Observer {
-    fn started(&mut self, gate: &SelectedGate);
-    fn finished(&mut self, result: &GateResult, done: usize, total: usize);
-    /// Called about every 100 ms with the running gates and their elapsed time.
-    fn tick(&mut self, running: &[(&str, Duration)], done: usize, total: usize);
-    fn interrupted(&mut self, signal: i32, second: bool);
+/// The verdict of a whole run (exit codes are derived from it in `exit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunVerdict {
+    /// Every blocking gate passed (or no gate ran).
+    Passed,
+    /// A blocking gate failed or timed out.
+    Failed,
+    /// A gate could not be started or waited for.
+    Infrastructure,
+    /// The run was stopped by a signal (or a caller's cancellation).
+    Interrupted(Signal),
+}
+
+impl Outcome {
+    /// The run's verdict: an interrupt wins, then a gate that could not run, then a
+    /// blocking failure.
+    pub fn verdict(&self) -> RunVerdict {
+        if let Some(signal) = self.interrupted_by {
+            RunVerdict::Interrupted(signal)
+        } else if self
+            .results
+            .iter()
+            .any(|result| result.status == GateStatus::Error)
+        {
+            RunVerdict::Infrastructure
+        } else if self.results.iter().any(GateResult::blocks) {
+            RunVerdict::Failed
+        } else {
+            RunVerdict::Passed
+        }
+    }
+
+    /// How many results have each status, every status listed.
+    pub fn counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        GateStatus::ALL
+            .into_iter()
+            .map(|status| {
+                (
+                    status.as_str(),
+                    self.results
+                        .iter()
+                        .filter(|result| result.status == status)
+                        .count(),
+                )
+            })
+            .collect()
+    }
 }
 
 enum Event {
     Exited(usize, std::io::Result<ExitStatus>),
     PipeClosed(usize),
-    Signal(i32),
+    Interrupt(Signal),
+}
+
+/// The caller's way to stop a run, from any thread: the CLI forwards its signals
+/// here, a server its cancellations. The first interrupt stops new gates and sends
+/// SIGTERM to the running ones; a second kills them at once.
+#[derive(Clone)]
+pub struct Interrupter(Sender<Event>);
+
+impl Interrupter {
+    /// Ask the run to stop; `false` when the run is already over.
+    pub fn interrupt(&self, signal: Signal) -> bool {
+        self.0.send(Event::Interrupt(signal)).is_ok()
+    }
+}
+
+/// A run's event channel, made before the run so the caller can hold an
+/// [`Interrupter`] while it runs.
+pub struct Control {
+    sender: Sender<Event>,
+    receiver: Receiver<Event>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        let (sender, receiver) = mpsc::channel();
+        Self { sender, receiver }
+    }
+}
+
+impl Control {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter(self.sender.clone())
+    }
 }
 
 struct Running {
@@ -116,6 +237,7 @@ struct Running {
     group: u32,
     started: Instant,
     deadline: Instant,
+    files: GateFiles,
     sink: Arc<Sink>,
     exit: Option<std::io::Result<ExitStatus>>,
     exited_at: Option<Instant>,
@@ -127,45 +249,29 @@ struct Running {
     lingering_killed: bool,
 }
 
-/// Run the plan's gates and report each through `observer`.
-pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Outcome {
-    let (sender, receiver) = mpsc::channel();
-    let signals = listen_for_signals(sender.clone());
+/// Run the plan's gates, reporting every event to `reporter`. Signals are the caller's
+/// business: it forwards them through `control`'s [`Interrupter`].
+pub fn run(plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcome {
+    reporter.report(&GateEvent::RunStarted { plan });
     let outcome = Loop {
         plan,
-        sender,
-        receiver,
-        observer,
+        sender: control.sender,
+        receiver: control.receiver,
+        reporter,
     }
     .run();
-    if let Some(handle) = signals {
-        handle.close();
-    }
-    outcome
-}
-
-fn listen_for_signals(sender: Sender<Event>) -> Option<signal_hook::iterator::Handle> {
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .ok()?;
-    let handle = signals.handle();
-    std::thread::spawn(move || {
-        for signal in signals.forever() {
-            if sender.send(Event::Signal(signal)).is_err() {
-                break;
-            }
-        }
+    reporter.report(&GateEvent::RunFinished {
+        plan,
+        outcome: &outcome,
     });
-    Some(handle)
+    outcome
 }
 
 struct Loop<'a> {
     plan: &'a Plan,
     sender: Sender<Event>,
     receiver: Receiver<Event>,
-    observer: &'a mut dyn Observer,
+    reporter: &'a mut dyn Reporter,
 }
 
 impl Loop<'_> {
@@ -186,7 +292,7 @@ impl Loop<'_> {
                     Ok(state) => running.push(state),
                     Err(result) => {
                         done += 1;
-                        self.observer.finished(&result, done, total);
+                        self.finished(&result, done, total);
                         results[index] = Some(*result);
                         if self.plan.fail_fast {
                             stop = true;
@@ -209,11 +315,12 @@ impl Loop<'_> {
                         state.pipes_open = state.pipes_open.saturating_sub(1);
                     }
                 }
-                Ok(Event::Signal(signal)) => {
+                Ok(Event::Interrupt(signal)) => {
                     let second = interrupted_by.is_some();
                     interrupted_by.get_or_insert(signal);
                     stop = true;
-                    self.observer.interrupted(signal, second);
+                    self.reporter
+                        .report(&GateEvent::Interrupted { signal, second });
                     for state in &mut running {
                         state.interrupted = true;
                         if second {
@@ -232,43 +339,38 @@ impl Loop<'_> {
                 self.enforce_timers(state, now);
             }
             // Finish every gate whose process exited and whose pipes closed.
-            let mut index = 0;
-            while index < running.len() {
-                if running[index].exit.is_some() && running[index].pipes_open == 0 {
-                    let state = running.swap_remove(index);
+            let mut position = 0;
+            while position < running.len() {
+                if running[position].exit.is_some() && running[position].pipes_open == 0 {
+                    let state = running.swap_remove(position);
+                    let index = state.index;
                     let result = self.finish(state);
                     done += 1;
-                    let failed = matches!(
-                        result.status,
-                        GateStatus::Fail | GateStatus::Timeout | GateStatus::Error
-                    ) && result.gate.blocking;
-                    self.observer.finished(&result, done, total);
-                    let position = self
-                        .plan
-                        .gates
-                        .iter()
-                        .position(|gate| gate.id == result.gate.id)
-                        .unwrap_or(0);
-                    results[position] = Some(result);
-                    if failed && self.plan.fail_fast {
+                    self.finished(&result, done, total);
+                    if result.blocks() && self.plan.fail_fast {
                         stop = true;
                     }
+                    results[index] = Some(result);
                 } else {
-                    index += 1;
+                    position += 1;
                 }
             }
             if now.duration_since(last_tick) >= Duration::from_millis(100) {
                 last_tick = now;
-                let elapsed: Vec<(&str, Duration)> = running
+                let elapsed: Vec<(&GateId, Duration)> = running
                     .iter()
                     .map(|state| {
                         (
-                            self.plan.gates[state.index].id.as_str(),
+                            &self.plan.gates[state.index].id,
                             now.duration_since(state.started),
                         )
                     })
                     .collect();
-                self.observer.tick(&elapsed, done, total);
+                self.reporter.report(&GateEvent::Tick {
+                    running: &elapsed,
+                    done,
+                    total,
+                });
             }
         }
         Outcome {
@@ -276,6 +378,18 @@ impl Loop<'_> {
             skipped: self.plan.gates[next..].to_vec(),
             interrupted_by,
         }
+    }
+
+    fn finished(&mut self, result: &GateResult, done: usize, total: usize) {
+        self.reporter.report(&GateEvent::GateOutput {
+            gate: &result.gate.id,
+            output: &result.output,
+        });
+        self.reporter.report(&GateEvent::GateFinished {
+            result,
+            done,
+            total,
+        });
     }
 
     /// Timeout: SIGTERM to the group, then SIGKILL after the grace period. After the
@@ -305,10 +419,8 @@ impl Loop<'_> {
 
     fn start(&mut self, index: usize) -> Result<Running, Box<GateResult>> {
         let gate = &self.plan.gates[index];
-        let file_name = file_name(&gate.id);
-        let log_path = self.plan.run_dir.join(format!("{file_name}.log"));
-        let output_dir = self.plan.run_dir.join("out").join(&file_name);
-        let log_display = crate::paths::relative_display(&self.plan.root, &log_path);
+        let files = GateFiles::of(&self.plan.run_dir, &gate.id);
+        let log_display = crate::paths::relative_display(&self.plan.root, &files.log);
         let error = |message: String| {
             Box::new(GateResult {
                 gate: gate.clone(),
@@ -333,42 +445,19 @@ impl Loop<'_> {
                 gate.cwd.as_deref().unwrap_or(".")
             )));
         }
-        if let Err(problem) = std::fs::create_dir_all(&output_dir) {
+        if let Err(problem) = std::fs::create_dir_all(&files.output_dir) {
             return Err(error(format!(
                 "cannot create `{}`: {problem}",
-                output_dir.display()
+                files.output_dir.display()
             )));
         }
-        let log = std::fs::File::create(&log_path).ok();
-        let mut env = gate.env.clone();
-        env.extend([
-            (
-                String::from("CTX_ROOT"),
-                self.plan.root.display().to_string(),
-            ),
-            (String::from("CTX_RUN_ID"), self.plan.run_id.clone()),
-            (String::from("CTX_GATE"), gate.id.clone()),
-            (String::from("CTX_SCOPE"), gate.scope.clone()),
-            (
-                String::from("CTX_GATE_OUTPUT_DIR"),
-                output_dir.display().to_string(),
-            ),
-            (
-                String::from("TRACEPARENT"),
-                format!("00-{}-{}-01", self.plan.trace_id, random_hex(16, &gate.id)),
-            ),
-        ]);
-        if let Some(feature) = &self.plan.feature {
-            env.push((String::from("CTX_FEATURE"), feature.clone()));
-        }
-        if let Some(bundle) = &self.plan.bundle {
-            env.push((String::from("CTX_BUNDLE"), bundle.display().to_string()));
-        }
+        let log = std::fs::File::create(&files.log).ok();
+        let env = self.environment(gate, &files);
         let mut child = match process::spawn_gate(&gate.run, &cwd, &env) {
             Ok(child) => child,
             Err(problem) => return Err(error(format!("cannot start `sh`: {problem}"))),
         };
-        self.observer.started(gate);
+        self.reporter.report(&GateEvent::GateStarted { gate });
         let started = Instant::now();
         let sink = Arc::new(Sink::new(log));
         let group = child.id();
@@ -396,16 +485,12 @@ impl Loop<'_> {
             let status = child.wait();
             let _ = sender.send(Event::Exited(index, status));
         });
-        let timeout = self
-            .plan
-            .timeout_override
-            .or(gate.timeout)
-            .unwrap_or(self.plan.default_timeout);
         Ok(Running {
             index,
             group,
             started,
-            deadline: started + timeout,
+            deadline: started + self.plan.timeout_of(gate),
+            files,
             sink,
             exit: None,
             exited_at: None,
@@ -418,6 +503,39 @@ impl Loop<'_> {
         })
     }
 
+    /// The environment of a gate: its own `env`, then ctx's variables.
+    fn environment(&self, gate: &SelectedGate, files: &GateFiles) -> Vec<(String, String)> {
+        let mut env = gate.env.clone();
+        env.extend([
+            (
+                String::from("CTX_ROOT"),
+                self.plan.root.display().to_string(),
+            ),
+            (String::from("CTX_RUN_ID"), self.plan.run_id.to_string()),
+            (String::from("CTX_GATE"), gate.id.to_string()),
+            (String::from("CTX_SCOPE"), gate.id.layer.to_string()),
+            (
+                String::from("CTX_GATE_OUTPUT_DIR"),
+                files.output_dir.display().to_string(),
+            ),
+            (
+                String::from("TRACEPARENT"),
+                format!(
+                    "00-{}-{}-01",
+                    self.plan.trace_id,
+                    process::random_hex(16, &gate.id.to_string())
+                ),
+            ),
+        ]);
+        if let Some(feature) = &self.plan.feature {
+            env.push((String::from("CTX_FEATURE"), feature.clone()));
+        }
+        if let Some(bundle) = &self.plan.bundle {
+            env.push((String::from("CTX_BUNDLE"), bundle.display().to_string()));
+        }
+        env
+    }
+
     fn finish(&self, state: Running) -> GateResult {
         // Nothing of the gate may outlive it: kill whatever is left of its group.
         if process::group_alive(state.group) {
@@ -428,13 +546,7 @@ impl Loop<'_> {
             .exited_at
             .unwrap_or_else(Instant::now)
             .duration_since(state.started);
-        let log = crate::paths::relative_display(
-            &self.plan.root,
-            &self
-                .plan
-                .run_dir
-                .join(format!("{}.log", file_name(&gate.id))),
-        );
+        let log = crate::paths::relative_display(&self.plan.root, &state.files.log);
         let (mut output, output_bytes) = match state.sink.capture.lock() {
             Ok(capture) => (capture.bytes(), capture.total()),
             Err(_) => (Vec::new(), 0),
@@ -463,11 +575,7 @@ impl Loop<'_> {
             }
             _ => (None, None),
         };
-        let timeout = self
-            .plan
-            .timeout_override
-            .or(gate.timeout)
-            .unwrap_or(self.plan.default_timeout);
+        let timeout = self.plan.timeout_of(&gate);
         let (status, message) = if state.interrupted {
             (
                 GateStatus::Interrupted,
@@ -533,37 +641,4 @@ impl Loop<'_> {
             message,
         }
     }
-}
-
-/// A file name for a gate id: `domain:payment/payment-tests` → `domain_payment__payment-tests`.
-pub fn file_name(id: &str) -> String {
-    id.chars()
-        .map(|character| match character {
-            ':' => '_',
-            '/' => '~',
-            character
-                if character.is_ascii_alphanumeric()
-                    || matches!(character, '-' | '_' | '.' | '@') =>
-            {
-                character
-            }
-            _ => '_',
-        })
-        .collect::<String>()
-        .replace('~', "__")
-}
-
-/// `length` hex digits that differ per call (trace and span ids; not for secrets).
-pub fn random_hex(length: usize, salt: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = blake3::Hasher::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    hasher.update(&now.as_nanos().to_le_bytes());
-    hasher.update(&std::process::id().to_le_bytes());
-    hasher.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    hasher.update(salt.as_bytes());
-    hasher.finalize().to_hex()[..length].to_owned()
 }

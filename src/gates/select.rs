@@ -6,33 +6,43 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bundle::layer::{self, LayerId, Scope};
+use crate::bundle::layer::{self, Scope};
 use crate::bundle::merge::{self, Payload, Status};
 use crate::config::workspace::{Feature, LayerKind, Origin, Section, Workspace};
 use crate::date::Date;
+use crate::ids::GateId;
 use crate::paths::Glob;
 use crate::process;
 
 /// A gate chosen to run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SelectedGate {
-    /// `domain:payment/payment-tests`.
-    pub id: String,
-    /// The layer it belongs to: `domain:payment`.
-    pub scope: String,
-    pub key: String,
+    /// `domain:payment/payment-tests`: the layer whose merged gate it is, and its key.
+    pub id: GateId,
     pub run: String,
-    #[serde(skip)]
     pub timeout: Option<Duration>,
     pub cwd: Option<String>,
-    #[serde(skip)]
     pub env: Vec<(String, String)>,
     pub blocking: bool,
     pub origin: Origin,
     /// Why it was selected.
     pub reason: String,
-    #[serde(skip)]
-    layer: LayerId,
+}
+
+impl Serialize for SelectedGate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut gate = serializer.serialize_struct("SelectedGate", 8)?;
+        gate.serialize_field("id", &self.id)?;
+        gate.serialize_field("scope", &self.id.layer.to_string())?;
+        gate.serialize_field("key", &self.id.key)?;
+        gate.serialize_field("run", &self.run)?;
+        gate.serialize_field("cwd", &self.cwd)?;
+        gate.serialize_field("blocking", &self.blocking)?;
+        gate.serialize_field("origin", &self.origin)?;
+        gate.serialize_field("reason", &self.reason)?;
+        gate.end()
+    }
 }
 
 /// What the command line selected.
@@ -99,7 +109,7 @@ pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<
             let scope = Scope::of_feature(workspace, feature);
             let own: Vec<SelectedGate> = gates_of(workspace, &scope, today, "`--all`")
                 .into_iter()
-                .filter(|gate| gate.layer.kind == LayerKind::Feature)
+                .filter(|gate| gate.id.layer.kind == LayerKind::Feature)
                 .collect();
             add(own);
         }
@@ -128,9 +138,6 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
             };
             let layer = merged.layers[item.layer].clone();
             Some(SelectedGate {
-                id: format!("{layer}/{}", item.key),
-                scope: layer.to_string(),
-                key: item.key.clone(),
                 run: run.clone()?,
                 timeout: *timeout,
                 cwd: cwd.clone(),
@@ -142,7 +149,7 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                     layer.kind.describe(),
                     layer.name
                 ),
-                layer,
+                id: GateId::new(layer, item.key.clone()),
             })
         })
         .collect()
@@ -258,13 +265,13 @@ pub fn keep_changed(
     gates
         .into_iter()
         .filter_map(|mut gate| {
-            let hit = match gate.layer.kind {
+            let hit = match gate.id.layer.kind {
                 LayerKind::Org => changed
                     .first()
                     .map(|file| format!("`{file}` changed (org gates run on any change)")),
-                LayerKind::Domain => domain_hit(&gate.layer.name),
-                LayerKind::Service | LayerKind::Integration => service_hit(&gate.layer.name),
-                LayerKind::Feature => workspace.feature(&gate.layer.name).and_then(|feature| {
+                LayerKind::Domain => domain_hit(&gate.id.layer.name),
+                LayerKind::Service | LayerKind::Integration => service_hit(&gate.id.layer.name),
+                LayerKind::Feature => workspace.feature(&gate.id.layer.name).and_then(|feature| {
                     feature
                         .domains
                         .iter()

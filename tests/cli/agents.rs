@@ -352,23 +352,21 @@ proptest! {
     ) {
         let (dir, private) = write_workspace(&items, &agent_topics);
         let today = ctx::date::Date::parse("2026-11-21").unwrap();
-        let validation = ctx::config::open(Some(dir.path()), today).unwrap();
+        let validation = ctx::session::validate(Some(dir.path()), today).unwrap();
         prop_assert!(!validation.has_errors(), "{:#?}", validation.problems);
-        let workspace = validation.workspace;
+        let options = ctx::session::OpenOptions { today, preload_cache: false };
+        let mut session = ctx::session::Session::open(Some(dir.path()), &options).unwrap();
         for view in [None, Some(0usize), Some(1), Some(2)] {
-            let options = ctx::cli::BundleOptions {
+            let request = ctx::session::BundleRequest {
                 feature: Some(String::from("f")),
-                describe: None,
-                domain: Vec::new(),
-                service: Vec::new(),
                 agent: view.map(|agent| format!("a{agent}")),
                 budget: Some(0),
-                tokenizer: None,
-                set: Vec::new(),
-                today: Some(String::from("2026-11-21")),
-                no_cache: false,
+                require_inputs: true,
+                use_cache: true,
+                ..ctx::session::BundleRequest::default()
             };
-            let bundle = ctx::commands::bundle::make(&workspace, &options, None).unwrap();
+            let bundle = session.bundle(&request).unwrap();
+            let workspace = session.workspace();
             let mut markdown = Vec::new();
             ctx::bundle::render::markdown(bundle.clone(), &workspace.root, "bundle.md", &mut markdown).unwrap();
             let markdown = String::from_utf8(markdown).unwrap();

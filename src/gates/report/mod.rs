@@ -10,26 +10,34 @@ use serde::Serialize;
 use super::capture::clean;
 use super::run::{GateResult, GateStatus, Outcome, Plan};
 use super::select::SelectedGate;
+use crate::ids::{GateId, LayerId, RunId};
+
+mod files;
+mod terminal;
+
+pub use files::{FileReporter, Files};
+pub use terminal::Terminal;
 
 /// `ctx.gates/v1`.
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
     pub schema: &'static str,
-    pub run_id: &'a str,
+    pub run_id: &'a RunId,
     pub trace_id: &'a str,
     pub feature: Option<&'a str>,
     pub interrupted: bool,
     pub counts: BTreeMap<&'static str, usize>,
     pub selection: &'a [SelectedGate],
     pub gates: Vec<JsonGate<'a>>,
-    pub skipped: Vec<&'a str>,
+    pub skipped: Vec<&'a GateId>,
 }
 
 /// One gate in `ctx.gates/v1`.
 #[derive(Debug, Serialize)]
 pub struct JsonGate<'a> {
-    pub id: &'a str,
-    pub scope: &'a str,
+    pub id: &'a GateId,
+    #[serde(serialize_with = "crate::ids::as_text")]
+    pub scope: &'a LayerId,
     pub command: &'a str,
     pub blocking: bool,
     pub status: GateStatus,
@@ -42,26 +50,6 @@ pub struct JsonGate<'a> {
     pub output_tail: &'a str,
 }
 
-pub fn counts(results: &[GateResult]) -> BTreeMap<&'static str, usize> {
-    let mut counts = BTreeMap::new();
-    for status in [
-        GateStatus::Pass,
-        GateStatus::Fail,
-        GateStatus::Timeout,
-        GateStatus::Error,
-        GateStatus::Interrupted,
-    ] {
-        counts.insert(
-            status.as_str(),
-            results
-                .iter()
-                .filter(|result| result.status == status)
-                .count(),
-        );
-    }
-    counts
-}
-
 pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
     JsonReport {
         schema: "ctx.gates/v1",
@@ -69,14 +57,14 @@ pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
         trace_id: &plan.trace_id,
         feature: plan.feature.as_deref(),
         interrupted: outcome.interrupted_by.is_some(),
-        counts: counts(&outcome.results),
+        counts: outcome.counts(),
         selection: &plan.gates,
         gates: outcome
             .results
             .iter()
             .map(|result| JsonGate {
                 id: &result.gate.id,
-                scope: &result.gate.scope,
+                scope: &result.gate.id.layer,
                 command: &result.gate.run,
                 blocking: result.gate.blocking,
                 status: result.status,
@@ -89,11 +77,7 @@ pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
                 output_tail: &result.tail,
             })
             .collect(),
-        skipped: outcome
-            .skipped
-            .iter()
-            .map(|gate| gate.id.as_str())
-            .collect(),
+        skipped: outcome.skipped.iter().map(|gate| &gate.id).collect(),
     }
 }
 
@@ -120,25 +104,21 @@ fn seconds(duration: std::time::Duration) -> String {
 
 /// JUnit XML: one `<testsuite>` per scope, one `<testcase>` per gate.
 pub fn junit(outcome: &Outcome) -> String {
-    let mut suites: BTreeMap<&str, Vec<&GateResult>> = BTreeMap::new();
+    let mut suites: BTreeMap<String, Vec<&GateResult>> = BTreeMap::new();
     for result in &outcome.results {
         suites
-            .entry(result.gate.scope.as_str())
+            .entry(result.gate.id.layer.to_string())
             .or_default()
             .push(result);
     }
-    let failures = |results: &[&GateResult]| {
+    let kind_count = |results: &[&GateResult], kind: &str| {
         results
             .iter()
-            .filter(|result| matches!(result.status, GateStatus::Fail | GateStatus::Timeout))
+            .filter(|result| result.status.junit().is_some_and(|(tag, _)| tag == kind))
             .count()
     };
-    let errors = |results: &[&GateResult]| {
-        results
-            .iter()
-            .filter(|result| matches!(result.status, GateStatus::Error | GateStatus::Interrupted))
-            .count()
-    };
+    let failures = |results: &[&GateResult]| kind_count(results, "failure");
+    let errors = |results: &[&GateResult]| kind_count(results, "error");
     let all: Vec<&GateResult> = outcome.results.iter().collect();
     let total_time: std::time::Duration =
         outcome.results.iter().map(|result| result.duration).sum();
@@ -166,18 +146,11 @@ pub fn junit(outcome: &Outcome) -> String {
             let _ = write!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
-                xml(&result.gate.key),
+                xml(&result.gate.id.key),
                 xml(scope),
                 seconds(result.duration)
             );
-            let element = match result.status {
-                GateStatus::Pass => None,
-                GateStatus::Fail => Some(("failure", "fail")),
-                GateStatus::Timeout => Some(("failure", "timeout")),
-                GateStatus::Error => Some(("error", "error")),
-                GateStatus::Interrupted => Some(("error", "interrupted")),
-            };
-            match element {
+            match result.status.junit() {
                 None => out.push_str(">\n"),
                 Some((tag, kind)) => {
                     let _ = writeln!(
@@ -225,10 +198,7 @@ pub fn github_gate(result: &GateResult) -> String {
         out.push('\n');
     }
     out.push_str("::endgroup::\n");
-    if matches!(
-        result.status,
-        GateStatus::Fail | GateStatus::Timeout | GateStatus::Error
-    ) {
+    if result.status.is_failure() {
         let _ = writeln!(
             out,
             "::error title={}::{}",
@@ -272,7 +242,7 @@ pub fn github_summary(outcome: &Outcome) -> String {
             result.status.as_str(),
             result.duration.as_secs_f64(),
             result.gate.id,
-            result.gate.scope
+            result.gate.id.layer
         );
     }
     out
@@ -292,8 +262,8 @@ pub fn summary(outcome: &Outcome) -> String {
             [
                 status,
                 format!("{:.2}s", result.duration.as_secs_f64()),
-                result.gate.id.clone(),
-                result.gate.scope.clone(),
+                result.gate.id.to_string(),
+                result.gate.id.layer.to_string(),
             ]
         })
         .collect();
@@ -321,7 +291,7 @@ pub fn summary(outcome: &Outcome) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    let counts = counts(&outcome.results);
+    let counts = outcome.counts();
     let parts: Vec<String> = counts
         .iter()
         .filter(|(_, count)| **count > 0)

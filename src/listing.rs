@@ -1,0 +1,262 @@
+//! What the workspace declares, by kind: the rows of `ctx list` (`ctx.list/v1`), each
+//! with the origin of its declaration.
+
+use serde::Serialize;
+
+use crate::config::workspace::{GateItem, ItemKey, Items, LayerKind, Origin, Workspace};
+use crate::ids::{GateId, LayerId};
+
+/// What to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingKind {
+    Domains,
+    Services,
+    Features,
+    Agents,
+    Gates,
+}
+
+/// One row of any listing: the JSON form, also rendered as a table.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub origin: Origin,
+}
+
+/// `ctx.list/v1`.
+#[derive(Debug, Serialize)]
+pub struct Listing {
+    pub schema: &'static str,
+    pub kind: &'static str,
+    /// The fields of each row, in table order.
+    #[serde(skip)]
+    pub columns: &'static [&'static str],
+    pub items: Vec<Row>,
+}
+
+/// The listing of one kind.
+pub fn of(workspace: &Workspace, kind: ListingKind) -> Listing {
+    let (kind, columns, items) = match kind {
+        ListingKind::Domains => (
+            "domains",
+            &["owners", "keywords", "paths", "items"][..],
+            domains(workspace),
+        ),
+        ListingKind::Services => (
+            "services",
+            &["domain", "depends_on", "paths", "items"][..],
+            services(workspace),
+        ),
+        ListingKind::Features => (
+            "features",
+            &["domains", "services", "phases", "inputs"][..],
+            features(workspace),
+        ),
+        ListingKind::Agents => (
+            "agents",
+            &["topics", "sections", "budget"][..],
+            agents(workspace),
+        ),
+        ListingKind::Gates => (
+            "gates",
+            &["run", "overrides", "timeout", "blocking"][..],
+            gates(workspace),
+        ),
+    };
+    Listing {
+        schema: "ctx.list/v1",
+        kind,
+        columns,
+        items,
+    }
+}
+
+fn row(name: impl Into<String>, origin: &Origin, fields: Vec<(&str, serde_json::Value)>) -> Row {
+    Row {
+        name: name.into(),
+        fields: fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+        origin: origin.clone(),
+    }
+}
+
+fn strings<T: ToString>(values: &[T]) -> serde_json::Value {
+    serde_json::Value::from(values.iter().map(ToString::to_string).collect::<Vec<_>>())
+}
+
+fn item_counts(items: &Items) -> serde_json::Value {
+    serde_json::json!({
+        "patterns": items.patterns.len(),
+        "constraints": items.constraints.len(),
+        "quality_gates": items.quality_gates.len(),
+        "examples": items.examples.len(),
+    })
+}
+
+fn domains(workspace: &Workspace) -> Vec<Row> {
+    workspace
+        .domains
+        .iter()
+        .map(|domain| {
+            row(
+                domain.name.as_str(),
+                &domain.origin,
+                vec![
+                    ("owners", strings(&domain.owners)),
+                    ("keywords", strings(&domain.keywords)),
+                    ("paths", strings(&domain.paths)),
+                    ("items", item_counts(&domain.items)),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn services(workspace: &Workspace) -> Vec<Row> {
+    workspace
+        .services
+        .iter()
+        .map(|service| {
+            let mut items = item_counts(&service.items);
+            items["shared_patterns"] = service.shared_patterns.len().into();
+            items["integration_patterns"] = service.integration_patterns.len().into();
+            row(
+                service.name.as_str(),
+                &service.origin,
+                vec![
+                    (
+                        "domain",
+                        service
+                            .domain
+                            .as_ref()
+                            .map_or(serde_json::Value::Null, |name| name.to_string().into()),
+                    ),
+                    ("depends_on", strings(&service.depends_on)),
+                    ("paths", strings(&service.paths)),
+                    ("items", items),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn features(workspace: &Workspace) -> Vec<Row> {
+    workspace
+        .features
+        .iter()
+        .map(|feature| {
+            let phases: Vec<&str> = feature
+                .phases
+                .iter()
+                .map(|phase| phase.name.as_str())
+                .collect();
+            let inputs: Vec<&str> = feature
+                .inputs
+                .iter()
+                .map(|input| input.key.as_str())
+                .collect();
+            row(
+                feature.name.as_str(),
+                &feature.origin,
+                vec![
+                    ("domains", strings(&feature.domains)),
+                    ("services", strings(&feature.services)),
+                    ("phases", strings(&phases)),
+                    ("inputs", strings(&inputs)),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn agents(workspace: &Workspace) -> Vec<Row> {
+    workspace
+        .agents
+        .iter()
+        .map(|agent| {
+            let sections = agent
+                .sections
+                .as_ref()
+                .map_or(serde_json::Value::Null, |sections| {
+                    serde_json::to_value(sections).unwrap_or(serde_json::Value::Null)
+                });
+            row(
+                agent.name.as_str(),
+                &agent.origin,
+                vec![
+                    ("topics", strings(&agent.topics)),
+                    ("sections", sections),
+                    (
+                        "budget",
+                        agent
+                            .budget
+                            .map_or(serde_json::Value::Null, serde_json::Value::from),
+                    ),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn gates(workspace: &Workspace) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut add = |layer: LayerId, gates: &[GateItem]| {
+        for gate in gates {
+            rows.push(row(
+                GateId::new(layer.clone(), gate.meta.key.to_string()).to_string(),
+                &gate.meta.origin,
+                vec![
+                    (
+                        "run",
+                        gate.run
+                            .clone()
+                            .map_or(serde_json::Value::Null, serde_json::Value::from),
+                    ),
+                    (
+                        "overrides",
+                        match &gate.meta.key {
+                            ItemKey::Qualified { layer, key } => format!("{layer}/{key}").into(),
+                            ItemKey::Plain(_) => serde_json::Value::Null,
+                        },
+                    ),
+                    (
+                        "timeout",
+                        gate.timeout.map_or(serde_json::Value::Null, |timeout| {
+                            humantime::format_duration(timeout).to_string().into()
+                        }),
+                    ),
+                    ("blocking", gate.blocking.unwrap_or(true).into()),
+                ],
+            ));
+        }
+    };
+    if let Some(org) = &workspace.org {
+        add(
+            LayerId::new(LayerKind::Org, org.name.as_str()),
+            &org.items.quality_gates,
+        );
+    }
+    for domain in &workspace.domains {
+        add(
+            LayerId::new(LayerKind::Domain, domain.name.as_str()),
+            &domain.items.quality_gates,
+        );
+    }
+    for service in &workspace.services {
+        add(
+            LayerId::new(LayerKind::Service, service.name.as_str()),
+            &service.items.quality_gates,
+        );
+    }
+    for feature in &workspace.features {
+        add(
+            LayerId::new(LayerKind::Feature, feature.name.as_str()),
+            &feature.items.quality_gates,
+        );
+    }
+    rows
+}

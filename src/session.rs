@@ -1,0 +1,560 @@
+//! The library API every front end uses: open a workspace once, then answer typed
+//! requests with typed results.
+//!
+//! A [`Session`] holds the validated workspace (settings, documents, the path resolver
+//! with its file index) and the token cache read ahead for it. Its methods answer
+//! [`BundleRequest`]s ([`Session::bundle`], [`Session::explain`]), [`GatesRequest`]s
+//! ([`Session::gates_plan`], [`Session::run_gates`]) and listings
+//! ([`Session::listing`]); [`validate`] checks a workspace without opening a session.
+//!
+//! Nothing here parses command lines, prints, or decides an exit code: the CLI's
+//! `commands/` and any other front end (a server) do that with the results. Nothing here
+//! is process-global: two sessions in one process are independent, signals are the
+//! caller's (a run is stopped through its [`Interrupter`]), and output goes to the
+//! writers and reporters the caller passes.
+//!
+//! [`Interrupter`]: crate::gates::run::Interrupter
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::bundle::build::{self, Request};
+use crate::bundle::cache::Preload;
+use crate::bundle::explain::Explanation;
+use crate::bundle::layer::Scope;
+use crate::bundle::model::{Bundle, ScopeKind};
+use crate::bundle::select;
+use crate::config::diagnostic::Problem;
+use crate::config::settings::Tokenizer;
+use crate::config::suggest;
+use crate::config::validate::Validation;
+use crate::config::workspace::{Agent, Domain, Feature, Service, Workspace};
+use crate::config::{self};
+use crate::date::Date;
+use crate::error::Error;
+use crate::gates::events::Reporter;
+use crate::gates::run::{self, Control, Outcome, Plan};
+use crate::gates::select::{self as gate_select, SelectedGate};
+use crate::ids::RunId;
+use crate::listing::{Listing, ListingKind};
+use crate::state::{self, State};
+
+/// How to open a session.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The date `expires` is judged against.
+    pub today: Date,
+    /// Start reading the token cache while the configuration loads (bundling).
+    pub preload_cache: bool,
+}
+
+/// An open, valid workspace.
+pub struct Session {
+    validation: Validation,
+    today: Date,
+    preload: Option<Preload>,
+}
+
+/// Load and validate the workspace at (or above) `root`: every problem, located. `Err`
+/// when nothing could be loaded at all (no root, a broken `ctx.toml`).
+pub fn validate(root: Option<&Path>, today: Date) -> Result<Validation, Vec<Problem>> {
+    config::open(root, today)
+}
+
+/// What to bundle (and explain): a declared feature, a description matched against
+/// domain keywords, and/or explicit domains and services; whose view; how big.
+#[derive(Debug, Clone, Default)]
+pub struct BundleRequest {
+    /// A declared feature, or words to match against domain keywords.
+    pub feature: Option<String>,
+    /// Words to match against domain keywords.
+    pub describe: Option<String>,
+    pub domains: Vec<String>,
+    pub services: Vec<String>,
+    pub agent: Option<String>,
+    /// Token budget (0 = unlimited); `None`: the agent's, the feature's, `ctx.toml`'s.
+    pub budget: Option<u64>,
+    /// `None`: `bundle.tokenizer` in `ctx.toml`.
+    pub tokenizer: Option<Tokenizer>,
+    /// Feature inputs, `KEY` → value.
+    pub inputs: Vec<(String, String)>,
+    /// Whether every declared input must be given (not for the bundle given to gates).
+    pub require_inputs: bool,
+    /// A file never to include (the bundle's own output file).
+    pub exclude: Option<PathBuf>,
+    /// Use and update the token cache.
+    pub use_cache: bool,
+}
+
+/// Which gates to select, and how to run them.
+#[derive(Debug, Clone, Default)]
+pub struct GatesRequest {
+    pub feature: Option<String>,
+    pub domains: Vec<String>,
+    pub services: Vec<String>,
+    pub all: bool,
+    /// Keep only gates whose scope owns a file changed since this base (`Some(None)`:
+    /// the default base).
+    pub changed: Option<Option<String>>,
+}
+
+/// A selection of gates, and the changed files it was narrowed to, if any.
+#[derive(Debug, Clone)]
+pub struct GatesPlan {
+    pub gates: Vec<SelectedGate>,
+    pub changed: Option<Vec<String>>,
+}
+
+/// How to run a selection.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Gates at a time; `None`: `gates.jobs` in `ctx.toml` (0 = the available cores).
+    pub jobs: Option<usize>,
+    /// Overrides every gate's timeout.
+    pub timeout: Option<Duration>,
+    pub fail_fast: bool,
+    /// The feature whose bundle gates get as `CTX_BUNDLE`, with its inputs.
+    pub feature: Option<String>,
+    pub inputs: Vec<(String, String)>,
+}
+
+/// A run made ready: its plan, and a warning when the bundle for `CTX_BUNDLE` could not
+/// be written (the gates then run without it).
+pub struct PreparedRun {
+    pub plan: Plan,
+    pub bundle_warning: Option<String>,
+}
+
+impl Session {
+    /// Discover, load and validate the workspace; any configuration error stops here
+    /// ([`Error::Config`] with every problem). Warnings are kept for [`Session::warnings`].
+    pub fn open(root: Option<&Path>, options: &OpenOptions) -> Result<Self, Error> {
+        // The token cache is read while the configuration loads.
+        let preload = options
+            .preload_cache
+            .then(|| config::settings::discover(root).ok())
+            .flatten()
+            .and_then(|root| Preload::start(&State::of(&root).token_cache()));
+        let validation = validate(root, options.today).map_err(Error::Config)?;
+        if validation.has_errors() {
+            return Err(Error::Config(validation.problems));
+        }
+        Ok(Self {
+            validation,
+            today: options.today,
+            preload,
+        })
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.validation.workspace
+    }
+
+    /// The warnings validation found (errors stop [`Session::open`]).
+    pub fn warnings(&self) -> &[Problem] {
+        &self.validation.problems
+    }
+
+    pub fn today(&self) -> Date {
+        self.today
+    }
+
+    /// Build the bundle a request asks for.
+    pub fn bundle(&mut self, request: &BundleRequest) -> Result<Bundle, Error> {
+        let workspace = &self.validation.workspace;
+        let agent = match request.agent.as_deref() {
+            Some(name) => Some(find_agent(workspace, name)?),
+            None => None,
+        };
+        let scope = scope_of(workspace, request, agent)?;
+        let inputs = match scope.scope.feature {
+            Some(feature) => inputs(feature, &request.inputs, request.require_inputs)?,
+            None => request.inputs.iter().cloned().collect(),
+        };
+        // The most specific budget wins: request, agent, feature, `ctx.toml`.
+        let budget = request
+            .budget
+            .or(agent.and_then(|agent| agent.budget))
+            .or(scope.scope.feature.and_then(|feature| feature.budget))
+            .unwrap_or(workspace.settings.budget);
+        let options = build::Options {
+            tokenizer: request.tokenizer.unwrap_or(workspace.settings.tokenizer),
+            budget,
+            today: self.today,
+            inputs,
+            exclude: request
+                .exclude
+                .as_deref()
+                .and_then(|path| crate::paths::relative_to_root(&workspace.root, path)),
+            secrets: workspace.settings.secrets,
+            cache: if request.use_cache {
+                build::CacheUse::On(self.preload.take())
+            } else {
+                build::CacheUse::Off
+            },
+        };
+        build::build(workspace, &scope, options).map_err(Error::from)
+    }
+
+    /// How a request's bundle is made: layers, items, statuses and reasons.
+    pub fn explain(&mut self, request: &BundleRequest) -> Result<Explanation, Error> {
+        let bundle = self.bundle(request)?;
+        Ok(Explanation::of(&bundle))
+    }
+
+    /// What `ctx list` shows.
+    pub fn listing(&self, kind: ListingKind) -> Listing {
+        crate::listing::of(&self.validation.workspace, kind)
+    }
+
+    /// The gates a request selects, in run order, each with why.
+    pub fn gates_plan(&self, request: &GatesRequest) -> Result<GatesPlan, Error> {
+        let workspace = &self.validation.workspace;
+        let mut selection = gate_select::Request {
+            all: request.all,
+            ..gate_select::Request::default()
+        };
+        if let Some(name) = &request.feature {
+            selection.feature = Some(find_feature(workspace, name)?);
+        }
+        let mut scope = Scope::default();
+        for name in &request.domains {
+            scope.add_domain(Some(find_domain(workspace, name)?));
+        }
+        for name in &request.services {
+            scope.add_service(Some(find_service(workspace, name)?));
+        }
+        selection.scope = scope;
+        let mut gates = gate_select::select(workspace, &selection, self.today);
+        let mut changed_files = None;
+        if let Some(base) = &request.changed {
+            let changed = gate_select::changed_files(&workspace.root, base.as_deref()).map_err(|error| Error::Usage {
+                message: format!("`--changed`: {error}"),
+                help: Some(String::from(
+                    "fetch the history the base needs (in GitHub Actions: `actions/checkout` with `fetch-depth: 0`; elsewhere `git fetch origin main`), or name a base with `--base REF`",
+                )),
+            })?;
+            gates = gate_select::keep_changed(workspace, gates, &changed);
+            changed_files = Some(changed);
+        }
+        Ok(GatesPlan {
+            gates,
+            changed: changed_files,
+        })
+    }
+
+    /// Make a run ready: its id and folder under `.ctx/runs/`, and the feature's bundle
+    /// for `CTX_BUNDLE` (inputs not required; a bundle that cannot be made is a warning).
+    pub fn prepare_run(
+        &mut self,
+        gates: Vec<SelectedGate>,
+        options: &RunOptions,
+    ) -> Result<PreparedRun, Error> {
+        let root = self.validation.workspace.root.clone();
+        let run_id = RunId::mint();
+        let run_dir = State::of(&root).run_dir(&run_id);
+        std::fs::create_dir_all(&run_dir).map_err(|source| Error::Output {
+            what: format!("`{}`", run_dir.display()),
+            source,
+        })?;
+        let (bundle, bundle_warning) = match &options.feature {
+            Some(feature) => match self.write_run_bundle(feature, &options.inputs, &run_dir) {
+                Ok(path) => (Some(path), None),
+                Err(error) => (
+                    None,
+                    Some(format!("gates run without `CTX_BUNDLE`: {error}")),
+                ),
+            },
+            None => (None, None),
+        };
+        let settings = &self.validation.workspace.settings;
+        let jobs = match options.jobs.unwrap_or(settings.jobs) {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            jobs => jobs,
+        };
+        Ok(PreparedRun {
+            plan: Plan {
+                gates,
+                jobs,
+                default_timeout: settings.timeout,
+                timeout_override: options.timeout,
+                grace: settings.grace,
+                fail_fast: options.fail_fast,
+                root,
+                run_id,
+                run_dir,
+                trace_id: crate::process::random_hex(32, "trace"),
+                feature: options.feature.clone(),
+                bundle,
+                secrets: settings.secrets,
+            },
+            bundle_warning,
+        })
+    }
+
+    /// Run a prepared plan; every event goes to `reporter`.
+    pub fn run_gates(&self, plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcome {
+        run::run(plan, control, reporter)
+    }
+
+    fn write_run_bundle(
+        &mut self,
+        feature: &str,
+        inputs: &[(String, String)],
+        run_dir: &Path,
+    ) -> Result<PathBuf, Error> {
+        let request = BundleRequest {
+            feature: Some(feature.to_owned()),
+            inputs: inputs.to_vec(),
+            require_inputs: false,
+            use_cache: true,
+            ..BundleRequest::default()
+        };
+        let bundle = self.bundle(&request)?;
+        let path = state::run_bundle(run_dir);
+        crate::output::write_atomic_with(&path, |out| crate::bundle::render::json(&bundle, out))
+            .map_err(|error| Error::Bundle {
+                message: format!("cannot write `{}`: {error}", path.display()),
+                help: None,
+            })?;
+        Ok(path)
+    }
+
+    /// Free the workspace on a background thread (a command about to exit need not wait
+    /// for it).
+    pub fn close_in_background(self) {
+        crate::parallel::drop_in_background(self.validation);
+    }
+}
+
+/// Turn a request into a scope: a declared feature, an ad-hoc feature chosen by
+/// keywords, or explicit domains and services.
+fn scope_of<'w>(
+    workspace: &'w Workspace,
+    request: &BundleRequest,
+    agent: Option<&'w Agent>,
+) -> Result<Request<'w>, Error> {
+    let mut extra = Scope::default();
+    for name in &request.domains {
+        extra.add_domain(Some(find_domain(workspace, name)?));
+    }
+    for name in &request.services {
+        extra.add_service(Some(find_service(workspace, name)?));
+    }
+    let with_extra = |mut scope: Scope<'w>| {
+        for domain in &extra.domains {
+            scope.add_domain(Some(domain));
+        }
+        for service in &extra.services {
+            scope.add_service(Some(service));
+        }
+        scope
+    };
+    if let Some(name) = &request.feature
+        && let Some(feature) = workspace.feature(name)
+    {
+        return Ok(Request {
+            name: name.clone(),
+            kind: ScopeKind::Feature,
+            description: feature.description.clone(),
+            scope: with_extra(Scope::of_feature(workspace, feature)),
+            agent,
+        });
+    }
+    let text = request.feature.as_deref().or(request.describe.as_deref());
+    let mut scope = Scope::default();
+    if let Some(text) = text {
+        for matched in select::domains(workspace, text) {
+            scope.add_domain(Some(matched.domain));
+        }
+    }
+    let scope = with_extra(scope);
+    if scope.domains.is_empty() && scope.services.is_empty() {
+        return Err(no_match(workspace, request));
+    }
+    let (name, kind) = match (&request.feature, &request.describe) {
+        (Some(name), _) => (name.clone(), ScopeKind::AdHoc),
+        (None, Some(_)) => (String::from("ad-hoc"), ScopeKind::AdHoc),
+        (None, None) if scope.services.len() == 1 && request.domains.is_empty() => {
+            (scope.services[0].name.to_string(), ScopeKind::Service)
+        }
+        (None, None) => (String::from("ad-hoc"), ScopeKind::AdHoc),
+    };
+    Ok(Request {
+        name,
+        kind,
+        description: request.describe.clone(),
+        scope,
+        agent,
+    })
+}
+
+/// Nothing matched: say so, with the features and every domain's keywords.
+fn no_match(workspace: &Workspace, request: &BundleRequest) -> Error {
+    let keywords: Vec<String> = workspace
+        .domains
+        .iter()
+        .map(|domain| {
+            let words = if domain.keywords.is_empty() {
+                String::from("(no keywords)")
+            } else {
+                domain.keywords.join(", ")
+            };
+            format!("`{}`: {words}", domain.name)
+        })
+        .collect();
+    let features: Vec<String> = workspace
+        .features
+        .iter()
+        .map(|feature| feature.name.to_string())
+        .collect();
+    let (message, near) = match (&request.feature, &request.describe) {
+        (Some(name), _) => (
+            format!("no feature named `{name}`, and no domain's keywords match it"),
+            suggest::closest(name, features.iter().map(String::as_str))
+                .first()
+                .map(|best| format!("did you mean `{best}`? ")),
+        ),
+        (None, Some(text)) => (format!("no domain's keywords match \"{text}\""), None),
+        (None, None) => (String::from("nothing to bundle"), None),
+    };
+    Error::Usage {
+        message,
+        help: Some(format!(
+            "{}declared features: {}; domains and their keywords: {}",
+            near.unwrap_or_default(),
+            suggest::list(&features),
+            keywords.join("; ")
+        )),
+    }
+}
+
+/// Inputs against the feature's declared inputs: unknown keys are errors, and so are
+/// missing inputs when `require`d.
+fn inputs(
+    feature: &Feature,
+    given: &[(String, String)],
+    require: bool,
+) -> Result<BTreeMap<String, String>, Error> {
+    let known: Vec<String> = feature
+        .inputs
+        .iter()
+        .map(|input| input.key.clone())
+        .collect();
+    let mut values = BTreeMap::new();
+    for (key, value) in given {
+        if !known.iter().any(|name| name == key) {
+            let near = suggest::closest(key, known.iter().map(String::as_str));
+            let hint = near
+                .first()
+                .map(|best| format!("did you mean `{best}`? "))
+                .unwrap_or_default();
+            return Err(Error::Usage {
+                message: format!("feature `{}` has no input `{key}`", feature.name),
+                help: Some(if known.is_empty() {
+                    String::from("this feature declares no inputs")
+                } else {
+                    format!("{hint}its inputs: {}", suggest::list(&known))
+                }),
+            });
+        }
+        values.insert(key.clone(), value.clone());
+    }
+    let missing: Vec<String> = feature
+        .inputs
+        .iter()
+        .filter(|input| !values.contains_key(&input.key))
+        .map(|input| format!("`{}` ({})", input.key, input.description))
+        .collect();
+    if require && !missing.is_empty() {
+        return Err(Error::Usage {
+            message: format!("feature `{}` needs {}", feature.name, missing.join(", ")),
+            help: Some(format!(
+                "pass {}",
+                feature
+                    .inputs
+                    .iter()
+                    .filter(|input| !values.contains_key(&input.key))
+                    .map(|input| format!("`--set {}=...`", input.key))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        });
+    }
+    Ok(values)
+}
+
+/// A usage error for a name nothing declares, with `did you mean` and the known names.
+pub fn unknown(kind: &str, name: &str, known: &[String]) -> Error {
+    let near = suggest::closest(name, known.iter().map(String::as_str));
+    let hint = near
+        .first()
+        .map(|best| format!("did you mean `{best}`? "))
+        .unwrap_or_default();
+    Error::Usage {
+        message: format!("no {kind} named `{name}`"),
+        help: Some(format!("{hint}declared {kind}s: {}", suggest::list(known))),
+    }
+}
+
+fn names<'w, T: 'w>(
+    items: impl IntoIterator<Item = &'w T>,
+    name: impl Fn(&T) -> String,
+) -> Vec<String> {
+    items.into_iter().map(name).collect()
+}
+
+fn find_feature<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Feature, Error> {
+    workspace.feature(name).ok_or_else(|| {
+        let known = names(&workspace.features, |feature| feature.name.to_string());
+        unknown("feature", name, &known)
+    })
+}
+
+fn find_domain<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Domain, Error> {
+    workspace.domain(name).ok_or_else(|| {
+        let known = names(&workspace.domains, |domain| domain.name.to_string());
+        unknown("domain", name, &known)
+    })
+}
+
+fn find_service<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Service, Error> {
+    workspace.service(name).ok_or_else(|| {
+        let known = names(&workspace.services, |service| service.name.to_string());
+        unknown("service", name, &known)
+    })
+}
+
+fn find_agent<'w>(workspace: &'w Workspace, name: &str) -> Result<&'w Agent, Error> {
+    workspace
+        .agents
+        .iter()
+        .find(|agent| agent.name.as_str() == name)
+        .ok_or_else(|| {
+            let known = names(&workspace.agents, |agent| agent.name.to_string());
+            unknown("agent", name, &known)
+        })
+}
+
+impl From<build::BuildError> for Error {
+    fn from(error: build::BuildError) -> Self {
+        match error {
+            build::BuildError::Secrets(ref found) => Error::Policy {
+                message: error.to_string(),
+                findings: found
+                    .iter()
+                    .map(|secret| format!("{}:{}: {}", secret.path, secret.line, secret.rule))
+                    .collect(),
+            },
+            build::BuildError::OverBudget(over) => Error::Bundle {
+                message: over.to_string(),
+                help: Some(format!(
+                    "constraints, gates and phases are never shed; raise the budget to at least {required} (`--budget {required}`, the agent's or feature's `budget`, or `bundle.budget` in `ctx.toml`), or use `--budget 0` for no limit (asked: {budget})",
+                    required = over.required,
+                    budget = over.budget
+                )),
+            },
+        }
+    }
+}

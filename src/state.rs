@@ -1,0 +1,112 @@
+//! The `.ctx/` folder of a workspace: the one module that knows its layout.
+//!
+//! ```text
+//! .ctx/
+//!   .gitignore            `*`: the folder is never committed by accident
+//!   cache/tokens          the token cache (bundle::cache)
+//!   runs/<run id>/        one folder per `ctx gates` run
+//!     bundle.json         the bundle given to gates as `CTX_BUNDLE`
+//!     <gate>.log          a gate's whole output
+//!     out/<gate>/         a gate's private output folder (`CTX_GATE_OUTPUT_DIR`)
+//! ```
+//!
+//! Everything else asks this module for a path; nothing joins `.ctx` by hand.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::ids::{GateId, RunId};
+
+/// The `.ctx/` folder of the workspace at a root.
+#[derive(Debug, Clone)]
+pub struct State {
+    folder: PathBuf,
+}
+
+impl State {
+    pub fn of(root: &Path) -> Self {
+        Self {
+            folder: root.join(".ctx"),
+        }
+    }
+
+    /// The token cache file.
+    pub fn token_cache(&self) -> PathBuf {
+        self.folder.join("cache").join("tokens")
+    }
+
+    /// The folder of one gate run.
+    pub fn run_dir(&self, run: &RunId) -> PathBuf {
+        self.folder.join("runs").join(run.as_str())
+    }
+
+    /// Create the folder that will hold `path` (a file under `.ctx/`), and the `.ctx`
+    /// folder's own `.gitignore` if it has none.
+    pub fn prepare(&self, path: &Path) -> io::Result<()> {
+        let folder = path.parent().unwrap_or(&self.folder);
+        std::fs::create_dir_all(folder)?;
+        let ignore = self.folder.join(".gitignore");
+        match ignore.exists() {
+            true => Ok(()),
+            false => std::fs::write(ignore, "*\n"),
+        }
+    }
+}
+
+/// A run folder's files for one gate.
+#[derive(Debug, Clone)]
+pub struct GateFiles {
+    pub log: PathBuf,
+    pub output_dir: PathBuf,
+}
+
+impl GateFiles {
+    pub fn of(run_dir: &Path, gate: &GateId) -> Self {
+        let name = file_name(&gate.to_string());
+        Self {
+            log: run_dir.join(format!("{name}.log")),
+            output_dir: run_dir.join("out").join(name),
+        }
+    }
+}
+
+/// The bundle a run gives its gates.
+pub fn run_bundle(run_dir: &Path) -> PathBuf {
+    run_dir.join("bundle.json")
+}
+
+/// A file name for a gate id: `domain:payment/payment-tests` → `domain_payment__payment-tests`.
+fn file_name(id: &str) -> String {
+    id.chars()
+        .map(|character| match character {
+            ':' => '_',
+            '/' => '~',
+            character
+                if character.is_ascii_alphanumeric()
+                    || matches!(character, '-' | '_' | '.' | '@') =>
+            {
+                character
+            }
+            _ => '_',
+        })
+        .collect::<String>()
+        .replace('~', "__")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::workspace::LayerKind;
+    use crate::ids::LayerId;
+
+    #[test]
+    fn gate_files_are_named_after_the_gate() {
+        let gate = GateId::new(LayerId::new(LayerKind::Domain, "payment"), "payment-tests");
+        let files = GateFiles::of(Path::new("/r"), &gate);
+        assert_eq!(files.log, Path::new("/r/domain_payment__payment-tests.log"));
+        assert_eq!(
+            files.output_dir,
+            Path::new("/r/out/domain_payment__payment-tests")
+        );
+    }
+}

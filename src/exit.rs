@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use nix::sys::signal::Signal;
 
-use crate::gates::run::RunVerdict;
+use crate::gates::plan::RunVerdict;
 
 /// How a run of `ctx` ended, in the vocabulary of SPEC §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

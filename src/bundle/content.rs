@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::cache::{Seen, Shape, Stat};
 use super::files::{self, FileContent};
-use super::prefetch::{Form, Prefetch, Prepared};
+use super::prefetch::{Form, Prefetch, Prepared, Source};
 use crate::config::workspace::LineRange;
 use crate::secrets::{self, Finding};
 
@@ -52,7 +52,7 @@ struct Inner {
     /// An error met while the template printed this content (fmt errors carry none).
     render_error: Mutex<Option<ContentError>>,
     /// The read-ahead of the write in progress, and this content's place in it.
-    prefetch: Mutex<Option<(Arc<Prefetch>, usize)>>,
+    prefetch: Mutex<Option<(Arc<Prefetch<Content>>, usize)>>,
 }
 
 /// Why content could not be written.
@@ -177,7 +177,7 @@ impl Content {
     }
 
     /// Join (or leave) the read-ahead of a write.
-    pub fn attach(&self, prefetch: Option<(Arc<Prefetch>, usize)>) {
+    fn set_prefetch(&self, prefetch: Option<(Arc<Prefetch<Content>>, usize)>) {
         if let Ok(mut slot) = self.0.prefetch.lock() {
             *slot = prefetch;
         }
@@ -237,6 +237,18 @@ impl Content {
     }
 }
 
+impl Source for Content {
+    type Error = ContentError;
+
+    fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
+        Content::prepared(self, form)
+    }
+
+    fn attach(&self, prefetch: Option<(Arc<Prefetch<Content>>, usize)>) {
+        self.set_prefetch(prefetch);
+    }
+}
+
 impl Serialize for Content {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if minijinja::value::serializing_for_value() {
@@ -246,8 +258,21 @@ impl Serialize for Content {
             Ok(Prepared::Text(text)) => serializer.serialize_str(&text),
             // Escaped by the read-ahead of a bundle's JSON output: its formatter writes it.
             Ok(Prepared::Escaped(escaped)) => {
-                super::json::hand_over(escaped);
-                serializer.serialize_str("")
+                let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
+                match prefetch {
+                    Some((prefetch, _)) if prefetch.hand_over(escaped) => {
+                        serializer.serialize_str("")
+                    }
+                    // Not a bundle's JSON write: serialise the text like any string.
+                    _ => match self.text() {
+                        Ok(text) => serializer.serialize_str(&text),
+                        Err(error) => {
+                            let message = error.to_string();
+                            self.remember(error);
+                            Err(serde::ser::Error::custom(message))
+                        }
+                    },
+                }
             }
             Err(error) => {
                 let message = error.to_string();

@@ -5,40 +5,56 @@
 //! strings one byte at a time on the thread that writes. Instead, the read-ahead
 //! ([`Form::JsonEscaped`]) escapes each file with [`escape_into`] (eight bytes at a time,
 //! stopping only where JSON needs an escape) right after reading it, while the file is
-//! still in that core's cache; [`Content`] hands the escaped text over ([`hand_over`])
-//! and [`BulkFormatter`] copies it into the output. The output is byte for byte what
-//! serde_json writes (tested against it).
+//! still in that core's cache; [`Content`] hands the escaped text over through the
+//! write's [`HandOver`] (owned by that write, shared by the read-ahead and the
+//! formatter: no thread-local, no global) and [`BulkFormatter`] copies it into the
+//! output. The output is byte for byte what serde_json writes (tested against it).
 //!
 //! [`Content`]: super::content::Content
 //! [`Form::JsonEscaped`]: super::prefetch::Form::JsonEscaped
 
-use std::cell::RefCell;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::ser::{Formatter, PrettyFormatter};
 
-thread_local! {
-    /// An escaped content text, from [`hand_over`] to the formatter.
-    static HANDED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
+/// The slot through which an already escaped text reaches the [`BulkFormatter`] of one
+/// JSON write: the serialiser of a content gives it here, then serialises an empty
+/// string, whose opening quote is where the formatter writes it.
+#[derive(Debug, Default)]
+pub struct HandOver(Mutex<Option<Vec<u8>>>);
 
-/// Hand an already escaped string to the [`BulkFormatter`] serialising on this thread;
-/// the caller then serialises an empty string, whose opening quote is where the
-/// formatter writes it.
-pub fn hand_over(escaped: Vec<u8>) {
-    HANDED.with_borrow_mut(|handed| *handed = Some(escaped));
+impl HandOver {
+    pub fn give(&self, escaped: Vec<u8>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(escaped);
+    }
+
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 /// serde_json's [`PrettyFormatter`], writing a handed-over escaped text as it is.
 #[derive(Debug, Default)]
 pub struct BulkFormatter {
     pretty: PrettyFormatter<'static>,
+    handed: Arc<HandOver>,
+}
+
+impl BulkFormatter {
+    /// A formatter that writes what is given to `handed`.
+    pub fn new(handed: Arc<HandOver>) -> Self {
+        Self {
+            pretty: PrettyFormatter::default(),
+            handed,
+        }
+    }
 }
 
 impl Formatter for BulkFormatter {
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         writer.write_all(b"\"")?;
-        match HANDED.with_borrow_mut(Option::take) {
+        match self.handed.take() {
             Some(escaped) => writer.write_all(&escaped),
             None => Ok(()),
         }
@@ -201,10 +217,11 @@ mod tests {
 
     #[test]
     fn a_handed_over_text_is_written_as_it_is() {
-        hand_over(b"x\\\"y".to_vec());
+        let handed = Arc::new(HandOver::default());
+        handed.give(b"x\\\"y".to_vec());
         let mut out = Vec::new();
         let mut serializer =
-            serde_json::Serializer::with_formatter(&mut out, BulkFormatter::default());
+            serde_json::Serializer::with_formatter(&mut out, BulkFormatter::new(handed));
         serde::Serialize::serialize(&vec!["", "plain", ""], &mut serializer).unwrap();
         // Taken once: the next empty string is empty.
         assert_eq!(

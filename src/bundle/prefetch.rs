@@ -12,8 +12,19 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::content::{Content, ContentError};
-use super::json;
+use super::json::{self, HandOver};
+
+/// What the read-ahead reads: a content that can prepare its text in a [`Form`], and be
+/// told which read-ahead serves it while a write is under way.
+pub trait Source: Clone + Send + Sync + Sized {
+    type Error: Send;
+
+    /// Read (and check) the text, in `form`.
+    fn prepared(&self, form: Form) -> Result<Prepared, Self::Error>;
+
+    /// From now on, take the text from `prefetch` (at this index); `None`: read it.
+    fn attach(&self, prefetch: Option<(Arc<Prefetch<Self>>, usize)>);
+}
 
 /// Bytes read ahead at most (plus the file being read).
 const CAP: usize = 2 << 20;
@@ -61,19 +72,19 @@ impl Prepared {
 }
 
 /// One content's state during a write.
-enum Slot {
+enum Slot<E> {
     /// Not touched yet.
     Pending,
     /// Being read by a reader thread.
     Loading,
     /// Read, not yet written.
-    Ready(Result<Prepared, ContentError>),
+    Ready(Result<Prepared, E>),
     /// Handed to the writer (or left to it).
     Taken,
 }
 
-struct State {
-    slots: Vec<Slot>,
+struct State<E> {
+    slots: Vec<Slot<E>>,
     /// The first slot no reader has looked at.
     next: usize,
     /// Bytes in `Ready` slots.
@@ -86,11 +97,13 @@ struct State {
 }
 
 /// The read-ahead of one write.
-pub struct Prefetch {
+pub struct Prefetch<S: Source> {
     /// What to read, in the expected order (the write detaches them when done, which
-    /// ends the reference cycle through [`Content::attach`]).
-    contents: Vec<Content>,
-    state: Mutex<State>,
+    /// ends the reference cycle through [`Source::attach`]).
+    contents: Vec<S>,
+    /// Where a JSON write's formatter takes escaped texts from.
+    handed: Option<Arc<HandOver>>,
+    state: Mutex<State<S::Error>>,
     /// Signalled when room frees up under the cap (readers wait on it).
     room: Condvar,
     /// Signalled when a slot is ready (the writer waits on it).
@@ -100,16 +113,21 @@ pub struct Prefetch {
     helps: bool,
 }
 
-impl std::fmt::Debug for Prefetch {
+impl<S: Source> std::fmt::Debug for Prefetch<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prefetch").finish_non_exhaustive()
     }
 }
 
-impl Prefetch {
+impl<S: Source> Prefetch<S> {
     /// Read ahead for `contents` (in bundle order), in `form`, while `write` runs on
     /// this thread.
-    pub fn around<R>(contents: &[Content], form: Form, write: impl FnOnce() -> R) -> R {
+    pub fn around<R>(
+        contents: &[S],
+        form: Form,
+        handed: Option<Arc<HandOver>>,
+        write: impl FnOnce() -> R,
+    ) -> R {
         // Reading, checking and escaping JSON cost more than writing it: one reader per
         // core. Plain texts cost less to read than the template takes to print them: one
         // reader, and the writer reads too whenever it would otherwise wait for it.
@@ -120,6 +138,7 @@ impl Prefetch {
         };
         let prefetch = Arc::new(Self {
             contents: contents.to_vec(),
+            handed,
             state: Mutex::new(State {
                 slots: contents.iter().map(|_| Slot::Pending).collect(),
                 next: 0,
@@ -152,14 +171,29 @@ impl Prefetch {
         result
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// Give an escaped text to the formatter of this write (see [`HandOver`]); `false`
+    /// when this write has no formatter to take it.
+    pub fn hand_over(&self, escaped: Vec<u8>) -> bool {
+        match &self.handed {
+            Some(handed) => {
+                handed.give(escaped);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<S::Error>> {
         // A panic elsewhere poisons nothing this state cannot recover from.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn wait<'g>(condvar: &Condvar, guard: MutexGuard<'g, State>) -> MutexGuard<'g, State> {
+    fn wait<'g>(
+        condvar: &Condvar,
+        guard: MutexGuard<'g, State<S::Error>>,
+    ) -> MutexGuard<'g, State<S::Error>> {
         condvar
             .wait(guard)
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -185,7 +219,7 @@ impl Prefetch {
 
     /// The next content no one has touched, marked as being read; none when all are
     /// taken, the write stopped or the cap is reached.
-    fn claim(state: &mut State, count: usize) -> Option<usize> {
+    fn claim(state: &mut State<S::Error>, count: usize) -> Option<usize> {
         while state
             .slots
             .get(state.next)
@@ -220,8 +254,8 @@ impl Prefetch {
     pub fn take(
         &self,
         index: usize,
-        read: impl FnOnce(Form) -> Result<Prepared, ContentError>,
-    ) -> Result<Prepared, ContentError> {
+        read: impl FnOnce(Form) -> Result<Prepared, S::Error>,
+    ) -> Result<Prepared, S::Error> {
         let mut state = self.lock();
         loop {
             match std::mem::replace(&mut state.slots[index], Slot::Taken) {
@@ -261,6 +295,7 @@ impl Prefetch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bundle::content::{Content, ContentError};
 
     #[test]
     fn texts_come_back_whatever_the_order_and_however_often() {
@@ -274,7 +309,7 @@ mod tests {
             })
             .collect();
         for form in [Form::Plain, Form::JsonEscaped] {
-            let texts = Prefetch::around(&contents, form, || {
+            let texts = Prefetch::around(&contents, form, None, || {
                 // Backwards, then the first one again.
                 let mut texts: Vec<Prepared> = contents
                     .iter()
@@ -305,7 +340,7 @@ mod tests {
     fn claims_skip_touched_contents_and_respect_the_cap() {
         let mut state = State {
             slots: vec![
-                Slot::Taken,
+                Slot::<ContentError>::Taken,
                 Slot::Loading,
                 Slot::Pending,
                 Slot::Ready(Ok(Prepared::Text(String::new()))),
@@ -317,16 +352,16 @@ mod tests {
             readers_waiting: 0,
             writer_waits_for: None,
         };
-        assert_eq!(Prefetch::claim(&mut state, 5), Some(2));
+        assert_eq!(Prefetch::<Content>::claim(&mut state, 5), Some(2));
         assert!(matches!(state.slots[2], Slot::Loading));
         state.buffered = CAP + 1;
-        assert_eq!(Prefetch::claim(&mut state, 5), None);
+        assert_eq!(Prefetch::<Content>::claim(&mut state, 5), None);
         state.buffered = CAP;
-        assert_eq!(Prefetch::claim(&mut state, 5), Some(4));
-        assert_eq!(Prefetch::claim(&mut state, 5), None);
+        assert_eq!(Prefetch::<Content>::claim(&mut state, 5), Some(4));
+        assert_eq!(Prefetch::<Content>::claim(&mut state, 5), None);
         state.slots.push(Slot::Pending);
         state.stopped = true;
-        assert_eq!(Prefetch::claim(&mut state, 6), None);
+        assert_eq!(Prefetch::<Content>::claim(&mut state, 6), None);
     }
 
     #[test]
@@ -336,7 +371,7 @@ mod tests {
         std::fs::write(&path, "counted\n").unwrap();
         let contents = vec![Content::for_test(&path, "counted\n")];
         std::fs::write(&path, "changed\n").unwrap();
-        let result = Prefetch::around(&contents, Form::Plain, || contents[0].for_write());
+        let result = Prefetch::around(&contents, Form::Plain, None, || contents[0].for_write());
         assert!(result.is_err());
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::content::{Content, ContentError};
 use super::files;
-use super::json::BulkFormatter;
+use super::json::{BulkFormatter, HandOver};
 use super::merge::Status;
 use super::model::{Bundle, LayerJson};
 use super::prefetch::{Form, Prefetch};
@@ -181,7 +181,7 @@ pub fn markdown(
         })?;
         Ok(())
     };
-    let rendered = Prefetch::around(&contents, Form::Plain, render).map_err(|error| {
+    let rendered = Prefetch::around(&contents, Form::Plain, None, render).map_err(|error| {
         let changed = items
             .iter()
             .find_map(|object| object.item.content.as_ref()?.render_error());
@@ -293,9 +293,10 @@ pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError>
         .iter()
         .filter_map(|item| item.content.clone())
         .collect();
-    Prefetch::around(&contents, Form::JsonEscaped, || {
+    let handed = Arc::new(HandOver::default());
+    Prefetch::around(&contents, Form::JsonEscaped, Some(handed.clone()), || {
         let mut serializer =
-            serde_json::Serializer::with_formatter(&mut buffered, BulkFormatter::default());
+            serde_json::Serializer::with_formatter(&mut buffered, BulkFormatter::new(handed));
         bundle.serialize(&mut serializer)
     })
     .map_err(|error| {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::run::{GateResult, Outcome, Plan};
+use super::plan::{GateResult, Outcome, Plan};
 use super::select::SelectedGate;
 use crate::ids::GateId;
 

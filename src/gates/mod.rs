@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod events;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod select;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::capture::clean;
-use super::run::{GateResult, GateStatus, Outcome, Plan};
+use super::plan::{GateResult, GateStatus, Outcome, Plan};
 use super::select::SelectedGate;
 use crate::ids::{GateId, LayerId, RunId};
 

@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::gates::capture::clean;
 use crate::gates::events::{GateEvent, Reporter};
-use crate::gates::run::GateResult;
+use crate::gates::plan::GateResult;
 use crate::ids::GateId;
 use crate::output::Printer;
 

@@ -1,0 +1,253 @@
+//! Converting a feature: its scope, inputs and phases, each reference checked.
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::documents::Tables;
+use crate::config::convert::{self, Converter, KeyRule};
+use crate::config::diagnostic::Problem;
+use crate::config::model;
+use crate::config::suggest;
+use crate::config::workspace::{
+    DomainName, Feature, FeatureName, Input, Phase, ServiceName, ValidationStep,
+};
+
+pub(super) fn feature(
+    convert: &mut Converter<'_>,
+    wire: &model::Feature,
+    tables: &Tables<'_>,
+) -> Feature {
+    let mut scope_domains: Vec<&str> = Vec::new();
+    for domain in &wire.domains {
+        if tables.reference(convert, domain, "domain", "feature `domains`") {
+            scope_domains.push(&domain.value);
+        }
+    }
+    let mut scope_services: Vec<&model::Service> = Vec::new();
+    for service in &wire.services {
+        if tables.reference(convert, service, "service", "feature `services`")
+            && let Some(declared) = tables.services.get(service.value.as_str())
+        {
+            scope_services.push(declared);
+            if let Some(domain) = &declared.domain
+                && !scope_domains.contains(&domain.value.as_str())
+                && tables.domains.contains_key(domain.value.as_str())
+            {
+                scope_domains.push(&domain.value);
+            }
+        }
+    }
+    // Gate names a phase may cite: every gate key of the feature's scope.
+    let mut gate_names: Vec<String> = scope_domains
+        .iter()
+        .filter_map(|name| tables.domains.get(name))
+        .flat_map(|domain| domain.quality_gates.entries.iter())
+        .chain(
+            scope_services
+                .iter()
+                .flat_map(|service| service.quality_gates.entries.iter()),
+        )
+        .chain(wire.quality_gates.entries.iter())
+        .map(|(key, _)| key.value.clone())
+        .collect();
+    gate_names.sort();
+    gate_names.dedup();
+
+    let inputs = inputs(convert, wire);
+
+    let mut phases = Vec::new();
+    let mut phase_names: HashMap<&str, model::Pos> = HashMap::default();
+    for phase in &wire.phases {
+        let phase = &phase.value;
+        if let Some(first) = phase_names.get(phase.name.value.as_str()) {
+            let problem = Problem::error(
+                "config::duplicate-name",
+                convert.locate(phase.name.pos),
+                format!("phase `{}` appears twice", phase.name.value),
+            )
+            .related(convert.locate(*first), "first here")
+            .help("phase names are unique within a feature");
+            convert.problems.push(problem);
+        } else {
+            phase_names.insert(&phase.name.value, phase.name.pos);
+        }
+        phases.push(convert_phase(
+            convert,
+            phase,
+            tables,
+            &scope_domains,
+            &gate_names,
+        ));
+    }
+    Feature {
+        name: FeatureName::new(convert.name(&wire.name, "feature")),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
+        domains: wire
+            .domains
+            .iter()
+            .map(|name| DomainName::new(name.value.clone()))
+            .collect(),
+        services: wire
+            .services
+            .iter()
+            .map(|name| ServiceName::new(name.value.clone()))
+            .collect(),
+        inputs,
+        phases,
+        budget: wire.budget.as_ref().map(|budget| budget.value),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            KeyRule::QualifiedAllowed,
+        ),
+        origin: convert.origin(wire.name.pos),
+    }
+}
+
+/// One phase: its domains (within the feature's scope), the patterns it names (declared
+/// by those domains) and its validation steps (gates of the scope, or prose).
+fn convert_phase(
+    convert: &mut Converter<'_>,
+    phase: &model::Phase,
+    tables: &Tables<'_>,
+    scope_domains: &[&str],
+    gate_names: &[String],
+) -> Phase {
+    let mut phase_domains = Vec::new();
+    for domain in &phase.domains {
+        if !tables.reference(convert, domain, "domain", "phase `domains`") {
+            continue;
+        }
+        if !scope_domains.contains(&domain.value.as_str()) {
+            let problem = Problem::error(
+                "config::phase-domain",
+                convert.locate(domain.pos),
+                format!(
+                    "phase `{}` uses domain `{}`, which is not in the feature's scope",
+                    phase.name.value, domain.value
+                ),
+            )
+            .help(format!("add `{}` to the feature's `domains`", domain.value));
+            convert.problems.push(problem);
+        }
+        phase_domains.push(domain.value.as_str());
+    }
+    let lookup_domains: Vec<&str> = if phase.domains.is_empty() {
+        scope_domains.to_vec()
+    } else {
+        phase_domains.clone()
+    };
+    let mut known_patterns: Vec<String> = lookup_domains
+        .iter()
+        .filter_map(|name| tables.domains.get(name))
+        .flat_map(|domain| {
+            domain
+                .patterns
+                .entries
+                .iter()
+                .map(|(key, _)| key.value.clone())
+        })
+        .collect();
+    known_patterns.dedup();
+    for pattern in &phase.patterns {
+        if !known_patterns.contains(&pattern.value) {
+            let problem = Problem::error(
+                "config::unknown-pattern",
+                convert.locate(pattern.pos),
+                format!(
+                    "phase `{}` names pattern `{}`, which none of its domains ({}) declares",
+                    phase.name.value,
+                    pattern.value,
+                    lookup_domains
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .label("unknown pattern");
+            convert.problems.push(suggest::with_did_you_mean(
+                problem,
+                &pattern.value,
+                &known_patterns,
+                "patterns of those domains",
+            ));
+        }
+    }
+    let mut validation = Vec::new();
+    for step in &phase.validation {
+        let text = step.value.trim();
+        if text.chars().any(char::is_whitespace) {
+            validation.push(ValidationStep::Prose(text.to_owned()));
+            continue;
+        }
+        if !gate_names.iter().any(|gate| gate == text) {
+            let problem = Problem::error(
+                "config::unknown-gate",
+                convert.locate(step.pos),
+                format!(
+                    "phase `{}` validation names unknown gate `{text}`",
+                    phase.name.value
+                ),
+            )
+            .label("unknown gate");
+            let problem = suggest::with_did_you_mean(
+                problem,
+                text,
+                gate_names,
+                "gates in this feature's scope",
+            );
+            convert
+                .problems
+                .push(problem.help_suffix(" (a check in prose must contain a space)"));
+        }
+        validation.push(ValidationStep::Gate(text.to_owned()));
+    }
+    Phase {
+        name: phase.name.value.clone(),
+        description: phase
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
+        domains: phase_domains
+            .iter()
+            .map(|name| DomainName::new(*name))
+            .collect(),
+        patterns: phase
+            .patterns
+            .iter()
+            .map(|pattern| pattern.value.clone())
+            .collect(),
+        constraints: convert.constraints(&phase.constraints, KeyRule::PlainOnly),
+        validation,
+        origin: convert.origin(phase.name.pos),
+    }
+}
+
+/// The feature's inputs; a key `--set` could not set is an error.
+fn inputs(convert: &mut Converter<'_>, wire: &model::Feature) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for (key, description) in &wire.inputs.entries {
+        if !convert::is_valid_input(&key.value) {
+            let problem = Problem::error(
+                "config::input",
+                convert.locate(key.pos),
+                format!("input key `{}` is not valid", key.value),
+            )
+            .help(
+                "input keys use letters, digits, `_` and `-` (they are set with `--set KEY=VALUE`)",
+            );
+            convert.problems.push(problem);
+        }
+        inputs.push(Input {
+            key: key.value.clone(),
+            description: description.value.clone(),
+            origin: convert.origin(key.pos),
+        });
+    }
+    inputs
+}

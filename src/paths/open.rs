@@ -1,0 +1,72 @@
+//! Opening and reading regular files only: a FIFO, socket or device is refused without
+//! blocking, and reads are capped.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Read at most `cap` bytes from a file opened by [`open_regular`] or [`open_seen_regular`].
+pub fn read_opened(
+    file: &std::fs::File,
+    metadata: &std::fs::Metadata,
+    cap: u64,
+) -> io::Result<Vec<u8>> {
+    // Up to the size the open handle reported (a file that grows meanwhile is read as it
+    // was): once that much is in, no further `read` is made to look for more. A size of 0
+    // may not be the truth (some special files), so then up to the cap.
+    let limit = match metadata.len() {
+        0 => cap,
+        size => size.min(cap),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Open a regular file for reading, with its metadata taken on the open handle.
+/// Anything else (FIFO, socket, device, folder) is refused without being opened.
+pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    open_seen_regular(path)
+}
+
+/// [`open_regular`] for a path the caller has just seen to be a regular file (its own
+/// `stat` said so): opens without looking again. The type is still checked on the open
+/// handle, and the open cannot block.
+pub fn open_seen_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    // O_NONBLOCK: if a FIFO was swapped in after the caller's check, opening it must not
+    // block; the type is checked again on the open handle.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)?
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (it changed while being opened)",
+        ));
+    }
+    Ok((file, metadata))
+}
+
+/// Why a path that is not a regular file is not read.
+pub fn not_regular() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (FIFOs, sockets and devices are never opened)",
+    )
+}
+
+/// Number of lines (a last line without `\n` counts) in a file the caller has just seen
+/// to be a regular file ([`open_seen_regular`]), reading at most `cap` bytes.
+pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
+    let (file, metadata) = open_seen_regular(path)?;
+    let bytes = read_opened(&file, &metadata, cap)?;
+    let newlines = memchr::memchr_iter(b'\n', &bytes).count();
+    Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
+}

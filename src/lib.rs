@@ -23,6 +23,7 @@ pub mod output;
 pub mod parallel;
 pub mod paths;
 pub mod process;
+pub mod resolve;
 pub mod secrets;
 pub mod session;
 pub mod state;

@@ -22,7 +22,6 @@ use std::time::Duration;
 use crate::bundle::build::{self, Request};
 use crate::bundle::cache::Preload;
 use crate::bundle::explain::Explanation;
-use crate::bundle::layer::Scope;
 use crate::bundle::model::{Bundle, ScopeKind};
 use crate::bundle::select;
 use crate::config::diagnostic::Problem;
@@ -39,6 +38,7 @@ use crate::gates::run::{self, Control};
 use crate::gates::select::{self as gate_select, SelectedGate};
 use crate::ids::RunId;
 use crate::listing::{Listing, ListingKind};
+use crate::resolve::lineage::Scope;
 use crate::state::{self, State};
 
 /// How to open a session.

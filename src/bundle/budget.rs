@@ -6,9 +6,9 @@
 //! first (largest first within a layer). A shed item stays listed with status
 //! `omitted-budget` and the tokens it would have cost.
 
-use super::merge::Status;
 use super::model::ItemJson;
 use crate::config::workspace::Section;
+use crate::resolve::merge::Status;
 
 /// Constraints, gates and phases alone need more than the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,6 @@ use super::budget;
 use super::cache::{Preload, TokenCache};
 use super::files;
 use super::inline;
-use super::layer::{self, Scope};
-use super::merge::{self, Merged, MergedItem, Payload, Status};
 use super::model::{
     Bundle, GateJson, ItemJson, LayerJson, OriginJson, PhaseConstraintJson, PhaseJson,
     PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
@@ -21,6 +19,8 @@ use crate::config::workspace::{
 use crate::date::Date;
 use crate::ids::{GateId, ItemId, LayerId};
 use crate::paths::{self, Resolver};
+use crate::resolve::lineage::{self as layer, Scope};
+use crate::resolve::merge::{self, Merged, MergedItem, Payload, Status};
 
 /// What a bundle is built with.
 #[derive(Debug)]

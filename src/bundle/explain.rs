@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use super::merge::Status;
 use super::model::{Bundle, ItemJson, LayerJson, OriginJson, SecretJson, TokensJson};
 use crate::config::workspace::Section;
 use crate::ids::ItemId;
+use crate::resolve::merge::Status;
 
 /// `ctx.explain/v1`.
 #[derive(Debug, Clone, Serialize)]

@@ -10,13 +10,13 @@ use std::path::Path;
 use super::cache::{self, Entry, Seen, Stat, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
-use super::merge::Status;
 use super::model::SecretJson;
 use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::LineRange;
 use crate::ids::ItemId;
 use crate::paths::Resolver;
+use crate::resolve::merge::Status;
 use crate::secrets;
 
 thread_local! {

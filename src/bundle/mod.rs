@@ -1,5 +1,4 @@
-//! The bundle stage: layers ([`layer`]) → merge ([`merge`], the only merge rules) →
-//! files read, scanned and counted on all cores ([`build`], `inline`, [`files`],
+//! The bundle stage: the merged items of a scope ([`crate::resolve`]) → files read, scanned and counted on all cores ([`build`], `inline`, [`files`],
 //! [`tokens`], with the `cache` of counts by content hash) → budget ([`budget`]) →
 //! output ([`render`]: Markdown template or JSON of [`model`]), streaming each file's
 //! [`content`] from disk as it is written.
@@ -12,8 +11,6 @@ pub mod explain;
 pub mod files;
 mod inline;
 mod json;
-pub mod layer;
-pub mod merge;
 pub mod model;
 mod prefetch;
 mod pretokenize;

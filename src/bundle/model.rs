@@ -8,10 +8,10 @@ use serde::Serialize;
 use std::time::Duration;
 
 use super::content::Content;
-use super::merge::Status;
 use crate::config::workspace::{LayerKind, LineRange, Section};
 use crate::date::Date;
 use crate::ids::{GateId, ItemId, LayerId};
+use crate::resolve::merge::Status;
 
 /// Where an item was declared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

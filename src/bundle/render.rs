@@ -17,11 +17,11 @@ use serde::Serialize;
 use super::content::{Content, ContentError};
 use super::files;
 use super::json::{BulkFormatter, HandOver};
-use super::merge::Status;
 use super::model::{Bundle, LayerJson};
 use super::prefetch::{Form, Prefetch};
 use super::view::ItemObject;
 use crate::config::workspace::{LayerKind, Section};
+use crate::resolve::merge::Status;
 
 /// The built-in template.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/bundle.md");

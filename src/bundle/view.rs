@@ -298,11 +298,11 @@ impl ser::Serializer for Keys {
 
 #[cfg(test)]
 mod tests {
-    use super::super::merge::Status;
     use super::super::model::OriginJson;
     use super::*;
     use crate::config::workspace::{LayerKind, Section};
     use crate::ids::LayerId;
+    use crate::resolve::merge::Status;
 
     fn item() -> ItemJson {
         ItemJson {

@@ -6,13 +6,14 @@
 //! that layer has. A `final` item may be neither overridden nor disabled. An item
 //! without content (no `path`, `text` or `run`) must override something.
 //!
-//! This module only decides whether the configuration is valid; computing merged
-//! bundles is the bundle stage's job.
+//! The layers and lineages come from [`crate::resolve::lineage`], the one layer order
+//! that bundles and gate selection use too. This module only decides whether the
+//! configuration is valid; merging is [`crate::resolve::merge`]'s job.
 
 use super::diagnostic::{Location, Problem};
 use super::suggest;
-use super::workspace::{Domain, ItemKey, ItemMeta, Items, LayerKind, Section, Service, Workspace};
-use rustc_hash::FxHashMap as HashMap;
+use super::workspace::{ItemKey, ItemMeta, Items, LayerKind, Section, Workspace};
+use crate::resolve::lineage::{self, LayerPlan, Scope};
 
 /// One item as seen by the checks.
 #[derive(Clone, Copy)]
@@ -50,48 +51,59 @@ fn entries(items: &Items) -> Vec<Entry<'_>> {
     patterns.chain(constraints).chain(gates).collect()
 }
 
-/// Domains and services by name (the workspace's own lookups scan its lists, and every
-/// feature and service looks up several).
-struct Names<'w> {
-    domains: HashMap<&'w str, &'w Domain>,
-    services: HashMap<&'w str, &'w Service>,
-}
-
-impl<'w> Names<'w> {
-    fn of(workspace: &'w Workspace) -> Self {
-        // The first declaration wins, as in `Workspace::domain` and `Workspace::service`.
-        let mut domains = HashMap::default();
-        for domain in &workspace.domains {
-            domains.entry(domain.name.as_str()).or_insert(domain);
-        }
-        let mut services = HashMap::default();
-        for service in &workspace.services {
-            services.entry(service.name.as_str()).or_insert(service);
-        }
-        Self { domains, services }
-    }
-}
-
-fn integration_layer<'w>(names: &Names<'w>, service: &'w Service) -> Layer<'w> {
-    let shared = service
-        .depends_on
-        .iter()
-        .filter_map(|name| names.services.get(name.as_str()).copied())
-        .flat_map(|dependency| dependency.shared_patterns.iter());
+/// A planned layer as the checks see it.
+fn layer<'w>(plan: &LayerPlan<'w>, workspace: &'w Workspace) -> Layer<'w> {
+    let patterns = plan.patterns.iter().map(|planned| Entry {
+        section: Section::Patterns,
+        meta: &planned.item.meta,
+        complete: planned.item.path.is_some(),
+    });
+    let constraints = plan.constraints.iter().map(|item| Entry {
+        section: Section::Constraints,
+        meta: &item.meta,
+        complete: item.text.is_some(),
+    });
+    let gates = plan.gates.iter().map(|item| Entry {
+        section: Section::QualityGates,
+        meta: &item.meta,
+        complete: item.run.is_some(),
+    });
     Layer {
-        kind: LayerKind::Integration,
-        name: service.name.as_str(),
-        entries: service
-            .integration_patterns
-            .iter()
-            .chain(shared)
-            .map(|item| Entry {
-                section: Section::Patterns,
-                meta: &item.meta,
-                complete: item.path.is_some(),
-            })
-            .collect(),
+        kind: plan.id.kind,
+        name: name_in(workspace, plan),
+        entries: patterns.chain(constraints).chain(gates).collect(),
     }
+}
+
+/// The layer's name, borrowed from the workspace (plans own theirs).
+fn name_in<'w>(workspace: &'w Workspace, plan: &LayerPlan<'w>) -> &'w str {
+    let name = plan.id.name.as_str();
+    let found = match plan.id.kind {
+        LayerKind::Org => workspace.org.as_ref().map(|org| org.name.as_str()),
+        LayerKind::Domain => workspace.domain(name).map(|domain| domain.name.as_str()),
+        LayerKind::Integration | LayerKind::Service => {
+            workspace.service(name).map(|service| service.name.as_str())
+        }
+        LayerKind::Feature => workspace.feature(name).map(|feature| feature.name.as_str()),
+    };
+    found.unwrap_or_default()
+}
+
+/// The layers of a one-document scope, in the one layer order, split into the
+/// document's own layer (the last) and, for its plain keys, the layers of its lineage,
+/// and for qualified keys every layer before it.
+fn lineage_of<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> (Vec<Layer<'w>>, Vec<Layer<'w>>) {
+    let plans = lineage::for_scope(workspace, scope);
+    let Some((own, before)) = plans.split_last() else {
+        return (Vec::new(), Vec::new());
+    };
+    let plain = own
+        .lineage
+        .iter()
+        .map(|&index| layer(&plans[index], workspace))
+        .collect();
+    let qualified = before.iter().map(|plan| layer(plan, workspace)).collect();
+    (plain, qualified)
 }
 
 /// Run every override check on the workspace.
@@ -100,66 +112,30 @@ pub fn check(
     at: &dyn Fn(&super::workspace::Origin) -> Location,
     problems: &mut Vec<Problem>,
 ) {
-    let org = workspace.org.as_ref().map(|org| Layer {
-        kind: LayerKind::Org,
-        name: org.name.as_str(),
-        entries: entries(&org.items),
-    });
-    let names = Names::of(workspace);
-    let domain_layer = |name: &str| {
-        names.domains.get(name).map(|domain| Layer {
-            kind: LayerKind::Domain,
-            name: domain.name.as_str(),
-            entries: entries(&domain.items),
-        })
-    };
     let mut checker = Checker { at, problems };
-    if let Some(layer) = &org {
-        checker.document(&layer.entries, &[], &[]);
+    if let Some(org) = &workspace.org {
+        checker.document(&entries(&org.items), &[], &[]);
     }
     for domain in &workspace.domains {
-        checker.document(&entries(&domain.items), org.as_slice(), &[]);
+        let scope = Scope {
+            domains: vec![domain],
+            ..Scope::default()
+        };
+        let (plain, _) = lineage_of(workspace, &scope);
+        checker.document(&entries(&domain.items), &plain, &[]);
     }
     for service in &workspace.services {
-        let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().cloned());
-        if let Some(domain) = service
-            .domain
-            .as_ref()
-            .and_then(|name| domain_layer(name.as_str()))
-        {
-            lineage.push(domain);
-        }
-        checker.document(&entries(&service.items), &lineage, &lineage);
+        let scope = Scope {
+            services: vec![service],
+            ..Scope::default()
+        };
+        let (plain, _) = lineage_of(workspace, &scope);
+        checker.document(&entries(&service.items), &plain, &plain);
     }
     for feature in &workspace.features {
-        let mut lineage: Vec<Layer<'_>> = Vec::new();
-        lineage.extend(org.iter().cloned());
-        let services: Vec<&Service> = feature
-            .services
-            .iter()
-            .filter_map(|name| names.services.get(name.as_str()).copied())
-            .collect();
-        let mut domain_names: Vec<&str> =
-            feature.domains.iter().map(|name| name.as_str()).collect();
-        for service in &services {
-            if let Some(domain) = &service.domain
-                && !domain_names.contains(&domain.as_str())
-            {
-                domain_names.push(domain.as_str());
-            }
-        }
-        lineage.extend(domain_names.iter().filter_map(|name| domain_layer(name)));
-        for service in &services {
-            lineage.push(integration_layer(&names, service));
-            lineage.push(Layer {
-                kind: LayerKind::Service,
-                name: service.name.as_str(),
-                entries: entries(&service.items),
-            });
-        }
-        let plain: Vec<Layer<'_>> = org.iter().cloned().collect();
-        checker.document(&entries(&feature.items), &plain, &lineage);
+        let scope = Scope::of_feature(workspace, feature);
+        let (plain, qualified) = lineage_of(workspace, &scope);
+        checker.document(&entries(&feature.items), &plain, &qualified);
     }
 }
 
@@ -183,11 +159,12 @@ impl Checker<'_> {
                         .filter(|candidate| candidate.name == layer)
                         .collect();
                     if named.is_empty() {
-                        let mut names: Vec<String> = qualified
-                            .iter()
-                            .map(|candidate| candidate.name.to_owned())
-                            .collect();
-                        names.dedup();
+                        let mut names: Vec<String> = Vec::new();
+                        for candidate in qualified {
+                            if !names.iter().any(|name| name == candidate.name) {
+                                names.push(candidate.name.to_owned());
+                            }
+                        }
                         let problem = Problem::error(
                             "config::qualified-layer",
                             (self.at)(&entry.meta.origin),

@@ -368,24 +368,98 @@ pub struct Workspace {
     pub agents: Vec<Agent>,
     /// The path resolver validation used (with its file index), for reading files later.
     pub resolver: Arc<Resolver>,
+    /// Domains, services and features by name (the first declaration of a name wins),
+    /// built on the first lookup once the lists are complete.
+    pub names: std::sync::OnceLock<NameIndex>,
+}
+
+/// Positions in a workspace's lists, by name.
+#[derive(Debug, Clone, Default)]
+pub struct NameIndex {
+    domains: rustc_hash::FxHashMap<String, usize>,
+    services: rustc_hash::FxHashMap<String, usize>,
+    features: rustc_hash::FxHashMap<String, usize>,
+}
+
+impl NameIndex {
+    fn of(workspace: &Workspace) -> Self {
+        fn positions<'a>(
+            names: impl Iterator<Item = &'a str>,
+        ) -> rustc_hash::FxHashMap<String, usize> {
+            let mut map = rustc_hash::FxHashMap::default();
+            for (position, name) in names.enumerate() {
+                map.entry(name.to_owned()).or_insert(position);
+            }
+            map
+        }
+        Self {
+            domains: positions(workspace.domains.iter().map(|domain| domain.name.as_str())),
+            services: positions(
+                workspace
+                    .services
+                    .iter()
+                    .map(|service| service.name.as_str()),
+            ),
+            features: positions(
+                workspace
+                    .features
+                    .iter()
+                    .map(|feature| feature.name.as_str()),
+            ),
+        }
+    }
 }
 
 impl Workspace {
+    fn index(&self) -> &NameIndex {
+        self.names.get_or_init(|| NameIndex::of(self))
+    }
+
+    // The index is a hint: a list changed after it was built (tests reorder them) is
+    // searched instead.
+
     pub fn domain(&self, name: &str) -> Option<&Domain> {
-        self.domains
-            .iter()
-            .find(|domain| domain.name.as_str() == name)
+        let hinted = self
+            .index()
+            .domains
+            .get(name)
+            .and_then(|&at| self.domains.get(at));
+        match hinted {
+            Some(domain) if domain.name.as_str() == name => Some(domain),
+            _ => self
+                .domains
+                .iter()
+                .find(|domain| domain.name.as_str() == name),
+        }
     }
 
     pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services
-            .iter()
-            .find(|service| service.name.as_str() == name)
+        let hinted = self
+            .index()
+            .services
+            .get(name)
+            .and_then(|&at| self.services.get(at));
+        match hinted {
+            Some(service) if service.name.as_str() == name => Some(service),
+            _ => self
+                .services
+                .iter()
+                .find(|service| service.name.as_str() == name),
+        }
     }
 
     pub fn feature(&self, name: &str) -> Option<&Feature> {
-        self.features
-            .iter()
-            .find(|feature| feature.name.as_str() == name)
+        let hinted = self
+            .index()
+            .features
+            .get(name)
+            .and_then(|&at| self.features.get(at));
+        match hinted {
+            Some(feature) if feature.name.as_str() == name => Some(feature),
+            _ => self
+                .features
+                .iter()
+                .find(|feature| feature.name.as_str() == name),
+        }
     }
 }

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bundle::layer::{self, Scope};
-use crate::bundle::merge::{self, Payload, Status};
 use crate::config::workspace::{Feature, LayerKind, Origin, Section, Workspace};
 use crate::date::Date;
 use crate::ids::GateId;
 use crate::paths::Glob;
 use crate::process;
+use crate::resolve::lineage::{self as layer, Scope};
+use crate::resolve::merge::{self, Payload, Status};
 
 /// A gate chosen to run.
 #[derive(Debug, Clone)]

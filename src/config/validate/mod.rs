@@ -118,6 +118,7 @@ pub fn validate(
         features: Vec::new(),
         agents: Vec::new(),
         resolver: Arc::clone(&resolver),
+        names: std::sync::OnceLock::new(),
     };
     let context = Context {
         resolver: &resolver,

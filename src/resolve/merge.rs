@@ -31,10 +31,10 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::layer::{LayerId, LayerPlan};
+use super::lineage::LayerPlan;
 use crate::config::workspace::{ItemKey, ItemMeta, LineRange, Origin, Section};
 use crate::date::Date;
-use crate::ids::ItemId;
+use crate::ids::{ItemId, LayerId};
 
 /// Why an item is, or is not, in the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

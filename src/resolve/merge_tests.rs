@@ -4,10 +4,10 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::bundle::layer;
 use crate::config::workspace::{
     ConstraintItem, ItemKey, ItemMeta, LayerKind, Origin, Section, Workspace,
 };
+use crate::resolve::lineage as layer;
 
 const TODAY: &str = "2026-11-21";
 

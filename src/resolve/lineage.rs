@@ -1,5 +1,6 @@
-//! Layer resolution: which layers a bundle has, in order, and which earlier layers each
-//! one may override with plain keys (its lineage).
+//! The one layer order: which layers a scope has, in order, and which earlier layers
+//! each one may override with plain keys (its lineage). Bundles, gate selection and
+//! validation's override checks all take their layers from here.
 //!
 //! For a feature: org → its domains (the feature's order, then the domains of its
 //! services) → one integration layer per service (the service's `integration_patterns`
@@ -10,7 +11,7 @@ use crate::config::workspace::{
     ConstraintItem, Domain, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem,
     Service, Workspace,
 };
-pub use crate::ids::LayerId;
+use crate::ids::LayerId;
 
 /// A pattern as it enters a layer, with the service that published it (shared patterns
 /// in an integration layer).

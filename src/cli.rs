@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::date::Date;
 use crate::exit::EXIT_CODES_HELP;
-use crate::output::ColorChoice;
 
 /// Context engineering for teams: layered context bundles, quality gates and config
 /// validation from YAML kept in git.
@@ -27,8 +26,8 @@ pub struct Cli {
     pub root: Option<PathBuf>,
 
     /// When to colour diagnostics; `NO_COLOR` is honoured in `auto`.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
 
     /// Print errors only.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -188,6 +187,18 @@ pub struct ExplainArgs {
     /// Output format; `json` prints a `ctx.explain/v1` document.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorArg {
+    /// Colour when stderr is a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// `--github` values.

@@ -31,7 +31,7 @@ pub mod state;
 use cli::{Cli, Command};
 use error::Error;
 use exit::ExitStatus;
-use output::{Printer, Verbosity};
+use output::{ColorChoice, Printer, Verbosity};
 
 /// Run one command line to completion and say how it ended.
 pub fn run(cli: Cli) -> ExitStatus {
@@ -42,7 +42,12 @@ pub fn run(cli: Cli) -> ExitStatus {
     } else {
         Verbosity::Normal
     };
-    let printer = Printer::new(cli.color, verbosity);
+    let color = match cli.color {
+        cli::ColorArg::Auto => ColorChoice::Auto,
+        cli::ColorArg::Always => ColorChoice::Always,
+        cli::ColorArg::Never => ColorChoice::Never,
+    };
+    let printer = Printer::new(color, verbosity);
     let root = cli.root.as_deref();
     let result = match &cli.command {
         Command::Bundle(args) => commands::bundle::run(root, args, &printer),

@@ -8,10 +8,8 @@
 use std::cell::Cell;
 use std::io::{self, IsTerminal, Write};
 
-use clap::ValueEnum;
-
-/// `--color` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ColorChoice {
     /// Colour when stderr is a terminal and `NO_COLOR` is unset.
     #[default]

@@ -8,6 +8,7 @@
 )]
 
 mod agents;
+mod architecture;
 mod bundle;
 mod cache;
 mod example;

@@ -1,12 +1,15 @@
 //! ctx: context engineering from YAML kept in git.
 //!
-//! The pipeline, front to back:
-//! 1. [`config`] finds the workspace (`ctx.toml`), reads every YAML document into wire
+//! The pipeline, front to back (ARCHITECTURE.md has the map):
+//! 1. [`cli`] parses the command line and [`commands`] turn it into typed requests to a
+//!    [`session::Session`], the library API every front end uses;
+//! 2. [`config`] finds the workspace (`ctx.toml`), reads every YAML document into wire
 //!    types with spans, and validates them into a typed [`config::workspace::Workspace`],
 //!    collecting every problem as a located diagnostic;
-//! 2. [`commands`] turn the workspace into output: `validate` (diagnostics), `list`
-//!    (tables or JSON), `schema` (JSON Schema of the documents);
-//! 3. [`output::Printer`] writes data to stdout and everything else to stderr, and
+//! 3. [`resolve`] turns a scope into layers in the one layer order and merges them;
+//!    [`bundle`] reads, counts and budgets the files into a bundle and renders it;
+//!    [`gates`] selects and runs quality gates as an event stream for reporters;
+//! 4. [`output::Printer`] writes data to stdout and everything else to stderr, and
 //!    [`exit::ExitStatus`] decides the exit code.
 
 pub mod bundle;

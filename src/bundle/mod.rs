@@ -1,7 +1,8 @@
-//! The bundle stage: the merged items of a scope ([`crate::resolve`]) → files read, scanned and counted on all cores ([`build`], `inline`, [`files`],
-//! [`tokens`], with the `cache` of counts by content hash) → budget ([`budget`]) →
-//! output ([`render`]: Markdown template or JSON of [`model`]), streaming each file's
-//! [`content`] from disk as it is written.
+//! The bundle stage: the merged items of a scope ([`crate::resolve`]) → files read,
+//! scanned and counted on all cores ([`build`], `inline`, [`files`], [`tokens`], with
+//! the [`cache`] of counts by content hash) → budget ([`budget`]) → output ([`render`]:
+//! Markdown template or JSON of [`model`]), streaming each file's [`content`] from disk
+//! as it is written; [`explain`] says how a bundle was made.
 
 pub mod budget;
 pub mod build;

@@ -18,6 +18,7 @@ mod hostile;
 mod list;
 mod schema;
 mod secrets;
+mod session;
 mod validate;
 
 use std::path::{Path, PathBuf};

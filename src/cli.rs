@@ -80,6 +80,15 @@ pub enum Command {
     /// Save it and point your editor at it with a first line such as
     /// `# yaml-language-server: $schema=../ctx.schema.json`.
     Schema(SchemaArgs),
+    /// Serve the workspace to AI assistants over the Model Context Protocol (stdio).
+    ///
+    /// An assistant (Claude Code, Cursor, Copilot, Codex…) starts `ctx mcp` and calls its
+    /// tools: `ctx_list`, `ctx_bundle` (sized to the assistant with `max_tokens`, 20,000
+    /// by default), `ctx_explain`, `ctx_validate` and `ctx_gates_plan`; each feature is
+    /// also a resource (`ctx://bundle/<feature>`) and a prompt. The workspace is opened
+    /// once and reopened when its configuration changes. Only protocol messages go to
+    /// stdout. Register it with a `.mcp.json` entry `{"command": "ctx", "args": ["mcp"]}`.
+    Mcp(McpArgs),
 }
 
 /// Output format of `validate` and `list`.
@@ -316,6 +325,15 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// Arguments of `ctx mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Also offer `ctx_gates_run`, which runs the workspace's gate commands on the
+    /// assistant's request. Off by default: a cloned repository's config is code.
+    #[arg(long)]
+    pub allow_gates: bool,
 }
 
 /// Arguments of `ctx schema`.

@@ -56,7 +56,10 @@ impl From<&crate::error::Error> for ExitStatus {
     fn from(error: &crate::error::Error) -> Self {
         use crate::error::Error;
         match error {
-            Error::Usage { .. } | Error::Config(_) | Error::Bundle { .. } => Self::ConfigError,
+            Error::Usage { .. }
+            | Error::Config(_)
+            | Error::Bundle { .. }
+            | Error::OverBudget(_) => Self::ConfigError,
             Error::Output { .. } => Self::OutputError,
             Error::Policy { .. } => Self::Policy,
         }

@@ -22,6 +22,7 @@ pub mod exit;
 pub mod gates;
 pub mod ids;
 pub mod listing;
+pub mod mcp;
 pub mod output;
 pub mod parallel;
 pub mod paths;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Validate(args) => commands::validate::run(root, args, &printer),
         Command::List(args) => commands::list::run(root, args, &printer),
         Command::Schema(args) => commands::schema::run(args, &printer),
+        Command::Mcp(args) => commands::mcp::run(root, args, &printer),
     };
     match result {
         Ok(status) => status,
@@ -96,6 +98,10 @@ fn report(error: &Error, printer: &Printer) {
                 printer.status(&format!("  {finding}"));
             }
             printer.status("help: remove the secrets, mark known false positives with `ctx:allow-secret`, or set `secrets.mode = \"redact\"`");
+        }
+        Error::OverBudget(over) => {
+            printer.error(&error.to_string());
+            printer.status(&format!("help: {}", error::over_budget_help(over)));
         }
         Error::Output { .. } | Error::Bundle { .. } => {
             printer.error(&error.to_string());

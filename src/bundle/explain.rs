@@ -2,6 +2,8 @@
 //! with the reason for its status. Built from a [`Bundle`]; printed by `ctx explain` and
 //! returned by the session API.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::model::{Bundle, ItemJson, LayerJson, OriginJson, SecretJson, TokensJson};
@@ -123,4 +125,71 @@ fn reason(item: &ItemJson) -> String {
         parts.push(format!("shared by `{service}`"));
     }
     parts.join("; ")
+}
+
+impl Explanation {
+    /// The explanation as `ctx explain` prints it.
+    pub fn to_text(&self) -> String {
+        let explanation = self;
+        let mut out = String::new();
+        let tokens = &explanation.tokens;
+        let budget = if tokens.budget > 0 {
+            format!(" of a {} budget", tokens.budget)
+        } else {
+            String::from(", no budget")
+        };
+        let _ = writeln!(
+            out,
+            "bundle `{}`: {} layers, {} tokens{budget} ({})",
+            explanation.feature.as_deref().unwrap_or("-"),
+            explanation.layers.len(),
+            tokens.total,
+            tokens.tokenizer
+        );
+        for layer in &explanation.layers {
+            let _ = writeln!(
+                out,
+                "\n{} `{}` ({}:{}) · {} tokens",
+                layer.layer.kind.as_str(),
+                layer.layer.name,
+                layer.layer.origin.file,
+                layer.layer.origin.line,
+                layer.layer.tokens
+            );
+            if layer.items.is_empty() {
+                let _ = writeln!(out, "  (no items)");
+            }
+            for item in &layer.items {
+                let what = match item.path.as_deref() {
+                    Some(path) if path != item.key => {
+                        format!("{}/{} `{path}`", item.section.as_str(), item.key)
+                    }
+                    _ => format!("{}/{}", item.section.as_str(), item.key),
+                };
+                let _ = write!(
+                    out,
+                    "  {:<18} {what}  {}:{}  {} tokens",
+                    item.status.as_str(),
+                    item.origin.file,
+                    item.origin.line,
+                    item.tokens
+                );
+                if !item.reason.is_empty() {
+                    let _ = write!(out, "  ({})", item.reason);
+                }
+                out.push('\n');
+            }
+        }
+        for secret in &explanation.secrets {
+            let _ = writeln!(
+                out,
+                "\nsecret redacted: {}:{} (rule `{}`) in `{}`",
+                secret.path, secret.line, secret.rule, secret.item
+            );
+        }
+        for note in &explanation.notes {
+            let _ = writeln!(out, "\nnote: {note}");
+        }
+        out
+    }
 }

@@ -9,7 +9,6 @@ use crate::exit::ExitStatus;
 use crate::gates::events::FanOut;
 use crate::gates::report::{FileReporter, Files, Terminal};
 use crate::gates::run::{Control, Interrupter};
-use crate::gates::select::SelectedGate;
 use crate::output::Printer;
 use crate::session::{GatesRequest, RunOptions};
 
@@ -26,7 +25,7 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         printer.note(&format!("{} changed files", changed.len()));
     }
     if args.dry_run {
-        commands::print_data(printer, &dry_run(&plan.gates))?;
+        commands::print_data(printer, &crate::gates::report::dry_run(&plan.gates))?;
         return Ok(ExitStatus::Success);
     }
     if plan.gates.is_empty() {
@@ -92,25 +91,4 @@ fn forward_signals(interrupter: Interrupter) -> Option<signal_hook::iterator::Ha
         }
     });
     Some(handle)
-}
-
-fn dry_run(gates: &[SelectedGate]) -> String {
-    let mut out = String::new();
-    for gate in gates {
-        let timeout = gate
-            .timeout
-            .map(|timeout| format!(", timeout {}", humantime::format_duration(timeout)))
-            .unwrap_or_default();
-        let blocking = if gate.blocking { "" } else { ", non-blocking" };
-        out.push_str(&format!(
-            "{}\n  run: {}\n  why: {}{timeout}{blocking}\n",
-            gate.id, gate.run, gate.reason
-        ));
-    }
-    out.push_str(&format!(
-        "{} gate{} selected (dry run: nothing ran)\n",
-        gates.len(),
-        if gates.len() == 1 { "" } else { "s" }
-    ));
-    out
 }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod explain;
 pub mod gates;
 pub mod list;
+pub mod mcp;
 pub mod schema;
 pub mod validate;
 

@@ -25,7 +25,7 @@ use crate::bundle::model::Bundle;
 use crate::config::diagnostic::Problem;
 use crate::config::settings::Tokenizer;
 use crate::config::validate::Validation;
-use crate::config::workspace::Workspace;
+use crate::config::workspace::{Agent, Feature, Workspace};
 use crate::config::{self};
 use crate::date::Date;
 use crate::error::Error;
@@ -175,12 +175,7 @@ impl Session {
             Some(feature) => inputs(feature, &request.inputs, request.require_inputs)?,
             None => request.inputs.iter().cloned().collect(),
         };
-        // The most specific budget wins: request, agent, feature, `ctx.toml`.
-        let budget = request
-            .budget
-            .or(agent.and_then(|agent| agent.budget))
-            .or(scope.scope.feature.and_then(|feature| feature.budget))
-            .unwrap_or(workspace.settings.budget);
+        let budget = budget_of(workspace, request, agent, scope.scope.feature);
         let options = build::Options {
             tokenizer: request.tokenizer.unwrap_or(workspace.settings.tokenizer),
             budget,
@@ -198,6 +193,35 @@ impl Session {
             },
         };
         build::build(workspace, &scope, options).map_err(Error::from)
+    }
+
+    /// The token budget a request's bundle gets (0 = none): the request's, else the
+    /// agent's, the feature's, `ctx.toml`'s.
+    pub fn effective_budget(&self, request: &BundleRequest) -> Result<u64, Error> {
+        let workspace = &self.validation.workspace;
+        let agent = match request.agent.as_deref() {
+            Some(name) => Some(find_agent(workspace, name)?),
+            None => None,
+        };
+        let feature = request
+            .feature
+            .as_deref()
+            .and_then(|name| workspace.feature(name));
+        Ok(budget_of(workspace, request, agent, feature))
+    }
+
+    /// The smallest budget a request's bundle can be built with: what its constraints,
+    /// gates and phases alone need.
+    pub fn minimum_budget(&mut self, request: &BundleRequest) -> Result<u64, Error> {
+        let probe = BundleRequest {
+            budget: Some(1),
+            ..request.clone()
+        };
+        match self.bundle(&probe) {
+            Ok(bundle) => Ok(bundle.tokens.total as u64),
+            Err(Error::OverBudget(over)) => Ok(over.required as u64),
+            Err(error) => Err(error),
+        }
     }
 
     /// How a request's bundle is made: layers, items, statuses and reasons.
@@ -331,6 +355,20 @@ impl Session {
     }
 }
 
+/// The most specific budget wins: request, agent, feature, `ctx.toml`.
+fn budget_of(
+    workspace: &Workspace,
+    request: &BundleRequest,
+    agent: Option<&Agent>,
+    feature: Option<&Feature>,
+) -> u64 {
+    request
+        .budget
+        .or(agent.and_then(|agent| agent.budget))
+        .or(feature.and_then(|feature| feature.budget))
+        .unwrap_or(workspace.settings.budget)
+}
+
 impl From<build::BuildError> for Error {
     fn from(error: build::BuildError) -> Self {
         match error {
@@ -341,14 +379,7 @@ impl From<build::BuildError> for Error {
                     .map(|secret| format!("{}:{}: {}", secret.path, secret.line, secret.rule))
                     .collect(),
             },
-            build::BuildError::OverBudget(over) => Error::Bundle {
-                message: over.to_string(),
-                help: Some(format!(
-                    "constraints, gates and phases are never shed; raise the budget to at least {required} (`--budget {required}`, the agent's or feature's `budget`, or `bundle.budget` in `ctx.toml`), or use `--budget 0` for no limit (asked: {budget})",
-                    required = over.required,
-                    budget = over.budget
-                )),
-            },
+            build::BuildError::OverBudget(over) => Error::OverBudget(over),
         }
     }
 }

@@ -16,6 +16,7 @@ mod gates;
 mod help;
 mod hostile;
 mod list;
+mod mcp;
 mod schema;
 mod secrets;
 mod session;

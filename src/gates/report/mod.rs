@@ -314,6 +314,28 @@ pub fn summary(outcome: &Outcome) -> String {
     out
 }
 
+/// The selection as `--dry-run` prints it: each gate with its command and why.
+pub fn dry_run(gates: &[SelectedGate]) -> String {
+    let mut out = String::new();
+    for gate in gates {
+        let timeout = gate
+            .timeout
+            .map(|timeout| format!(", timeout {}", humantime::format_duration(timeout)))
+            .unwrap_or_default();
+        let blocking = if gate.blocking { "" } else { ", non-blocking" };
+        out.push_str(&format!(
+            "{}\n  run: {}\n  why: {}{timeout}{blocking}\n",
+            gate.id, gate.run, gate.reason
+        ));
+    }
+    out.push_str(&format!(
+        "{} gate{} selected (dry run: nothing ran)\n",
+        gates.len(),
+        if gates.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

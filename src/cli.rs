@@ -89,6 +89,28 @@ pub enum Command {
     /// once and reopened when its configuration changes. Only protocol messages go to
     /// stdout. Register it with a `.mcp.json` entry `{"command": "ctx", "args": ["mcp"]}`.
     Mcp(McpArgs),
+    /// Write the context where assistants read it: AGENTS.md, CLAUDE.md and
+    /// `.claude/rules/`, `.cursor/rules/`, Copilot instructions, Kiro steering, Devin rules
+    /// and Agent Skills.
+    ///
+    /// The org layer becomes always-on rules; each domain and each service a rule scoped
+    /// to its paths (constraints verbatim, patterns as paths with `why`, gates as "how to
+    /// verify", each with its origin); each feature an Agent Skill. Private (`audience`)
+    /// items are never exported. Every file starts (after its front matter) with a marker
+    /// naming its sources; files ctx no longer produces are removed, and a file without
+    /// the marker is never overwritten (`--force` to do so). `--check` is for CI: exit 1
+    /// listing what is stale. Targets default to `[export] targets` in `ctx.toml`.
+    Export(ExportArgs),
+    /// Write a first configuration for a repository without one.
+    ///
+    /// Detects the packages (Cargo workspace members and their path dependencies, npm or
+    /// pnpm workspaces, `go.work`, Python packages; else the top-level folders) as
+    /// services with `depends_on`, and each one's test command (`cargo test -p X`, its
+    /// `test` script, `go test ./X/...`, `pytest`) as a gate. With `--import`, the rules
+    /// of existing AGENTS.md, CLAUDE.md, Cursor rules and Copilot instructions become org
+    /// and path-scoped constraints, each noting where it came from. Writes `ctx.toml` and
+    /// `ctx/*.yaml` in the current folder (or `-C`), never over existing configuration.
+    Init(InitArgs),
 }
 
 /// Output format of `validate` and `list`.
@@ -325,6 +347,55 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// Arguments of `ctx export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Targets: agents-md, claude, cursor, copilot, kiro, devin, skills (default:
+    /// `[export] targets` in `ctx.toml`).
+    #[arg(value_name = "TARGET", value_parser = ["agents-md", "claude", "cursor", "copilot", "kiro", "devin", "skills"])]
+    pub targets: Vec<String>,
+
+    /// Write nothing; exit 1 listing every stale, missing or extra generated file.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+
+    /// Show what would be written, changed and removed, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Overwrite files that exist without ctx's marker.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also merge Claude Code hooks into `.claude/settings.json`: a Stop hook running the
+    /// gates of what changed (failures go back to the assistant) and a SessionStart hook
+    /// adding a context index.
+    #[arg(long)]
+    pub hooks: bool,
+
+    /// Also register `ctx mcp` in `.mcp.json` (and `.cursor/mcp.json`,
+    /// `.vscode/mcp.json`, `.kiro/settings/mcp.json` for those targets).
+    #[arg(long)]
+    pub mcp: bool,
+
+    /// Print the SessionStart hook's JSON (a short index of features) and exit.
+    #[arg(long, hide = true)]
+    pub session_context: bool,
+
+    /// Treat this date (YYYY-MM-DD) as today for `expires`.
+    #[arg(long, env = "CTX_TODAY", value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<Date>,
+}
+
+/// Arguments of `ctx init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Also turn existing assistant files (AGENTS.md, CLAUDE.md, `.cursor/rules/*.mdc`,
+    /// Copilot instructions) into constraints.
+    #[arg(long)]
+    pub import: bool,
 }
 
 /// Arguments of `ctx mcp`.

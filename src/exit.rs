@@ -76,6 +76,16 @@ impl ExitStatus {
         }
     }
 
+    /// How a check of generated files ends: 1 when anything is stale (like a failed gate:
+    /// CI fails the step).
+    pub fn of_check(up_to_date: bool) -> Self {
+        if up_to_date {
+            Self::Success
+        } else {
+            Self::GateFailed
+        }
+    }
+
     /// How a gate run ends: an interrupt (by its signal), then gates that could not
     /// run, then reports that could not be written, then a blocking failure.
     pub fn of_run(verdict: RunVerdict, reports_written: bool) -> Self {

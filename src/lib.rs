@@ -19,8 +19,10 @@ pub mod config;
 pub mod date;
 pub mod error;
 pub mod exit;
+pub mod export;
 pub mod gates;
 pub mod ids;
+pub mod init;
 pub mod listing;
 pub mod mcp;
 pub mod output;
@@ -61,6 +63,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::List(args) => commands::list::run(root, args, &printer),
         Command::Schema(args) => commands::schema::run(args, &printer),
         Command::Mcp(args) => commands::mcp::run(root, args, &printer),
+        Command::Export(args) => commands::export::run(root, args, &printer),
+        Command::Init(args) => commands::init::run(root, args, &printer),
     };
     match result {
         Ok(status) => status,

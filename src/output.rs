@@ -192,6 +192,58 @@ pub fn write_atomic_with<E: From<io::Error>>(
     result
 }
 
+/// Write many files atomically at once (`ctx export`): each to a temp file beside it,
+/// then one flush of the file system (instead of one per file), then the renames. If
+/// anything fails before the renames, every target is left as it was.
+pub fn write_many_atomic(
+    files: &[(std::path::PathBuf, &[u8])],
+) -> Result<(), (std::path::PathBuf, io::Error)> {
+    let mut temps: Vec<(std::path::PathBuf, std::fs::File)> = Vec::new();
+    let cleanup = |temps: &[(std::path::PathBuf, std::fs::File)]| {
+        for (temp, _) in temps {
+            let _ = std::fs::remove_file(temp);
+        }
+    };
+    for (path, bytes) in files {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.ctx-tmp-{}", std::process::id()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .and_then(|mut file| file.write_all(bytes).map(|()| file));
+        match written {
+            Ok(file) => temps.push((temp, file)),
+            Err(error) => {
+                let _ = std::fs::remove_file(&temp);
+                cleanup(&temps);
+                return Err((path.clone(), error));
+            }
+        }
+    }
+    // One flush of the whole file system; where that is not possible, each file.
+    if let Some((_, file)) = temps.first()
+        && nix::unistd::syncfs(file).is_err()
+    {
+        for (temp, file) in &temps {
+            if let Err(error) = file.sync_all() {
+                cleanup(&temps);
+                return Err((temp.clone(), error));
+            }
+        }
+    }
+    for ((temp, _), (path, _)) in temps.iter().zip(files) {
+        if let Err(error) = std::fs::rename(temp, path) {
+            cleanup(&temps);
+            return Err((path.clone(), error));
+        }
+    }
+    Ok(())
+}
+
 /// A writer that notes a broken pipe (the reader went away); every write after it fails
 /// too, so that whoever writes stops.
 struct Pipe<W: Write> {

@@ -8,7 +8,9 @@
 
 pub mod bundle;
 pub mod explain;
+pub mod export;
 pub mod gates;
+pub mod init;
 pub mod list;
 pub mod mcp;
 pub mod schema;

@@ -49,6 +49,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub grace: Duration,
     pub secrets: SecretsMode,
+    /// `[export] targets`: what `ctx export` writes when no target is named.
+    pub export_targets: Vec<String>,
     /// The file the settings came from, when there is one.
     pub source: Option<Arc<SourceFile>>,
 }
@@ -66,6 +68,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(600),
             grace: Duration::from_secs(10),
             secrets: SecretsMode::Redact,
+            export_targets: Vec::new(),
             source: None,
         }
     }
@@ -82,7 +85,26 @@ struct SettingsWire {
     gates: GatesWire,
     #[serde(default)]
     secrets: SecretsWire,
+    #[serde(default)]
+    export: ExportWire,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportWire {
+    targets: Option<Vec<toml::Spanned<String>>>,
+}
+
+/// The targets `ctx export` knows (`[export] targets` in `ctx.toml`).
+pub const EXPORT_TARGETS: [&str; 7] = [
+    "agents-md",
+    "claude",
+    "cursor",
+    "copilot",
+    "kiro",
+    "devin",
+    "skills",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,10 +294,36 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         Some(entries) => entries.into_iter().map(toml::Spanned::into_inner).collect(),
         None => defaults.config,
     };
+    let mut export_targets = Vec::new();
+    for target in wire.export.targets.unwrap_or_default() {
+        if !EXPORT_TARGETS.contains(&target.get_ref().as_str()) {
+            let span = target.span();
+            let known: Vec<String> = EXPORT_TARGETS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect();
+            problems.push(super::suggest::with_did_you_mean(
+                Problem::error(
+                    "settings::export-target",
+                    Location::at_offset(file, span.start, span.len()),
+                    format!(
+                        "`export.targets` names unknown target `{}`",
+                        target.get_ref()
+                    ),
+                )
+                .label("unknown target"),
+                target.get_ref(),
+                &known,
+                "targets",
+            ));
+        }
+        export_targets.push(target.into_inner());
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Settings {
+        export_targets,
         name: wire.workspace.name,
         config,
         tokenizer: wire.bundle.tokenizer.unwrap_or(defaults.tokenizer),

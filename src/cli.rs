@@ -248,7 +248,7 @@ pub enum GithubMode {
 #[derive(Debug, Args)]
 pub struct GatesArgs {
     /// Run the gates of this feature (after merging its layers).
-    #[arg(required_unless_present_any = ["domain", "service", "all"])]
+    #[arg(required_unless_present_any = ["domain", "service", "all", "matrix", "why"])]
     pub feature: Option<String>,
 
     /// Also run the gates of this domain (repeatable).
@@ -291,6 +291,29 @@ pub struct GatesArgs {
     /// Feature inputs for the bundle passed to gates as `CTX_BUNDLE` (not required here).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_input)]
     pub set: Vec<(String, String)>,
+
+    /// Run one part of the selection (for CI runners): `count:K/N` deals the sorted
+    /// gates round-robin, `hash:K/N` places each gate by a stable hash of its id.
+    #[arg(long, value_name = "STRATEGY:K/N", value_parser = parse_partition)]
+    pub partition: Option<crate::gates::partition::Partition>,
+
+    /// Print the GitHub Actions matrix for N parts (`strategy.matrix` JSON) and exit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub matrix: Option<u16>,
+
+    /// Run every selected gate, even those whose cached pass (gates with `inputs`) would
+    /// be reused.
+    #[arg(long)]
+    pub rerun: bool,
+
+    /// Say whether GATE's cached pass would be reused, and which input changed since.
+    #[arg(long, value_name = "GATE")]
+    pub why: Option<String>,
+
+    /// Write the run as JSON Lines (`ctx.events/v1`) to FILE, or `-` for stdout, as it
+    /// happens: run and gate started/finished, with run id, traceparent and bundle digest.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
@@ -423,6 +446,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| {
         format!("`{text}` is not a duration: {error}; write a duration such as \"90s\", \"10m\" or \"1h 30m\"")
     })
+}
+
+/// `--partition count:K/N` or `hash:K/N`.
+fn parse_partition(text: &str) -> Result<crate::gates::partition::Partition, String> {
+    text.parse()
 }
 
 /// `--set KEY=VALUE`.

@@ -85,3 +85,62 @@ pub fn random_hex(length: usize, salt: &str) -> String {
     hasher.update(salt.as_bytes());
     hasher.finalize().to_hex()[..length].to_owned()
 }
+
+/// How a handler ended.
+#[derive(Debug)]
+pub enum HandlerEnd {
+    Exited(i32),
+    Signalled(String),
+    TimedOut,
+}
+
+/// Run an event handler: `sh -c <command>` in a process group of its own, `input` on
+/// its stdin, its output discarded, killed (with its group) at `timeout`.
+pub fn run_handler(
+    command: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+    input: &[u8],
+    timeout: std::time::Duration,
+) -> io::Result<HandlerEnd> {
+    use std::io::Write as _;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this module is where processes are spawned"
+    )]
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A handler that does not read its input must not block the run.
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            signal_group(child.id(), Signal::SIGKILL);
+            return Ok(match (status.code(), status.signal()) {
+                (Some(code), _) => HandlerEnd::Exited(code),
+                (None, Some(number)) => HandlerEnd::Signalled(signal_name(number)),
+                (None, None) => HandlerEnd::Exited(-1),
+            });
+        }
+        if std::time::Instant::now() >= deadline {
+            signal_group(child.id(), Signal::SIGKILL);
+            let _ = child.wait();
+            return Ok(HandlerEnd::TimedOut);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

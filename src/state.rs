@@ -4,6 +4,7 @@
 //! .ctx/
 //!   .gitignore            `*`: the folder is never committed by accident
 //!   cache/tokens          the token cache (bundle::cache)
+//!   gate-cache/<hash>.json  a gate's last pass and its inputs' key (gates::cache)
 //!   runs/<run id>/        one folder per `ctx gates` run
 //!     bundle.json         the bundle given to gates as `CTX_BUNDLE`
 //!     <gate>.log          a gate's whole output
@@ -33,6 +34,11 @@ impl State {
     /// The token cache file.
     pub fn token_cache(&self) -> PathBuf {
         self.folder.join("cache").join("tokens")
+    }
+
+    /// The gate cache: each gate's last pass with its inputs' key.
+    pub fn gate_cache(&self) -> PathBuf {
+        self.folder.join("gate-cache")
     }
 
     /// The folder of one gate run.

@@ -7,14 +7,26 @@ use crate::commands;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::gates::events::FanOut;
-use crate::gates::report::{FileReporter, Files, Terminal};
+use crate::gates::report::stream::Sink;
+use crate::gates::report::{CacheRecorder, EventStream, FileReporter, Files, Handlers, Terminal};
 use crate::gates::run::{Control, Interrupter};
 use crate::output::Printer;
 use crate::session::{GatesRequest, RunOptions};
 
 pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    if let Some(parts) = args.matrix {
+        commands::print_json(
+            printer,
+            &crate::gates::partition::matrix(usize::from(parts)),
+            "the matrix",
+        )?;
+        return Ok(ExitStatus::Success);
+    }
     let mut session = commands::open(root, args.today, false, printer)?;
-    let plan = session.gates_plan(&GatesRequest {
+    if let Some(gate) = &args.why {
+        return why(&session, args, gate, printer);
+    }
+    let mut plan = session.gates_plan(&GatesRequest {
         feature: args.feature.clone(),
         domains: args.domain.clone(),
         services: args.service.clone(),
@@ -24,8 +36,20 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
     if let Some(changed) = &plan.changed {
         printer.note(&format!("{} changed files", changed.len()));
     }
+    if let Some(partition) = &args.partition {
+        let selected = plan.gates.len();
+        plan.gates = partition.apply(plan.gates);
+        printer.status(&format!(
+            "partition {partition}: {} of {selected} selected gates",
+            plan.gates.len()
+        ));
+    }
     if args.dry_run {
-        commands::print_data(printer, &crate::gates::report::dry_run(&plan.gates))?;
+        let mut text = crate::gates::report::dry_run(&plan.gates);
+        if let Some(partition) = &args.partition {
+            text.push_str(&format!("(part {partition} of the selection)\n"));
+        }
+        commands::print_data(printer, &text)?;
         return Ok(ExitStatus::Success);
     }
     if plan.gates.is_empty() {
@@ -40,6 +64,7 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
             fail_fast: args.fail_fast,
             feature: args.feature.clone(),
             inputs: args.set.clone(),
+            rerun: args.rerun,
         },
     )?;
     if let Some(warning) = &prepared.bundle_warning {
@@ -50,7 +75,25 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         GithubMode::Off => false,
         GithubMode::Auto => std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
     };
+    let workspace = session.workspace();
     let mut terminal = Terminal::new(printer, github);
+    let mut recorder = CacheRecorder::new(session.gate_cache());
+    let mut handlers = Handlers::new(
+        workspace.settings.hooks.clone(),
+        workspace.root.clone(),
+        workspace.settings.hook_timeout,
+        printer,
+    );
+    let mut events = match &args.events {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => Some(EventStream::new(Sink::Stdout(printer))),
+        Some(path) => Some(EventStream::new(Sink::File(
+            std::fs::File::create(path).map_err(|source| Error::Output {
+                what: format!("`{}`", path.display()),
+                source,
+            })?,
+        ))),
+    };
     let mut files = FileReporter::new(
         Files {
             json: args.json.clone(),
@@ -63,16 +106,22 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
     );
     let control = Control::new();
     let signals = forward_signals(control.interrupter());
-    let outcome = session.run_gates(
-        &prepared.plan,
-        control,
-        &mut FanOut::new().with(&mut terminal).with(&mut files),
-    );
+    let mut fan_out = FanOut::new()
+        .with(&mut terminal)
+        .with(&mut recorder)
+        .with(&mut handlers)
+        .with(&mut files);
+    if let Some(events) = &mut events {
+        fan_out = fan_out.with(events);
+    }
+    let outcome = session.run_gates(&prepared.plan, control, &mut fan_out);
+    drop(fan_out);
     // The handlers are the run's: after it, signals have their default effect again.
     if let Some(handle) = signals {
         handle.close();
     }
-    Ok(ExitStatus::of_run(outcome.verdict(), files.all_written()))
+    let written = files.all_written() && events.as_ref().is_none_or(EventStream::all_written);
+    Ok(ExitStatus::of_run(outcome.verdict(), written))
 }
 
 /// SIGINT, SIGTERM and SIGHUP, forwarded to the run for as long as it lasts.
@@ -91,4 +140,54 @@ fn forward_signals(interrupter: Interrupter) -> Option<signal_hook::iterator::Ha
         }
     });
     Some(handle)
+}
+
+/// `--why GATE`: whether its cached pass would be reused, and what changed since.
+fn why(
+    session: &crate::session::Session,
+    args: &GatesArgs,
+    gate: &str,
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
+    let plan = session.gates_plan(&GatesRequest {
+        feature: args.feature.clone(),
+        domains: args.domain.clone(),
+        services: args.service.clone(),
+        all: args.all
+            || (args.feature.is_none() && args.domain.is_empty() && args.service.is_empty()),
+        changed: None,
+    })?;
+    let known: Vec<String> = plan
+        .gates
+        .iter()
+        .map(|selected| selected.id.to_string())
+        .collect();
+    let Some(selected) = plan
+        .gates
+        .iter()
+        .find(|selected| selected.id.to_string() == gate || selected.id.key == gate)
+    else {
+        return Err(crate::session::unknown("gate", gate, &known));
+    };
+    let text = match session.cache_why(selected) {
+        crate::session::CacheWhy::NoInputs => format!(
+            "{}: no `inputs`, so it always runs (declare `inputs:` to cache its passes)\n",
+            selected.id
+        ),
+        crate::session::CacheWhy::NeverPassed => format!(
+            "{}: no recorded pass with these inputs (it has not passed since its inputs were declared, or the entry was unusable)\n",
+            selected.id
+        ),
+        crate::session::CacheWhy::Reused { run_id } => format!(
+            "{}: cached: every input is as at the pass of run {run_id}; it will not run (`--rerun` runs it)\n",
+            selected.id
+        ),
+        crate::session::CacheWhy::Changed { run_id, changes } => format!(
+            "{}: will run: since the pass of run {run_id}, {}\n",
+            selected.id,
+            changes.join("; ")
+        ),
+    };
+    commands::print_data(printer, &text)?;
+    Ok(ExitStatus::Success)
 }

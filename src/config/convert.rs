@@ -7,9 +7,10 @@ use std::sync::Arc;
 use super::diagnostic::{Location, Problem, SourceFile};
 use super::load::locate;
 use super::model::{self, ItemForm, ItemMap, Spanned};
+use super::suggest;
 use super::workspace::{
-    AgentName, ConstraintItem, ExampleItem, GateItem, ItemKey, ItemMeta, Items, LineRange, Origin,
-    PatternItem, Section, Topic,
+    AgentName, ConstraintItem, ExampleItem, GateInputs, GateItem, ItemKey, ItemMeta, Items,
+    LineRange, Origin, PatternItem, Section, Topic,
 };
 use crate::date::Date;
 use crate::paths::{self, PathError, Resolver};
@@ -21,6 +22,8 @@ pub struct Converter<'a> {
     pub max_file_bytes: u64,
     /// Declared agent names, for `audience`.
     pub agents: &'a [String],
+    /// Gate groups declared in `ctx.toml`.
+    pub groups: &'a [String],
     pub problems: &'a mut Vec<Problem>,
 }
 
@@ -299,6 +302,8 @@ impl Converter<'_> {
                     cwd: None,
                     env: Vec::new(),
                     blocking: None,
+                    inputs: None,
+                    group: None,
                 },
                 ItemForm::Long(long) => {
                     let timeout = long.timeout.as_ref().and_then(|timeout| {
@@ -343,12 +348,80 @@ impl Converter<'_> {
                             .map(|(name, value)| (name.value.clone(), value.value.clone()))
                             .collect(),
                         blocking: long.blocking.as_ref().map(|flag| flag.value),
+                        inputs: long.inputs.as_ref().map(|inputs| self.gate_inputs(inputs)),
+                        group: long.group.as_ref().map(|group| self.gate_group(group)),
                     }
                 }
             };
             items.push(item);
         }
         items
+    }
+
+    /// A gate's `inputs`: globs checked for syntax (they may match nothing yet), and
+    /// variable names that can be set.
+    fn gate_inputs(&mut self, inputs: &Spanned<model::GateInputs>) -> GateInputs {
+        if inputs.value.files.is_empty() && inputs.value.env.is_empty() {
+            self.error(
+                "config::gate-inputs",
+                inputs.pos,
+                String::from("`inputs` names no files and no variables"),
+                "list the globs the gate reads, e.g. `inputs: [\"src/**\", \"Cargo.lock\"]`, or remove `inputs` (the gate then always runs)",
+            );
+        }
+        for glob in &inputs.value.files {
+            if let Err(error) = paths::check_syntax(&glob.value) {
+                self.path_error(glob, "inputs", &error);
+            }
+        }
+        for name in &inputs.value.env {
+            if name.value.is_empty() || name.value.contains(['=', '\0']) {
+                self.error(
+                    "config::gate-inputs",
+                    name.pos,
+                    format!("`{}` is not an environment variable name", name.value),
+                    "name a variable, e.g. `RUSTFLAGS`",
+                );
+            }
+        }
+        GateInputs {
+            files: inputs
+                .value
+                .files
+                .iter()
+                .map(|glob| glob.value.clone())
+                .collect(),
+            env: inputs
+                .value
+                .env
+                .iter()
+                .map(|name| name.value.clone())
+                .collect(),
+        }
+    }
+
+    /// A gate's `group`, which `[gates.groups]` in `ctx.toml` must declare.
+    fn gate_group(&mut self, group: &Spanned<String>) -> String {
+        if !self.groups.contains(&group.value) {
+            let known: Vec<String> = self.groups.to_vec();
+            let problem = Problem::error(
+                "config::gate-group",
+                self.locate(group.pos),
+                format!("gate group `{}` is not declared", group.value),
+            )
+            .label("unknown group")
+            .help(format!(
+                "declare it in `ctx.toml`: `[gates.groups] {} = {{ max_jobs = 1 }}`",
+                group.value
+            ));
+            self.problems.push(suggest::with_did_you_mean(
+                problem,
+                &group.value,
+                &known,
+                "groups",
+            ));
+        }
+        group.value.clone()
     }
 
     pub fn examples(&mut self, examples: &model::Examples) -> Vec<ExampleItem> {

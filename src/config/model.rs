@@ -219,6 +219,81 @@ long_form_item! {
         pub env: ItemMap<String>,
         /// `false`: reported, never fails the run.
         pub blocking: Option<Spanned<bool>>,
+        /// Cache a pass on these inputs: a list of globs, or `{ files: [globs], env: [VARS] }`.
+        pub inputs: Option<Spanned<GateInputs>>,
+        /// A resource group of `[gates.groups]` in `ctx.toml`: at most its `max_jobs` run at once.
+        pub group: Option<Spanned<String>>,
+    }
+}
+
+/// What a gate's cached pass is keyed on: files (globs) and environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct GateInputs {
+    pub files: Vec<Spanned<String>>,
+    pub env: Vec<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for GateInputs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InputsVisitor;
+
+        impl<'de> Visitor<'de> for InputsVisitor {
+            type Value = GateInputs;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a list of globs, or a mapping with `files` and `env`")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<GateInputs, A::Error> {
+                let mut files = Vec::new();
+                while let Some(glob) = seq.next_element::<Spanned<String>>()? {
+                    files.push(glob);
+                }
+                Ok(GateInputs {
+                    files,
+                    env: Vec::new(),
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GateInputs, A::Error> {
+                let mut inputs = GateInputs::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "files" => inputs.files = map.next_value()?,
+                        "env" => inputs.env = map.next_value()?,
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["files", "env"]));
+                        }
+                    }
+                }
+                Ok(inputs)
+            }
+        }
+
+        deserializer.deserialize_any(InputsVisitor)
+    }
+}
+
+impl JsonSchema for GateInputs {
+    fn schema_name() -> Cow<'static, str> {
+        "GateInputs".into()
+    }
+
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Cache a pass on these inputs: a list of globs, or files and environment variables",
+            "oneOf": [
+                { "type": "array", "items": { "type": "string" } },
+                {
+                    "type": "object",
+                    "properties": {
+                        "files": { "type": "array", "items": { "type": "string" } },
+                        "env": { "type": "array", "items": { "type": "string" } }
+                    },
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 

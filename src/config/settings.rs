@@ -51,6 +51,13 @@ pub struct Settings {
     pub secrets: SecretsMode,
     /// `[export] targets`: what `ctx export` writes when no target is named.
     pub export_targets: Vec<String>,
+    /// `[gates.groups]`: resource groups and how many of their gates may run at once.
+    pub groups: std::collections::BTreeMap<String, usize>,
+    /// `[hooks]`: a command per gate-run event (`run_started`, `gate_started`,
+    /// `gate_finished`, `gate_failed`, `run_finished`).
+    pub hooks: std::collections::BTreeMap<String, String>,
+    /// `hooks.timeout`: how long a handler may run.
+    pub hook_timeout: Duration,
     /// The file the settings came from, when there is one.
     pub source: Option<Arc<SourceFile>>,
 }
@@ -69,6 +76,9 @@ impl Default for Settings {
             grace: Duration::from_secs(10),
             secrets: SecretsMode::Redact,
             export_targets: Vec::new(),
+            groups: std::collections::BTreeMap::new(),
+            hooks: std::collections::BTreeMap::new(),
+            hook_timeout: Duration::from_secs(30),
             source: None,
         }
     }
@@ -87,7 +97,24 @@ struct SettingsWire {
     secrets: SecretsWire,
     #[serde(default)]
     export: ExportWire,
+    #[serde(default)]
+    hooks: std::collections::BTreeMap<String, toml::Spanned<String>>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupWire {
+    max_jobs: toml::Spanned<usize>,
+}
+
+/// The gate-run events `[hooks]` may name.
+pub const HOOK_EVENTS: [&str; 5] = [
+    "run_started",
+    "gate_started",
+    "gate_finished",
+    "gate_failed",
+    "run_finished",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +155,8 @@ struct GatesWire {
     jobs: Option<usize>,
     timeout: Option<toml::Spanned<String>>,
     grace: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    groups: std::collections::BTreeMap<String, GroupWire>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,7 +275,7 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
                     Problem::error(
                         "settings::duration",
                         Location::at_offset(file, span.start, span.len()),
-                        format!("`gates.{key}` is not a duration: {error}"),
+                        format!("`{key}` is not a duration: {error}"),
                     )
                     .label("not a duration")
                     .help("write a duration such as \"90s\", \"10m\" or \"1h 30m\""),
@@ -255,8 +284,14 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
             }
         }
     };
-    let timeout = duration(wire.gates.timeout, defaults.timeout, "timeout");
-    let grace = duration(wire.gates.grace, defaults.grace, "grace");
+    let timeout = duration(wire.gates.timeout, defaults.timeout, "gates.timeout");
+    let grace = duration(wire.gates.grace, defaults.grace, "gates.grace");
+    let mut wire_hooks = wire.hooks;
+    let hook_timeout = duration(
+        wire_hooks.remove("timeout"),
+        defaults.hook_timeout,
+        "hooks.timeout",
+    );
     let template = match wire.bundle.template {
         Some(template) => {
             let name = template.get_ref();
@@ -319,11 +354,49 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         }
         export_targets.push(target.into_inner());
     }
+    let mut groups = std::collections::BTreeMap::new();
+    for (name, group) in wire.gates.groups {
+        let max = *group.max_jobs.get_ref();
+        if max == 0 {
+            let span = group.max_jobs.span();
+            problems.push(
+                Problem::error(
+                    "settings::group",
+                    Location::at_offset(file, span.start, span.len()),
+                    format!("`gates.groups.{name}.max_jobs` is 0, so its gates could never run"),
+                )
+                .help("set it to 1 or more"),
+            );
+        }
+        groups.insert(name, max);
+    }
+    let mut hooks = std::collections::BTreeMap::new();
+    for (event, command) in wire_hooks {
+        let span = command.span();
+        if !HOOK_EVENTS.contains(&event.as_str()) {
+            let known: Vec<String> = HOOK_EVENTS.iter().map(|name| (*name).to_owned()).collect();
+            problems.push(super::suggest::with_did_you_mean(
+                Problem::error(
+                    "settings::hook",
+                    Location::at_offset(file, span.start, span.len()),
+                    format!("`hooks.{event}` is not an event ctx emits"),
+                ),
+                &event,
+                &known,
+                "events",
+            ));
+            continue;
+        }
+        hooks.insert(event, command.into_inner());
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Settings {
         export_targets,
+        groups,
+        hooks,
+        hook_timeout,
         name: wire.workspace.name,
         config,
         tokenizer: wire.bundle.tokenizer.unwrap_or(defaults.tokenizer),

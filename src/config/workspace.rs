@@ -228,6 +228,19 @@ pub struct GateItem {
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
     pub blocking: Option<bool>,
+    /// What a cached pass is keyed on (`None`: never cached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<GateInputs>,
+    /// Its resource group (`[gates.groups]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// A gate's declared inputs: file globs and environment variable names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GateInputs {
+    pub files: Vec<String>,
+    pub env: Vec<String>,
 }
 
 mod humantime_serde_option {

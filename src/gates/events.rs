@@ -22,8 +22,11 @@ use crate::ids::GateId;
 pub enum GateEvent<'a> {
     /// The run begins: the plan with its selection.
     RunStarted { plan: &'a Plan },
-    /// A gate's process started.
-    GateStarted { gate: &'a SelectedGate },
+    /// A gate's process started (or its cached pass is being reused).
+    GateStarted {
+        gate: &'a SelectedGate,
+        traceparent: &'a str,
+    },
     /// Everything a gate printed (head and tail when long; secrets redacted).
     GateOutput { gate: &'a GateId, output: &'a [u8] },
     /// A gate ended (or could not start).
@@ -88,7 +91,7 @@ impl Reporter for Trace {
     fn report(&mut self, event: &GateEvent<'_>) {
         let kind = match event {
             GateEvent::RunStarted { .. } => String::from("run-started"),
-            GateEvent::GateStarted { gate } => format!("gate-started {}", gate.id),
+            GateEvent::GateStarted { gate, .. } => format!("gate-started {}", gate.id),
             GateEvent::GateOutput { gate, .. } => format!("gate-output {gate}"),
             GateEvent::GateFinished { result, .. } => {
                 format!(

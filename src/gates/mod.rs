@@ -2,8 +2,10 @@
 //! which emits [`events`] → reporters ([`report`]: terminal, JSON, JUnit, GitHub
 //! Actions), all fed through one fan-out.
 
+pub mod cache;
 pub mod capture;
 pub mod events;
+pub mod partition;
 pub mod plan;
 pub mod report;
 pub mod run;

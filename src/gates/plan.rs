@@ -16,6 +16,8 @@ use crate::ids::RunId;
 #[serde(rename_all = "lowercase")]
 pub enum GateStatus {
     Pass,
+    /// Not run: its inputs are as they were at its last pass.
+    Cached,
     Fail,
     Timeout,
     Error,
@@ -23,8 +25,9 @@ pub enum GateStatus {
 }
 
 impl GateStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Pass,
+        Self::Cached,
         Self::Fail,
         Self::Timeout,
         Self::Error,
@@ -34,6 +37,7 @@ impl GateStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
+            Self::Cached => "cached",
             Self::Fail => "fail",
             Self::Timeout => "timeout",
             Self::Error => "error",
@@ -50,7 +54,7 @@ impl GateStatus {
     /// JUnit's view: `failure` (the check failed) or `error` (it could not be judged).
     pub fn junit(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Self::Pass => None,
+            Self::Pass | Self::Cached => None,
             Self::Fail => Some(("failure", "fail")),
             Self::Timeout => Some(("failure", "timeout")),
             Self::Error => Some(("error", "error")),
@@ -76,6 +80,8 @@ pub struct GateResult {
     pub output_bytes: u64,
     /// A one-line explanation (command not found, killed by signal…).
     pub message: String,
+    /// The W3C `traceparent` of the gate's span (also its `TRACEPARENT`).
+    pub traceparent: String,
 }
 
 impl GateResult {
@@ -103,9 +109,36 @@ pub struct Plan {
     pub bundle: Option<PathBuf>,
     /// Secrets in captured output are redacted unless this is `Off`.
     pub secrets: crate::config::settings::SecretsMode,
+    /// Resource groups and how many of their gates may run at once.
+    pub groups: std::collections::BTreeMap<String, usize>,
+    /// Per gate (same order), the parts of its cache key and the pass to reuse, if any.
+    pub cache: Vec<Option<CachePlan>>,
+    /// The digest of the bundle given as `CTX_BUNDLE`.
+    pub bundle_digest: Option<String>,
+}
+
+/// A gate's place in the cache for this run.
+#[derive(Debug, Clone)]
+pub struct CachePlan {
+    pub parts: super::cache::KeyParts,
+    /// The pass reused instead of running (`None`: the gate runs).
+    pub hit: Option<super::cache::Entry>,
 }
 
 impl Plan {
+    /// The W3C `traceparent` of a gate's span: one trace per run, a span per gate
+    /// (derived from the trace and the gate, so every reporter sees the same one).
+    pub fn traceparent(&self, gate: &crate::ids::GateId) -> String {
+        let span = blake3::hash(format!("{}/{gate}", self.trace_id).as_bytes()).to_hex();
+        format!("00-{}-{}-01", self.trace_id, &span[..16])
+    }
+
+    /// The `traceparent` of the run's own span.
+    pub fn run_traceparent(&self) -> String {
+        let span = blake3::hash(format!("{}/run", self.trace_id).as_bytes()).to_hex();
+        format!("00-{}-{}-01", self.trace_id, &span[..16])
+    }
+
     /// The timeout that applies to a gate: `--timeout`, the gate's, the default.
     pub fn timeout_of(&self, gate: &SelectedGate) -> Duration {
         self.timeout_override

@@ -114,7 +114,9 @@ struct Loop<'a> {
 impl Loop<'_> {
     fn run(mut self) -> Outcome {
         let total = self.plan.gates.len();
-        let mut next = 0;
+        // Gates not started yet, in order; a gate whose group is full waits while later
+        // gates of other groups start.
+        let mut pending: std::collections::VecDeque<usize> = (0..total).collect();
         let mut running: Vec<Running> = Vec::new();
         let mut results: Vec<Option<GateResult>> = vec![None; total];
         let mut done = 0;
@@ -122,22 +124,35 @@ impl Loop<'_> {
         let mut interrupted_by = None;
         let mut last_tick = Instant::now();
         loop {
-            while !stop && next < total && running.len() < self.plan.jobs.max(1) {
-                let index = next;
-                next += 1;
+            while !stop && running.len() < self.plan.jobs.max(1) {
+                let Some(position) = pending
+                    .iter()
+                    .position(|&index| self.group_has_room(index, &running))
+                else {
+                    break;
+                };
+                let Some(index) = pending.remove(position) else {
+                    break;
+                };
+                if let Some(result) = self.cached(index) {
+                    done += 1;
+                    self.finished(&result, done, total);
+                    results[index] = Some(result);
+                    continue;
+                }
                 match self.start(index) {
                     Ok(state) => running.push(state),
                     Err(result) => {
                         done += 1;
                         self.finished(&result, done, total);
-                        results[index] = Some(*result);
-                        if self.plan.fail_fast {
+                        if self.plan.fail_fast && result.blocks() {
                             stop = true;
                         }
+                        results[index] = Some(*result);
                     }
                 }
             }
-            if running.is_empty() && (stop || next >= total) {
+            if running.is_empty() && (stop || pending.is_empty()) {
                 break;
             }
             match self.receiver.recv_timeout(Duration::from_millis(20)) {
@@ -212,7 +227,10 @@ impl Loop<'_> {
         }
         Outcome {
             results: results.into_iter().flatten().collect(),
-            skipped: self.plan.gates[next..].to_vec(),
+            skipped: pending
+                .into_iter()
+                .map(|index| self.plan.gates[index].clone())
+                .collect(),
             interrupted_by,
         }
     }
@@ -254,6 +272,45 @@ impl Loop<'_> {
         }
     }
 
+    /// Whether a gate's resource group (if any) has room for one more.
+    fn group_has_room(&self, index: usize, running: &[Running]) -> bool {
+        let Some(group) = &self.plan.gates[index].group else {
+            return true;
+        };
+        let limit = self.plan.groups.get(group).copied().unwrap_or(usize::MAX);
+        let busy = running
+            .iter()
+            .filter(|state| self.plan.gates[state.index].group.as_ref() == Some(group))
+            .count();
+        busy < limit
+    }
+
+    /// A reused pass, when the gate's inputs are as they were at its last pass.
+    fn cached(&mut self, index: usize) -> Option<GateResult> {
+        let hit = self.plan.cache.get(index)?.as_ref()?.hit.as_ref()?;
+        let gate = self.plan.gates[index].clone();
+        self.reporter.report(&GateEvent::GateStarted {
+            gate: &gate,
+            traceparent: &self.plan.traceparent(&gate.id),
+        });
+        Some(GateResult {
+            status: GateStatus::Cached,
+            exit_code: Some(0),
+            signal: None,
+            duration: Duration::ZERO,
+            log: String::new(),
+            tail: String::new(),
+            output: Vec::new(),
+            output_bytes: 0,
+            message: format!(
+                "cached: inputs unchanged since the pass of run {} ({} ms)",
+                hit.run_id, hit.duration_ms
+            ),
+            traceparent: self.plan.traceparent(&gate.id),
+            gate,
+        })
+    }
+
     fn start(&mut self, index: usize) -> Result<Running, Box<GateResult>> {
         let gate = &self.plan.gates[index];
         let files = GateFiles::of(&self.plan.run_dir, &gate.id);
@@ -270,6 +327,7 @@ impl Loop<'_> {
                 output: Vec::new(),
                 output_bytes: 0,
                 message,
+                traceparent: self.plan.traceparent(&gate.id),
             })
         };
         let cwd = match &gate.cwd {
@@ -294,7 +352,10 @@ impl Loop<'_> {
             Ok(child) => child,
             Err(problem) => return Err(error(format!("cannot start `sh`: {problem}"))),
         };
-        self.reporter.report(&GateEvent::GateStarted { gate });
+        self.reporter.report(&GateEvent::GateStarted {
+            gate,
+            traceparent: &self.plan.traceparent(&gate.id),
+        });
         let started = Instant::now();
         let sink = Arc::new(Sink::new(log));
         let group = child.id();
@@ -357,11 +418,7 @@ impl Loop<'_> {
             ),
             (
                 String::from("TRACEPARENT"),
-                format!(
-                    "00-{}-{}-01",
-                    self.plan.trace_id,
-                    process::random_hex(16, &gate.id.to_string())
-                ),
+                self.plan.traceparent(&gate.id),
             ),
         ]);
         if let Some(feature) = &self.plan.feature {
@@ -466,7 +523,7 @@ impl Loop<'_> {
             message
         };
         GateResult {
-            gate,
+            traceparent: self.plan.traceparent(&gate.id),
             status,
             exit_code,
             signal: signal.map(process::signal_name),
@@ -476,6 +533,7 @@ impl Loop<'_> {
             output,
             output_bytes,
             message,
+            gate,
         }
     }
 }

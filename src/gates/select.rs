@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::workspace::{Feature, LayerKind, Origin, Section, Workspace};
+use crate::config::workspace::{Feature, GateInputs, LayerKind, Origin, Section, Workspace};
 use crate::date::Date;
 use crate::ids::GateId;
 use crate::paths::Glob;
@@ -27,6 +27,10 @@ pub struct SelectedGate {
     pub origin: Origin,
     /// Why it was selected.
     pub reason: String,
+    /// What a cached pass is keyed on (`None`: always runs).
+    pub inputs: Option<GateInputs>,
+    /// Its resource group.
+    pub group: Option<String>,
 }
 
 impl Serialize for SelectedGate {
@@ -132,6 +136,8 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 cwd,
                 env,
                 blocking,
+                inputs,
+                group,
             } = &item.payload
             else {
                 return None;
@@ -143,6 +149,8 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 cwd: cwd.clone(),
                 env: env.clone(),
                 blocking: blocking.unwrap_or(true),
+                inputs: inputs.clone(),
+                group: group.clone(),
                 origin: item.origin.clone(),
                 reason: format!(
                     "{why} (declared in {} `{}`)",

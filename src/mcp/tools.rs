@@ -398,6 +398,7 @@ async fn run_gates(
                 fail_fast: arguments.fail_fast,
                 feature: arguments.feature.clone(),
                 inputs: arguments.set.into_iter().collect(),
+                rerun: false,
             };
             session.prepare_run(plan.gates, &options)
         })

@@ -32,7 +32,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::lineage::LayerPlan;
-use crate::config::workspace::{ItemKey, ItemMeta, LineRange, Origin, Section};
+use crate::config::workspace::{GateInputs, ItemKey, ItemMeta, LineRange, Origin, Section};
 use crate::date::Date;
 use crate::ids::{ItemId, LayerId};
 
@@ -86,6 +86,8 @@ pub enum Payload {
         cwd: Option<String>,
         env: Vec<(String, String)>,
         blocking: Option<bool>,
+        inputs: Option<GateInputs>,
+        group: Option<String>,
     },
     Example {
         path: String,
@@ -127,6 +129,8 @@ impl Payload {
                     cwd,
                     env,
                     blocking,
+                    inputs,
+                    group,
                 },
                 Self::Gate {
                     run: new_run,
@@ -134,8 +138,12 @@ impl Payload {
                     cwd: new_cwd,
                     env: new_env,
                     blocking: new_blocking,
+                    inputs: new_inputs,
+                    group: new_group,
                 },
             ) => {
+                take(inputs, new_inputs);
+                take(group, new_group);
                 take(run, new_run);
                 take(timeout, new_timeout);
                 take(cwd, new_cwd);
@@ -241,6 +249,8 @@ fn incoming<'a>(layer: &'a LayerPlan<'_>) -> Vec<Incoming<'a>> {
             cwd: item.cwd.clone(),
             env: item.env.clone(),
             blocking: item.blocking,
+            inputs: item.inputs.clone(),
+            group: item.group.clone(),
         };
         Incoming::declared(Section::QualityGates, &item.meta, None, payload)
     });

@@ -216,6 +216,8 @@ fn rule_4_override_merges_field_by_field() {
             cwd: None,
             env: vec![(String::from("CI"), String::from("1"))],
             blocking: None,
+            inputs: None,
+            group: None,
         }
     );
 }

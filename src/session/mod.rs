@@ -29,10 +29,12 @@ use crate::config::workspace::{Agent, Feature, Workspace};
 use crate::config::{self};
 use crate::date::Date;
 use crate::error::Error;
+use crate::gates::cache::GateCache;
 use crate::gates::events::Reporter;
-use crate::gates::plan::{Outcome, Plan};
+use crate::gates::plan::{CachePlan, Outcome, Plan};
 use crate::gates::run::{self, Control};
 use crate::gates::select::{self as gate_select, SelectedGate};
+use crate::gates::{self};
 use crate::ids::RunId;
 
 mod scope;
@@ -120,6 +122,22 @@ pub struct RunOptions {
     /// The feature whose bundle gates get as `CTX_BUNDLE`, with its inputs.
     pub feature: Option<String>,
     pub inputs: Vec<(String, String)>,
+    /// Run gates whose cached pass would be reused.
+    pub rerun: bool,
+}
+
+/// What `--why` found for a gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheWhy {
+    NoInputs,
+    NeverPassed,
+    Reused {
+        run_id: String,
+    },
+    Changed {
+        run_id: String,
+        changes: Vec<String>,
+    },
 }
 
 /// A run made ready: its plan, and a warning when the bundle for `CTX_BUNDLE` could not
@@ -285,16 +303,18 @@ impl Session {
             what: format!("`{}`", run_dir.display()),
             source,
         })?;
-        let (bundle, bundle_warning) = match &options.feature {
+        let (bundle, bundle_digest, bundle_warning) = match &options.feature {
             Some(feature) => match self.write_run_bundle(feature, &options.inputs, &run_dir) {
-                Ok(path) => (Some(path), None),
+                Ok((path, digest)) => (Some(path), Some(digest), None),
                 Err(error) => (
+                    None,
                     None,
                     Some(format!("gates run without `CTX_BUNDLE`: {error}")),
                 ),
             },
-            None => (None, None),
+            None => (None, None, None),
         };
+        let cache = self.cache_plans(&gates, options.rerun);
         let settings = &self.validation.workspace.settings;
         let jobs = match options.jobs.unwrap_or(settings.jobs) {
             0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -315,6 +335,9 @@ impl Session {
                 feature: options.feature.clone(),
                 bundle,
                 secrets: settings.secrets,
+                groups: settings.groups.clone(),
+                cache,
+                bundle_digest,
             },
             bundle_warning,
         })
@@ -325,12 +348,74 @@ impl Session {
         run::run(plan, control, reporter)
     }
 
+    /// Whether a gate's cached pass would be reused, and what changed since it.
+    pub fn cache_why(&self, gate: &SelectedGate) -> CacheWhy {
+        let Some(Some(plan)) = self.cache_plans(std::slice::from_ref(gate), true).pop() else {
+            return CacheWhy::NoInputs;
+        };
+        match self.gate_cache().last_pass(&gate.id) {
+            None => CacheWhy::NeverPassed,
+            Some(entry) if entry.key == plan.parts.key() => CacheWhy::Reused {
+                run_id: entry.run_id,
+            },
+            Some(entry) => CacheWhy::Changed {
+                changes: plan.parts.changes_since(&entry.parts),
+                run_id: entry.run_id,
+            },
+        }
+    }
+
+    /// The gate cache of the workspace.
+    pub fn gate_cache(&self) -> GateCache {
+        GateCache::new(State::of(&self.validation.workspace.root).gate_cache())
+    }
+
+    /// Each gate's cache key parts (gates with `inputs`), and the pass to reuse unless
+    /// `rerun`. Input files are hashed once each, on every core.
+    fn cache_plans(&self, gates: &[SelectedGate], rerun: bool) -> Vec<Option<CachePlan>> {
+        let workspace = &self.validation.workspace;
+        let root = &workspace.root;
+        let resolver = &*workspace.resolver;
+        let mut files: Vec<String> = Vec::new();
+        for gate in gates {
+            for glob in gate.inputs.iter().flat_map(|inputs| &inputs.files) {
+                if let Ok(matches) = resolver.expand_glob(glob) {
+                    files.extend(matches.into_iter().flatten());
+                }
+            }
+        }
+        files.sort();
+        files.dedup();
+        let hashed = crate::parallel::map(&files, |path| gates::cache::hash_file(root, path));
+        let hashes: std::collections::HashMap<&str, String> =
+            files.iter().map(String::as_str).zip(hashed).collect();
+        let lookup = |path: &str| {
+            hashes
+                .get(path)
+                .cloned()
+                .unwrap_or_else(|| gates::cache::hash_file(root, path))
+        };
+        let cache = self.gate_cache();
+        gates
+            .iter()
+            .map(|gate| {
+                let parts = gates::cache::parts(resolver, root, gate, &lookup)?;
+                let hit = if rerun {
+                    None
+                } else {
+                    cache.hit(&gate.id, &parts.key())
+                };
+                Some(CachePlan { parts, hit })
+            })
+            .collect()
+    }
+
     fn write_run_bundle(
         &mut self,
         feature: &str,
         inputs: &[(String, String)],
         run_dir: &Path,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<(PathBuf, String), Error> {
         let request = BundleRequest {
             feature: Some(feature.to_owned()),
             inputs: inputs.to_vec(),
@@ -339,13 +424,14 @@ impl Session {
             ..BundleRequest::default()
         };
         let bundle = self.bundle(&request)?;
+        let digest = bundle.digest.clone();
         let path = state::run_bundle(run_dir);
         crate::output::write_atomic_with(&path, |out| crate::bundle::render::json(&bundle, out))
             .map_err(|error| Error::Bundle {
                 message: format!("cannot write `{}`: {error}", path.display()),
                 help: None,
             })?;
-        Ok(path)
+        Ok((path, digest))
     }
 
     /// Free the workspace on a background thread (a command about to exit need not wait

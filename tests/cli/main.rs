@@ -19,6 +19,7 @@ mod hostile;
 mod init;
 mod list;
 mod mcp;
+mod scale;
 mod schema;
 mod secrets;
 mod session;

@@ -120,10 +120,12 @@ pub fn validate(
         resolver: Arc::clone(&resolver),
         names: std::sync::OnceLock::new(),
     };
+    let group_names: Vec<String> = settings.groups.keys().cloned().collect();
     let context = Context {
         resolver: &resolver,
         max_file_bytes: settings.max_file_bytes,
         agents: &agent_names,
+        groups: &group_names,
     };
     workspace.org = convert_each(
         &orgs[..orgs.len().min(1)],
@@ -239,6 +241,7 @@ struct Context<'a> {
     resolver: &'a paths::Resolver,
     max_file_bytes: u64,
     agents: &'a [String],
+    groups: &'a [String],
 }
 
 /// Convert documents of one kind on every core; problems keep document order.
@@ -255,6 +258,7 @@ fn convert_each<T: Sync, R: Send>(
             resolver: context.resolver,
             max_file_bytes: context.max_file_bytes,
             agents: context.agents,
+            groups: context.groups,
             problems: &mut found,
         };
         let value = build(&mut convert, declared.wire);

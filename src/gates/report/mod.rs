@@ -13,9 +13,15 @@ use super::select::SelectedGate;
 use crate::ids::{GateId, LayerId, RunId};
 
 mod files;
+mod handlers;
+mod recorder;
+pub mod stream;
 mod terminal;
 
 pub use files::{FileReporter, Files};
+pub use handlers::Handlers;
+pub use recorder::CacheRecorder;
+pub use stream::EventStream;
 pub use terminal::Terminal;
 
 /// `ctx.gates/v1`.
@@ -48,6 +54,9 @@ pub struct JsonGate<'a> {
     pub log: &'a str,
     pub output_bytes: u64,
     pub output_tail: &'a str,
+    /// A pass reused from the cache (the gate did not run).
+    pub cached: bool,
+    pub traceparent: &'a str,
 }
 
 pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
@@ -75,6 +84,8 @@ pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
                 log: &result.log,
                 output_bytes: result.output_bytes,
                 output_tail: &result.tail,
+                cached: result.status == GateStatus::Cached,
+                traceparent: &result.traceparent,
             })
             .collect(),
         skipped: outcome.skipped.iter().map(|gate| &gate.id).collect(),
@@ -151,6 +162,9 @@ pub fn junit(outcome: &Outcome) -> String {
                 seconds(result.duration)
             );
             match result.status.junit() {
+                None if result.status == GateStatus::Cached => out.push_str(
+                    ">\n      <properties><property name=\"ctx.cached\" value=\"true\"/></properties>\n",
+                ),
                 None => out.push_str(">\n"),
                 Some((tag, kind)) => {
                     let _ = writeln!(
@@ -232,6 +246,7 @@ pub fn github_summary(outcome: &Outcome) -> String {
     for result in &outcome.results {
         let icon = match result.status {
             GateStatus::Pass => "✅",
+            GateStatus::Cached => "♻️",
             GateStatus::Fail | GateStatus::Timeout => "❌",
             GateStatus::Error => "⚠️",
             GateStatus::Interrupted => "⏹️",

@@ -149,7 +149,7 @@ impl Reporter for Terminal<'_> {
                 ));
                 self.open(plan.gates.len());
             }
-            GateEvent::GateStarted { gate } => {
+            GateEvent::GateStarted { gate, .. } => {
                 if let Some(bars) = &mut self.bars {
                     let bar = bars.multi.add(ProgressBar::new_spinner());
                     bar.set_style(

@@ -354,41 +354,8 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         }
         export_targets.push(target.into_inner());
     }
-    let mut groups = std::collections::BTreeMap::new();
-    for (name, group) in wire.gates.groups {
-        let max = *group.max_jobs.get_ref();
-        if max == 0 {
-            let span = group.max_jobs.span();
-            problems.push(
-                Problem::error(
-                    "settings::group",
-                    Location::at_offset(file, span.start, span.len()),
-                    format!("`gates.groups.{name}.max_jobs` is 0, so its gates could never run"),
-                )
-                .help("set it to 1 or more"),
-            );
-        }
-        groups.insert(name, max);
-    }
-    let mut hooks = std::collections::BTreeMap::new();
-    for (event, command) in wire_hooks {
-        let span = command.span();
-        if !HOOK_EVENTS.contains(&event.as_str()) {
-            let known: Vec<String> = HOOK_EVENTS.iter().map(|name| (*name).to_owned()).collect();
-            problems.push(super::suggest::with_did_you_mean(
-                Problem::error(
-                    "settings::hook",
-                    Location::at_offset(file, span.start, span.len()),
-                    format!("`hooks.{event}` is not an event ctx emits"),
-                ),
-                &event,
-                &known,
-                "events",
-            ));
-            continue;
-        }
-        hooks.insert(event, command.into_inner());
-    }
+    let groups = groups(wire.gates.groups, file, &mut problems);
+    let hooks = hooks(wire_hooks, file, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -412,6 +379,59 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         secrets: wire.secrets.mode.unwrap_or(defaults.secrets),
         source: Some(Arc::clone(file)),
     })
+}
+
+/// `[gates.groups]`: each group's `max_jobs`, at least 1.
+fn groups(
+    wire: std::collections::BTreeMap<String, GroupWire>,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut groups = std::collections::BTreeMap::new();
+    for (name, group) in wire {
+        let max = *group.max_jobs.get_ref();
+        if max == 0 {
+            let span = group.max_jobs.span();
+            problems.push(
+                Problem::error(
+                    "settings::group",
+                    Location::at_offset(file, span.start, span.len()),
+                    format!("`gates.groups.{name}.max_jobs` is 0, so its gates could never run"),
+                )
+                .help("set it to 1 or more"),
+            );
+        }
+        groups.insert(name, max);
+    }
+    groups
+}
+
+/// `[hooks]`: a command per known event.
+fn hooks(
+    wire: std::collections::BTreeMap<String, toml::Spanned<String>>,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut hooks = std::collections::BTreeMap::new();
+    for (event, command) in wire {
+        let span = command.span();
+        if !HOOK_EVENTS.contains(&event.as_str()) {
+            let known: Vec<String> = HOOK_EVENTS.iter().map(|name| (*name).to_owned()).collect();
+            problems.push(super::suggest::with_did_you_mean(
+                Problem::error(
+                    "settings::hook",
+                    Location::at_offset(file, span.start, span.len()),
+                    format!("`hooks.{event}` is not an event ctx emits"),
+                ),
+                &event,
+                &known,
+                "events",
+            ));
+            continue;
+        }
+        hooks.insert(event, command.into_inner());
+    }
+    hooks
 }
 
 #[cfg(test)]

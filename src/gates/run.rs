@@ -416,10 +416,7 @@ impl Loop<'_> {
                 String::from("CTX_GATE_OUTPUT_DIR"),
                 files.output_dir.display().to_string(),
             ),
-            (
-                String::from("TRACEPARENT"),
-                self.plan.traceparent(&gate.id),
-            ),
+            (String::from("TRACEPARENT"), self.plan.traceparent(&gate.id)),
         ]);
         if let Some(feature) = &self.plan.feature {
             env.push((String::from("CTX_FEATURE"), feature.clone()));

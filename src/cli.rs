@@ -111,6 +111,26 @@ pub enum Command {
     /// and path-scoped constraints, each noting where it came from. Writes `ctx.toml` and
     /// `ctx/*.yaml` in the current folder (or `-C`), never over existing configuration.
     Init(InitArgs),
+    /// Record how the work a gate run checked turned out (for `ctx insights`).
+    ///
+    /// A run's outcome is the recorded one if any, else its gate verdict. Use it from a
+    /// person, a review tool or an assistant's hook: `ctx record success --run latest`.
+    Record(RecordArgs),
+    /// What the recorded runs say: the context items that go with success or failure.
+    ///
+    /// Per item of the bundles in effect, its presence in successful and failed runs
+    /// (counts and run ids); the items present in at least 70 % of successes, absent from
+    /// at least 60 % of failures, present in at least 50 % of failures (each separating
+    /// the outcomes by 20 points or more); flaky gates. `--propose` writes reviewable
+    /// YAML patches under `.ctx/inbox/`, each tested against history first (kept when
+    /// the matching runs succeeded more than 80 % of the time). Never edits the config.
+    Insights(InsightsArgs),
+    /// Runs and pass rate per feature and gate, gate durations (p50/p90), flaky counts,
+    /// tokens per layer over time.
+    Stats(StatsArgs),
+    /// Maintain the outcome store: `sync` sends spooled records, `prune` deletes runs
+    /// older than `[store] keep` (or `--older-than`).
+    Store(StoreArgs),
 }
 
 /// Output format of `validate` and `list`.
@@ -306,6 +326,19 @@ pub struct GatesArgs {
     #[arg(long)]
     pub rerun: bool,
 
+    /// Run a failed gate again up to N times (overrides each gate's `retries`); a gate
+    /// that passes after a retry is reported `flaky`.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Stop starting gates after N blocking failures (running ones finish).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_fail: Option<u64>,
+
+    /// Do not record this run in the outcome store.
+    #[arg(long)]
+    pub no_store: bool,
+
     /// Say whether GATE's cached pass would be reused, and which input changed since.
     #[arg(long, value_name = "GATE")]
     pub why: Option<String>,
@@ -419,6 +452,84 @@ pub struct InitArgs {
     /// Copilot instructions) into constraints.
     #[arg(long)]
     pub import: bool,
+}
+
+/// `ctx record` outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Success,
+    Failure,
+}
+
+/// Arguments of `ctx record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// How the work turned out.
+    #[arg(value_enum)]
+    pub outcome: OutcomeArg,
+
+    /// The run: its id, or `latest` (the default; of `--feature`, if given).
+    #[arg(long, value_name = "ID", default_value = "latest")]
+    pub run: String,
+
+    /// With `--run latest`: the latest run of this feature.
+    #[arg(long, value_name = "FEATURE")]
+    pub feature: Option<String>,
+
+    /// A note kept with the outcome.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// Arguments of `ctx insights`.
+#[derive(Debug, Args)]
+pub struct InsightsArgs {
+    /// Only the runs of this feature.
+    pub feature: Option<String>,
+
+    /// How many of the latest runs to analyse.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub last: usize,
+
+    /// How many runs are needed before findings are made.
+    #[arg(long, value_name = "M", default_value_t = 10)]
+    pub min_runs: usize,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Write proposals as reviewable YAML patches under `.ctx/inbox/`.
+    #[arg(long)]
+    pub propose: bool,
+}
+
+/// Arguments of `ctx stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// `ctx store` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreAction {
+    /// Send the records spooled while the store could not be reached.
+    Sync,
+    /// Delete runs older than `[store] keep` (or `--older-than`).
+    Prune,
+}
+
+/// Arguments of `ctx store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[arg(value_enum)]
+    pub action: StoreAction,
+
+    /// With `prune`: the age past which runs are deleted (e.g. `90d`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
 }
 
 /// Arguments of `ctx mcp`.

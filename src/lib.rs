@@ -33,6 +33,7 @@ pub mod resolve;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod store;
 
 use cli::{Cli, Command};
 use error::Error;
@@ -65,6 +66,10 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Mcp(args) => commands::mcp::run(root, args, &printer),
         Command::Export(args) => commands::export::run(root, args, &printer),
         Command::Init(args) => commands::init::run(root, args, &printer),
+        Command::Record(args) => commands::outcomes::record(root, args, &printer),
+        Command::Insights(args) => commands::outcomes::insights(root, args, &printer),
+        Command::Stats(args) => commands::outcomes::stats(root, args, &printer),
+        Command::Store(args) => commands::outcomes::store(root, args, &printer),
     };
     match result {
         Ok(status) => status,

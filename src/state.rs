@@ -5,6 +5,9 @@
 //!   .gitignore            `*`: the folder is never committed by accident
 //!   cache/tokens          the token cache (bundle::cache)
 //!   gate-cache/<hash>.json  a gate's last pass and its inputs' key (gates::cache)
+//!   store.sqlite          the outcome store (store), unless `[store] url` names another
+//!   spool/<run id>.json   records the store could not take yet
+//!   inbox/*.yaml          improvements `ctx insights --propose` suggests
 //!   runs/<run id>/        one folder per `ctx gates` run
 //!     bundle.json         the bundle given to gates as `CTX_BUNDLE`
 //!     <gate>.log          a gate's whole output
@@ -39,6 +42,21 @@ impl State {
     /// The gate cache: each gate's last pass with its inputs' key.
     pub fn gate_cache(&self) -> PathBuf {
         self.folder.join("gate-cache")
+    }
+
+    /// The outcome store (SQLite), unless `[store] url` names another.
+    pub fn store(&self) -> PathBuf {
+        self.folder.join("store.sqlite")
+    }
+
+    /// Records of runs the store could not take yet.
+    pub fn spool(&self) -> PathBuf {
+        self.folder.join("spool")
+    }
+
+    /// Improvements `ctx insights --propose` suggests, for review.
+    pub fn inbox(&self) -> PathBuf {
+        self.folder.join("inbox")
     }
 
     /// The folder of one gate run.

@@ -12,6 +12,7 @@ use crate::gates::report::{CacheRecorder, EventStream, FileReporter, Files, Hand
 use crate::gates::run::{Control, Interrupter};
 use crate::output::Printer;
 use crate::session::{GatesRequest, RunOptions};
+use crate::store::record::Recorder;
 
 pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     if let Some(parts) = args.matrix {
@@ -65,6 +66,10 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
             feature: args.feature.clone(),
             inputs: args.set.clone(),
             rerun: args.rerun,
+            retries: args.retries,
+            max_fail: args
+                .max_fail
+                .map(|max| usize::try_from(max).unwrap_or(usize::MAX)),
         },
     )?;
     if let Some(warning) = &prepared.bundle_warning {
@@ -106,6 +111,12 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
     );
     let control = Control::new();
     let signals = forward_signals(control.interrupter());
+    let mut record = (!args.no_store).then(|| {
+        Recorder::new(
+            crate::store::workspace_id(workspace),
+            workspace.root.clone(),
+        )
+    });
     let mut fan_out = FanOut::new()
         .with(&mut terminal)
         .with(&mut recorder)
@@ -114,11 +125,29 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
     if let Some(events) = &mut events {
         fan_out = fan_out.with(events);
     }
+    if let Some(record) = &mut record {
+        fan_out = fan_out.with(record);
+    }
     let outcome = session.run_gates(&prepared.plan, control, &mut fan_out);
     drop(fan_out);
     // The handlers are the run's: after it, signals have their default effect again.
     if let Some(handle) = signals {
         handle.close();
+    }
+    if let Some(run) = record.and_then(|record| record.finished) {
+        let location = crate::store::Location::resolve(
+            &workspace.root,
+            workspace.settings.store_url.as_deref(),
+        );
+        match crate::store::deliver(&workspace.root, &location, &run) {
+            Ok(spooled) if spooled > 0 => {
+                printer.note(&format!("{spooled} spooled run record(s) delivered"))
+            }
+            Ok(_) => {}
+            Err(warning) => printer.status(&format!(
+                "warning: the outcome store could not record the run: {warning}"
+            )),
+        }
     }
     let written = files.all_written() && events.as_ref().is_none_or(EventStream::all_written);
     Ok(ExitStatus::of_run(outcome.verdict(), written))

@@ -13,6 +13,7 @@ pub mod gates;
 pub mod init;
 pub mod list;
 pub mod mcp;
+pub mod outcomes;
 pub mod schema;
 pub mod validate;
 

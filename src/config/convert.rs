@@ -304,6 +304,7 @@ impl Converter<'_> {
                     blocking: None,
                     inputs: None,
                     group: None,
+                    retries: None,
                 },
                 ItemForm::Long(long) => {
                     let timeout = long.timeout.as_ref().and_then(|timeout| {
@@ -350,6 +351,7 @@ impl Converter<'_> {
                         blocking: long.blocking.as_ref().map(|flag| flag.value),
                         inputs: long.inputs.as_ref().map(|inputs| self.gate_inputs(inputs)),
                         group: long.group.as_ref().map(|group| self.gate_group(group)),
+                        retries: long.retries.as_ref().map(|retries| retries.value),
                     }
                 }
             };

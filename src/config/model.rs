@@ -223,6 +223,8 @@ long_form_item! {
         pub inputs: Option<Spanned<GateInputs>>,
         /// A resource group of `[gates.groups]` in `ctx.toml`: at most its `max_jobs` run at once.
         pub group: Option<Spanned<String>>,
+        /// Run a failed gate again up to this many times; a pass after a retry is `flaky`.
+        pub retries: Option<Spanned<u32>>,
     }
 }
 

@@ -58,6 +58,10 @@ pub struct Settings {
     pub hooks: std::collections::BTreeMap<String, String>,
     /// `hooks.timeout`: how long a handler may run.
     pub hook_timeout: Duration,
+    /// `[store] url`: where outcomes are recorded (default `.ctx/store.sqlite`).
+    pub store_url: Option<String>,
+    /// `[store] keep`: how long `ctx store prune` keeps runs.
+    pub store_keep: Option<Duration>,
     /// The file the settings came from, when there is one.
     pub source: Option<Arc<SourceFile>>,
 }
@@ -79,6 +83,8 @@ impl Default for Settings {
             groups: std::collections::BTreeMap::new(),
             hooks: std::collections::BTreeMap::new(),
             hook_timeout: Duration::from_secs(30),
+            store_url: None,
+            store_keep: None,
             source: None,
         }
     }
@@ -99,6 +105,15 @@ struct SettingsWire {
     export: ExportWire,
     #[serde(default)]
     hooks: std::collections::BTreeMap<String, toml::Spanned<String>>,
+    #[serde(default)]
+    store: StoreWire,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreWire {
+    url: Option<String>,
+    keep: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +301,10 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
     };
     let timeout = duration(wire.gates.timeout, defaults.timeout, "gates.timeout");
     let grace = duration(wire.gates.grace, defaults.grace, "gates.grace");
+    let store_keep = wire
+        .store
+        .keep
+        .map(|keep| duration(Some(keep), Duration::ZERO, "store.keep"));
     let mut wire_hooks = wire.hooks;
     let hook_timeout = duration(
         wire_hooks.remove("timeout"),
@@ -360,6 +379,8 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         return Err(problems);
     }
     Ok(Settings {
+        store_url: wire.store.url,
+        store_keep,
         export_targets,
         groups,
         hooks,

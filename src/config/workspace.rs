@@ -234,6 +234,9 @@ pub struct GateItem {
     /// Its resource group (`[gates.groups]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// How many times a failure is run again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 /// A gate's declared inputs: file globs and environment variable names.

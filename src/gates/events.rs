@@ -29,6 +29,11 @@ pub enum GateEvent<'a> {
     },
     /// Everything a gate printed (head and tail when long; secrets redacted).
     GateOutput { gate: &'a GateId, output: &'a [u8] },
+    /// A gate's attempt failed and it runs again (`retries`).
+    GateRetried {
+        result: &'a GateResult,
+        attempt: u32,
+    },
     /// A gate ended (or could not start).
     GateFinished {
         result: &'a GateResult,
@@ -101,6 +106,9 @@ impl Reporter for Trace {
                 )
             }
             GateEvent::Tick { .. } => return,
+            GateEvent::GateRetried { result, attempt } => {
+                format!("gate-retried {} {attempt}", result.gate.id)
+            }
             GateEvent::Interrupted { signal, .. } => format!("interrupted {signal}"),
             GateEvent::RunFinished { outcome, .. } => {
                 format!("run-finished {:?}", outcome.verdict())

@@ -18,6 +18,8 @@ pub enum GateStatus {
     Pass,
     /// Not run: its inputs are as they were at its last pass.
     Cached,
+    /// Passed after failing: a retry passed.
+    Flaky,
     Fail,
     Timeout,
     Error,
@@ -25,9 +27,10 @@ pub enum GateStatus {
 }
 
 impl GateStatus {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Pass,
         Self::Cached,
+        Self::Flaky,
         Self::Fail,
         Self::Timeout,
         Self::Error,
@@ -38,6 +41,7 @@ impl GateStatus {
         match self {
             Self::Pass => "pass",
             Self::Cached => "cached",
+            Self::Flaky => "flaky",
             Self::Fail => "fail",
             Self::Timeout => "timeout",
             Self::Error => "error",
@@ -54,7 +58,7 @@ impl GateStatus {
     /// JUnit's view: `failure` (the check failed) or `error` (it could not be judged).
     pub fn junit(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Self::Pass | Self::Cached => None,
+            Self::Pass | Self::Cached | Self::Flaky => None,
             Self::Fail => Some(("failure", "fail")),
             Self::Timeout => Some(("failure", "timeout")),
             Self::Error => Some(("error", "error")),
@@ -82,6 +86,10 @@ pub struct GateResult {
     pub message: String,
     /// The W3C `traceparent` of the gate's span (also its `TRACEPARENT`).
     pub traceparent: String,
+    /// How many times it ran (1 without retries).
+    pub attempts: u32,
+    /// Why each earlier attempt failed (retries).
+    pub earlier_failures: Vec<String>,
 }
 
 impl GateResult {
@@ -115,6 +123,23 @@ pub struct Plan {
     pub cache: Vec<Option<CachePlan>>,
     /// The digest of the bundle given as `CTX_BUNDLE`.
     pub bundle_digest: Option<String>,
+    /// That bundle's items and tokens per layer (what the outcome store records).
+    pub bundle_items: Vec<BundleItem>,
+    pub bundle_tokens: std::collections::BTreeMap<String, usize>,
+    /// `--retries`: overrides every gate's `retries`.
+    pub retries: Option<u32>,
+    /// `--max-fail`: stop starting gates after this many blocking failures.
+    pub max_fail: Option<usize>,
+}
+
+/// One item of the bundle given to a run's gates: what the outcome store records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct BundleItem {
+    pub id: String,
+    pub status: String,
+    /// blake3 of what the item says (a file's text as written, or its rule/command).
+    pub content_hash: String,
+    pub tokens: usize,
 }
 
 /// A gate's place in the cache for this run.

@@ -95,6 +95,9 @@ pub fn run(plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcom
         sender: control.sender,
         receiver: control.receiver,
         reporter,
+        attempts: vec![0; plan.gates.len()],
+        earlier: vec![Vec::new(); plan.gates.len()],
+        failures: 0,
     }
     .run();
     reporter.report(&GateEvent::RunFinished {
@@ -109,6 +112,12 @@ struct Loop<'a> {
     sender: Sender<Event>,
     receiver: Receiver<Event>,
     reporter: &'a mut dyn Reporter,
+    /// Per gate: how many times it started.
+    attempts: Vec<u32>,
+    /// Per gate: why its earlier attempts failed.
+    earlier: Vec<Vec<String>>,
+    /// Blocking failures so far (for `--max-fail`).
+    failures: usize,
 }
 
 impl Loop<'_> {
@@ -196,13 +205,11 @@ impl Loop<'_> {
                 if running[position].exit.is_some() && running[position].pipes_open == 0 {
                     let state = running.swap_remove(position);
                     let index = state.index;
-                    let result = self.finish(state);
-                    done += 1;
-                    self.finished(&result, done, total);
-                    if result.blocks() && self.plan.fail_fast {
-                        stop = true;
+                    if let Some(result) = self.complete(state, &mut running, &mut stop) {
+                        done += 1;
+                        self.finished(&result, done, total);
+                        results[index] = Some(result);
                     }
-                    results[index] = Some(result);
                 } else {
                     position += 1;
                 }
@@ -272,6 +279,56 @@ impl Loop<'_> {
         }
     }
 
+    /// A gate's process ended: its result, or `None` when a failed attempt is run again.
+    /// Counts blocking failures for `--fail-fast` and `--max-fail`.
+    fn complete(
+        &mut self,
+        state: Running,
+        running: &mut Vec<Running>,
+        stop: &mut bool,
+    ) -> Option<GateResult> {
+        let index = state.index;
+        let mut result = self.finish(state);
+        result.attempts = self.attempts[index];
+        if !*stop && self.retry_allowed(index, &result) {
+            self.earlier[index].push(result.message.clone());
+            self.reporter.report(&GateEvent::GateRetried {
+                result: &result,
+                attempt: result.attempts,
+            });
+            match self.start(index) {
+                Ok(state) => {
+                    running.push(state);
+                    return None;
+                }
+                Err(failed) => result = *failed,
+            }
+        }
+        result.earlier_failures = std::mem::take(&mut self.earlier[index]);
+        if result.status == GateStatus::Pass && !result.earlier_failures.is_empty() {
+            result.status = GateStatus::Flaky;
+            result.message = format!(
+                "flaky: passed on attempt {} after {}",
+                result.attempts,
+                result.earlier_failures.join("; ")
+            );
+        }
+        if result.blocks() {
+            self.failures += 1;
+            if self.plan.fail_fast || self.plan.max_fail.is_some_and(|max| self.failures >= max) {
+                *stop = true;
+            }
+        }
+        Some(result)
+    }
+
+    /// Whether a failed attempt is run again (`retries`, or `--retries`).
+    fn retry_allowed(&self, index: usize, result: &GateResult) -> bool {
+        let allowed = self.plan.retries.unwrap_or(self.plan.gates[index].retries);
+        matches!(result.status, GateStatus::Fail | GateStatus::Timeout)
+            && result.attempts <= allowed
+    }
+
     /// Whether a gate's resource group (if any) has room for one more.
     fn group_has_room(&self, index: usize, running: &[Running]) -> bool {
         let Some(group) = &self.plan.gates[index].group else {
@@ -307,11 +364,14 @@ impl Loop<'_> {
                 hit.run_id, hit.duration_ms
             ),
             traceparent: self.plan.traceparent(&gate.id),
+            attempts: 0,
+            earlier_failures: Vec::new(),
             gate,
         })
     }
 
     fn start(&mut self, index: usize) -> Result<Running, Box<GateResult>> {
+        self.attempts[index] += 1;
         let gate = &self.plan.gates[index];
         let files = GateFiles::of(&self.plan.run_dir, &gate.id);
         let log_display = crate::paths::relative_display(&self.plan.root, &files.log);
@@ -328,6 +388,8 @@ impl Loop<'_> {
                 output_bytes: 0,
                 message,
                 traceparent: self.plan.traceparent(&gate.id),
+                attempts: 1,
+                earlier_failures: Vec::new(),
             })
         };
         let cwd = match &gate.cwd {
@@ -521,6 +583,8 @@ impl Loop<'_> {
         };
         GateResult {
             traceparent: self.plan.traceparent(&gate.id),
+            attempts: 1,
+            earlier_failures: Vec::new(),
             status,
             exit_code,
             signal: signal.map(process::signal_name),

@@ -31,6 +31,8 @@ pub struct SelectedGate {
     pub inputs: Option<GateInputs>,
     /// Its resource group.
     pub group: Option<String>,
+    /// How many times a failure is run again.
+    pub retries: u32,
 }
 
 impl Serialize for SelectedGate {
@@ -138,6 +140,7 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 blocking,
                 inputs,
                 group,
+                retries,
             } = &item.payload
             else {
                 return None;
@@ -151,6 +154,7 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 blocking: blocking.unwrap_or(true),
                 inputs: inputs.clone(),
                 group: group.clone(),
+                retries: retries.unwrap_or(0),
                 origin: item.origin.clone(),
                 reason: format!(
                     "{why} (declared in {} `{}`)",

@@ -399,6 +399,8 @@ async fn run_gates(
                 feature: arguments.feature.clone(),
                 inputs: arguments.set.into_iter().collect(),
                 rerun: false,
+                retries: None,
+                max_fail: None,
             };
             session.prepare_run(plan.gates, &options)
         })

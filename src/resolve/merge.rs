@@ -88,6 +88,7 @@ pub enum Payload {
         blocking: Option<bool>,
         inputs: Option<GateInputs>,
         group: Option<String>,
+        retries: Option<u32>,
     },
     Example {
         path: String,
@@ -131,6 +132,7 @@ impl Payload {
                     blocking,
                     inputs,
                     group,
+                    retries,
                 },
                 Self::Gate {
                     run: new_run,
@@ -140,8 +142,10 @@ impl Payload {
                     blocking: new_blocking,
                     inputs: new_inputs,
                     group: new_group,
+                    retries: new_retries,
                 },
             ) => {
+                take(retries, new_retries);
                 take(inputs, new_inputs);
                 take(group, new_group);
                 take(run, new_run);
@@ -251,6 +255,7 @@ fn incoming<'a>(layer: &'a LayerPlan<'_>) -> Vec<Incoming<'a>> {
             blocking: item.blocking,
             inputs: item.inputs.clone(),
             group: item.group.clone(),
+            retries: item.retries,
         };
         Incoming::declared(Section::QualityGates, &item.meta, None, payload)
     });

@@ -218,6 +218,7 @@ fn rule_4_override_merges_field_by_field() {
             blocking: None,
             inputs: None,
             group: None,
+            retries: None,
         }
     );
 }

@@ -31,7 +31,7 @@ use crate::date::Date;
 use crate::error::Error;
 use crate::gates::cache::GateCache;
 use crate::gates::events::Reporter;
-use crate::gates::plan::{CachePlan, Outcome, Plan};
+use crate::gates::plan::{BundleItem, CachePlan, Outcome, Plan};
 use crate::gates::run::{self, Control};
 use crate::gates::select::{self as gate_select, SelectedGate};
 use crate::gates::{self};
@@ -124,6 +124,65 @@ pub struct RunOptions {
     pub inputs: Vec<(String, String)>,
     /// Run gates whose cached pass would be reused.
     pub rerun: bool,
+    /// Overrides every gate's `retries`.
+    pub retries: Option<u32>,
+    /// Stop starting gates after this many blocking failures.
+    pub max_fail: Option<usize>,
+}
+
+/// What the outcome store keeps of the bundle a run's gates got.
+struct WrittenBundle {
+    digest: String,
+    items: Vec<BundleItem>,
+    tokens: std::collections::BTreeMap<String, usize>,
+}
+
+impl WrittenBundle {
+    fn of(bundle: &crate::bundle::model::Bundle) -> Self {
+        let items = bundle
+            .items
+            .iter()
+            .map(|item| {
+                let content_hash = match &item.content {
+                    Some(content) => content.digest().to_hex().to_string(),
+                    None => {
+                        let said = item
+                            .text
+                            .clone()
+                            .or_else(|| item.run.clone())
+                            .or_else(|| {
+                                item.path.as_ref().map(|path| {
+                                    format!(
+                                        "{path}:{}",
+                                        item.lines
+                                            .map(|lines| lines.to_string())
+                                            .unwrap_or_default()
+                                    )
+                                })
+                            })
+                            .unwrap_or_default();
+                        blake3::hash(said.as_bytes()).to_hex().to_string()
+                    }
+                };
+                BundleItem {
+                    id: item.id.to_string(),
+                    status: item.status.as_str().to_owned(),
+                    content_hash,
+                    tokens: item.tokens,
+                }
+            })
+            .collect();
+        Self {
+            digest: bundle.digest.clone(),
+            items,
+            tokens: bundle
+                .tokens
+                .by_layer
+                .iter()
+                .map(|(layer, tokens)| (layer.to_string(), *tokens))
+                .collect(),
+        }
+    }
 }
 
 /// What `--why` found for a gate.
@@ -303,9 +362,9 @@ impl Session {
             what: format!("`{}`", run_dir.display()),
             source,
         })?;
-        let (bundle, bundle_digest, bundle_warning) = match &options.feature {
+        let (bundle, written, bundle_warning) = match &options.feature {
             Some(feature) => match self.write_run_bundle(feature, &options.inputs, &run_dir) {
-                Ok((path, digest)) => (Some(path), Some(digest), None),
+                Ok((path, written)) => (Some(path), Some(written), None),
                 Err(error) => (
                     None,
                     None,
@@ -313,6 +372,10 @@ impl Session {
                 ),
             },
             None => (None, None, None),
+        };
+        let (bundle_digest, bundle_items, bundle_tokens) = match written {
+            Some(written) => (Some(written.digest), written.items, written.tokens),
+            None => (None, Vec::new(), std::collections::BTreeMap::new()),
         };
         let cache = self.cache_plans(&gates, options.rerun);
         let settings = &self.validation.workspace.settings;
@@ -338,6 +401,10 @@ impl Session {
                 groups: settings.groups.clone(),
                 cache,
                 bundle_digest,
+                bundle_items,
+                bundle_tokens,
+                retries: options.retries,
+                max_fail: options.max_fail,
             },
             bundle_warning,
         })
@@ -415,7 +482,7 @@ impl Session {
         feature: &str,
         inputs: &[(String, String)],
         run_dir: &Path,
-    ) -> Result<(PathBuf, String), Error> {
+    ) -> Result<(PathBuf, WrittenBundle), Error> {
         let request = BundleRequest {
             feature: Some(feature.to_owned()),
             inputs: inputs.to_vec(),
@@ -424,14 +491,14 @@ impl Session {
             ..BundleRequest::default()
         };
         let bundle = self.bundle(&request)?;
-        let digest = bundle.digest.clone();
+        let written = WrittenBundle::of(&bundle);
         let path = state::run_bundle(run_dir);
         crate::output::write_atomic_with(&path, |out| crate::bundle::render::json(&bundle, out))
             .map_err(|error| Error::Bundle {
                 message: format!("cannot write `{}`: {error}", path.display()),
                 help: None,
             })?;
-        Ok((path, digest))
+        Ok((path, written))
     }
 
     /// Free the workspace on a background thread (a command about to exit need not wait

@@ -19,6 +19,7 @@ mod hostile;
 mod init;
 mod list;
 mod mcp;
+mod outcomes;
 mod scale;
 mod schema;
 mod secrets;

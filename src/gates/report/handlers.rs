@@ -136,7 +136,8 @@ impl Reporter for Handlers<'_> {
             }
             GateEvent::GateOutput { .. }
             | GateEvent::Tick { .. }
-            | GateEvent::Interrupted { .. } => {}
+            | GateEvent::Interrupted { .. }
+            | GateEvent::GateRetried { .. } => {}
         }
     }
 }

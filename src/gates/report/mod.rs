@@ -161,10 +161,28 @@ pub fn junit(outcome: &Outcome) -> String {
                 xml(scope),
                 seconds(result.duration)
             );
+            // Retries, as nextest writes them: a flaky pass carries its failed attempts
+            // as `flakyFailure`, a failure its earlier ones as `rerunFailure`.
+            let reruns = |kind: &str| -> String {
+                result
+                    .earlier_failures
+                    .iter()
+                    .map(|message| {
+                        format!(
+                            "      <{kind} message=\"{}\" type=\"fail\"/>\n",
+                            xml(message)
+                        )
+                    })
+                    .collect()
+            };
             match result.status.junit() {
                 None if result.status == GateStatus::Cached => out.push_str(
                     ">\n      <properties><property name=\"ctx.cached\" value=\"true\"/></properties>\n",
                 ),
+                None if result.status == GateStatus::Flaky => {
+                    out.push_str(">\n");
+                    out.push_str(&reruns("flakyFailure"));
+                }
                 None => out.push_str(">\n"),
                 Some((tag, kind)) => {
                     let _ = writeln!(
@@ -173,6 +191,7 @@ pub fn junit(outcome: &Outcome) -> String {
                         xml(&result.message),
                         xml(&result.tail)
                     );
+                    out.push_str(&reruns("rerunFailure"));
                 }
             }
             let _ = writeln!(
@@ -247,6 +266,7 @@ pub fn github_summary(outcome: &Outcome) -> String {
         let icon = match result.status {
             GateStatus::Pass => "✅",
             GateStatus::Cached => "♻️",
+            GateStatus::Flaky => "⚠️ flaky",
             GateStatus::Fail | GateStatus::Timeout => "❌",
             GateStatus::Error => "⚠️",
             GateStatus::Interrupted => "⏹️",

@@ -81,6 +81,14 @@ pub fn event_json(event: &GateEvent<'_>, plan: Option<&Plan>) -> Option<Value> {
             value["not_started"] = json!(outcome.skipped.len());
             value
         }
+        GateEvent::GateRetried { result, attempt } => {
+            let mut value = common("gate_retried", result.traceparent.clone());
+            value["gate"] = json!(result.gate.id.to_string());
+            value["attempt"] = json!(attempt);
+            value["status"] = json!(result.status.as_str());
+            value["message"] = json!(result.message);
+            value
+        }
         GateEvent::GateOutput { .. } | GateEvent::Tick { .. } => return None,
     };
     if let GateEvent::RunStarted { plan } | GateEvent::RunFinished { plan, .. } = event {

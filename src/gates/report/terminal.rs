@@ -161,6 +161,15 @@ impl Reporter for Terminal<'_> {
                 }
             }
             GateEvent::GateOutput { .. } => {}
+            GateEvent::GateRetried { result, attempt } => {
+                self.line(&format!(
+                    "RETRY       {:>7.2}s  {}  (attempt {attempt} {}: {})",
+                    result.duration.as_secs_f64(),
+                    result.gate.id,
+                    result.status.as_str(),
+                    result.message
+                ));
+            }
             GateEvent::GateFinished {
                 result,
                 done,

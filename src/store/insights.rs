@@ -19,6 +19,9 @@ use super::{Store, StoreError, int, text};
 /// The least separation (success rate minus failure rate, or the reverse) of a finding.
 pub const MIN_SEPARATION: f64 = 0.2;
 
+/// How many run ids are listed per item and outcome (the most recent; counts are exact).
+pub const LISTED_RUNS: usize = 20;
+
 /// One analysed run.
 #[derive(Debug, Clone)]
 struct Run {
@@ -38,6 +41,7 @@ pub struct ItemPresence {
     pub failure_rate: f64,
     /// Success rate minus failure rate.
     pub separation: f64,
+    /// The most recent runs (up to 20) with it that succeeded, and that failed.
     pub success_runs: Vec<String>,
     pub failure_runs: Vec<String>,
     /// Features of the analysed runs whose bundles lacked it.
@@ -153,7 +157,6 @@ pub fn analyse(
     min_runs: usize,
 ) -> Result<Insights, StoreError> {
     let runs = recent_runs(store, workspace, feature, last)?;
-    let by_id: BTreeMap<&str, &Run> = runs.iter().map(|run| (run.id.as_str(), run)).collect();
     let successes = runs.iter().filter(|run| run.success).count();
     let failures = runs.len() - successes;
     let oldest = runs
@@ -161,49 +164,75 @@ pub fn analyse(
         .map(|run| run.id.clone())
         .min()
         .unwrap_or_default();
-    // Items of the analysed runs (run ids sort by time, so a range bounds them).
-    let rows = store.rows(
+    // Items of the analysed runs (run ids sort by time, so a range bounds them), by
+    // index: a large history is a million rows.
+    let index_of: std::collections::HashMap<&str, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(index, run)| (run.id.as_str(), index))
+        .collect();
+    let mut item_index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut presence: Vec<(String, Vec<u32>)> = Vec::new();
+    store.for_each_pair(
         "SELECT run_id, item_id FROM ctx_run_items WHERE workspace = ?1 AND status = 'included' AND run_id >= ?2",
         &[text(workspace), text(&oldest)],
+        |run_id, item| {
+            let Some(&run) = index_of.get(run_id) else {
+                return;
+            };
+            let slot = match item_index.get(item) {
+                Some(&slot) => slot,
+                None => {
+                    item_index.insert(item.to_owned(), presence.len());
+                    presence.push((item.to_owned(), Vec::new()));
+                    presence.len() - 1
+                }
+            };
+            presence[slot].1.push(run as u32);
+        },
     )?;
-    let mut presence: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for row in rows {
-        let (Some(Some(run_id)), Some(Some(item))) = (row.first(), row.get(1)) else {
-            continue;
-        };
-        let Some(run) = by_id.get(run_id.as_str()) else {
-            continue;
-        };
-        let entry = presence.entry(item.clone()).or_default();
-        if run.success {
-            entry.0.push(run_id.clone());
-        } else {
-            entry.1.push(run_id.clone());
-        }
-    }
     let mut items: Vec<ItemPresence> = presence
         .into_iter()
-        .map(|(id, (mut success_runs, mut failure_runs))| {
-            success_runs.sort();
-            failure_runs.sort();
-            let with: BTreeSet<&String> = success_runs.iter().chain(&failure_runs).collect();
+        .map(|(id, mut found)| {
+            // Newest first (runs are newest first).
+            found.sort_unstable();
+            let (in_successes, in_failures) = found.iter().fold((0, 0), |(s, f), &run| {
+                if runs[run as usize].success {
+                    (s + 1, f)
+                } else {
+                    (s, f + 1)
+                }
+            });
+            let list = |success: bool| -> Vec<String> {
+                found
+                    .iter()
+                    .filter(|&&run| runs[run as usize].success == success)
+                    .take(LISTED_RUNS)
+                    .map(|&run| runs[run as usize].id.clone())
+                    .collect()
+            };
+            let mut present = vec![false; runs.len()];
+            for &run in &found {
+                present[run as usize] = true;
+            }
             let lacking_features: Vec<String> = runs
                 .iter()
-                .filter(|run| !with.contains(&run.id))
-                .filter_map(|run| run.feature.clone())
+                .enumerate()
+                .filter(|(index, _)| !present[*index])
+                .filter_map(|(_, run)| run.feature.clone())
                 .collect::<BTreeSet<String>>()
                 .into_iter()
                 .collect();
-            let success_rate = rate(success_runs.len(), successes);
-            let failure_rate = rate(failure_runs.len(), failures);
+            let success_rate = rate(in_successes, successes);
+            let failure_rate = rate(in_failures, failures);
             ItemPresence {
-                in_successes: success_runs.len(),
-                in_failures: failure_runs.len(),
+                in_successes,
+                in_failures,
                 success_rate,
                 failure_rate,
                 separation: success_rate - failure_rate,
-                success_runs,
-                failure_runs,
+                success_runs: list(true),
+                failure_runs: list(false),
                 lacking_features,
                 id,
             }

@@ -23,10 +23,10 @@ use record::{GateRecord, ItemRecord, RunRecord};
 /// folder's name.
 pub fn workspace_id(workspace: &crate::config::workspace::Workspace) -> String {
     workspace.settings.name.clone().unwrap_or_else(|| {
-        workspace
-            .root
-            .file_name()
-            .map_or_else(|| String::from("workspace"), |name| name.to_string_lossy().into_owned())
+        workspace.root.file_name().map_or_else(
+            || String::from("workspace"),
+            |name| name.to_string_lossy().into_owned(),
+        )
     })
 }
 
@@ -337,6 +337,52 @@ impl Store {
                     .collect())
             }
         }
+    }
+
+    /// Call `each` with the two text columns of every row of a query (fast path for
+    /// large scans: no row is materialised).
+    fn for_each_pair(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        mut each: impl FnMut(&str, &str),
+    ) -> Result<(), StoreError> {
+        if let Backend::Sqlite(connection) = &mut self.backend {
+            let location = self.location.describe();
+            let fail = |detail: String| StoreError::Query {
+                location: location.clone(),
+                detail,
+            };
+            let mut statement = connection
+                .prepare_cached(sql)
+                .map_err(|error| fail(error.to_string()))?;
+            let params: Vec<Box<dyn rusqlite::ToSql>> = values
+                .iter()
+                .map(|value| -> Box<dyn rusqlite::ToSql> {
+                    match value {
+                        Value::Text(text) => Box::new(text.clone()),
+                        Value::Int(number) => Box::new(*number),
+                    }
+                })
+                .collect();
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(params.iter()))
+                .map_err(|error| fail(error.to_string()))?;
+            while let Some(row) = rows.next().map_err(|error| fail(error.to_string()))? {
+                let first = row.get_ref(0).map_err(|error| fail(error.to_string()))?;
+                let second = row.get_ref(1).map_err(|error| fail(error.to_string()))?;
+                if let (Ok(first), Ok(second)) = (first.as_str(), second.as_str()) {
+                    each(first, second);
+                }
+            }
+            return Ok(());
+        }
+        for row in self.rows(sql, values)? {
+            if let (Some(Some(first)), Some(Some(second))) = (row.first(), row.get(1)) {
+                each(first, second);
+            }
+        }
+        Ok(())
     }
 
     /// Store one run with its items and gates, all or nothing.

@@ -554,7 +554,7 @@ fn parse_date(text: &str) -> Result<Date, String> {
 
 /// `--timeout`: a duration such as `90s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|error| {
+    crate::date::parse_duration(text).map_err(|error| {
         format!("`{text}` is not a duration: {error}; write a duration such as \"90s\", \"10m\" or \"1h 30m\"")
     })
 }

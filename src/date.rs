@@ -110,6 +110,35 @@ impl fmt::Display for Date {
     }
 }
 
+/// The longest timeout ctx accepts (a week): longer ones are surely mistakes, and a
+/// deadline must stay representable.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// A timeout (`90s`, `5m`, `1h 30m`): more than zero and at most [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if duration.is_zero() {
+        return Err(String::from(
+            "a timeout of zero would stop everything at once",
+        ));
+    }
+    if duration > MAX_DURATION {
+        return Err(String::from("over the maximum of one week (`7d`)"));
+    }
+    Ok(duration)
+}
+
+/// An age (`90d`, `1y`) for retention: more than zero and at most 100 years.
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if duration.is_zero() || duration > std::time::Duration::from_secs(100 * 365 * 24 * 3600) {
+        return Err(String::from(
+            "write an age between a second and 100 years, e.g. `90d`",
+        ));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -192,6 +192,93 @@ pub fn write_atomic_with<E: From<io::Error>>(
     result
 }
 
+/// Where an output named on the command line goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `-`: standard output.
+    Stdout,
+    /// An existing FIFO, device or socket (`/dev/null`, `/dev/stdout`): written through,
+    /// never replaced.
+    Through(std::path::PathBuf),
+    /// A regular file (existing or not), symlinks followed: written atomically.
+    File(std::path::PathBuf),
+}
+
+/// Why an output was refused (before anything was written).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("`{0}` is one of this run's inputs ({1}); ctx never writes over its own input")]
+    Input(String, &'static str),
+    #[error("`{0}`: {1}")]
+    Unusable(String, io::Error),
+}
+
+/// Resolve an output path: `-` is stdout; a symlink is followed to its destination; an
+/// existing non-regular file is written through; one of the run's `inputs` (canonical
+/// paths, with what they are) is refused.
+pub fn destination(
+    path: &std::path::Path,
+    inputs: &[(std::path::PathBuf, &'static str)],
+) -> Result<Destination, Refused> {
+    if path.as_os_str() == "-" {
+        return Ok(Destination::Stdout);
+    }
+    let shown = path.display().to_string();
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)
+                    .map_err(|error| Refused::Unusable(shown.clone(), error))?;
+                current = match current.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            // A folder in the way is left to the write, which fails (exit 4) and keeps it.
+            Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
+                return Ok(Destination::Through(current));
+            }
+            Ok(_) | Err(_) => {
+                // A regular file, or nothing yet: compare its canonical place with the inputs.
+                let canonical = current
+                    .parent()
+                    .filter(|parent| !parent.as_os_str().is_empty())
+                    .map_or_else(
+                        || std::path::PathBuf::from("."),
+                        std::path::Path::to_path_buf,
+                    )
+                    .canonicalize()
+                    .ok()
+                    .zip(current.file_name())
+                    .map(|(folder, name)| folder.join(name));
+                if let Some(canonical) = &canonical
+                    && let Some((_, what)) = inputs.iter().find(|(input, _)| input == canonical)
+                {
+                    return Err(Refused::Input(shown, what));
+                }
+                return Ok(Destination::File(current));
+            }
+        }
+    }
+    Err(Refused::Unusable(
+        shown,
+        io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
+/// Write through an existing FIFO, device or socket (never replacing it).
+pub fn write_through<E: From<io::Error>>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), E> {
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, file);
+    write(&mut buffered)?;
+    buffered.flush()?;
+    Ok(())
+}
+
 /// Write many files atomically at once (`ctx export`): each to a temp file beside it,
 /// then one flush of the file system (instead of one per file), then the renames. If
 /// anything fails before the renames, every target is left as it was.

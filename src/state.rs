@@ -77,6 +77,53 @@ impl State {
     }
 }
 
+/// The marker of a run in progress (its process id): never pruned while that process
+/// lives.
+const RUNNING: &str = ".running";
+
+impl State {
+    /// Mark a run folder as in progress.
+    pub fn mark_running(run_dir: &Path) {
+        let _ = std::fs::write(run_dir.join(RUNNING), std::process::id().to_string());
+    }
+
+    /// The run is over: unmark it, then keep only the newest `keep` run folders (runs in
+    /// progress in other processes are left alone). Returns how many were removed.
+    pub fn finish_run(&self, run_dir: &Path, keep: usize) -> usize {
+        let _ = std::fs::remove_file(run_dir.join(RUNNING));
+        let runs = self.folder.join("runs");
+        let Ok(entries) = std::fs::read_dir(&runs) else {
+            return 0;
+        };
+        let mut folders: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.is_dir()
+                    && path
+                        .file_name()
+                        .is_some_and(|name| name.to_string_lossy().parse::<RunId>().is_ok())
+            })
+            .collect();
+        // Run ids sort by start time: the oldest come first.
+        folders.sort();
+        let excess = folders.len().saturating_sub(keep);
+        let mut removed = 0;
+        for folder in folders.into_iter().take(excess) {
+            let running = std::fs::read_to_string(folder.join(RUNNING))
+                .ok()
+                .and_then(|pid| pid.trim().parse::<i32>().ok())
+                .is_some_and(|pid| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                });
+            if !running && std::fs::remove_dir_all(&folder).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
 /// A run folder's files for one gate.
 #[derive(Debug, Clone)]
 pub struct GateFiles {

@@ -33,17 +33,6 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         },
         bundle.layers.len()
     );
-    let workspace = session.workspace();
-    let render = |out: &mut dyn std::io::Write| match args.format {
-        BundleFormat::Json => {
-            let written = render::json(&bundle, out);
-            crate::parallel::drop_in_background(bundle);
-            written
-        }
-        BundleFormat::Markdown => {
-            render::markdown(bundle, &workspace.root, &workspace.settings.template, out)
-        }
-    };
     let failed = |error: RenderError, what: String| match error {
         RenderError::Io(source) => Error::Output { what, source },
         // Exit 4 like any failed write: `-o` keeps the previous file; on stdout the
@@ -59,13 +48,40 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
             )),
         },
     };
-    match &args.output {
-        Some(path) => {
+    let destination = match &args.output {
+        Some(path) => output::destination(path, &session.inputs(Some(&bundle))).map_err(|refused| {
+            Error::Usage {
+                message: format!("`-o`: {refused}"),
+                help: Some(String::from(
+                    "write the bundle somewhere else (`-o` takes a new file, `-` for stdout, or a FIFO or device to write through)",
+                )),
+            }
+        })?,
+        None => output::Destination::Stdout,
+    };
+    let workspace = session.workspace();
+    let render = |out: &mut dyn std::io::Write| match args.format {
+        BundleFormat::Json => {
+            let written = render::json(&bundle, out);
+            crate::parallel::drop_in_background(bundle);
+            written
+        }
+        BundleFormat::Markdown => {
+            render::markdown(bundle, &workspace.root, &workspace.settings.template, out)
+        }
+    };
+    match &destination {
+        output::Destination::File(path) => {
             output::write_atomic_with(path, render)
                 .map_err(|error| failed(error, format!("`{}`", path.display())))?;
             printer.status(&format!("wrote {} ({summary})", path.display()));
         }
-        None => printer
+        output::Destination::Through(path) => {
+            output::write_through(path, render)
+                .map_err(|error| failed(error, format!("`{}`", path.display())))?;
+            printer.status(&format!("wrote {} ({summary})", path.display()));
+        }
+        output::Destination::Stdout => printer
             .stream_data(render)
             .map_err(|error| failed(error, String::from("stdout")))?,
     }

@@ -10,7 +10,7 @@ use crate::gates::events::FanOut;
 use crate::gates::report::stream::Sink;
 use crate::gates::report::{CacheRecorder, EventStream, FileReporter, Files, Handlers, Terminal};
 use crate::gates::run::{Control, Interrupter};
-use crate::output::Printer;
+use crate::output::{Destination, Printer};
 use crate::session::{GatesRequest, RunOptions};
 use crate::store::record::Recorder;
 
@@ -57,6 +57,7 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         printer.status("no gates selected; nothing to run");
         return Ok(ExitStatus::Success);
     }
+    let (json_report, junit_report, events_destination) = report_destinations(&session, args)?;
     let prepared = session.prepare_run(
         plan.gates,
         &RunOptions {
@@ -89,20 +90,11 @@ pub fn run(root: Option<&Path>, args: &GatesArgs, printer: &Printer) -> Result<E
         workspace.settings.hook_timeout,
         printer,
     );
-    let mut events = match &args.events {
-        None => None,
-        Some(path) if path.as_os_str() == "-" => Some(EventStream::new(Sink::Stdout(printer))),
-        Some(path) => Some(EventStream::new(Sink::File(
-            std::fs::File::create(path).map_err(|source| Error::Output {
-                what: format!("`{}`", path.display()),
-                source,
-            })?,
-        ))),
-    };
+    let mut events = events_stream(events_destination.as_ref(), printer)?;
     let mut files = FileReporter::new(
         Files {
-            json: args.json.clone(),
-            junit: args.junit.clone(),
+            json: json_report,
+            junit: junit_report,
             step_summary: github
                 .then(|| std::env::var_os("GITHUB_STEP_SUMMARY").map(Into::into))
                 .flatten(),
@@ -219,4 +211,79 @@ fn why(
     };
     commands::print_data(printer, &text)?;
     Ok(ExitStatus::Success)
+}
+
+/// The report files, checked before anything runs: never over one of the run's inputs,
+/// never the same file twice; a FIFO or device is written through.
+#[allow(clippy::type_complexity)]
+fn report_destinations(
+    session: &crate::session::Session,
+    args: &GatesArgs,
+) -> Result<
+    (
+        Option<Destination>,
+        Option<Destination>,
+        Option<Destination>,
+    ),
+    Error,
+> {
+    let inputs = session.inputs(None);
+    let outputs: Vec<(&str, &std::path::PathBuf)> = [
+        ("--json", &args.json),
+        ("--junit", &args.junit),
+        ("--events", &args.events),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_ref().map(|path| (flag, path)))
+    .collect();
+    for (index, (flag, path)) in outputs.iter().enumerate() {
+        if let Some((other, _)) = outputs[..index].iter().find(|(_, earlier)| earlier == path) {
+            return Err(Error::Usage {
+                message: format!(
+                    "`{other}` and `{flag}` name the same file `{}`",
+                    path.display()
+                ),
+                help: Some(String::from("give each report a file of its own")),
+            });
+        }
+    }
+    let destination =
+        |flag: &str, path: &Option<std::path::PathBuf>| -> Result<Option<Destination>, Error> {
+            path.as_ref()
+                .map(|path| {
+                    crate::output::destination(path, &inputs).map_err(|refused| Error::Usage {
+                        message: format!("`{flag}`: {refused}"),
+                        help: Some(String::from("write the report somewhere else")),
+                    })
+                })
+                .transpose()
+        };
+    let json_report = destination("--json", &args.json)?;
+    let junit_report = destination("--junit", &args.junit)?;
+    let events_destination = destination("--events", &args.events)?;
+    Ok((json_report, junit_report, events_destination))
+}
+
+/// The `--events` stream, if asked for.
+fn events_stream<'p>(
+    destination: Option<&Destination>,
+    printer: &'p Printer,
+) -> Result<Option<EventStream<'p>>, Error> {
+    Ok(match destination {
+        None => None,
+        Some(Destination::Stdout) => Some(EventStream::new(Sink::Stdout(printer))),
+        Some(Destination::File(path) | Destination::Through(path)) => {
+            let regular = !path.exists() || path.is_file();
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(regular)
+                .truncate(regular)
+                .open(path)
+                .map_err(|source| Error::Output {
+                    what: format!("`{}`", path.display()),
+                    source,
+                })?;
+            Some(EventStream::new(Sink::File(file)))
+        }
+    })
 }

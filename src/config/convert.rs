@@ -95,6 +95,34 @@ impl Converter<'_> {
             );
             return None;
         }
+        let allowed = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !text.split('/').all(|part| part.is_empty() || allowed(part)) {
+            self.error(
+                "config::item-key",
+                key.pos,
+                format!("item key `{}` has a character outside `A-Z a-z 0-9 _ - .`", key.value),
+                "keys are ASCII so that two keys never look alike (a Cyrillic `е` beside a Latin `e`); rename it",
+            );
+            return None;
+        }
+        if text.len() > 128 {
+            self.error(
+                "config::item-key",
+                key.pos,
+                format!(
+                    "item key `{}…` is {} bytes long, over the limit of 128",
+                    &text[..32],
+                    text.len()
+                ),
+                "keys name files (gate logs) and ids: keep them short",
+            );
+            return None;
+        }
         match text.split_once('/') {
             None => Some(ItemKey::Plain(text.to_owned())),
             Some(_) if rule == KeyRule::PlainOnly => {
@@ -199,7 +227,35 @@ impl Converter<'_> {
         );
     }
 
+    /// Keys of one section that differ only by case are an error: they would look like
+    /// one item and collide in file names.
+    fn case_clashes<T>(&mut self, map: &ItemMap<T>) {
+        let mut seen: Vec<(String, model::Pos, &str)> = Vec::new();
+        for (key, _) in &map.entries {
+            let folded = key.value.trim().to_ascii_lowercase();
+            if let Some((_, first, first_text)) = seen
+                .iter()
+                .find(|(other, _, text)| *other == folded && *text != key.value.trim())
+            {
+                let problem = Problem::error(
+                    "config::item-key",
+                    self.locate(key.pos),
+                    format!(
+                        "keys `{first_text}` and `{}` differ only by case",
+                        key.value.trim()
+                    ),
+                )
+                .related(self.locate(*first), "the other one")
+                .help("rename one of them; keys are compared ignoring case");
+                self.problems.push(problem);
+                continue;
+            }
+            seen.push((folded, key.pos, key.value.trim()));
+        }
+    }
+
     pub fn patterns(&mut self, map: &ItemMap<model::Pattern>, rule: KeyRule) -> Vec<PatternItem> {
+        self.case_clashes(map);
         let mut items = Vec::new();
         for (key, value) in &map.entries {
             let Some(item_key) = self.key(key, rule) else {
@@ -258,6 +314,7 @@ impl Converter<'_> {
         map: &ItemMap<model::Constraint>,
         rule: KeyRule,
     ) -> Vec<ConstraintItem> {
+        self.case_clashes(map);
         let mut items = Vec::new();
         for (key, value) in &map.entries {
             let Some(item_key) = self.key(key, rule) else {
@@ -285,6 +342,7 @@ impl Converter<'_> {
     }
 
     pub fn gates(&mut self, map: &ItemMap<model::Gate>, rule: KeyRule) -> Vec<GateItem> {
+        self.case_clashes(map);
         let mut items = Vec::new();
         for (key, value) in &map.entries {
             let Some(item_key) = self.key(key, rule) else {
@@ -307,23 +365,37 @@ impl Converter<'_> {
                     retries: None,
                 },
                 ItemForm::Long(long) => {
-                    let timeout = long.timeout.as_ref().and_then(|timeout| {
-                        match humantime::parse_duration(timeout.value.trim()) {
-                            Ok(duration) => Some(duration),
-                            Err(error) => {
-                                self.error(
-                                    "config::duration",
-                                    timeout.pos,
-                                    format!(
-                                        "`timeout: {}` is not a duration: {error}",
-                                        timeout.value
-                                    ),
-                                    "write a duration such as \"90s\", \"10m\" or \"1h 30m\"",
-                                );
-                                None
-                            }
+                    for (name, value) in &long.env.entries {
+                        if name.value.is_empty()
+                            || name.value.contains(['=', '\0'])
+                            || value.value.contains('\0')
+                        {
+                            self.error(
+                                "config::gate-env",
+                                name.pos,
+                                format!("`env` entry `{}` cannot be set: a name is non-empty without `=` or NUL, and a value has no NUL", name.value.escape_debug()),
+                                "name the variable plainly, e.g. `RUST_LOG: debug`",
+                            );
                         }
-                    });
+                    }
+                    let timeout =
+                        long.timeout.as_ref().and_then(
+                            |timeout| match crate::date::parse_duration(timeout.value.trim()) {
+                                Ok(duration) => Some(duration),
+                                Err(error) => {
+                                    self.error(
+                                        "config::duration",
+                                        timeout.pos,
+                                        format!(
+                                            "`timeout: {}` is not a duration: {error}",
+                                            timeout.value
+                                        ),
+                                        "write a duration such as \"90s\", \"10m\" or \"1h 30m\"",
+                                    );
+                                    None
+                                }
+                            },
+                        );
                     if let Some(cwd) = &long.cwd {
                         self.folder(cwd, "cwd");
                     }

@@ -51,6 +51,8 @@ pub struct Settings {
     pub secrets: SecretsMode,
     /// `[export] targets`: what `ctx export` writes when no target is named.
     pub export_targets: Vec<String>,
+    /// `[gates] keep_runs`: how many run folders `.ctx/runs/` keeps (default 20).
+    pub keep_runs: usize,
     /// `[gates.groups]`: resource groups and how many of their gates may run at once.
     pub groups: std::collections::BTreeMap<String, usize>,
     /// `[hooks]`: a command per gate-run event (`run_started`, `gate_started`,
@@ -80,6 +82,7 @@ impl Default for Settings {
             grace: Duration::from_secs(10),
             secrets: SecretsMode::Redact,
             export_targets: Vec::new(),
+            keep_runs: 20,
             groups: std::collections::BTreeMap::new(),
             hooks: std::collections::BTreeMap::new(),
             hook_timeout: Duration::from_secs(30),
@@ -170,6 +173,7 @@ struct GatesWire {
     jobs: Option<usize>,
     timeout: Option<toml::Spanned<String>>,
     grace: Option<toml::Spanned<String>>,
+    keep_runs: Option<usize>,
     #[serde(default)]
     groups: std::collections::BTreeMap<String, GroupWire>,
 }
@@ -282,7 +286,12 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         let Some(value) = value else {
             return default;
         };
-        match humantime::parse_duration(value.get_ref()) {
+        let parsed = if key == "store.keep" {
+            crate::date::parse_age(value.get_ref().trim())
+        } else {
+            crate::date::parse_duration(value.get_ref().trim())
+        };
+        match parsed {
             Ok(parsed) => parsed,
             Err(error) => {
                 let span = value.span();
@@ -379,6 +388,7 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         return Err(problems);
     }
     Ok(Settings {
+        keep_runs: wire.gates.keep_runs.unwrap_or(defaults.keep_runs).max(1),
         store_url: wire.store.url,
         store_keep,
         export_targets,

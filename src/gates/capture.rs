@@ -66,16 +66,32 @@ pub fn clean(text: &str) -> String {
     while let Some(character) = chars.next() {
         match character {
             '\u{1b}' => {
-                // CSI `ESC [ ... final` or a two-character escape.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for next in chars.by_ref() {
-                        if ('@'..='~').contains(&next) {
-                            break;
+                // CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ESC \` (titles, hyperlinks), or
+                // a two-character escape.
+                match chars.peek() {
+                    Some('[') => {
+                        chars.next();
+                        for next in chars.by_ref() {
+                            if ('@'..='~').contains(&next) {
+                                break;
+                            }
                         }
                     }
-                } else {
-                    chars.next();
+                    Some(']') => {
+                        chars.next();
+                        while let Some(next) = chars.next() {
+                            if next == '\u{7}' {
+                                break;
+                            }
+                            if next == '\u{1b}' {
+                                chars.next();
+                                break;
+                            }
+                        }
+                    }
+                    _ => {
+                        chars.next();
+                    }
                 }
             }
             '\r' => {

@@ -186,6 +186,13 @@ pub fn changed_files(
         process::git(root, args).map_err(ChangedError::Git)
     };
     let base = match base {
+        // Never passed to git as an option.
+        Some(base) if base.starts_with('-') => {
+            return Err(ChangedError::Base {
+                base: base.to_owned(),
+                detail: String::from("a base starting with `-` would be read as an option"),
+            });
+        }
         Some(base) => base.to_owned(),
         None => {
             let upstream = run(&[

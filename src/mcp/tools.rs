@@ -402,9 +402,11 @@ async fn run_gates(
                 retries: None,
                 max_fail: None,
             };
-            session.prepare_run(plan.gates, &options)
+            let keep = session.workspace().settings.keep_runs;
+            Ok((session.prepare_run(plan.gates, &options)?, keep))
         })
         .await?;
+    let (prepared, keep) = prepared;
     if prepared.plan.gates.is_empty() {
         return Ok((
             String::from("no gates selected; nothing to run\n"),
@@ -418,6 +420,7 @@ async fn run_gates(
     let mut task = tokio::task::spawn_blocking(move || {
         let mut trace = Trace::default();
         let outcome = crate::gates::run::run(&plan, control, &mut trace);
+        crate::state::State::of(&plan.root).finish_run(&plan.run_dir, keep);
         let text = report::summary(&outcome);
         let verdict = match outcome.verdict() {
             RunVerdict::Passed => "passed",

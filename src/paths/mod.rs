@@ -23,7 +23,9 @@ mod resolver;
 
 pub use glob::{Glob, glob_matcher};
 pub use index::walk_files;
-pub use open::{count_lines, not_regular, open_regular, open_seen_regular, read_opened};
+pub use open::{
+    count_lines, not_regular, open_append_regular, open_regular, open_seen_regular, read_opened,
+};
 pub use resolver::{GlobMatch, IndexEntry, Resolver};
 
 /// Why a config path cannot be used.

@@ -70,3 +70,28 @@ pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
     let newlines = memchr::memchr_iter(b'\n', &bytes).count();
     Ok(newlines + usize::from(bytes.last().is_some_and(|&byte| byte != b'\n')))
 }
+
+/// Open a file to append to, creating it if missing; a FIFO, socket, device or folder is
+/// refused without being opened (so it cannot block).
+pub fn open_append_regular(path: &Path) -> io::Result<std::fs::File> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            let target = std::fs::metadata(path)?;
+            if !target.is_file() {
+                return Err(not_regular());
+            }
+        }
+        Ok(metadata) if !metadata.is_file() => return Err(not_regular()),
+        _ => {}
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}

@@ -362,6 +362,7 @@ impl Session {
             what: format!("`{}`", run_dir.display()),
             source,
         })?;
+        State::mark_running(&run_dir);
         let (bundle, written, bundle_warning) = match &options.feature {
             Some(feature) => match self.write_run_bundle(feature, &options.inputs, &run_dir) {
                 Ok((path, written)) => (Some(path), Some(written), None),
@@ -412,7 +413,10 @@ impl Session {
 
     /// Run a prepared plan; every event goes to `reporter`.
     pub fn run_gates(&self, plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcome {
-        run::run(plan, control, reporter)
+        let outcome = run::run(plan, control, reporter);
+        let workspace = &self.validation.workspace;
+        State::of(&workspace.root).finish_run(&plan.run_dir, workspace.settings.keep_runs);
+        outcome
     }
 
     /// Whether a gate's cached pass would be reused, and what changed since it.
@@ -430,6 +434,48 @@ impl Session {
                 run_id: entry.run_id,
             },
         }
+    }
+
+    /// The files this run reads, canonical, with what they are: `ctx.toml`, every
+    /// configuration document, and a bundle's pattern and example files. An output is
+    /// never written over one of them.
+    pub fn inputs(&self, bundle: Option<&Bundle>) -> Vec<(PathBuf, &'static str)> {
+        let workspace = &self.validation.workspace;
+        let root = &workspace.root;
+        let mut inputs: Vec<(PathBuf, &'static str)> = Vec::new();
+        let mut add = |relative: &str, what: &'static str| {
+            if let Ok(path) = root.join(relative).canonicalize() {
+                inputs.push((path, what));
+            }
+        };
+        if let Some(source) = &workspace.settings.source {
+            add(&source.path, "the workspace settings");
+        }
+        let documents = workspace
+            .org
+            .iter()
+            .map(|org| &org.origin)
+            .chain(workspace.domains.iter().map(|domain| &domain.origin))
+            .chain(workspace.services.iter().map(|service| &service.origin))
+            .chain(workspace.features.iter().map(|feature| &feature.origin))
+            .chain(workspace.agents.iter().map(|agent| &agent.origin));
+        for origin in documents {
+            add(&origin.file, "a configuration document");
+        }
+        if let Some(template) = Some(&workspace.settings.template) {
+            add(&format!("templates/{template}"), "the bundle template");
+        }
+        for item in bundle
+            .map(|bundle| bundle.items.as_slice())
+            .unwrap_or_default()
+        {
+            if let Some(path) = &item.path {
+                add(path, "a file the bundle inlines");
+            }
+        }
+        inputs.sort();
+        inputs.dedup();
+        inputs
     }
 
     /// The gate cache of the workspace.

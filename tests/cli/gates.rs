@@ -610,7 +610,10 @@ fn github_mode_groups_output_annotates_failures_and_writes_a_summary() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("::group::PASS domain:d/ok"), "{stderr}");
-    assert!(stderr.contains("all good\n::endgroup::"), "{stderr}");
+    // The output sits between `::stop-commands::<token>` and `::<token>::`.
+    assert!(stderr.contains("all good\n::"), "{stderr}");
+    assert!(stderr.contains("::\n::endgroup::"), "{stderr}");
+    assert!(stderr.contains("::stop-commands::"), "{stderr}");
     assert!(stderr.contains("::error title=gate domain%3Ad/broken fail::exited with status 2%0A$ echo broken output; exit 2%0Abroken output"), "{stderr}");
     let written = std::fs::read_to_string(&summary).unwrap();
     assert!(

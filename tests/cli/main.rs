@@ -14,6 +14,7 @@ mod cache;
 mod example;
 mod export;
 mod gates;
+mod hardening;
 mod help;
 mod hostile;
 mod init;

@@ -3,16 +3,17 @@
 //! is an error on stderr (the previous file is left as it was) and is remembered, so
 //! the caller can exit 4.
 
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
+use std::path::PathBuf;
 
 use crate::gates::events::{GateEvent, Reporter};
-use crate::output::{self, Printer};
+use crate::output::{self, Destination, Printer};
 
 /// Where to write reports.
 #[derive(Debug, Default, Clone)]
 pub struct Files {
-    pub json: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
+    pub json: Option<Destination>,
+    pub junit: Option<Destination>,
     /// `$GITHUB_STEP_SUMMARY`, appended to.
     pub step_summary: Option<PathBuf>,
 }
@@ -38,11 +39,22 @@ impl<'p> FileReporter<'p> {
         !self.failed
     }
 
-    fn write(&mut self, path: &Path, text: &str, what: &str) {
-        if let Err(error) = output::write_atomic(path, text.as_bytes()) {
+    fn write(&mut self, destination: &Destination, text: &str, what: &str) {
+        let written = match destination {
+            Destination::File(path) => output::write_atomic(path, text.as_bytes())
+                .map_err(|error| (path.display().to_string(), error)),
+            Destination::Through(path) => {
+                output::write_through(path, |out| out.write_all(text.as_bytes()))
+                    .map_err(|error: std::io::Error| (path.display().to_string(), error))
+            }
+            Destination::Stdout => self
+                .printer
+                .data(text)
+                .map_err(|error| (String::from("stdout"), error)),
+        };
+        if let Err((path, error)) = written {
             self.printer.error(&format!(
-                "cannot write the {what} `{}`: {error}; the previous file is left as it was",
-                path.display()
+                "cannot write the {what} `{path}`: {error}; the previous file is left as it was",
             ));
             self.failed = true;
         }
@@ -68,11 +80,8 @@ impl Reporter for FileReporter<'_> {
             self.write(&path, &super::junit(outcome), "JUnit report");
         }
         if let Some(summary) = &self.files.step_summary {
-            use std::io::Write as _;
-            let appended = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(summary)
+            // A path ctx does not own: a FIFO or device is refused rather than blocked on.
+            let appended = crate::paths::open_append_regular(summary)
                 .and_then(|mut file| file.write_all(super::github_summary(outcome).as_bytes()));
             if let Err(error) = appended {
                 self.printer

@@ -226,10 +226,16 @@ pub fn github_gate(result: &GateResult) -> String {
         result.gate.id,
         result.duration.as_secs_f64()
     );
+    // The gate's output is untrusted: a `::…::` line in it must not command the runner
+    // (`::stop-commands::` would silence every later annotation). Commands stay off until
+    // a token the output cannot guess.
+    let token = crate::process::random_hex(32, &result.gate.id.to_string());
+    out.push_str(&format!("::stop-commands::{token}\n"));
     out.push_str(&clean(&String::from_utf8_lossy(&result.output)));
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    out.push_str(&format!("::{token}::\n"));
     out.push_str("::endgroup::\n");
     if result.status.is_failure() {
         let _ = writeln!(
@@ -271,13 +277,14 @@ pub fn github_summary(outcome: &Outcome) -> String {
             GateStatus::Error => "⚠️",
             GateStatus::Interrupted => "⏹️",
         };
+        let cell = |text: String| text.replace('|', "\\|").replace('`', "'");
         let _ = writeln!(
             out,
             "| {icon} {} | {:.1}s | `{}` | `{}` |",
             result.status.as_str(),
             result.duration.as_secs_f64(),
-            result.gate.id,
-            result.gate.id.layer
+            cell(result.gate.id.to_string()),
+            cell(result.gate.id.layer.to_string())
         );
     }
     out

@@ -1,0 +1,287 @@
+//! Hardening II: outputs that never destroy, names that never collide, durations that
+//! cannot overflow, output that cannot inject, run folders that do not grow forever.
+
+use std::os::unix::fs::FileTypeExt;
+
+use crate::{ctx, workspace_of};
+
+fn example() -> tempfile::TempDir {
+    workspace_of(&[
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\nconstraints:\n  rule: Always test\nquality_gates:\n  ok: \"true\"\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ])
+}
+
+#[test]
+fn outputs_never_replace_a_fifo_or_follow_a_symlink_over_it() {
+    let dir = example();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let run = ctx(dir.path(), &["bundle", "f", "-o", fifo.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        reader.join().unwrap().contains("Always test"),
+        "written through the FIFO"
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "still a FIFO"
+    );
+    // A symlink is written through to its destination, and stays a symlink.
+    let target = dir.path().join("real.md");
+    let link = dir.path().join("link.md");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert_eq!(
+        ctx(dir.path(), &["bundle", "f", "-o", link.to_str().unwrap()]).code,
+        0
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains("Always test")
+    );
+    // `-o -` is stdout.
+    let stdout = ctx(dir.path(), &["bundle", "f", "-o", "-"]);
+    assert!(stdout.stdout.contains("Always test"));
+}
+
+#[test]
+fn an_output_that_is_one_of_the_runs_inputs_is_refused_before_anything_is_written() {
+    let dir = example();
+    let config = dir.path().join("domains/d.yaml");
+    let before = std::fs::read_to_string(&config).unwrap();
+    let run = ctx(dir.path(), &["bundle", "f", "-o", config.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is one of this run's inputs (a configuration document)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    // Through a symlink too.
+    let alias = dir.path().join("alias.yaml");
+    std::os::unix::fs::symlink(&config, &alias).unwrap();
+    assert_eq!(
+        ctx(dir.path(), &["bundle", "f", "-o", alias.to_str().unwrap()]).code,
+        2
+    );
+    // Reports as well, and one file named twice is a usage error.
+    let report = ctx(
+        dir.path(),
+        &["gates", "f", "--json", config.to_str().unwrap()],
+    );
+    assert_eq!(report.code, 2, "{}", report.stderr);
+    let twice = dir.path().join("r.xml");
+    let same = ctx(
+        dir.path(),
+        &[
+            "gates",
+            "f",
+            "--json",
+            twice.to_str().unwrap(),
+            "--junit",
+            twice.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(same.code, 2);
+    assert!(
+        same.stderr.contains("name the same file"),
+        "{}",
+        same.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+}
+
+#[test]
+fn durations_are_bounded_and_zero_is_refused_with_a_location() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  slow: { run: \"true\", timeout: 500000000000y }\n  zero: { run: \"true\", timeout: 0s }\n",
+    )]);
+    let run = ctx(dir.path(), &["validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("over the maximum of one week")
+            && run.stderr.contains("domains/d.yaml:4"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("a timeout of zero") && run.stderr.contains("domains/d.yaml:5"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
+    let flag = ctx(
+        &example().path().to_path_buf(),
+        &["gates", "f", "--timeout", "500000000000y"],
+    );
+    assert_eq!(flag.code, 2);
+    let settings = workspace_of(&[
+        ("ctx.toml", "[gates]\ngrace = \"99999999d\"\n"),
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+    ]);
+    let run = ctx(settings.path(), &["validate"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("`gates.grace` is not a duration: over the maximum"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn gate_ids_that_read_alike_never_share_a_log_and_keys_are_plain_ascii() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  a+b: \"echo plus\"\n  a_b: \"echo underscore\"\n",
+    )]);
+    let run = ctx(dir.path(), &["validate"]);
+    assert_eq!(
+        run.code, 2,
+        "`+` is outside the key alphabet: {}",
+        run.stderr
+    );
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  a.b: \"echo dot > $CTX_GATE_OUTPUT_DIR/who\"\n  a_b: \"echo underscore > $CTX_GATE_OUTPUT_DIR/who\"\n",
+    )]);
+    assert_eq!(ctx(dir.path(), &["gates", "--domain", "d"]).code, 0);
+    let runs = dir.path().join(".ctx/runs");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let logs = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count();
+    assert_eq!(logs, 2, "one log per gate");
+    let outs: Vec<String> = std::fs::read_dir(run_dir.join("out"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path().join("who")).unwrap())
+        .collect();
+    assert_eq!(outs.len(), 2, "one private folder per gate: {outs:?}");
+    let cyrillic = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nconstraints:\n  security: One\n  s\u{435}curity: Two\n  Rule: A\n  rule: B\n",
+    )]);
+    let run = ctx(cyrillic.path(), &["validate"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("has a character outside"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("keys `Rule` and `rule` differ only by case"),
+        "{}",
+        run.stderr
+    );
+    let env = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  g: { run: \"true\", env: { \"A=B\": x } }\n",
+    )]);
+    let run = ctx(env.path(), &["validate"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot be set") && run.stderr.contains("domains/d.yaml:4"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn gate_output_cannot_command_the_github_runner() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  sneaky: \"echo '::stop-commands::x'; echo '::warning::fake'; exit 1\"\n",
+    )]);
+    let run = ctx(dir.path(), &["gates", "--domain", "d", "--github", "on"]);
+    assert_eq!(run.code, 1);
+    let stop = run.stderr.find("::stop-commands::").unwrap();
+    let token = run.stderr[stop + 17..].lines().next().unwrap().to_owned();
+    assert!(
+        token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "{token}"
+    );
+    let resume = run.stderr.find(&format!("::{token}::")).unwrap();
+    let fake = run.stderr.find("::warning::fake").unwrap();
+    assert!(
+        stop < fake && fake < resume,
+        "the gate's lines are between the stop and the resume"
+    );
+    assert!(
+        run.stderr[resume..].contains("::error title=gate domain%3Ad/sneaky fail::"),
+        "ctx's annotation comes after the resume: {}",
+        run.stderr
+    );
+    let base = ctx(
+        dir.path(),
+        &[
+            "gates",
+            "--domain",
+            "d",
+            "--changed",
+            "--base=--output=/tmp/x",
+        ],
+    );
+    assert_eq!(base.code, 2);
+    assert!(
+        base.stderr.contains("would be read as an option"),
+        "{}",
+        base.stderr
+    );
+}
+
+#[test]
+fn run_folders_are_pruned_to_keep_runs() {
+    let dir = workspace_of(&[
+        ("ctx.toml", "[gates]\nkeep_runs = 3\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\nquality_gates:\n  ok: \"true\"\n",
+        ),
+    ]);
+    for _ in 0..6 {
+        assert_eq!(ctx(dir.path(), &["gates", "--domain", "d"]).code, 0);
+    }
+    let runs = std::fs::read_dir(dir.path().join(".ctx/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(runs, 3);
+}

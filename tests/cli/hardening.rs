@@ -136,7 +136,7 @@ fn durations_are_bounded_and_zero_is_refused_with_a_location() {
     );
     assert!(!run.stderr.contains("panicked"));
     let flag = ctx(
-        &example().path().to_path_buf(),
+        example().path(),
         &["gates", "f", "--timeout", "500000000000y"],
     );
     assert_eq!(flag.code, 2);

@@ -144,3 +144,60 @@ pub fn run_handler(
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Make this process the reaper of its orphaned descendants, so that a process that
+/// leaves a gate's group (`setsid cmd &`) is reparented here when its parent exits, and
+/// can be found and killed ([`kill_escaped`]). Process-wide and idempotent.
+pub fn become_subreaper() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Kill (and reap) the processes reparented to this one that started sessions of their
+/// own: descendants of gates that escaped their process group. Handlers and `git` stay
+/// in ctx's session and are never touched. Returns how many were killed.
+pub fn kill_escaped() -> usize {
+    let me = std::process::id();
+    let Ok(own) = nix::unistd::getsid(None) else {
+        return 0;
+    };
+    // This process's children, from each thread's `children` list (cheap: no scan of
+    // every process).
+    let mut children: Vec<i32> = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                children.extend(
+                    list.split_whitespace()
+                        .filter_map(|pid| pid.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    children.sort_unstable();
+    children.dedup();
+    let mut killed = 0;
+    for pid in children {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp session …`: comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|end| &stat[end + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let (Some(ppid), Some(session)) = (
+            fields.get(1).and_then(|field| field.parse::<u32>().ok()),
+            fields.get(3).and_then(|field| field.parse::<i32>().ok()),
+        ) else {
+            continue;
+        };
+        if ppid == me && session != own.as_raw() {
+            let target = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::killpg(target, Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(target, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(target, None);
+            killed += 1;
+        }
+    }
+    killed
+}

@@ -84,11 +84,14 @@ struct Running {
     timed_out: bool,
     interrupted: bool,
     lingering_killed: bool,
+    /// Its pipes were still held by an escaped process when it was declared over.
+    escaped: bool,
 }
 
 /// Run the plan's gates, reporting every event to `reporter`. Signals are the caller's
 /// business: it forwards them through `control`'s [`Interrupter`].
 pub fn run(plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcome {
+    process::become_subreaper();
     reporter.report(&GateEvent::RunStarted { plan });
     let outcome = Loop {
         plan,
@@ -275,7 +278,17 @@ impl Loop<'_> {
             && now >= exited + PIPE_LINGER
         {
             process::signal_group(state.group, Signal::SIGKILL);
+            process::kill_escaped();
             state.lingering_killed = true;
+        }
+        // Whatever still holds the pipes left the gate's group and session: the gate is
+        // over all the same (its readers are abandoned; the escaped are killed).
+        if let Some(exited) = state.exited_at
+            && state.pipes_open > 0
+            && now >= exited + PIPE_LINGER * 3
+        {
+            state.pipes_open = 0;
+            state.escaped = true;
         }
     }
 
@@ -460,6 +473,7 @@ impl Loop<'_> {
             timed_out: false,
             interrupted: false,
             lingering_killed: false,
+            escaped: false,
         })
     }
 
@@ -495,10 +509,10 @@ impl Loop<'_> {
             process::signal_group(state.group, Signal::SIGKILL);
         }
         let gate = self.plan.gates[state.index].clone();
-        let duration = state
-            .exited_at
-            .unwrap_or_else(Instant::now)
-            .duration_since(state.started);
+        // The whole gate: until its output ended (or was abandoned), not its shell's exit.
+        let duration = state.started.elapsed();
+        // What left the gate's group and session (and was reparented here) goes with it.
+        process::kill_escaped();
         let log = crate::paths::relative_display(&self.plan.root, &state.files.log);
         let (mut output, output_bytes) = match state.sink.capture.lock() {
             Ok(capture) => (capture.bytes(), capture.total()),
@@ -576,7 +590,11 @@ impl Loop<'_> {
                 ),
             }
         };
-        let message = if state.lingering_killed && status == GateStatus::Pass {
+        let message = if state.escaped && status == GateStatus::Pass {
+            String::from(
+                "passed; a process that left the gate's group and session kept its output open and was killed",
+            )
+        } else if state.lingering_killed && status == GateStatus::Pass {
             String::from("passed; background processes still holding its output were killed")
         } else {
             message

@@ -285,3 +285,50 @@ fn run_folders_are_pruned_to_keep_runs() {
         .count();
     assert_eq!(runs, 3);
 }
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+#[test]
+fn a_gate_whose_daemon_escapes_its_group_ends_on_time_and_the_daemon_is_killed() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain
+name: d
+quality_gates:
+  holds-pipes:
+    run: \"setsid sh -c 'echo $$ > held; exec sleep 40' & exit 0\"
+    timeout: 5s
+  quiet:
+    run: \"setsid sh -c 'echo $$ > quiet; exec sleep 40' > /dev/null 2>&1 < /dev/null & sleep 0.2\"
+    timeout: 5s
+",
+    )]);
+    let started = std::time::Instant::now();
+    let run = ctx(
+        dir.path(),
+        &["gates", "--domain", "d", "--no-store", "-j", "1"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the run waited for the daemon: {:?}",
+        started.elapsed()
+    );
+    for file in ["held", "quiet"] {
+        let pid: i32 = std::fs::read_to_string(dir.path().join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while alive(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the escaped `{file}` daemon outlived its gate"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -73,7 +73,7 @@ pub fn build(
 ) -> Result<Bundle, BuildError> {
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
-    apply_agent(&mut merged, request.agent);
+    let private = apply_agent(&mut merged, request.agent);
     let resolver = &*workspace.resolver;
     let mut cache = match std::mem::replace(&mut options.cache, CacheUse::Off) {
         CacheUse::On(preload) => TokenCache::open_with(&workspace.root, preload),
@@ -132,9 +132,14 @@ pub fn build(
             .is_none_or(|sections| sections.contains(&AgentSection::Phases))
     });
     let phases = match request.scope.feature {
-        Some(feature) if show_phases => {
-            phases(feature, &request.scope, &gates, &items, request.agent)
-        }
+        Some(feature) if show_phases => phases(
+            feature,
+            &request.scope,
+            &gates,
+            &items,
+            request.agent,
+            &private,
+        ),
         _ => Vec::new(),
     };
     let phase_tokens = cache.count(options.tokenizer, &phase_text(&phases));
@@ -199,16 +204,33 @@ pub fn build(
 /// Agent views (SPEC §2.6). Items with an `audience` exist only for those agents: for
 /// anyone else they are removed outright, not even listed. For an agent, items outside
 /// its `sections`, or tagged only with topics it does not follow, are `filtered-agent`.
-fn apply_agent(merged: &mut Merged, agent: Option<&Agent>) {
-    merged
-        .items
-        .retain(|item| in_audience(&item.audience, agent));
-    let Some(agent) = agent else { return };
-    for item in &mut merged.items {
-        if item.status == Status::Included && !visible_to(agent, item.section, &item.topics) {
-            item.status = Status::FilteredAgent;
+/// Apply a view: private items outside their audience are removed (their keys are
+/// returned, so that nothing else names them: a phase's pattern or gate, say), and
+/// items off the agent's topics or sections are marked `filtered-agent`.
+fn apply_agent(merged: &mut Merged, agent: Option<&Agent>) -> Vec<(Section, String)> {
+    let mut private: Vec<(Section, String)> = Vec::new();
+    merged.items.retain(|item| {
+        let visible = in_audience(&item.audience, agent);
+        if !visible {
+            private.push((item.section, item.key.clone()));
+        }
+        visible
+    });
+    if let Some(agent) = agent {
+        for item in &mut merged.items {
+            if item.status == Status::Included && !visible_to(agent, item.section, &item.topics) {
+                item.status = Status::FilteredAgent;
+            }
         }
     }
+    // A key some visible item also has is not secret.
+    private.retain(|(section, key)| {
+        !merged
+            .items
+            .iter()
+            .any(|item| item.section == *section && item.key == *key)
+    });
+    private
 }
 
 /// The privacy rule: an item with an `audience` exists only for those agents.
@@ -443,7 +465,13 @@ fn phases(
     gates: &[GateJson],
     items: &[ItemJson],
     agent: Option<&Agent>,
+    private: &[(Section, String)],
 ) -> Vec<PhaseJson> {
+    let hidden = |section: Section, key: &str| {
+        private
+            .iter()
+            .any(|(private_section, private_key)| *private_section == section && private_key == key)
+    };
     feature
         .phases
         .iter()
@@ -461,6 +489,7 @@ fn phases(
             let patterns = phase
                 .patterns
                 .iter()
+                .filter(|key| !hidden(Section::Patterns, key))
                 .map(|key| {
                     let candidates: Vec<&ItemJson> = items
                         .iter()
@@ -511,6 +540,9 @@ fn phases(
                 validation: phase
                     .validation
                     .iter()
+                    .filter(|step| {
+                        !matches!(step, ValidationStep::Gate(name) if hidden(Section::QualityGates, name))
+                    })
                     .map(|step| match step {
                         ValidationStep::Prose(text) => ValidationJson::Prose { text: text.clone() },
                         ValidationStep::Gate(name) => {

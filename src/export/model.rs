@@ -268,6 +268,19 @@ fn dedup(globs: &mut Vec<String>) {
 /// A feature as a skill: its plan, merged constraints, gates and pattern paths.
 fn skill(workspace: &Workspace, feature: &Feature, today: Date) -> Skill {
     let scope = Scope::of_feature(workspace, feature);
+    // Private items are never exported, names included: a phase naming one does not
+    // name it here.
+    let merged = merge::merge(&lineage::for_scope(workspace, &scope), today);
+    let private = |section: Section, key: &str| {
+        merged
+            .items
+            .iter()
+            .any(|item| item.section == section && item.key == key && !item.audience.is_empty())
+            && !merged
+                .items
+                .iter()
+                .any(|item| item.section == section && item.key == key && item.audience.is_empty())
+    };
     let (entries, mut sources) = entries_of(workspace, &scope, today, |_| true);
     sources.insert(feature.origin.file.clone());
     let mut keywords: Vec<&str> = Vec::new();
@@ -306,17 +319,14 @@ fn skill(workspace: &Workspace, feature: &Feature, today: Date) -> Skill {
                 let _ = write!(body, ": {}", one_line(text));
             }
             body.push('\n');
-            if !phase.patterns.is_empty() {
-                let _ = writeln!(
-                    body,
-                    "   - patterns: {}",
-                    phase
-                        .patterns
-                        .iter()
-                        .map(|key| format!("`{key}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+            let patterns: Vec<String> = phase
+                .patterns
+                .iter()
+                .filter(|key| !private(Section::Patterns, key))
+                .map(|key| format!("`{key}`"))
+                .collect();
+            if !patterns.is_empty() {
+                let _ = writeln!(body, "   - patterns: {}", patterns.join(", "));
             }
             for constraint in phase
                 .constraints
@@ -330,6 +340,9 @@ fn skill(workspace: &Workspace, feature: &Feature, today: Date) -> Skill {
             let checks: Vec<String> = phase
                 .validation
                 .iter()
+                .filter(|step| {
+                    !matches!(step, ValidationStep::Gate(name) if private(Section::QualityGates, name))
+                })
                 .map(|step| match step {
                     ValidationStep::Gate(name) => format!("gate `{name}`"),
                     ValidationStep::Prose(text) => one_line(text),

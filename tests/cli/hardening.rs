@@ -332,3 +332,71 @@ quality_gates:
         }
     }
 }
+
+#[test]
+fn a_phase_naming_private_items_never_names_them_outside_their_audience() {
+    let dir = workspace_of(&[
+        (
+            "domains/d.yaml",
+            "kind: domain
+name: d
+patterns:
+  open-pattern: { path: src/a.py }
+  secret-pattern: { path: src/b.py, audience: [reviewer] }
+quality_gates:
+  open-gate: \"true\"
+  secret-gate: { run: \"true\", audience: [reviewer] }
+",
+        ),
+        (
+            "domains/f.yaml",
+            "kind: feature
+name: f
+domains: [d]
+phases:
+  - name: build
+    patterns: [open-pattern, secret-pattern]
+    validation: [open-gate, secret-gate]
+",
+        ),
+        (
+            "domains/agents.yaml",
+            "kind: agent\nname: reviewer\n---\nkind: agent\nname: tester\n",
+        ),
+        ("src/a.py", "a = 1\n"),
+        ("src/b.py", "b = 2\n"),
+    ]);
+    let outsiders: Vec<Vec<&str>> = vec![
+        vec!["bundle", "f"],
+        vec!["bundle", "f", "--format", "json"],
+        vec!["bundle", "f", "--agent", "tester"],
+        vec!["bundle", "f", "--agent", "tester", "--format", "json"],
+        vec!["explain", "f"],
+        vec!["explain", "f", "--agent", "tester", "--format", "json"],
+    ];
+    for args in outsiders {
+        let run = ctx(dir.path(), &args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("open-pattern") || run.stdout.contains("open-gate"),
+            "{args:?}"
+        );
+        for private in ["secret-pattern", "secret-gate"] {
+            assert!(
+                !run.stdout.contains(private),
+                "{private} leaked into {args:?}"
+            );
+        }
+    }
+    let reviewer = ctx(dir.path(), &["bundle", "f", "--agent", "reviewer"]);
+    assert!(
+        reviewer.stdout.contains("secret-pattern") && reviewer.stdout.contains("secret-gate"),
+        "the audience sees them"
+    );
+    assert_eq!(ctx(dir.path(), &["export", "skills", "agents-md"]).code, 0);
+    let skill = std::fs::read_to_string(dir.path().join(".agents/skills/f/SKILL.md")).unwrap();
+    assert!(
+        !skill.contains("secret-pattern") && !skill.contains("secret-gate"),
+        "{skill}"
+    );
+}

@@ -53,7 +53,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             "private-key",
             // A header alone (a string constant in a PEM parser) is not a key: a body must follow.
-            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[ \t]*\r?\n(?:[A-Za-z\-]+:[^\n]*\r?\n|[ \t]*\r?\n)*[A-Za-z0-9+/=]{20,}[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\z)",
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[ \t]*\r?\n(?:[ \t]*[A-Za-z\-]+:[^\n]*\r?\n|[ \t]*\r?\n)*[ \t]*[A-Za-z0-9+/=]{20,}[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\z)",
             0,
             false,
         ),
@@ -62,6 +62,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "private-key",
             r"(?m)((?:^[A-Za-z0-9+/=]{40,}\r?\n)+-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)",
             1,
+            false,
+        ),
+        // A key inside a string, its newlines escaped (`"-----BEGIN …-----\nMIIE…"`), as
+        // in a GCP service-account JSON's `private_key` or source code.
+        rule(
+            "private-key",
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----(?:\\r)?\\n[A-Za-z0-9+/=]{20,}(?:(?:\\r)?\\n[A-Za-z0-9+/=]*)*(?:(?:\\r)?\\n)?(?:-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)?",
+            0,
             false,
         ),
         rule(
@@ -96,7 +104,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule(
             "github-token",
-            r"(?-u:\b)((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
+            r"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
             1,
             false,
         ),
@@ -136,6 +144,13 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             1,
             false,
         ),
+        // Database and broker URLs: any password (even a short one, even with no user).
+        rule(
+            "url-credentials",
+            r"(?-u:\b)(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|mongodb(?:\+srv)?|amqps?|mssql|sqlserver)://[^/\s:@'\x22]{0,64}:([^/\s@'\x22$<{]{1,128})@[A-Za-z0-9.\-\[]",
+            1,
+            false,
+        ),
         rule(
             "url-credentials",
             r"(?-u:\b)[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\x22]{1,64}:([^/\s:@'\x22]{3,128})@[A-Za-z0-9.\-]",
@@ -162,6 +177,45 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 
 /// A short fingerprint of the rules and placeholder markers, so that what was learned
 /// under one rule set (a cached "no secrets here") is never trusted under another.
+/// The text without terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL`,
+/// two-character escapes).
+pub fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(character) = chars.next() {
+        if character != '\u{1b}' {
+            out.push(character);
+            continue;
+        }
+        match chars.peek() {
+            Some('[') => {
+                chars.next();
+                for next in chars.by_ref() {
+                    if ('@'..='~').contains(&next) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                chars.next();
+                while let Some(next) = chars.next() {
+                    if next == '\u{7}' {
+                        break;
+                    }
+                    if next == '\u{1b}' {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {
+                chars.next();
+            }
+        }
+    }
+    out
+}
+
 pub fn fingerprint() -> String {
     let mut hasher = blake3::Hasher::new();
     for rule in RULES.iter() {
@@ -356,6 +410,16 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
 
 /// Scan and redact in one step; returns the text and the findings.
 pub fn scrub(text: &str) -> (String, Vec<Finding>) {
+    // Escape sequences can split a token (`\x1b[31mghp_…\x1b[0m`): scan and redact the
+    // text without them.
+    if text.contains('\u{1b}') {
+        let plain = strip_escapes(text);
+        let findings = scan(&plain);
+        if findings.is_empty() {
+            return (text.to_owned(), findings);
+        }
+        return (redact(&plain, &findings), findings);
+    }
     let findings = scan(text);
     if findings.is_empty() {
         return (text.to_owned(), findings);

@@ -482,3 +482,81 @@ fn findings_carry_rule_and_line_but_redaction_keeps_the_rest() {
         "line one\nconfig:\n  password: \"[REDACTED:secret-assignment]\"\nlast line\n"
     );
 }
+
+#[test]
+fn secrets_wrapped_in_escapes_or_embedded_in_strings_and_urls_are_found() {
+    let mut g = Generator(11);
+    let token = format!("ghp_{}", g.text(ALNUM, 36));
+    let coloured = format!("token: \u{1b}[31m{token}\u{1b}[0m done\n");
+    let (redacted, findings) = scrub(&coloured);
+    assert!(
+        findings
+            .iter()
+            .any(|finding| finding.rule == "github-token"),
+        "{findings:?}"
+    );
+    assert!(!redacted.contains(&token), "{redacted:?}");
+
+    let body = g.text(BASE64, 64);
+    let gcp = format!(
+        "{{\"type\": \"service_account\", \"private_key_id\": \"x\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n{body}\\n{body}\\n-----END PRIVATE KEY-----\\n\", \"client_email\": \"a@b\"}}"
+    );
+    let (redacted, findings) = scrub(&gcp);
+    assert!(
+        findings.iter().any(|finding| finding.rule == "private-key"),
+        "GCP private_key: {findings:?}"
+    );
+    assert!(!redacted.contains(&body), "{redacted}");
+    assert!(
+        redacted.contains("client_email"),
+        "the rest is kept: {redacted}"
+    );
+
+    let indented = format!(
+        "tls:\n  key: |\n    -----BEGIN RSA PRIVATE KEY-----\n    {body}\n    {body}\n    -----END RSA PRIVATE KEY-----\n"
+    );
+    let (redacted, findings) = scrub(&indented);
+    assert!(
+        !findings.is_empty() && !redacted.contains(&body),
+        "indented PEM: {redacted}"
+    );
+
+    for (text, secret) in [
+        (
+            "DATABASE_URL=postgres://app:pass@db.internal:5432/shop",
+            "pass@",
+        ),
+        (
+            "url = \"postgresql://reporting:Zq8v!kw@10.0.0.7/analytics\"",
+            "Zq8v!kw",
+        ),
+        ("REDIS_URL=redis://:hunter2@cache:6379/0", "hunter2"),
+        (
+            "mongodb+srv://svc:s3cr3t-Pa55@cluster0.example.net/db",
+            "s3cr3t-Pa55",
+        ),
+        ("amqp://guest:guest@rabbit:5672/", "guest@"),
+    ] {
+        let (redacted, findings) = scrub(text);
+        assert!(
+            findings
+                .iter()
+                .any(|finding| finding.rule == "url-credentials"),
+            "{text}: {findings:?}"
+        );
+        assert!(!redacted.contains(secret), "{redacted}");
+    }
+    for near_miss in [
+        "postgres://localhost/shop",
+        "postgres://app@db.internal:5432/shop",
+        "postgres://${DB_USER}:${DB_PASSWORD}@db/shop",
+        "postgres://app:$PASSWORD@db/shop",
+        "redis://cache:6379/0",
+    ] {
+        assert!(
+            scan(near_miss).is_empty(),
+            "{near_miss}: {:?}",
+            scan(near_miss)
+        );
+    }
+}

@@ -112,6 +112,11 @@ pub fn build(
         item.tokens = done.tokens;
         item.content = done.content;
     }
+    // Secrets in the configuration's own text (a rule, a `why`, a gate's command) never
+    // reach an output either.
+    if options.secrets != SecretsMode::Off {
+        scrub_items(&mut items, &mut found);
+    }
     // Constraints and gate commands (file items have neither).
     for item in &mut items {
         if let Some(text) = item.text.as_deref().or(item.run.as_deref()) {
@@ -142,6 +147,13 @@ pub fn build(
         ),
         _ => Vec::new(),
     };
+    let mut phases = phases;
+    if options.secrets != SecretsMode::Off {
+        scrub_phases(&mut phases, &request.name, &mut found);
+        if options.secrets == SecretsMode::Fail && !found.is_empty() {
+            return Err(BuildError::Secrets(found));
+        }
+    }
     let phase_tokens = cache.count(options.tokenizer, &phase_text(&phases));
     let cache_note = cache.save().err();
     budget::apply(&mut items, phase_tokens, options.budget)?;
@@ -585,4 +597,66 @@ fn phase_text(phases: &[PhaseJson]) -> String {
         }
     }
     text
+}
+
+/// Redact secrets in items' configuration text (rules, commands, `why`).
+fn scrub_items(items: &mut [ItemJson], found: &mut Vec<SecretJson>) {
+    for item in items {
+        let at = SecretAt {
+            path: item.origin.file.clone(),
+            line: item.origin.line,
+            item: item.id.clone(),
+        };
+        for field in [&mut item.text, &mut item.run, &mut item.why] {
+            scrub_field(field, &at, found);
+        }
+    }
+}
+
+/// Redact secrets in phases' descriptions and constraints.
+fn scrub_phases(phases: &mut [PhaseJson], feature: &str, found: &mut Vec<SecretJson>) {
+    for phase in phases {
+        let at = SecretAt {
+            path: phase.origin.file.clone(),
+            line: phase.origin.line,
+            item: ItemId::new(
+                LayerId::new(LayerKind::Feature, feature),
+                Section::Constraints,
+                phase.name.clone(),
+            ),
+        };
+        scrub_field(&mut phase.description, &at, found);
+        for constraint in &mut phase.constraints {
+            let mut text = Some(std::mem::take(&mut constraint.text));
+            scrub_field(&mut text, &at, found);
+            constraint.text = text.unwrap_or_default();
+        }
+    }
+}
+
+/// Where a secret in the configuration's text was found.
+struct SecretAt {
+    path: String,
+    line: usize,
+    item: ItemId,
+}
+
+/// Redact the secrets of one text field, recording where they were.
+fn scrub_field(field: &mut Option<String>, at: &SecretAt, found: &mut Vec<SecretJson>) {
+    let Some(text) = field.as_deref() else {
+        return;
+    };
+    let (clean, findings) = crate::secrets::scrub(text);
+    if findings.is_empty() {
+        return;
+    }
+    for finding in findings {
+        found.push(SecretJson {
+            path: at.path.clone(),
+            line: at.line + finding.line - 1,
+            rule: finding.rule,
+            item: at.item.clone(),
+        });
+    }
+    *field = Some(clean);
 }

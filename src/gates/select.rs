@@ -35,6 +35,14 @@ pub struct SelectedGate {
     pub retries: u32,
 }
 
+impl SelectedGate {
+    /// The command as reports and the terminal show it: secrets redacted (the gate
+    /// still runs the real one).
+    pub fn shown_run(&self) -> String {
+        crate::secrets::scrub(&self.run).0
+    }
+}
+
 impl Serialize for SelectedGate {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
@@ -42,7 +50,7 @@ impl Serialize for SelectedGate {
         gate.serialize_field("id", &self.id)?;
         gate.serialize_field("scope", &self.id.layer.to_string())?;
         gate.serialize_field("key", &self.id.key)?;
-        gate.serialize_field("run", &self.run)?;
+        gate.serialize_field("run", &self.shown_run())?;
         gate.serialize_field("cwd", &self.cwd)?;
         gate.serialize_field("blocking", &self.blocking)?;
         gate.serialize_field("origin", &self.origin)?;

@@ -400,3 +400,70 @@ phases:
         "{skill}"
     );
 }
+
+#[test]
+fn secrets_in_the_configuration_text_never_reach_an_output() {
+    let token = format!("ghp_{}", "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6");
+    let yaml = format!(
+        "kind: domain
+name: d
+constraints:
+  creds: \"Deploy with {token} from the vault\"
+patterns:
+  code: {{ path: src/a.py, why: \"Uses postgres://app:Zq8vkw71@db/shop\" }}
+quality_gates:
+  db: \"psql postgres://app:Zq8vkw71@db/shop -c 'select 1' || true\"
+---
+kind: feature
+name: f
+domains: [d]
+"
+    );
+    let dir = workspace_of(&[("domains/d.yaml", yaml.as_str()), ("src/a.py", "a = 1\n")]);
+    for args in [
+        vec!["bundle", "f"],
+        vec!["bundle", "f", "--format", "json"],
+        vec!["explain", "f", "--format", "json"],
+        vec!["gates", "f", "--dry-run"],
+    ] {
+        let run = ctx(dir.path(), &args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stdout.contains(&token) && !run.stdout.contains("Zq8vkw71"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let bundle = ctx(dir.path(), &["bundle", "f"]);
+    assert!(
+        bundle
+            .stderr
+            .contains("secret redacted from the bundle: domains/d.yaml:4"),
+        "{}",
+        bundle.stderr
+    );
+    let report = dir.path().join("report.json");
+    let run = ctx(
+        dir.path(),
+        &["gates", "f", "--json", report.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        !text.contains("Zq8vkw71") && text.contains("[REDACTED:url-credentials]"),
+        "{text}"
+    );
+    let wrapped = workspace_of(&[(
+        "domains/d.yaml",
+        &format!(
+            "kind: domain\nname: d\nquality_gates:\n  leak: \"printf '\\\\033[31m{token}\\\\033[0m'; exit 1\"\n"
+        ),
+    )]);
+    let run = ctx(wrapped.path(), &["gates", "--domain", "d"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        !run.stderr.contains(&token),
+        "a coloured token is still a token: {}",
+        run.stderr
+    );
+}

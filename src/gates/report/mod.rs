@@ -44,7 +44,7 @@ pub struct JsonGate<'a> {
     pub id: &'a GateId,
     #[serde(serialize_with = "crate::ids::as_text")]
     pub scope: &'a LayerId,
-    pub command: &'a str,
+    pub command: String,
     pub blocking: bool,
     pub status: GateStatus,
     pub exit_code: Option<i32>,
@@ -74,7 +74,7 @@ pub fn json<'a>(plan: &'a Plan, outcome: &'a Outcome) -> JsonReport<'a> {
             .map(|result| JsonGate {
                 id: &result.gate.id,
                 scope: &result.gate.id.layer,
-                command: &result.gate.run,
+                command: result.gate.shown_run(),
                 blocking: result.gate.blocking,
                 status: result.status,
                 exit_code: result.exit_code,
@@ -197,7 +197,7 @@ pub fn junit(outcome: &Outcome) -> String {
             let _ = writeln!(
                 out,
                 "      <system-out>{}</system-out>\n    </testcase>",
-                xml(&format!("$ {}\n{}", result.gate.run, result.tail))
+                xml(&format!("$ {}\n{}", result.gate.shown_run(), result.tail))
             );
         }
         out.push_str("  </testsuite>\n");
@@ -249,7 +249,7 @@ pub fn github_gate(result: &GateResult) -> String {
                 &format!(
                     "{}\n$ {}\n{}",
                     result.message,
-                    result.gate.run,
+                    result.gate.shown_run(),
                     last_lines(&result.tail, 20)
                 ),
                 false
@@ -367,7 +367,9 @@ pub fn dry_run(gates: &[SelectedGate]) -> String {
         let blocking = if gate.blocking { "" } else { ", non-blocking" };
         out.push_str(&format!(
             "{}\n  run: {}\n  why: {}{timeout}{blocking}\n",
-            gate.id, gate.run, gate.reason
+            gate.id,
+            gate.shown_run(),
+            gate.reason
         ));
     }
     out.push_str(&format!(

@@ -43,7 +43,7 @@ pub fn event_json(event: &GateEvent<'_>, plan: Option<&Plan>) -> Option<Value> {
         GateEvent::GateStarted { gate, traceparent } => {
             let mut value = common("gate_started", (*traceparent).to_owned());
             value["gate"] = json!(gate.id.to_string());
-            value["command"] = json!(gate.run);
+            value["command"] = json!(gate.shown_run());
             value
         }
         GateEvent::GateFinished {

@@ -131,6 +131,9 @@ pub enum Command {
     /// Maintain the outcome store: `sync` sends spooled records, `prune` deletes runs
     /// older than `[store] keep` (or `--older-than`).
     Store(StoreArgs),
+    /// Internal: the watchdog of a gate run (see `process::Watchdog`).
+    #[command(name = "gates-watchdog", hide = true)]
+    GatesWatchdog,
 }
 
 /// Output format of `validate` and `list`.

@@ -70,6 +70,10 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Insights(args) => commands::outcomes::insights(root, args, &printer),
         Command::Stats(args) => commands::outcomes::stats(root, args, &printer),
         Command::Store(args) => commands::outcomes::store(root, args, &printer),
+        Command::GatesWatchdog => {
+            process::watch(std::io::stdin().lock());
+            Ok(ExitStatus::Success)
+        }
     };
     match result {
         Ok(status) => status,

@@ -192,6 +192,15 @@ pub fn write_atomic_with<E: From<io::Error>>(
     result
 }
 
+/// A configuration string as a terminal may show it: escape sequences (colours, titles,
+/// hyperlinks) and other control characters (bell, NUL) removed; newlines and tabs kept.
+pub fn printable(text: &str) -> String {
+    crate::secrets::strip_escapes(text)
+        .chars()
+        .filter(|character| !character.is_control() || matches!(character, '\n' | '\t'))
+        .collect()
+}
+
 /// Where an output named on the command line goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {

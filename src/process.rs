@@ -201,3 +201,83 @@ pub fn kill_escaped() -> usize {
     }
     killed
 }
+
+/// A watchdog of a gate run: a second ctx process (`ctx gates-watchdog`, in a process
+/// group of its own) told every gate's group as it starts and ends; if ctx dies without
+/// a word (even `kill -9`), its end of the pipe closes and the watchdog kills the groups
+/// still running. (ctx forbids `unsafe`, so a parent-death signal set in the child
+/// before `exec` is not an option.)
+pub struct Watchdog {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Watchdog {
+    /// Start one; `None` if it cannot be (the run goes on without it).
+    pub fn start() -> Option<Self> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().ok()?;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this module is where processes are spawned"
+        )]
+        let mut child = Command::new(exe)
+            .arg("gates-watchdog")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take();
+        Some(Self { child, stdin })
+    }
+
+    fn tell(&mut self, line: String) {
+        use std::io::Write as _;
+        if let Some(stdin) = &mut self.stdin
+            && stdin.write_all(line.as_bytes()).is_err()
+        {
+            self.stdin = None;
+        }
+    }
+
+    /// A gate's group started.
+    pub fn started(&mut self, group: u32) {
+        self.tell(format!("+{group}\n"));
+    }
+
+    /// A gate's group is over.
+    pub fn ended(&mut self, group: u32) {
+        self.tell(format!("-{group}\n"));
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stdin = None;
+        let _ = self.child.wait();
+    }
+}
+
+/// The watchdog's side: read `+GROUP` / `-GROUP` lines until the run's end of the pipe
+/// closes, then kill every group still listed.
+pub fn watch(input: impl std::io::BufRead) {
+    let mut groups: Vec<u32> = Vec::new();
+    for line in input.lines() {
+        let Ok(line) = line else {
+            break;
+        };
+        if let Some(group) = line.strip_prefix('+').and_then(|group| group.parse().ok()) {
+            groups.push(group);
+        } else if let Some(group) = line
+            .strip_prefix('-')
+            .and_then(|group| group.parse::<u32>().ok())
+        {
+            groups.retain(|known| *known != group);
+        }
+    }
+    for group in groups {
+        signal_group(group, Signal::SIGKILL);
+    }
+}

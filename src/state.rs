@@ -124,6 +124,42 @@ impl State {
     }
 }
 
+/// This machine's (and user's) cache key: 32 random bytes kept outside every workspace
+/// (`$XDG_CACHE_HOME/ctx/cache-key`, else `~/.cache/ctx/cache-key`), created on first
+/// use. A cache restored from elsewhere was not written with it. `None` when there is no
+/// place for it.
+pub fn machine_key() -> Option<[u8; 32]> {
+    static KEY: std::sync::OnceLock<Option<[u8; 32]>> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        let path = base.join("ctx").join("cache-key");
+        if let Ok((file, metadata)) = crate::paths::open_regular(&path)
+            && let Ok(bytes) = crate::paths::read_opened(&file, &metadata, 64)
+            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Some(key);
+        }
+        let mut key = [0u8; 32];
+        {
+            use std::io::Read as _;
+            std::fs::File::open("/dev/urandom")
+                .ok()?
+                .read_exact(&mut key)
+                .ok()?;
+        }
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        crate::output::write_atomic(&path, &key).ok()?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        Some(key)
+    })
+}
+
 /// A run folder's files for one gate.
 #[derive(Debug, Clone)]
 pub struct GateFiles {

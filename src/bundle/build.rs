@@ -163,16 +163,7 @@ pub fn build(
         *by_layer.entry(item.layer.clone()).or_insert(0) += item.tokens;
         total += item.tokens;
     }
-    let layers = plans
-        .iter()
-        .map(|plan| LayerJson {
-            kind: plan.id.kind,
-            name: plan.id.name.clone(),
-            description: plan.description.map(str::to_owned),
-            origin: origin_json(&plan.origin),
-            tokens: by_layer.get(&plan.id).copied().unwrap_or(0),
-        })
-        .collect();
+    let layers = layer_list(&plans, &by_layer);
     let mut bundle = Bundle {
         schema: "ctx.bundle/v1",
         feature: Some(request.name.clone()),
@@ -209,8 +200,73 @@ pub fn build(
         digest: String::new(),
         cache_note,
     };
+    if options.secrets != SecretsMode::Off {
+        scrub_descriptions(&mut bundle, &request.name);
+        if options.secrets == SecretsMode::Fail && !bundle.secrets.is_empty() {
+            return Err(BuildError::Secrets(std::mem::take(&mut bundle.secrets)));
+        }
+    }
     bundle.seal();
     Ok(bundle)
+}
+
+/// The bundle's layers, each with its tokens.
+fn layer_list(
+    plans: &[layer::LayerPlan<'_>],
+    by_layer: &BTreeMap<LayerId, usize>,
+) -> Vec<LayerJson> {
+    plans
+        .iter()
+        .map(|plan| LayerJson {
+            kind: plan.id.kind,
+            name: plan.id.name.clone(),
+            description: plan.description.map(str::to_owned),
+            origin: origin_json(&plan.origin),
+            tokens: by_layer.get(&plan.id).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Redact secrets in descriptions and in the inputs given with `--set`.
+fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
+    let feature = ItemId::new(
+        LayerId::new(LayerKind::Feature, name),
+        Section::Constraints,
+        "description",
+    );
+    let first = bundle.layers.last().map(|layer| layer.origin.clone());
+    let mut found = std::mem::take(&mut bundle.secrets);
+    if let Some(origin) = &first {
+        let at = SecretAt {
+            path: origin.file.clone(),
+            line: origin.line,
+            item: feature.clone(),
+        };
+        scrub_field(&mut bundle.description, &at, &mut found);
+    }
+    for layer in &mut bundle.layers {
+        let at = SecretAt {
+            path: layer.origin.file.clone(),
+            line: layer.origin.line,
+            item: ItemId::new(
+                LayerId::new(layer.kind, layer.name.clone()),
+                Section::Constraints,
+                "description",
+            ),
+        };
+        scrub_field(&mut layer.description, &at, &mut found);
+    }
+    for (key, value) in &mut bundle.inputs {
+        let at = SecretAt {
+            path: format!("--set {key}"),
+            line: 1,
+            item: feature.clone(),
+        };
+        let mut text = Some(std::mem::take(value));
+        scrub_field(&mut text, &at, &mut found);
+        *value = text.unwrap_or_default();
+    }
+    bundle.secrets = found;
 }
 
 /// Agent views (SPEC §2.6). Items with an `audience` exist only for those agents: for

@@ -92,9 +92,13 @@ pub fn slot(tokenizer: Tokenizer) -> usize {
 /// Entries kept at most; past this, only the ones this run used are written back.
 const MAX_ENTRIES: usize = 1 << 20;
 /// Bytes per entry on disk: hash, two counts, scan state, backtick run, final newline.
-const ENTRY_BYTES: usize = 32 + 4 + 4 + 1 + 4 + 1;
+const ENTRY_BYTES: usize = 32 + 4 + 4 + 1 + 4 + 1 + CHECK_BYTES + CHECK_BYTES;
 /// Bytes per file on disk: key, device, inode, size, two timestamps, hash, lossy.
-const SEEN_BYTES: usize = 32 + 8 + 8 + 8 + 16 + 16 + 32 + 1;
+const SEEN_BYTES: usize = 32 + 8 + 8 + 8 + 16 + 16 + 32 + 1 + CHECK_BYTES;
+/// Each record ends with the first bytes of its blake3: a damaged record is ignored (and
+/// learned again); a text's `clean` flag also carries a MAC keyed by this machine's
+/// cache key (outside `.ctx/`), so a forged or restored cache cannot switch a scan off.
+const CHECK_BYTES: usize = 8;
 /// The largest cache file read: both tables full, and a header.
 const MAX_FILE_BYTES: u64 = (MAX_ENTRIES * (ENTRY_BYTES + SEEN_BYTES) + 4096) as u64;
 /// No count (u32::MAX is not a plausible count for a file under `max_file_bytes`).
@@ -279,7 +283,7 @@ fn header() -> Vec<u8> {
         })
         .unwrap_or_default();
     format!(
-        "ctx token cache v1 {} {} {build}\n",
+        "ctx token cache v2 {} {} {build}\n",
         env!("CARGO_PKG_VERSION"),
         crate::secrets::fingerprint()
     )
@@ -312,7 +316,9 @@ fn encode(
             .unwrap_or(u32::MAX)
             .to_le_bytes(),
     );
+    let machine = crate::state::machine_key();
     for (key, (entry, _)) in entries.iter().take(u32::MAX as usize) {
+        let start = bytes.len();
         bytes.extend_from_slice(key);
         for count in entry.tokens {
             bytes.extend_from_slice(&count.unwrap_or(UNKNOWN).to_le_bytes());
@@ -323,9 +329,13 @@ fn encode(
             .map_or(UNKNOWN, |shape| shape.longest_backtick_run);
         bytes.extend_from_slice(&run.to_le_bytes());
         bytes.push(tri(entry.shape.map(|shape| shape.ends_with_newline)));
+        let check = checksum(&bytes[start..]);
+        bytes.extend_from_slice(&check);
+        bytes.extend_from_slice(&clean_mac(machine.as_ref(), key, entry.clean));
     }
     bytes.extend_from_slice(&u32::try_from(files.len()).unwrap_or(u32::MAX).to_le_bytes());
     for (key, (seen, _)) in files.iter().take(u32::MAX as usize) {
+        let start = bytes.len();
         bytes.extend_from_slice(key);
         let stat = &seen.stat;
         for number in [stat.dev, stat.ino, stat.size] {
@@ -341,6 +351,8 @@ fn encode(
         }
         bytes.extend_from_slice(&seen.hash);
         bytes.push(u8::from(seen.lossy));
+        let check = checksum(&bytes[start..]);
+        bytes.extend_from_slice(&check);
     }
     bytes
 }
@@ -416,12 +428,35 @@ impl Preload {
 /// The tables in the cache file at `path`; empty when there is none, or it is not ours
 /// or damaged (a cache larger than a full one could be is not even read).
 fn read(path: &Path) -> Tables {
-    std::fs::metadata(path)
+    // Opened only if it is a regular file (a FIFO put there cannot block a bundle).
+    crate::paths::open_regular(path)
         .ok()
-        .filter(|metadata| metadata.len() <= MAX_FILE_BYTES)
-        .and_then(|_| std::fs::read(path).ok())
+        .filter(|(_, metadata)| metadata.len() <= MAX_FILE_BYTES)
+        .and_then(|(file, metadata)| {
+            crate::paths::read_opened(&file, &metadata, MAX_FILE_BYTES).ok()
+        })
         .and_then(|bytes| decode(&bytes))
         .unwrap_or_default()
+}
+
+/// The first bytes of a record's blake3.
+fn checksum(record: &[u8]) -> [u8; CHECK_BYTES] {
+    let mut check = [0; CHECK_BYTES];
+    check.copy_from_slice(&blake3::hash(record).as_bytes()[..CHECK_BYTES]);
+    check
+}
+
+/// The MAC of a `clean` verdict for a text (zero for any other verdict, or without a
+/// machine key, when no `clean` flag is ever trusted).
+fn clean_mac(machine: Option<&[u8; 32]>, key: &[u8; 32], clean: Option<bool>) -> [u8; CHECK_BYTES] {
+    let mut mac = [0; CHECK_BYTES];
+    if let (Some(machine), Some(true)) = (machine, clean) {
+        let mut hasher = blake3::Hasher::new_keyed(machine);
+        hasher.update(b"ctx clean v1");
+        hasher.update(key);
+        mac.copy_from_slice(&hasher.finalize().as_bytes()[..CHECK_BYTES]);
+    }
+    mac
 }
 
 fn decode(bytes: &[u8]) -> Option<Tables> {
@@ -430,12 +465,28 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
     let count = reader.u32()? as usize;
     let mut entries = FxHashMap::default();
     entries.reserve(count.min(reader.0.len() / ENTRY_BYTES));
+    let machine = crate::state::machine_key();
     for _ in 0..count {
+        let record = reader.0.get(..ENTRY_BYTES - 2 * CHECK_BYTES)?;
         let key = reader.array()?;
         let tokens = [known(reader.u32()?), known(reader.u32()?)];
         let clean = reader.tri()?;
         let run = known(reader.u32()?);
         let newline = reader.tri()?;
+        let check: [u8; CHECK_BYTES] = reader.array()?;
+        let mac: [u8; CHECK_BYTES] = reader.array()?;
+        if check != checksum(record) {
+            continue;
+        }
+        // A `clean` verdict counts only with this machine's MAC; else the text is scanned.
+        let clean = match clean {
+            Some(true)
+                if mac != clean_mac(machine.as_ref(), &key, Some(true)) || machine.is_none() =>
+            {
+                None
+            }
+            other => other,
+        };
         let shape = match (run, newline) {
             (Some(run), Some(ends)) => Some(Shape {
                 longest_backtick_run: run,
@@ -454,6 +505,7 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
     let mut files = FxHashMap::default();
     files.reserve(count.min(reader.0.len() / SEEN_BYTES));
     for _ in 0..count {
+        let record = reader.0.get(..SEEN_BYTES - CHECK_BYTES)?;
         let key = reader.array()?;
         let stat = Stat {
             dev: reader.u64()?,
@@ -468,6 +520,10 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
             1 => true,
             _ => return None,
         };
+        let check: [u8; CHECK_BYTES] = reader.array()?;
+        if check != checksum(record) {
+            continue;
+        }
         files.insert(key, (Seen { stat, hash, lossy }, false));
     }
     reader.0.is_empty().then_some((entries, files))

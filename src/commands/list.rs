@@ -25,7 +25,7 @@ pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<Ex
         }
         ReportFormat::Text => commands::print_data(
             printer,
-            &table(listing.kind, listing.columns, &listing.items),
+            &crate::output::printable(&table(listing.kind, listing.columns, &listing.items)),
         )?,
     }
     Ok(ExitStatus::Success)

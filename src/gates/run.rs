@@ -95,6 +95,7 @@ pub fn run(plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcom
     reporter.report(&GateEvent::RunStarted { plan });
     let outcome = Loop {
         plan,
+        watchdog: process::Watchdog::start(),
         sender: control.sender,
         receiver: control.receiver,
         reporter,
@@ -112,6 +113,8 @@ pub fn run(plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcom
 
 struct Loop<'a> {
     plan: &'a Plan,
+    /// Kills the gates' groups if ctx dies without a word.
+    watchdog: Option<process::Watchdog>,
     sender: Sender<Event>,
     receiver: Receiver<Event>,
     reporter: &'a mut dyn Reporter,
@@ -434,6 +437,9 @@ impl Loop<'_> {
         let started = Instant::now();
         let sink = Arc::new(Sink::new(log));
         let group = child.id();
+        if let Some(watchdog) = &mut self.watchdog {
+            watchdog.started(group);
+        }
         for stream in [
             child
                 .stdout
@@ -503,10 +509,13 @@ impl Loop<'_> {
         env
     }
 
-    fn finish(&self, state: Running) -> GateResult {
+    fn finish(&mut self, state: Running) -> GateResult {
         // Nothing of the gate may outlive it: kill whatever is left of its group.
         if process::group_alive(state.group) {
             process::signal_group(state.group, Signal::SIGKILL);
+        }
+        if let Some(watchdog) = &mut self.watchdog {
+            watchdog.ended(state.group);
         }
         let gate = self.plan.gates[state.index].clone();
         // The whole gate: until its output ended (or was abandoned), not its shell's exit.

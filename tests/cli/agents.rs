@@ -289,6 +289,8 @@ fn write_workspace(
     std::fs::create_dir_all(root.join("domains")).unwrap();
     std::fs::create_dir_all(root.join("src")).unwrap();
     std::fs::write(root.join("domains/agents.yaml"), agents).unwrap();
+    // The phase names every pattern of d0 and every gate: private ones included.
+    let (mut phase_patterns, mut phase_gates) = (Vec::new(), Vec::new());
     for (domain, domain_items) in items.iter().enumerate() {
         let (mut patterns, mut constraints, mut gates) =
             (String::new(), String::new(), String::new());
@@ -325,6 +327,11 @@ fn write_workspace(
             if !item.audience.is_empty() {
                 private.push((marker, item.audience.clone()));
             }
+            match item.kind {
+                0 if domain == 0 => phase_patterns.push(key.clone()),
+                0 | 1 => {}
+                _ => phase_gates.push(key.clone()),
+            }
         }
         std::fs::write(
             root.join(format!("domains/d{domain}.yaml")),
@@ -334,7 +341,11 @@ fn write_workspace(
     }
     std::fs::write(
         root.join("domains/f.yaml"),
-        "kind: feature\nname: f\ndomains: [d0, d1]\nphases:\n  - name: p\n    domains: [d0]\n",
+        format!(
+            "kind: feature\nname: f\ndomains: [d0, d1]\nphases:\n  - name: p\n    domains: [d0]\n    patterns: [{}]\n    validation: [{}]\n",
+            phase_patterns.join(", "),
+            phase_gates.join(", ")
+        ),
     )
     .unwrap();
     (dir, private)
@@ -366,6 +377,7 @@ proptest! {
                 ..ctx::session::BundleRequest::default()
             };
             let bundle = session.bundle(&request).unwrap();
+            let explained = serde_json::to_string(&ctx::bundle::explain::Explanation::of(&bundle)).unwrap();
             let workspace = session.workspace();
             let mut markdown = Vec::new();
             ctx::bundle::render::markdown(bundle.clone(), &workspace.root, "bundle.md", &mut markdown).unwrap();
@@ -378,6 +390,7 @@ proptest! {
                 if !allowed {
                     prop_assert!(!markdown.contains(marker.as_str()), "{} leaked into markdown view {:?}", marker, view);
                     prop_assert!(!json.contains(marker.as_str()), "{} leaked into json view {:?}", marker, view);
+                    prop_assert!(!explained.contains(marker.as_str()), "{} leaked into the explanation of view {:?}", marker, view);
                 }
             }
         }

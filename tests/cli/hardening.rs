@@ -467,3 +467,112 @@ domains: [d]
         run.stderr
     );
 }
+
+#[test]
+fn a_tampered_token_cache_can_neither_switch_redaction_off_nor_change_a_bundle() {
+    let token = format!("ghp_{}", "Zx9kQ2pL7mN4vB8cX1zA3sD5fG6hJ7kL8qW9");
+    let source = format!("API = \"{token}\"\n");
+    let dir = workspace_of(&[
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  code: { path: src/a.py }\n---\nkind: feature\nname: f\ndomains: [d]\n",
+        ),
+        ("src/a.py", source.as_str()),
+    ]);
+    let fresh = ctx(
+        dir.path(),
+        &["bundle", "f", "--format", "json", "--no-cache"],
+    );
+    assert!(!fresh.stdout.contains(&token));
+    assert_eq!(ctx(dir.path(), &["bundle", "f"]).code, 0);
+    let path = dir.path().join(".ctx/cache/tokens");
+    let original = std::fs::read(&path).unwrap();
+    let header_end = original.iter().position(|&byte| byte == b'\n').unwrap() + 1;
+    // Forge every text entry as `clean`, with a valid checksum (the MAC it cannot make).
+    let mut forged = original.clone();
+    let entry_bytes = 32 + 4 + 4 + 1 + 4 + 1 + 8 + 8;
+    let count = u32::from_le_bytes(forged[header_end..header_end + 4].try_into().unwrap()) as usize;
+    for index in 0..count {
+        let start = header_end + 4 + index * entry_bytes;
+        forged[start + 40] = 1;
+        let check = blake3::hash(&forged[start..start + 46]);
+        forged[start + 46..start + 54].copy_from_slice(&check.as_bytes()[..8]);
+    }
+    std::fs::write(&path, &forged).unwrap();
+    let run = ctx(dir.path(), &["bundle", "f", "--format", "json"]);
+    assert!(
+        !run.stdout.contains(&token),
+        "a forged `clean` flag switched redaction off"
+    );
+    // One flipped byte anywhere changes nothing in what is written.
+    for offset in [header_end + 10, original.len() - 5, original.len() / 2] {
+        let mut flipped = original.clone();
+        flipped[offset] ^= 0x40;
+        std::fs::write(&path, &flipped).unwrap();
+        let run = ctx(dir.path(), &["bundle", "f", "--format", "json"]);
+        assert_eq!(run.code, 0);
+        let digest =
+            |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap()["digest"].clone();
+        assert_eq!(
+            digest(&run.stdout),
+            digest(&fresh.stdout),
+            "byte {offset} flipped changed the bundle"
+        );
+    }
+    // A FIFO where the cache belongs is not read (it would block).
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn a_gate_never_outlives_a_ctx_killed_with_sigkill() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  long: \"echo $$ > leader; sleep 60\"\n",
+    )]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(dir.path())
+        .args(["gates", "--domain", "d", "--no-store"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let leader_file = dir.path().join("leader");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let leader: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&leader_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gate never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(leader) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gate's leader outlived `kill -9` of ctx"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -368,8 +368,8 @@ pub fn dry_run(gates: &[SelectedGate]) -> String {
         out.push_str(&format!(
             "{}\n  run: {}\n  why: {}{timeout}{blocking}\n",
             gate.id,
-            gate.shown_run(),
-            gate.reason
+            crate::output::printable(&gate.shown_run()),
+            crate::output::printable(&gate.reason)
         ));
     }
     out.push_str(&format!(

@@ -98,7 +98,7 @@ impl<'p> Terminal<'p> {
                 result.status.as_str(),
                 result.gate.id,
                 result.message,
-                result.gate.shown_run(),
+                crate::output::printable(&result.gate.shown_run()),
                 output,
                 if output.is_empty() || output.ends_with('\n') {
                     ""

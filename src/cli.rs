@@ -227,7 +227,10 @@ pub struct BundleArgs {
     #[arg(long, value_enum, default_value_t = BundleFormat::Markdown)]
     pub format: BundleFormat,
 
-    /// Write the bundle to FILE (atomically: a half-written bundle never exists).
+    /// Write the bundle to FILE (atomically: a half-written bundle never exists). `-` is
+    /// stdout; a symlink is written through to its destination; an existing FIFO or
+    /// device is written through, never replaced; a file the bundle is made from is
+    /// refused.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

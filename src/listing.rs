@@ -205,7 +205,8 @@ fn agents(workspace: &Workspace) -> Vec<Row> {
 fn gates(workspace: &Workspace) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut add = |layer: LayerId, gates: &[GateItem]| {
-        for gate in gates {
+        // Private (`audience`) gates are not listed: their names are theirs.
+        for gate in gates.iter().filter(|gate| gate.meta.audience.is_empty()) {
             rows.push(row(
                 GateId::new(layer.clone(), gate.meta.key.to_string()).to_string(),
                 &gate.meta.origin,

@@ -237,15 +237,19 @@ pub fn load(root: &Path) -> Result<Settings, Vec<Problem>> {
     if !path.exists() {
         return Ok(Settings::default());
     }
-    let text = std::fs::read_to_string(&path).map_err(|error| {
-        vec![
-            Problem::unlocated(
-                "settings::read",
-                format!("cannot read `{SETTINGS_FILE}`: {error}"),
-            )
-            .help("make sure the file is readable UTF-8 text"),
-        ]
-    })?;
+    // Opened only if it is a regular file: a FIFO or device there cannot block ctx.
+    let text = crate::paths::open_regular(&path)
+        .and_then(|(file, metadata)| crate::paths::read_opened(&file, &metadata, 1 << 20))
+        .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
+        .map_err(|error| {
+            vec![
+                Problem::unlocated(
+                    "settings::read",
+                    format!("cannot read `{SETTINGS_FILE}`: {error}"),
+                )
+                .help("make sure the file is a readable UTF-8 text file"),
+            ]
+        })?;
     let file = Arc::new(SourceFile::new(
         String::from(SETTINGS_FILE),
         Arc::from(text.strip_prefix('\u{feff}').unwrap_or(&text)),

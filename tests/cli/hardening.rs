@@ -576,3 +576,93 @@ fn a_gate_never_outlives_a_ctx_killed_with_sigkill() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn paths_ctx_does_not_own_never_block_it_and_sighup_ends_a_run_like_sigterm() {
+    // `ctx.toml` and the step summary as FIFOs: refused, never waited on.
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  ok: \"true\"\n",
+    )]);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(dir.path().join("ctx.toml"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let run = ctx(dir.path(), &["validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    std::fs::remove_file(dir.path().join("ctx.toml")).unwrap();
+    let summary = dir.path().join("summary");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&summary)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(dir.path())
+        .args(["gates", "--domain", "d", "--github", "on", "--no-store"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // SIGHUP (the terminal went away) ends a run like SIGTERM: gates stopped, exit 143.
+    let slow = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  slow: \"echo started > started; sleep 30\"\n",
+    )]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(slow.path())
+        .args(["gates", "--domain", "d", "--no-store"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !slow.path().join("started").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gate never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let status = crate::wait_for_exit(
+        &mut child,
+        std::time::Duration::from_secs(20),
+        "ctx did not stop on SIGHUP",
+    );
+    assert_eq!(status.code(), Some(143));
+}
+
+#[test]
+fn list_never_names_a_private_gate() {
+    let dir = workspace_of(&[(
+        "domains/d.yaml",
+        "kind: domain\nname: d\nquality_gates:\n  open-gate: \"true\"\n  secret-gate: { run: \"true\", audience: [reviewer] }\n---\nkind: agent\nname: reviewer\n",
+    )]);
+    for format in ["text", "json"] {
+        let run = ctx(dir.path(), &["list", "gates", "--format", format]);
+        assert!(
+            run.stdout.contains("open-gate") && !run.stdout.contains("secret-gate"),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -12,7 +12,9 @@
 
 use super::diagnostic::{Location, Problem};
 use super::suggest;
-use super::workspace::{ItemKey, ItemMeta, Items, LayerKind, Section, Workspace};
+use super::workspace::{
+    ConstraintItem, GateItem, ItemKey, ItemMeta, Items, LayerKind, PatternItem, Section, Workspace,
+};
 use crate::resolve::lineage::{self, LayerPlan, Scope};
 
 /// One item as seen by the checks.
@@ -32,18 +34,23 @@ struct Layer<'w> {
     entries: Vec<Entry<'w>>,
 }
 
-fn entries(items: &Items) -> Vec<Entry<'_>> {
-    let patterns = items.patterns.iter().map(|item| Entry {
+/// The entries of a layer's patterns, constraints and gates, in that order.
+fn entries_of<'w>(
+    patterns: impl Iterator<Item = &'w PatternItem>,
+    constraints: impl Iterator<Item = &'w ConstraintItem>,
+    gates: impl Iterator<Item = &'w GateItem>,
+) -> Vec<Entry<'w>> {
+    let patterns = patterns.map(|item| Entry {
         section: Section::Patterns,
         meta: &item.meta,
         complete: item.path.is_some(),
     });
-    let constraints = items.constraints.iter().map(|item| Entry {
+    let constraints = constraints.map(|item| Entry {
         section: Section::Constraints,
         meta: &item.meta,
         complete: item.text.is_some(),
     });
-    let gates = items.quality_gates.iter().map(|item| Entry {
+    let gates = gates.map(|item| Entry {
         section: Section::QualityGates,
         meta: &item.meta,
         complete: item.run.is_some(),
@@ -51,27 +58,24 @@ fn entries(items: &Items) -> Vec<Entry<'_>> {
     patterns.chain(constraints).chain(gates).collect()
 }
 
+fn entries(items: &Items) -> Vec<Entry<'_>> {
+    entries_of(
+        items.patterns.iter(),
+        items.constraints.iter(),
+        items.quality_gates.iter(),
+    )
+}
+
 /// A planned layer as the checks see it.
 fn layer<'w>(plan: &LayerPlan<'w>, workspace: &'w Workspace) -> Layer<'w> {
-    let patterns = plan.patterns.iter().map(|planned| Entry {
-        section: Section::Patterns,
-        meta: &planned.item.meta,
-        complete: planned.item.path.is_some(),
-    });
-    let constraints = plan.constraints.iter().map(|item| Entry {
-        section: Section::Constraints,
-        meta: &item.meta,
-        complete: item.text.is_some(),
-    });
-    let gates = plan.gates.iter().map(|item| Entry {
-        section: Section::QualityGates,
-        meta: &item.meta,
-        complete: item.run.is_some(),
-    });
     Layer {
         kind: plan.id.kind,
         name: name_in(workspace, plan),
-        entries: patterns.chain(constraints).chain(gates).collect(),
+        entries: entries_of(
+            plan.patterns.iter().map(|planned| planned.item),
+            plan.constraints.iter().copied(),
+            plan.gates.iter().copied(),
+        ),
     }
 }
 

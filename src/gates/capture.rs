@@ -61,39 +61,11 @@ impl Capture {
 
 /// Remove ANSI escape sequences and control characters; keep what a `\r` left visible.
 pub fn clean(text: &str) -> String {
+    let text = crate::secrets::strip_escapes(text);
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(character) = chars.next() {
         match character {
-            '\u{1b}' => {
-                // CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ESC \` (titles, hyperlinks), or
-                // a two-character escape.
-                match chars.peek() {
-                    Some('[') => {
-                        chars.next();
-                        for next in chars.by_ref() {
-                            if ('@'..='~').contains(&next) {
-                                break;
-                            }
-                        }
-                    }
-                    Some(']') => {
-                        chars.next();
-                        while let Some(next) = chars.next() {
-                            if next == '\u{7}' {
-                                break;
-                            }
-                            if next == '\u{1b}' {
-                                chars.next();
-                                break;
-                            }
-                        }
-                    }
-                    _ => {
-                        chars.next();
-                    }
-                }
-            }
             '\r' => {
                 if chars.peek() != Some(&'\n') {
                     // A progress line being redrawn: drop what was written since the last newline.

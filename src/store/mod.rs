@@ -135,6 +135,30 @@ pub enum Value {
     Int(Option<i64>),
 }
 
+fn sqlite_params(values: &[Value]) -> Vec<Box<dyn rusqlite::ToSql>> {
+    values
+        .iter()
+        .map(|value| -> Box<dyn rusqlite::ToSql> {
+            match value {
+                Value::Text(text) => Box::new(text.clone()),
+                Value::Int(number) => Box::new(*number),
+            }
+        })
+        .collect()
+}
+
+fn postgres_params(values: &[Value]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+    values
+        .iter()
+        .map(|value| -> Box<dyn postgres::types::ToSql + Sync> {
+            match value {
+                Value::Text(text) => Box::new(text.clone()),
+                Value::Int(number) => Box::new(*number),
+            }
+        })
+        .collect()
+}
+
 fn text(value: impl Into<String>) -> Value {
     Value::Text(Some(value.into()))
 }
@@ -207,15 +231,7 @@ impl Store {
                         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     for (sql, values) in statements {
                         let mut statement = transaction.prepare_cached(sql)?;
-                        let params: Vec<Box<dyn rusqlite::ToSql>> = values
-                            .iter()
-                            .map(|value| -> Box<dyn rusqlite::ToSql> {
-                                match value {
-                                    Value::Text(text) => Box::new(text.clone()),
-                                    Value::Int(number) => Box::new(*number),
-                                }
-                            })
-                            .collect();
+                        let params = sqlite_params(values);
                         statement.execute(rusqlite::params_from_iter(params.iter()))?;
                     }
                     transaction.commit()
@@ -230,15 +246,7 @@ impl Store {
                     let mut transaction = client.transaction()?;
                     for (sql, values) in statements {
                         let statement = transaction.prepare(&for_postgres(sql))?;
-                        let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = values
-                            .iter()
-                            .map(|value| -> Box<dyn postgres::types::ToSql + Sync> {
-                                match value {
-                                    Value::Text(text) => Box::new(text.clone()),
-                                    Value::Int(number) => Box::new(*number),
-                                }
-                            })
-                            .collect();
+                        let params = postgres_params(values);
                         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
                             params.iter().map(|param| param.as_ref()).collect();
                         transaction.execute(&statement, &refs)?;
@@ -270,15 +278,7 @@ impl Store {
                     .prepare_cached(sql)
                     .map_err(|error| fail(error.to_string()))?;
                 let columns = statement.column_count();
-                let params: Vec<Box<dyn rusqlite::ToSql>> = values
-                    .iter()
-                    .map(|value| -> Box<dyn rusqlite::ToSql> {
-                        match value {
-                            Value::Text(text) => Box::new(text.clone()),
-                            Value::Int(number) => Box::new(*number),
-                        }
-                    })
-                    .collect();
+                let params = sqlite_params(values);
                 let mut rows = statement
                     .query(rusqlite::params_from_iter(params.iter()))
                     .map_err(|error| fail(error.to_string()))?;
@@ -303,15 +303,7 @@ impl Store {
                 Ok(out)
             }
             Backend::Postgres(client) => {
-                let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = values
-                    .iter()
-                    .map(|value| -> Box<dyn postgres::types::ToSql + Sync> {
-                        match value {
-                            Value::Text(text) => Box::new(text.clone()),
-                            Value::Int(number) => Box::new(*number),
-                        }
-                    })
-                    .collect();
+                let params = postgres_params(values);
                 let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     params.iter().map(|param| param.as_ref()).collect();
                 let rows = client
@@ -356,15 +348,7 @@ impl Store {
             let mut statement = connection
                 .prepare_cached(sql)
                 .map_err(|error| fail(error.to_string()))?;
-            let params: Vec<Box<dyn rusqlite::ToSql>> = values
-                .iter()
-                .map(|value| -> Box<dyn rusqlite::ToSql> {
-                    match value {
-                        Value::Text(text) => Box::new(text.clone()),
-                        Value::Int(number) => Box::new(*number),
-                    }
-                })
-                .collect();
+            let params = sqlite_params(values);
             let mut rows = statement
                 .query(rusqlite::params_from_iter(params.iter()))
                 .map_err(|error| fail(error.to_string()))?;

@@ -185,12 +185,20 @@ pub fn kill_escaped() -> usize {
             continue;
         };
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let (Some(ppid), Some(session)) = (
+        let (Some(state), Some(ppid), Some(group), Some(session)) = (
+            fields.first(),
             fields.get(1).and_then(|field| field.parse::<u32>().ok()),
+            fields.get(2).and_then(|field| field.parse::<i32>().ok()),
             fields.get(3).and_then(|field| field.parse::<i32>().ok()),
         ) else {
             continue;
         };
+        // A dead member of a gate's group, reparented here: reap it (a group leader is a
+        // gate's or a handler's, which their own waits reap; ctx's own group has `git`).
+        if ppid == me && *state == "Z" && pid != group && group != nix::unistd::getpgrp().as_raw() {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            continue;
+        }
         if ppid == me && session != own.as_raw() {
             let target = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::killpg(target, Signal::SIGKILL);

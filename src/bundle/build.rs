@@ -8,8 +8,8 @@ use super::cache::{Preload, TokenCache};
 use super::files;
 use super::inline;
 use super::model::{
-    Bundle, GateJson, ItemJson, LayerJson, OriginJson, PhaseConstraintJson, PhaseJson,
-    PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
+    Bundle, GateJson, ItemJson, KeywordMatch, LayerJson, OriginJson, PhaseConstraintJson,
+    PhaseJson, PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
 };
 use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
@@ -63,6 +63,8 @@ pub struct Request<'w> {
     pub description: Option<String>,
     pub scope: Scope<'w>,
     pub agent: Option<&'w Agent>,
+    /// For an ad-hoc scope chosen by words: the domains that matched, and by which keywords.
+    pub matched: Vec<KeywordMatch>,
 }
 
 /// Build a bundle.
@@ -199,6 +201,7 @@ pub fn build(
         secrets: found,
         digest: String::new(),
         cache_note,
+        matched: request.matched.clone(),
     };
     if options.secrets != SecretsMode::Off {
         scrub_descriptions(&mut bundle, &request.name);

@@ -134,7 +134,7 @@ impl Explanation {
         let mut out = String::new();
         let tokens = &explanation.tokens;
         let budget = if tokens.budget > 0 {
-            format!(" of a {} budget", tokens.budget)
+            format!(" of {} budget", super::render::with_article(tokens.budget))
         } else {
             String::from(", no budget")
         };

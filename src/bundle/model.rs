@@ -245,9 +245,59 @@ pub struct Bundle {
     /// Why the token cache could not be saved (shown with `-v`; not part of the bundle).
     #[serde(skip)]
     pub cache_note: Option<String>,
+    /// For an ad-hoc bundle chosen by words: which domains matched which keywords (said
+    /// on stderr; not part of the bundle).
+    #[serde(skip)]
+    pub matched: Vec<KeywordMatch>,
+}
+
+/// A domain an ad-hoc bundle took because the words mentioned some of its keywords.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeywordMatch {
+    pub domain: String,
+    pub keywords: Vec<String>,
 }
 
 impl Bundle {
+    /// For an ad-hoc bundle, the line that says so on stderr: what it was made from and
+    /// which domains matched which words, so a typo never passes for a feature.
+    pub fn ad_hoc_notice(&self) -> Option<String> {
+        if self.scope.kind != ScopeKind::AdHoc {
+            return None;
+        }
+        let flags = || {
+            let mut flags: Vec<String> = self
+                .scope
+                .domains
+                .iter()
+                .map(|domain| format!("`--domain {domain}`"))
+                .collect();
+            flags.extend(
+                self.scope
+                    .services
+                    .iter()
+                    .map(|service| format!("`--service {service}`")),
+            );
+            flags.join(", ")
+        };
+        if self.matched.is_empty() {
+            return Some(format!("note: ad-hoc bundle of {}", flags()));
+        }
+        let matched: Vec<String> = self
+            .matched
+            .iter()
+            .map(|matched| format!("`{}` ({})", matched.domain, matched.keywords.join(", ")))
+            .collect();
+        let what = match (&self.feature, &self.description) {
+            (Some(name), _) if name != "ad-hoc" => format!("`{name}` is not a declared feature: "),
+            _ => String::new(),
+        };
+        Some(format!(
+            "note: {what}ad-hoc bundle of the domains whose keywords the words mention: {}; `ctx list features` shows the declared features",
+            matched.join(", ")
+        ))
+    }
+
     /// Compute and set the digest: blake3 over the canonical JSON with the digest empty
     /// and each content replaced by the blake3 of its text (a Merkle digest: any change
     /// to any written byte changes it, without reading the files again).

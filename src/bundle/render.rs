@@ -143,6 +143,7 @@ pub fn markdown(
     environment.set_syntax(syntax);
     environment.set_loader(move |name| load(&templates, name));
     environment.add_filter("code", code);
+    environment.add_filter("with_article", with_article);
     // Items become objects that convert a field when the template reads it; the same
     // objects serve `bundle.items`, `items` and `groups`.
     // Moved one by one from the back, the list shrinking as it goes, so the items are
@@ -312,4 +313,40 @@ pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError>
     buffered.write_all(b"\n")?;
     buffered.flush()?;
     Ok(())
+}
+
+/// A number with the indefinite article it takes read aloud: "an 8000", "an 11000",
+/// "a 1000" (the template filter `with_article`).
+pub fn with_article(number: u64) -> String {
+    format!("{} {number}", article(number))
+}
+
+fn article(number: u64) -> &'static str {
+    let digits = number.to_string();
+    let spoken_with_vowel = digits.starts_with('8')
+        || ((digits.starts_with("11") || digits.starts_with("18")) && digits.len() % 3 == 2);
+    if spoken_with_vowel { "an" } else { "a" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::article;
+
+    #[test]
+    fn article_follows_how_the_number_is_read() {
+        for (number, expected) in [
+            (8000, "an"),
+            (800, "an"),
+            (18_000, "an"),
+            (11_000, "an"),
+            (11, "an"),
+            (110, "a"),
+            (1100, "a"),
+            (1000, "a"),
+            (4000, "a"),
+            (180_000, "a"),
+        ] {
+            assert_eq!(article(number), expected, "{number}");
+        }
+    }
 }

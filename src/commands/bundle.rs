@@ -14,6 +14,9 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
     let mut request = commands::bundle_request(&args.options);
     request.exclude.clone_from(&args.output);
     let bundle = session.bundle(&request)?;
+    if let Some(notice) = bundle.ad_hoc_notice() {
+        printer.status(&notice);
+    }
     for secret in &bundle.secrets {
         printer.status(&format!(
             "warning: secret redacted from the bundle: {}:{} (rule `{}`); add `ctx:allow-secret` on that line if it is not one",

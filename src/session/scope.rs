@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::BundleRequest;
 use crate::bundle::build::Request;
-use crate::bundle::model::ScopeKind;
+use crate::bundle::model::{KeywordMatch, ScopeKind};
 use crate::bundle::select;
 use crate::config::suggest;
 use crate::config::workspace::{Agent, Domain, Feature, Service, Workspace};
@@ -44,13 +44,38 @@ pub(super) fn scope_of<'w>(
             description: feature.description.clone(),
             scope: with_extra(Scope::of_feature(workspace, feature)),
             agent,
+            matched: Vec::new(),
+        });
+    }
+    if let Some(name) = &request.feature
+        && let Some(best) = suggest::closest(
+            name,
+            workspace
+                .features
+                .iter()
+                .map(|feature| feature.name.as_str()),
+        )
+        .first()
+    {
+        // A near miss of a declared feature is a typo, not a description: building a
+        // smaller bundle from keywords would pass for the feature.
+        return Err(Error::Usage {
+            message: format!("no feature named `{name}`"),
+            help: Some(format!(
+                "did you mean `{best}`? To bundle the domains whose keywords the words mention, say so: `--describe \"{name}\"`"
+            )),
         });
     }
     let text = request.feature.as_deref().or(request.describe.as_deref());
     let mut scope = Scope::default();
+    let mut matches = Vec::new();
     if let Some(text) = text {
         for matched in select::domains(workspace, text) {
             scope.add_domain(Some(matched.domain));
+            matches.push(KeywordMatch {
+                domain: matched.domain.name.to_string(),
+                keywords: matched.keywords,
+            });
         }
     }
     let scope = with_extra(scope);
@@ -71,6 +96,7 @@ pub(super) fn scope_of<'w>(
         description: request.describe.clone(),
         scope,
         agent,
+        matched: matches,
     })
 }
 

@@ -153,6 +153,118 @@ fn no_keyword_match_lists_the_domains_and_their_keywords() {
     );
 }
 
+/// Issue #15, point 4: a near miss of a declared feature is a typo (exit 2, `did you
+/// mean`), never a smaller ad-hoc bundle that passes for the feature; an ad-hoc bundle
+/// always says so on stderr with which domains matched which words; its "Left out" hint
+/// gives an `explain` command that works.
+#[test]
+fn no_silent_fallback_on_a_typo() {
+    // `checkouts` is one edit from the feature `checkout`, and `order_management`'s
+    // keyword `checkout` matches it: before, a one-domain bundle passed for the feature.
+    // Now a typo, in `bundle` and `explain` alike.
+    for command in ["bundle", "explain"] {
+        let run = ctx(&repo_root(), &[command, "checkouts"]);
+        run.expect_code(2);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr.contains("no feature named `checkouts`")
+                && run.stderr.contains("did you mean `checkout`?")
+                && run.stderr.contains("--describe \"checkouts\""),
+            "{}",
+            run.stderr
+        );
+    }
+    // The explicit way still works, and says what it matched.
+    let run = ctx(&repo_root(), &["bundle", "--describe", "checkouts"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "note: ad-hoc bundle of the domains whose keywords the words mention: `order_management` (checkout)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = ctx(
+        &repo_root(),
+        &["bundle", "--describe", "refunds for shipments"],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "note: ad-hoc bundle of the domains whose keywords the words mention: `payment` (refund), `shipping` (shipment)"
+        ),
+        "{}",
+        run.stderr
+    );
+    // A name that is far from every feature is matched against keywords, and says so.
+    let run = ctx(&repo_root(), &["bundle", "refunds"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("note: `refunds` is not a declared feature: ad-hoc bundle of the domains whose keywords the words mention: `payment` (refund)"),
+        "{}",
+        run.stderr
+    );
+    let run = ctx(&repo_root(), &["explain", "--domain", "payment"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("note: ad-hoc bundle of `--domain payment`"),
+        "{}",
+        run.stderr
+    );
+    // A declared feature says nothing of the kind.
+    let run = ctx(
+        &repo_root(),
+        &["bundle", "checkout", "--set", "ticket=SHOP-1"],
+    );
+    run.expect_code(0);
+    assert!(!run.stderr.contains("ad-hoc"), "{}", run.stderr);
+}
+
+#[test]
+fn left_out_hint_of_an_ad_hoc_bundle_gives_a_command_that_works() {
+    for (args, expected) in [
+        (
+            vec!["--describe", "refunds", "--agent", "tester"],
+            "ctx explain --domain payment --agent tester",
+        ),
+        (
+            vec!["--service", "order-service", "--agent", "tester"],
+            "ctx explain --service order-service --agent tester",
+        ),
+    ] {
+        let mut all = vec!["bundle"];
+        all.extend_from_slice(&args);
+        let run = ctx(&repo_root(), &all);
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains(&format!("(`{expected}` lists them)")),
+            "{}",
+            run.stdout
+        );
+        // Issue #15, point 8: "an 8000", not "a 8000" (the tester's budget).
+        assert!(
+            run.stdout.contains(" of an 8000 budget (o200k)"),
+            "{}",
+            run.stdout
+        );
+        let hint: Vec<&str> = expected.split(' ').skip(1).collect();
+        let explained = ctx(&repo_root(), &hint);
+        explained.expect_code(0);
+        assert!(
+            explained.stdout.contains(" tokens of an 8000 budget (o200k)"),
+            "{}",
+            explained.stdout
+        );
+        assert!(
+            explained.stdout.contains("filtered-agent"),
+            "{}",
+            explained.stdout
+        );
+    }
+}
+
 #[test]
 fn service_bundle_is_the_federated_context_of_one_service() {
     let bundle = bundle_json(&["--service", "order-service"]);

@@ -274,7 +274,7 @@ pub enum GithubMode {
 #[derive(Debug, Args)]
 pub struct GatesArgs {
     /// Run the gates of this feature (after merging its layers).
-    #[arg(required_unless_present_any = ["domain", "service", "all", "matrix", "why"])]
+    #[arg(required_unless_present_any = ["domain", "service", "all", "matrix", "why", "changed"])]
     pub feature: Option<String>,
 
     /// Also run the gates of this domain (repeatable).
@@ -290,11 +290,14 @@ pub struct GatesArgs {
     pub all: bool,
 
     /// Keep only gates whose domain or service `paths` match files changed since the
-    /// merge base with `--base` (uncommitted and untracked files count).
+    /// merge base with `--base` (uncommitted and untracked files count). A service's
+    /// gates also run when a service it depends on (transitively) changed. Alone,
+    /// `ctx gates --changed` considers every gate of the workspace.
     #[arg(long)]
     pub changed: bool,
 
-    /// Base for `--changed` (default: the upstream branch, else `main`).
+    /// Base for `--changed` (default: the upstream branch, else `origin/HEAD`, else
+    /// `main` or `master`, whichever exists).
     #[arg(long, value_name = "REF", requires = "changed")]
     pub base: Option<String>,
 

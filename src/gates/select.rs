@@ -182,10 +182,14 @@ pub enum ChangedError {
     Git(std::io::Error),
     #[error("cannot resolve the base `{base}`: {detail}")]
     Base { base: String, detail: String },
+    #[error(
+        "no base to compare with: no upstream branch, no `origin/HEAD`, and neither `main` nor `master` exists"
+    )]
+    NoDefaultBase,
 }
 
-/// Files changed since the merge base of `base` (default: the upstream, else `main`)
-/// and HEAD, including uncommitted changes; root-relative.
+/// Files changed since the merge base of `base` (default: see [`default_base`]) and
+/// HEAD, including uncommitted changes; root-relative.
 pub fn changed_files(
     root: &std::path::Path,
     base: Option<&str>,
@@ -202,19 +206,7 @@ pub fn changed_files(
             });
         }
         Some(base) => base.to_owned(),
-        None => {
-            let upstream = run(&[
-                "rev-parse",
-                "--abbrev-ref",
-                "--symbolic-full-name",
-                "@{upstream}",
-            ])?;
-            if upstream.status.success() {
-                String::from_utf8_lossy(&upstream.stdout).trim().to_owned()
-            } else {
-                String::from("main")
-            }
-        }
+        None => default_base(&run)?,
     };
     let merge_base = run(&["merge-base", &base, "HEAD"])?;
     if !merge_base.status.success() {
@@ -260,6 +252,44 @@ pub fn changed_files(
     Ok(files)
 }
 
+/// The base `--changed` compares with when none is named: the upstream branch, else
+/// what `origin/HEAD` points at, else `main` or `master`, whichever exists.
+fn default_base(
+    run: &dyn Fn(&[&str]) -> Result<std::process::Output, ChangedError>,
+) -> Result<String, ChangedError> {
+    let name_of = |args: &[&str]| -> Result<Option<String>, ChangedError> {
+        let output = run(args)?;
+        let name = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        Ok((output.status.success() && !name.is_empty()).then_some(name))
+    };
+    if let Some(upstream) = name_of(&[
+        "rev-parse",
+        "--abbrev-ref",
+        "--symbolic-full-name",
+        "@{upstream}",
+    ])? {
+        return Ok(upstream);
+    }
+    if let Some(origin) = name_of(&["rev-parse", "--abbrev-ref", "origin/HEAD"])?
+        && origin != "origin/HEAD"
+    {
+        return Ok(origin);
+    }
+    for branch in ["main", "master"] {
+        if name_of(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ])?
+        .is_some()
+        {
+            return Ok(branch.to_owned());
+        }
+    }
+    Err(ChangedError::NoDefaultBase)
+}
+
 /// Keep the gates whose layer owns a changed file (domain `match.paths`, service
 /// `paths`); org gates run when anything changed; a feature's gates when one of its
 /// domains or services did.
@@ -284,10 +314,38 @@ pub fn keep_changed(
             .domain(name)
             .and_then(|domain| owned(&domain.paths))
     };
-    let service_hit = |name: &str| {
-        workspace
-            .service(name)
-            .and_then(|service| owned(&service.paths))
+    // A service is hit by its own files, or by those of a service it depends on,
+    // directly or not (the first dependency hit, breadth first, with the chain).
+    let service_hit = |name: &str| -> Option<String> {
+        let service = workspace.service(name)?;
+        if let Some(hit) = owned(&service.paths) {
+            return Some(hit);
+        }
+        let mut seen = vec![name.to_owned()];
+        let mut queue: std::collections::VecDeque<(String, Vec<String>)> = service
+            .depends_on
+            .iter()
+            .map(|dependency| (dependency.to_string(), vec![dependency.to_string()]))
+            .collect();
+        while let Some((current, chain)) = queue.pop_front() {
+            if seen.contains(&current) {
+                continue;
+            }
+            seen.push(current.clone());
+            let Some(dependency) = workspace.service(&current) else {
+                continue;
+            };
+            if let Some(hit) = owned(&dependency.paths) {
+                let chain: Vec<String> = chain.iter().map(|name| format!("`{name}`")).collect();
+                return Some(format!("depends on {}, where {hit}", chain.join(" → ")));
+            }
+            for next in &dependency.depends_on {
+                let mut longer = chain.clone();
+                longer.push(next.to_string());
+                queue.push_back((next.to_string(), longer));
+            }
+        }
+        None
     };
     gates
         .into_iter()

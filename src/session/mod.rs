@@ -330,6 +330,14 @@ impl Session {
             scope.add_service(Some(find_service(workspace, name)?));
         }
         selection.scope = scope;
+        // `--changed` alone: every gate of the workspace, narrowed to what changed.
+        if request.changed.is_some()
+            && selection.feature.is_none()
+            && selection.scope.domains.is_empty()
+            && selection.scope.services.is_empty()
+        {
+            selection.all = true;
+        }
         let mut gates = gate_select::select(workspace, &selection, self.today);
         let mut changed_files = None;
         if let Some(base) = &request.changed {

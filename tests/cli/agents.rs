@@ -253,7 +253,9 @@ fn left_out_hint_of_an_ad_hoc_bundle_gives_a_command_that_works() {
         let explained = ctx(&repo_root(), &hint);
         explained.expect_code(0);
         assert!(
-            explained.stdout.contains(" tokens of an 8000 budget (o200k)"),
+            explained
+                .stdout
+                .contains(" tokens of an 8000 budget (o200k)"),
             "{}",
             explained.stdout
         );

@@ -462,6 +462,84 @@ fn changed_keeps_the_gates_of_owners_of_changed_files() {
     assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
 }
 
+/// Issue #15, point 6: `--changed` as CI uses it. Alone it considers every gate; the
+/// base defaults to `master` when that is the branch there is; a change in a service
+/// selects the gates of the services that depend on it, transitively, with the chain
+/// in `--dry-run`.
+#[test]
+fn changed_as_ci_uses_it() {
+    let dir = workspace("  d-tests: \"true\"\n");
+    let root = dir.path();
+    std::fs::write(
+        root.join("domains/services.yaml"),
+        "kind: service\nname: base\npaths: [\"src/base/**\"]\nquality_gates:\n  base-tests: \"true\"\n---\n\
+         kind: service\nname: middle\ndepends_on: [base]\npaths: [\"src/middle/**\"]\nquality_gates:\n  middle-tests: \"true\"\n---\n\
+         kind: service\nname: top\ndepends_on: [middle]\npaths: [\"src/top/**\"]\nquality_gates:\n  top-tests: \"true\"\n---\n\
+         kind: service\nname: apart\npaths: [\"src/apart/**\"]\nquality_gates:\n  apart-tests: \"true\"\n",
+    )
+    .unwrap();
+    for folder in ["d", "base", "middle", "top", "apart"] {
+        std::fs::create_dir_all(root.join("src").join(folder)).unwrap();
+        std::fs::write(root.join("src").join(folder).join("a.txt"), "1\n").unwrap();
+    }
+    // A repository whose only branch is `master`, with no remote.
+    git(root, &["init", "-q", "-b", "master"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+    git(root, &["checkout", "-q", "-b", "work"]);
+    std::fs::write(root.join("src/base/a.txt"), "2\n").unwrap();
+    let run = ctx(root, &["gates", "--changed", "--dry-run"]);
+    run.expect_code(0);
+    let out = &run.stdout;
+    for selected in [
+        "service:base/base-tests",
+        "service:middle/middle-tests",
+        "service:top/top-tests",
+    ] {
+        assert!(out.contains(selected), "{selected}: {out}");
+    }
+    for left in ["domain:d/d-tests", "service:apart/apart-tests"] {
+        assert!(!out.contains(left), "{left}: {out}");
+    }
+    assert!(
+        out.contains(
+            "changed: depends on `middle` → `base`, where `src/base/a.txt` matches `src/base/**`"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("changed: depends on `base`, where `src/base/a.txt` matches `src/base/**`"),
+        "{out}"
+    );
+    // Narrowing a named scope still works, and nothing changed outside it.
+    let run = ctx(
+        root,
+        &["gates", "--service", "apart", "--changed", "--dry-run"],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("0 gates selected"), "{}", run.stdout);
+    // Without `main`, `master` or an upstream, the error says what was tried.
+    git(root, &["branch", "-q", "-m", "master", "trunk"]);
+    let run = ctx(root, &["gates", "--changed", "--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("neither `main` nor `master` exists")
+            && run.stderr.contains("--base REF"),
+        "{}",
+        run.stderr
+    );
+    let run = ctx(
+        root,
+        &["gates", "--changed", "--base", "trunk", "--dry-run"],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("service:top/top-tests"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn unwritable_report_is_exit_4_and_keeps_the_previous_report() {
     let dir = workspace("  ok: \"true\"\n");

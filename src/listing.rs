@@ -207,23 +207,27 @@ fn gates(workspace: &Workspace) -> Vec<Row> {
     let mut add = |layer: LayerId, gates: &[GateItem]| {
         // Private (`audience`) gates are not listed: their names are theirs.
         for gate in gates.iter().filter(|gate| gate.meta.audience.is_empty()) {
+            // An override without `run` runs the inherited command: show that, and which
+            // gate it comes from.
+            let inherited = inherited_gate(workspace, &layer, &gate.meta.key);
+            let run = gate
+                .run
+                .clone()
+                .or_else(|| inherited.as_ref().map(|(_, run)| run.clone()));
+            let overrides = match (&inherited, &gate.meta.key) {
+                (Some((id, _)), _) => id.to_string().into(),
+                (None, ItemKey::Qualified { layer, key }) => format!("{layer}/{key}").into(),
+                (None, ItemKey::Plain(_)) => serde_json::Value::Null,
+            };
             rows.push(row(
                 GateId::new(layer.clone(), gate.meta.key.to_string()).to_string(),
                 &gate.meta.origin,
                 vec![
                     (
                         "run",
-                        gate.run
-                            .clone()
-                            .map_or(serde_json::Value::Null, serde_json::Value::from),
+                        run.map_or(serde_json::Value::Null, serde_json::Value::from),
                     ),
-                    (
-                        "overrides",
-                        match &gate.meta.key {
-                            ItemKey::Qualified { layer, key } => format!("{layer}/{key}").into(),
-                            ItemKey::Plain(_) => serde_json::Value::Null,
-                        },
-                    ),
+                    ("overrides", overrides),
                     (
                         "timeout",
                         gate.timeout.map_or(serde_json::Value::Null, |timeout| {
@@ -260,4 +264,80 @@ fn gates(workspace: &Workspace) -> Vec<Row> {
         );
     }
     rows
+}
+
+/// The gate a declaration in `layer` overrides, with its command: `<layer>/<key>` names
+/// a domain's or service's gate; a plain key is the nearest of that name in the
+/// lineage (a feature's services and domains, a service's domain, then the org).
+fn inherited_gate(
+    workspace: &Workspace,
+    layer: &LayerId,
+    key: &ItemKey,
+) -> Option<(GateId, String)> {
+    let find = |kind: LayerKind, name: &str, key: &str| -> Option<(GateId, String)> {
+        let items = match kind {
+            LayerKind::Org => {
+                &workspace
+                    .org
+                    .as_ref()
+                    .filter(|org| org.name.as_str() == name)?
+                    .items
+            }
+            LayerKind::Domain => &workspace.domain(name)?.items,
+            LayerKind::Service => &workspace.service(name)?.items,
+            _ => return None,
+        };
+        let gate = items.quality_gates.iter().find(|gate| {
+            gate.meta.key.key() == key && matches!(gate.meta.key, ItemKey::Plain(_))
+        })?;
+        Some((
+            GateId::new(LayerId::new(kind, name), key.to_owned()),
+            gate.run.clone()?,
+        ))
+    };
+    match key {
+        ItemKey::Qualified { layer: name, key } => {
+            find(LayerKind::Domain, name, key).or_else(|| find(LayerKind::Service, name, key))
+        }
+        ItemKey::Plain(key) => {
+            let mut lineage: Vec<(LayerKind, String)> = Vec::new();
+            match layer.kind {
+                LayerKind::Feature => {
+                    if let Some(feature) = workspace.feature(&layer.name) {
+                        lineage.extend(
+                            feature
+                                .services
+                                .iter()
+                                .rev()
+                                .map(|name| (LayerKind::Service, name.to_string())),
+                        );
+                        lineage.extend(
+                            feature
+                                .domains
+                                .iter()
+                                .rev()
+                                .map(|name| (LayerKind::Domain, name.to_string())),
+                        );
+                    }
+                }
+                LayerKind::Service => {
+                    if let Some(domain) = workspace
+                        .service(&layer.name)
+                        .and_then(|service| service.domain.as_ref())
+                    {
+                        lineage.push((LayerKind::Domain, domain.to_string()));
+                    }
+                }
+                _ => {}
+            }
+            if layer.kind != LayerKind::Org
+                && let Some(org) = &workspace.org
+            {
+                lineage.push((LayerKind::Org, org.name.to_string()));
+            }
+            lineage
+                .iter()
+                .find_map(|(kind, name)| find(*kind, name, key))
+        }
+    }
 }

@@ -70,7 +70,7 @@ pub struct Request<'w> {
 /// The selected gates in run order (selection order, deduplicated by id).
 pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<SelectedGate> {
     let mut gates: Vec<SelectedGate> = Vec::new();
-    let mut add = |found: Vec<SelectedGate>| {
+    let add = |gates: &mut Vec<SelectedGate>, found: Vec<SelectedGate>| {
         for gate in found {
             if !gates.iter().any(|known| known.id == gate.id) {
                 gates.push(gate);
@@ -79,36 +79,45 @@ pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<
     };
     if let Some(feature) = request.feature {
         let scope = Scope::of_feature(workspace, feature);
-        add(gates_of(
-            workspace,
-            &scope,
-            today,
-            &format!("gate of feature `{}`", feature.name),
-        ));
+        add(
+            &mut gates,
+            gates_of(
+                workspace,
+                &scope,
+                today,
+                &format!("gate of feature `{}`", feature.name),
+            ),
+        );
     }
     for domain in &request.scope.domains {
         let scope = Scope {
             domains: vec![domain],
             ..Scope::default()
         };
-        add(gates_of(
-            workspace,
-            &scope,
-            today,
-            &format!("`--domain {}`", domain.name),
-        ));
+        add(
+            &mut gates,
+            gates_of(
+                workspace,
+                &scope,
+                today,
+                &format!("`--domain {}`", domain.name),
+            ),
+        );
     }
     for service in &request.scope.services {
         let scope = Scope {
             services: vec![service],
             ..Scope::default()
         };
-        add(gates_of(
-            workspace,
-            &scope,
-            today,
-            &format!("`--service {}`", service.name),
-        ));
+        add(
+            &mut gates,
+            gates_of(
+                workspace,
+                &scope,
+                today,
+                &format!("`--service {}`", service.name),
+            ),
+        );
     }
     if request.all {
         let mut scope = Scope::default();
@@ -118,14 +127,26 @@ pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<
         for service in &workspace.services {
             scope.add_service(Some(service));
         }
-        add(gates_of(workspace, &scope, today, "`--all`"));
+        add(&mut gates, gates_of(workspace, &scope, today, "`--all`"));
         for feature in &workspace.features {
             let scope = Scope::of_feature(workspace, feature);
-            let own: Vec<SelectedGate> = gates_of(workspace, &scope, today, "`--all`")
+            // A feature's own gates; an override that runs the same command where an
+            // inherited gate already runs it (say, one that only changes `timeout`) is
+            // that gate again, not a second run.
+            let own: Vec<SelectedGate> = merged_gates(workspace, &scope, today, "`--all`")
                 .into_iter()
-                .filter(|gate| gate.id.layer.kind == LayerKind::Feature)
+                .filter(|(gate, overrides)| {
+                    gate.id.layer.kind == LayerKind::Feature
+                        && !(*overrides
+                            && gates.iter().any(|known| {
+                                known.run == gate.run
+                                    && known.cwd == gate.cwd
+                                    && known.env == gate.env
+                            }))
+                })
+                .map(|(gate, _)| gate)
                 .collect();
-            add(own);
+            add(&mut gates, own);
         }
     }
     gates
@@ -133,6 +154,19 @@ pub fn select(workspace: &Workspace, request: &Request<'_>, today: Date) -> Vec<
 
 /// The merged, live gates of one scope.
 fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) -> Vec<SelectedGate> {
+    merged_gates(workspace, scope, today, why)
+        .into_iter()
+        .map(|(gate, _)| gate)
+        .collect()
+}
+
+/// The merged, live gates of one scope, each with whether it overrides an inherited one.
+fn merged_gates(
+    workspace: &Workspace,
+    scope: &Scope<'_>,
+    today: Date,
+    why: &str,
+) -> Vec<(SelectedGate, bool)> {
     let plans = layer::for_scope(workspace, scope);
     let merged = merge::merge(&plans, today);
     merged
@@ -154,23 +188,26 @@ fn gates_of(workspace: &Workspace, scope: &Scope<'_>, today: Date, why: &str) ->
                 return None;
             };
             let layer = merged.layers[item.layer].clone();
-            Some(SelectedGate {
-                run: run.clone()?,
-                timeout: *timeout,
-                cwd: cwd.clone(),
-                env: env.clone(),
-                blocking: blocking.unwrap_or(true),
-                inputs: inputs.clone(),
-                group: group.clone(),
-                retries: retries.unwrap_or(0),
-                origin: item.origin.clone(),
-                reason: format!(
-                    "{why} (declared in {} `{}`)",
-                    layer.kind.describe(),
-                    layer.name
-                ),
-                id: GateId::new(layer, item.key.clone()),
-            })
+            Some((
+                SelectedGate {
+                    run: run.clone()?,
+                    timeout: *timeout,
+                    cwd: cwd.clone(),
+                    env: env.clone(),
+                    blocking: blocking.unwrap_or(true),
+                    inputs: inputs.clone(),
+                    group: group.clone(),
+                    retries: retries.unwrap_or(0),
+                    origin: item.origin.clone(),
+                    reason: format!(
+                        "{why} (declared in {} `{}`)",
+                        layer.kind.describe(),
+                        layer.name
+                    ),
+                    id: GateId::new(layer, item.key.clone()),
+                },
+                !item.overrides.is_empty(),
+            ))
         })
         .collect()
 }

@@ -540,6 +540,56 @@ fn changed_as_ci_uses_it() {
     );
 }
 
+/// Issue #15, point 3: gates are the same gates everywhere. An org gate may be named in
+/// a phase's `validation`; an override that only changes `timeout` does not make `--all`
+/// run the command twice; `ctx list gates` shows the command an override inherits.
+#[test]
+fn gates_are_the_same_gates_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("domains")).unwrap();
+    std::fs::write(root.join("ctx.toml"), "[gates]\ntimeout = \"30s\"\n").unwrap();
+    std::fs::write(
+        root.join("domains/all.yaml"),
+        "kind: org\nname: o\nquality_gates:\n  fmt: \"echo fmt >> ran.txt\"\n---\n\
+         kind: domain\nname: d\nquality_gates:\n  d-tests: \"echo d >> ran.txt\"\n---\n\
+         kind: feature\nname: f\ndomains: [d]\nquality_gates:\n  d/d-tests: { timeout: 1m }\n  fmt: { timeout: 2m }\n\
+         phases:\n  - name: p\n    validation: [fmt, d-tests]\n",
+    )
+    .unwrap();
+    ctx(root, &["validate"]).expect_code(0);
+    let bundle = ctx(root, &["bundle", "f", "--format", "json"]);
+    bundle.expect_code(0);
+    let bundle: serde_json::Value = serde_json::from_str(&bundle.stdout).unwrap();
+    assert_eq!(
+        bundle["phases"][0]["validation"][0]["gate"]["run"], "echo fmt >> ran.txt",
+        "{bundle}"
+    );
+    let run = ctx(root, &["gates", "--all"]);
+    run.expect_code(0);
+    let ran = std::fs::read_to_string(root.join("ran.txt")).unwrap();
+    let mut lines: Vec<&str> = ran.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["d", "fmt"], "{}", run.stdout);
+    let list = ctx(root, &["list", "gates", "--format", "json"]);
+    list.expect_code(0);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let row = |id: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["name"] == id)
+            .unwrap_or_else(|| panic!("{id}: {list}"))
+            .clone()
+    };
+    assert_eq!(row("feature:f/fmt")["run"], "echo fmt >> ran.txt");
+    assert_eq!(row("feature:f/fmt")["overrides"], "org:o/fmt");
+    assert_eq!(row("feature:f/d/d-tests")["run"], "echo d >> ran.txt");
+    assert_eq!(row("feature:f/d/d-tests")["overrides"], "domain:d/d-tests");
+    assert_eq!(row("org:o/fmt")["overrides"], serde_json::Value::Null);
+}
+
 #[test]
 fn unwritable_report_is_exit_4_and_keeps_the_previous_report() {
     let dir = workspace("  ok: \"true\"\n");

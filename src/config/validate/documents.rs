@@ -118,6 +118,8 @@ pub(super) fn service(
 
 /// Name tables for reference checks.
 pub(super) struct Tables<'a> {
+    /// The org document, whose gates every feature inherits.
+    pub(super) org: Option<&'a model::Org>,
     pub(super) domains: HashMap<&'a str, &'a model::Domain>,
     pub(super) services: HashMap<&'a str, &'a model::Service>,
     pub(super) domain_names: &'a [String],

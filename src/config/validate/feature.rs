@@ -36,19 +36,27 @@ pub(super) fn feature(
             }
         }
     }
-    // Gate names a phase may cite: every gate key of the feature's scope.
-    let mut gate_names: Vec<String> = scope_domains
-        .iter()
-        .filter_map(|name| tables.domains.get(name))
-        .flat_map(|domain| domain.quality_gates.entries.iter())
-        .chain(
-            scope_services
-                .iter()
-                .flat_map(|service| service.quality_gates.entries.iter()),
-        )
-        .chain(wire.quality_gates.entries.iter())
+    // Gate names a phase may cite: every gate key of the feature's scope, the org's
+    // included (`ctx gates <feature>` runs those too).
+    let mut gate_names: Vec<String> = tables
+        .org
+        .into_iter()
+        .flat_map(|org| org.quality_gates.entries.iter())
         .map(|(key, _)| key.value.clone())
         .collect();
+    gate_names.extend(
+        scope_domains
+            .iter()
+            .filter_map(|name| tables.domains.get(name))
+            .flat_map(|domain| domain.quality_gates.entries.iter())
+            .chain(
+                scope_services
+                    .iter()
+                    .flat_map(|service| service.quality_gates.entries.iter()),
+            )
+            .chain(wire.quality_gates.entries.iter())
+            .map(|(key, _)| key.value.clone()),
+    );
     gate_names.sort();
     gate_names.dedup();
 

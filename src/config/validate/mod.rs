@@ -96,6 +96,7 @@ pub fn validate(
         .map(|agent| name_of(&agent.wire.name))
         .collect();
     let tables = documents::Tables {
+        org: orgs.first().map(|org| org.wire),
         domains: domains
             .iter()
             .map(|domain| (domain.wire.name.value.as_str(), domain.wire))

@@ -1,6 +1,7 @@
 //! Building a bundle: merged items → files read → tokens counted → budget applied →
 //! sealed with a digest. The result is the [`Bundle`] that JSON and Markdown render.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::budget;
@@ -12,6 +13,7 @@ use super::model::{
     PhaseJson, PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
 };
 use super::tokens;
+use crate::config::placeholders;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::{
     Agent, AgentSection, Feature, LayerKind, Origin, Section, ValidationStep, Workspace,
@@ -114,6 +116,14 @@ pub fn build(
         item.tokens = done.tokens;
         item.content = done.content;
     }
+    // `{{ inputs.KEY }}` in rules and `why`s becomes the input's value (before the
+    // secret scan and the count: both see what is written).
+    fill_inputs(
+        items
+            .iter_mut()
+            .flat_map(|item| [&mut item.text, &mut item.why].into_iter().flatten()),
+        &options.inputs,
+    );
     // Secrets in the configuration's own text (a rule, a `why`, a gate's command) never
     // reach an output either.
     if options.secrets != SecretsMode::Off {
@@ -132,24 +142,7 @@ pub fn build(
         return Err(BuildError::Secrets(found));
     }
     let gates = gate_list(&items);
-    let show_phases = request.agent.is_none_or(|agent| {
-        agent
-            .sections
-            .as_ref()
-            .is_none_or(|sections| sections.contains(&AgentSection::Phases))
-    });
-    let phases = match request.scope.feature {
-        Some(feature) if show_phases => phases(
-            feature,
-            &request.scope,
-            &gates,
-            &items,
-            request.agent,
-            &private,
-        ),
-        _ => Vec::new(),
-    };
-    let mut phases = phases;
+    let mut phases = plan(request, &gates, &items, &private, &options.inputs);
     if options.secrets != SecretsMode::Off {
         scrub_phases(&mut phases, &request.name, &mut found);
         if options.secrets == SecretsMode::Fail && !found.is_empty() {
@@ -631,6 +624,58 @@ fn phases(
             }
         })
         .collect()
+}
+
+/// The plan (a declared feature's phases, unless the agent's sections leave it out),
+/// with the inputs filled in.
+fn plan(
+    request: &Request<'_>,
+    gates: &[GateJson],
+    items: &[ItemJson],
+    private: &[(Section, String)],
+    inputs: &BTreeMap<String, String>,
+) -> Vec<PhaseJson> {
+    let show_phases = request.agent.is_none_or(|agent| {
+        agent
+            .sections
+            .as_ref()
+            .is_none_or(|sections| sections.contains(&AgentSection::Phases))
+    });
+    let mut phases = match request.scope.feature {
+        Some(feature) if show_phases => phases(
+            feature,
+            &request.scope,
+            gates,
+            items,
+            request.agent,
+            private,
+        ),
+        _ => Vec::new(),
+    };
+    fill_inputs(
+        phases.iter_mut().flat_map(|phase| {
+            phase.description.iter_mut().chain(
+                phase
+                    .constraints
+                    .iter_mut()
+                    .map(|constraint| &mut constraint.text),
+            )
+        }),
+        inputs,
+    );
+    phases
+}
+
+/// Replace `{{ inputs.KEY }}` in these texts with the inputs' values.
+fn fill_inputs<'a>(texts: impl Iterator<Item = &'a mut String>, inputs: &BTreeMap<String, String>) {
+    if inputs.is_empty() {
+        return;
+    }
+    for text in texts {
+        if let Cow::Owned(filled) = placeholders::fill(text, inputs) {
+            *text = filled;
+        }
+    }
 }
 
 /// The words a phase adds to the bundle, for its token cost.

@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod lineage;
 pub mod load;
 pub mod model;
+pub mod placeholders;
 pub mod settings;
 pub mod suggest;
 pub mod validate;

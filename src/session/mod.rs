@@ -360,9 +360,24 @@ impl Session {
     /// for `CTX_BUNDLE` (inputs not required; a bundle that cannot be made is a warning).
     pub fn prepare_run(
         &mut self,
-        gates: Vec<SelectedGate>,
+        mut gates: Vec<SelectedGate>,
         options: &RunOptions,
     ) -> Result<PreparedRun, Error> {
+        // Each `--set KEY=VALUE` reaches every gate as `CTX_INPUT_<KEY>` (uppercase, `-`
+        // as `_`); a gate's own `env` may still set the same name. Part of the gate's
+        // cache key, like the rest of its environment.
+        if !options.inputs.is_empty() {
+            let inputs: Vec<(String, String)> = options
+                .inputs
+                .iter()
+                .map(|(key, value)| (input_variable(key), value.clone()))
+                .collect();
+            for gate in &mut gates {
+                let mut env = inputs.clone();
+                env.append(&mut gate.env);
+                gate.env = env;
+            }
+        }
         let root = self.validation.workspace.root.clone();
         let run_id = RunId::mint();
         let run_dir = State::of(&root).run_dir(&run_id);
@@ -589,4 +604,20 @@ impl From<build::BuildError> for Error {
             build::BuildError::OverBudget(over) => Error::OverBudget(over),
         }
     }
+}
+
+/// The environment variable a feature input reaches gates as: `ticket` → `CTX_INPUT_TICKET`,
+/// `base-url` → `CTX_INPUT_BASE_URL`.
+pub fn input_variable(key: &str) -> String {
+    let name: String = key
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("CTX_INPUT_{name}")
 }

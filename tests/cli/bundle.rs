@@ -631,3 +631,69 @@ fn odd_file_names_are_rendered_escaped() {
 fn broken_pipe_on_a_bundle_exits_quietly() {
     crate::assert_quiet_on_broken_pipe(&["bundle", "checkout", "--set", "ticket=1"]);
 }
+
+/// Issue #15, point 9: feature inputs are usable. Gates get each as `CTX_INPUT_<KEY>`;
+/// `{{ inputs.KEY }}` in constraint texts, `why` and phase descriptions is replaced in
+/// the bundle; an unknown key is a located error at validate.
+#[test]
+fn feature_inputs_are_usable() {
+    let feature = "kind: feature\nname: f\ndomains: [d]\ninputs:\n  ticket: Tracker id\n  base-url: Where it runs\n\
+                   constraints:\n  scope: Only what {{ inputs.ticket }} asks for\n\
+                   patterns:\n  example:\n    path: a.txt\n    why: Shown for {{inputs.ticket}}\n\
+                   quality_gates:\n  echo-input: 'printf \"%s %s\" \"$CTX_INPUT_TICKET\" \"$CTX_INPUT_BASE_URL\" > gate-saw.txt'\n\
+                   phases:\n  - name: one\n    description: Start {{ inputs.ticket }} at {{ inputs.base-url }}\n";
+    let dir = workspace(&[
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+        ("domains/f.yaml", feature),
+        ("a.txt", "hello\n"),
+    ]);
+    let root = dir.path();
+    ctx(root, &["validate"]).expect_code(0);
+    let bundle = json(
+        root,
+        &["f", "--set", "ticket=SHOP-7", "--set", "base-url=http://x"],
+    );
+    let constraint = crate::item_where(&bundle, "key", "scope");
+    assert_eq!(constraint["text"], "Only what SHOP-7 asks for");
+    assert_eq!(
+        crate::item_where(&bundle, "key", "example")["why"],
+        "Shown for SHOP-7"
+    );
+    assert_eq!(
+        bundle["phases"][0]["description"],
+        "Start SHOP-7 at http://x"
+    );
+    let run = ctx(
+        root,
+        &[
+            "gates",
+            "f",
+            "--set",
+            "ticket=SHOP-7",
+            "--set",
+            "base-url=http://x",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(root.join("gate-saw.txt")).unwrap(),
+        "SHOP-7 http://x"
+    );
+    // An unknown key is a located error, with the declared inputs.
+    std::fs::write(
+        root.join("domains/f.yaml"),
+        feature.replace("{{inputs.ticket}}", "{{ inputs.tickt }}"),
+    )
+    .unwrap();
+    let run = ctx(root, &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("domains/f.yaml:10:")
+            && run.stderr.contains(
+                "pattern `example`'s `why` uses `{{ inputs.tickt }}`, but feature `f` declares no input `tickt`"
+            )
+            && run.stderr.contains("did you mean `ticket`?"),
+        "{}",
+        run.stderr
+    );
+}

@@ -259,3 +259,82 @@ fn inputs(convert: &mut Converter<'_>, wire: &model::Feature) -> Vec<Input> {
     }
     inputs
 }
+
+/// `{{ inputs.KEY }}` in a feature's texts (constraints, pattern `why`, phase
+/// descriptions and constraints) must name one of its declared inputs.
+pub(super) fn check_placeholders(
+    workspace: &crate::config::workspace::Workspace,
+    at: &dyn Fn(&crate::config::workspace::Origin) -> crate::config::diagnostic::Location,
+    problems: &mut Vec<Problem>,
+) {
+    use crate::config::placeholders;
+    for feature in &workspace.features {
+        let known: Vec<String> = feature
+            .inputs
+            .iter()
+            .map(|input| input.key.clone())
+            .collect();
+        let mut texts: Vec<(&crate::config::workspace::Origin, String, &str)> = Vec::new();
+        for constraint in &feature.items.constraints {
+            if let Some(text) = &constraint.text {
+                texts.push((
+                    &constraint.meta.origin,
+                    format!("constraint `{}`", constraint.meta.key),
+                    text,
+                ));
+            }
+        }
+        for pattern in &feature.items.patterns {
+            if let Some(why) = &pattern.why {
+                texts.push((
+                    &pattern.meta.origin,
+                    format!("pattern `{}`'s `why`", pattern.meta.key),
+                    why,
+                ));
+            }
+        }
+        for phase in &feature.phases {
+            if let Some(description) = &phase.description {
+                texts.push((
+                    &phase.origin,
+                    format!("phase `{}`'s description", phase.name),
+                    description,
+                ));
+            }
+            for constraint in &phase.constraints {
+                if let Some(text) = &constraint.text {
+                    texts.push((
+                        &constraint.meta.origin,
+                        format!(
+                            "phase `{}` constraint `{}`",
+                            phase.name, constraint.meta.key
+                        ),
+                        text,
+                    ));
+                }
+            }
+        }
+        for (origin, what, text) in texts {
+            for key in placeholders::references(text) {
+                if known.iter().any(|name| name == key) {
+                    continue;
+                }
+                let problem = Problem::error(
+                    "config::unknown-input",
+                    at(origin),
+                    format!(
+                        "{what} uses `{{{{ inputs.{key} }}}}`, but feature `{}` declares no input `{key}`",
+                        feature.name
+                    ),
+                );
+                problems.push(if known.is_empty() {
+                    problem.help(format!(
+                        "declare it under the feature's `inputs:` (`{key}: what it is`), or remove the reference"
+                    ))
+                } else {
+                    suggest::with_did_you_mean(problem, key, &known, "declared inputs")
+                });
+            }
+        }
+    }
+}

@@ -167,6 +167,7 @@ pub fn validate(
     };
     super::lineage::check(&workspace, &at, &mut problems);
     expiry::check(&workspace, today, &at, &mut problems);
+    feature::check_placeholders(&workspace, &at, &mut problems);
     Validation {
         workspace,
         problems,

@@ -477,6 +477,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         overrides: item.overrides.iter().map(origin_json).collect(),
         overridden_by: item.overridden_by.iter().map(origin_json).collect(),
         changed_by: item.changed_by.iter().map(origin_json).collect(),
+        text_from: item.text_from.as_ref().map(origin_json),
         note: None,
         language: None,
         content: None,

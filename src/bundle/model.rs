@@ -110,6 +110,10 @@ pub struct ItemJson {
     pub overridden_by: Vec<OriginJson>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed_by: Vec<OriginJson>,
+    /// For a constraint whose text a later layer changed in place: where that text is
+    /// written (`origin` stays where the item is declared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_from: Option<OriginJson>,
     /// Why the content is missing or altered (binary, too large, lossy UTF-8).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

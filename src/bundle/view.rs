@@ -331,6 +331,7 @@ mod tests {
             overrides: Vec::new(),
             overridden_by: Vec::new(),
             changed_by: Vec::new(),
+            text_from: None,
             note: None,
             language: Some(String::from("python")),
             content: None,

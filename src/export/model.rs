@@ -99,7 +99,11 @@ fn entry(item: &MergedItem, layer: &crate::ids::LayerId) -> Option<Entry> {
     Some(Entry {
         section: item.section,
         line,
-        origin: item.origin.clone(),
+        // A constraint's text changed in place is where that text is written.
+        origin: item
+            .text_from
+            .clone()
+            .unwrap_or_else(|| item.origin.clone()),
     })
 }
 

@@ -178,6 +178,9 @@ pub struct MergedItem {
     pub overrides: Vec<Origin>,
     pub overridden_by: Vec<Origin>,
     pub changed_by: Vec<Origin>,
+    /// Where the text of a constraint changed in place comes from (the last change that
+    /// set one), so the text is never shown with the origin of the text it replaced.
+    pub text_from: Option<Origin>,
     pub also_from: Vec<String>,
     pub topics: Vec<String>,
     pub audience: Vec<String>,
@@ -307,6 +310,7 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                 overrides,
                 overridden_by: Vec::new(),
                 changed_by: Vec::new(),
+                text_from: None,
                 also_from: Vec::new(),
                 topics: meta
                     .map(|meta| meta.topics.iter().map(ToString::to_string).collect())
@@ -349,6 +353,9 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                         } else {
                             target.payload.overlay(&incoming.payload);
                             target.changed_by.push(incoming.origin.clone());
+                            if let Payload::Constraint { text: Some(_) } = &incoming.payload {
+                                target.text_from = Some(incoming.origin.clone());
+                            }
                         }
                     }
                 }

@@ -697,3 +697,38 @@ fn feature_inputs_are_usable() {
         run.stderr
     );
 }
+
+/// Issue #15, point 5: provenance that does not mislead. A constraint whose text a
+/// feature changed in place is shown with the text's origin and what it overrides.
+#[test]
+fn provenance_that_does_not_mislead() {
+    let dir = workspace(&[
+        ("ctx.toml", ""),
+        (
+            "domains/all.yaml",
+            "kind: domain\nname: d\nconstraints:\n  rule: Domain text\n  other: Untouched\n---\n\
+             kind: feature\nname: f\ndomains: [d]\nconstraints:\n  d/rule: Feature text\n  d/other: { topics: [testing] }\n",
+        ),
+    ]);
+    let root = dir.path();
+    let run = ctx(root, &["bundle", "f"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(
+            "- **rule**: Feature text <sub>`domains/all.yaml:11`, overrides `domains/all.yaml:4`</sub>"
+        ),
+        "{}",
+        run.stdout
+    );
+    // A change that leaves the text alone keeps the text's own origin.
+    assert!(
+        run.stdout
+            .contains("- **other**: Untouched <sub>`domains/all.yaml:5`</sub>"),
+        "{}",
+        run.stdout
+    );
+    let bundle = json(root, &["f"]);
+    let rule = crate::item_where(&bundle, "key", "rule");
+    assert_eq!(rule["text_from"]["line"], 11, "{rule}");
+    assert_eq!(rule["origin"]["line"], 4, "{rule}");
+}

@@ -564,7 +564,7 @@ fn parse_date(text: &str) -> Result<Date, String> {
 /// `--timeout`: a duration such as `90s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::date::parse_duration(text).map_err(|error| {
-        format!("`{text}` is not a duration: {error}; write a duration such as \"90s\", \"10m\" or \"1h 30m\"")
+        format!("`{text}` is not a duration: {error}; write a number with a unit: \"90s\", \"10m\" or \"1h 30m\" (units: ms, s, m, h, d)")
     })
 }
 

@@ -390,7 +390,7 @@ impl Converter<'_> {
                                             "`timeout: {}` is not a duration: {error}",
                                             timeout.value
                                         ),
-                                        "write a duration such as \"90s\", \"10m\" or \"1h 30m\"",
+                                        "write a number with a unit: `90s`, `10m` or `1h 30m` (units: ms, s, m, h, d)",
                                     );
                                     None
                                 }
@@ -676,13 +676,49 @@ impl Converter<'_> {
             PathError::NotFound => "config::missing-file",
             _ => "config::path",
         };
+        let help = match error {
+            PathError::NotFound => nearest_file(self.resolver.root(), &path.value).map(|near| {
+                format!("did you mean `{near}`? Paths are relative to the workspace root")
+            }),
+            PathError::Absolute => std::path::Path::new(&path.value)
+                .strip_prefix(self.resolver.root())
+                .ok()
+                .and_then(|relative| relative.to_str())
+                .filter(|relative| !relative.is_empty())
+                .map(|relative| format!("write it relative to the workspace root: `{relative}`")),
+            _ => None,
+        };
         self.error(
             code,
             path.pos,
             format!("`{what}: {}` {error}", path.value),
-            &error.help(),
+            &help.unwrap_or_else(|| error.help()),
         );
     }
+}
+
+/// For a path that does not exist: the nearest existing file of a similar name, in the
+/// same folder or, when the folder is missing, in the nearest existing folder above it.
+fn nearest_file(root: &std::path::Path, path: &str) -> Option<String> {
+    let wanted = std::path::Path::new(path);
+    let name = wanted.file_name()?.to_str()?;
+    let mut folder = wanted.parent();
+    while let Some(current) = folder {
+        let full = root.join(current);
+        if full.is_dir() {
+            let entries: Vec<String> = std::fs::read_dir(&full)
+                .ok()?
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .collect();
+            let near = super::suggest::closest(name, entries.iter().map(String::as_str));
+            let best = near.first()?;
+            let joined = current.join(best);
+            return joined.to_str().map(str::to_owned);
+        }
+        folder = current.parent();
+    }
+    None
 }
 
 /// `[a-z0-9][a-z0-9_-]*`.

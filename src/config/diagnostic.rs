@@ -233,6 +233,10 @@ impl Problem {
         };
         let handler = GraphicalReportHandler::new_themed(theme)
             .with_width(100)
+            // Wrap at spaces only: never split `order-service` or a long path.
+            .with_break_words(false)
+            .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+            .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
             .with_links(false);
         let mut out = String::new();
         let view = ProblemView(self);
@@ -503,5 +507,27 @@ mod tests {
             problem.to_string(),
             "a.yaml:3:1: error: unknown key `paterns`\n  help: did you mean `patterns`?"
         );
+    }
+
+    #[test]
+    fn help_text_never_breaks_a_name_across_lines() {
+        let source = file("kind: domain\nname: x\n");
+        // Names with hyphens and slashes placed where a width-100 wrap falls on them.
+        for pad in 60..100 {
+            let help = format!(
+                "{} `order-management-service/very-long-gate-name` and `domains/src/a-b-c.py`",
+                "x ".repeat(pad / 2)
+            );
+            let rendered =
+                Problem::error("config::x", Location::at_line_column(&source, 1, 1), "m")
+                    .help(help)
+                    .render(false);
+            for name in [
+                "`order-management-service/very-long-gate-name`",
+                "`domains/src/a-b-c.py`",
+            ] {
+                assert!(rendered.contains(name), "pad {pad}: {rendered}");
+            }
+        }
     }
 }

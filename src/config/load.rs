@@ -333,13 +333,30 @@ fn parse_problem(file: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Problem
     };
     let message = strip_location_suffix(&error.without_snippet().to_string());
     if let Some((unknown, expected)) = suggest::parse_unknown_field(&message) {
+        let line_number = location.line;
         let problem = Problem::error(
             "config::unknown-key",
             location,
             format!("unknown key `{unknown}`"),
         )
         .label("unknown key");
-        return suggest::with_did_you_mean(problem, &unknown, &expected, "valid keys here");
+        let problem = suggest::with_did_you_mean(problem, &unknown, &expected, "valid keys here");
+        // `c: {"bytes": base64} …` was meant as text, not as a mapping.
+        let line = file
+            .text
+            .lines()
+            .nth(line_number.saturating_sub(1))
+            .unwrap_or("");
+        return match quote_fix(line) {
+            Some(fixed)
+                if line
+                    .split_once(": ")
+                    .is_some_and(|(_, value)| value.trim_start().starts_with('{')) =>
+            {
+                problem.help_suffix(&format!("; if this is text, quote this value: `{fixed}`"))
+            }
+            _ => problem,
+        };
     }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key).trim().to_owned();
@@ -355,8 +372,37 @@ fn parse_problem(file: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Problem
         }
         return problem;
     }
-    let (code, help) = classify(&message);
+    let (code, mut help) = classify(&message);
+    if matches!(code, "config::syntax" | "config::type") {
+        let line = file
+            .text
+            .lines()
+            .nth(location.line.saturating_sub(1))
+            .unwrap_or("");
+        if let Some(fixed) = quote_fix(line) {
+            help = format!("quote this value: `{fixed}`");
+        }
+    }
     Problem::error(code, location, tidy(&message)).help(help)
+}
+
+/// `key: value` where an unquoted value holds `: `, `::` or starts with `{` (YAML reads a
+/// mapping there): the line with the value quoted.
+fn quote_fix(line: &str) -> Option<String> {
+    let (key, value) = line.split_once(": ")?;
+    let value = value.trim();
+    let key = key.trim_end();
+    if key.trim().is_empty()
+        || value.is_empty()
+        || value.starts_with(['"', '\'', '|', '>', '&', '*', '#'])
+    {
+        return None;
+    }
+    let needs = value.contains(": ") || value.contains("::") || value.starts_with('{');
+    needs.then(|| {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("{}: \"{escaped}\"", key.trim_start())
+    })
 }
 
 /// Choose a code and a help line from the parser's message.

@@ -306,7 +306,7 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
                         format!("`{key}` is not a duration: {error}"),
                     )
                     .label("not a duration")
-                    .help("write a duration such as \"90s\", \"10m\" or \"1h 30m\""),
+                    .help("write a number with a unit: \"90s\", \"10m\" or \"1h 30m\" (units: ms, s, m, h, d)"),
                 );
                 default
             }

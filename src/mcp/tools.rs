@@ -382,9 +382,11 @@ async fn run_gates(
 ) -> Result<(String, Value), Error> {
     let timeout = match &arguments.timeout {
         Some(text) => Some(
-            humantime::parse_duration(text).map_err(|error| Error::Usage {
+            crate::date::parse_duration(text).map_err(|error| Error::Usage {
                 message: format!("`timeout: {text}` is not a duration: {error}"),
-                help: Some(String::from("write a duration such as \"90s\" or \"10m\"")),
+                help: Some(String::from(
+                    "write a number with a unit: \"90s\", \"10m\" or \"1h 30m\" (units: ms, s, m, h, d)",
+                )),
             })?,
         ),
         None => None,

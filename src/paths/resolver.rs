@@ -26,6 +26,11 @@ pub struct Resolver {
 
 impl Resolver {
     /// `root` must be canonical.
+    /// The workspace root every config path is relative to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),

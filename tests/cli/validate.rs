@@ -37,7 +37,7 @@ fn tab_indentation() {
 fn wrong_type_timeout_hints_a_duration() {
     bad(
         "wrong_type_timeout",
-        &["domains/a.yaml:6:14", "`timeout: ten`", "\"10m\""],
+        &["domains/a.yaml:6:14", "`timeout: ten`", "`10m`"],
     );
 }
 
@@ -475,4 +475,54 @@ fn diagnostics_are_identical_across_runs() {
         let again = ctx(&fixture("many_errors_at_once"), &["validate"]);
         assert_eq!(first.stderr, again.stderr);
     }
+}
+
+/// Issue #15, point 8: messages that teach. An unquoted value with `: `, `::` or `{`
+/// says "quote this value" with the fix; `timeout: ten` says the accepted form; a
+/// missing path suggests the nearest existing file; an absolute path inside the root
+/// suggests the relative one.
+#[test]
+fn messages_teach() {
+    let case = |yaml: &str, needles: &[&str]| {
+        let dir = crate::workspace_of(&[
+            ("ctx.toml", ""),
+            ("domains/src/payment_flow.py", "x = 1\n"),
+            ("domains/d.yaml", yaml),
+        ]);
+        let yaml = yaml.replace("ROOT", dir.path().to_str().unwrap());
+        std::fs::write(dir.path().join("domains/d.yaml"), yaml).unwrap();
+        let run = ctx(dir.path(), &["validate"]);
+        run.expect_code(2);
+        for needle in needles {
+            assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+        }
+        assert!(!run.stderr.contains(" at 0"), "{}", run.stderr);
+    };
+    let domain = "kind: domain\nname: d\n";
+    case(
+        &format!("{domain}constraints:\n  c: flags:: are fine\n"),
+        &[
+            "domains/d.yaml:4:",
+            "quote this value: `c: \"flags:: are fine\"`",
+        ],
+    );
+    case(
+        &format!("{domain}constraints:\n  c: {{\"bytes\": base64}} on the wire\n"),
+        &["quote this value: `c: \"{\\\"bytes\\\": base64} on the wire\"`"],
+    );
+    case(
+        &format!("{domain}quality_gates:\n  g: {{ run: \"true\", timeout: ten }}\n"),
+        &[
+            "`timeout: ten` is not a duration: expected a number with a unit, such as `90s`",
+            "`1h 30m`",
+        ],
+    );
+    case(
+        &format!("{domain}patterns:\n  p: domains/src/payment_flw.py\n"),
+        &["did you mean `domains/src/payment_flow.py`?"],
+    );
+    case(
+        &format!("{domain}patterns:\n  p: ROOT/domains/src/payment_flow.py\n"),
+        &["write it relative to the workspace root: `domains/src/payment_flow.py`"],
+    );
 }

@@ -21,6 +21,7 @@ mod init;
 mod list;
 mod mcp;
 mod outcomes;
+mod readme;
 mod scale;
 mod schema;
 mod secrets;

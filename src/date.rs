@@ -114,17 +114,21 @@ impl fmt::Display for Date {
 /// deadline must stay representable.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-/// A timeout (`90s`, `5m`, `1h 30m`): more than zero and at most [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    // humantime's own messages ("expected number at 0") point at byte offsets; say
-    // what is wrong in words instead.
-    let duration = humantime::parse_duration(text).map_err(|error| match error {
+/// humantime's parse, with its messages ("expected number at 0" points at a byte offset)
+/// said in words.
+fn humantime_words(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|error| match error {
         humantime::DurationError::UnknownUnit { unit, .. } => {
-            format!("`{unit}` is not a unit (units: ms, s, m, h, d)")
+            format!("`{unit}` is not a unit (units such as ms, s, m, h, d)")
         }
         humantime::DurationError::NumberOverflow => String::from("the number is too large"),
         _ => String::from("expected a number with a unit, such as `90s`"),
-    })?;
+    })
+}
+
+/// A timeout (`90s`, `5m`, `1h 30m`): more than zero and at most [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime_words(text)?;
     if duration.is_zero() {
         return Err(String::from(
             "a timeout of zero would stop everything at once",
@@ -138,15 +142,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 /// An age (`90d`, `1y`) for retention: more than zero and at most 100 years.
 pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
-    // humantime's own messages ("expected number at 0") point at byte offsets; say
-    // what is wrong in words instead.
-    let duration = humantime::parse_duration(text).map_err(|error| match error {
-        humantime::DurationError::UnknownUnit { unit, .. } => {
-            format!("`{unit}` is not a unit (units: ms, s, m, h, d)")
-        }
-        humantime::DurationError::NumberOverflow => String::from("the number is too large"),
-        _ => String::from("expected a number with a unit, such as `90s`"),
-    })?;
+    let duration = humantime_words(text)?;
     if duration.is_zero() || duration > std::time::Duration::from_secs(100 * 365 * 24 * 3600) {
         return Err(String::from(
             "write an age between a second and 100 years, e.g. `90d`",

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::config::workspace::{GateItem, ItemKey, Items, LayerKind, Origin, Workspace};
 use crate::ids::{GateId, LayerId};
+use crate::resolve::lineage::{self, LayerPlan, Scope};
 
 /// What to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,77 +268,44 @@ fn gates(workspace: &Workspace) -> Vec<Row> {
 }
 
 /// The gate a declaration in `layer` overrides, with its command: `<layer>/<key>` names
-/// a domain's or service's gate; a plain key is the nearest of that name in the
-/// lineage (a feature's services and domains, a service's domain, then the org).
+/// a layer of its scope; a plain key is the nearest of that name along the layer's
+/// lineage (the one order of `resolve::lineage`).
 fn inherited_gate(
     workspace: &Workspace,
     layer: &LayerId,
     key: &ItemKey,
 ) -> Option<(GateId, String)> {
-    let find = |kind: LayerKind, name: &str, key: &str| -> Option<(GateId, String)> {
-        let items = match kind {
-            LayerKind::Org => {
-                &workspace
-                    .org
-                    .as_ref()
-                    .filter(|org| org.name.as_str() == name)?
-                    .items
-            }
-            LayerKind::Domain => &workspace.domain(name)?.items,
-            LayerKind::Service => &workspace.service(name)?.items,
-            _ => return None,
-        };
-        let gate = items.quality_gates.iter().find(|gate| {
+    let mut scope = Scope::default();
+    match layer.kind {
+        LayerKind::Feature => scope = Scope::of_feature(workspace, workspace.feature(&layer.name)?),
+        LayerKind::Service => scope.add_service(workspace.service(&layer.name)),
+        LayerKind::Domain => scope.add_domain(workspace.domain(&layer.name)),
+        _ => {}
+    }
+    let plans = lineage::for_scope(workspace, &scope);
+    let gate_in = |plan: &LayerPlan<'_>, key: &str| {
+        let gate = plan.gates.iter().find(|gate| {
             gate.meta.key.key() == key && matches!(gate.meta.key, ItemKey::Plain(_))
         })?;
         Some((
-            GateId::new(LayerId::new(kind, name), key.to_owned()),
+            GateId::new(plan.id.clone(), key.to_owned()),
             gate.run.clone()?,
         ))
     };
     match key {
-        ItemKey::Qualified { layer: name, key } => {
-            find(LayerKind::Domain, name, key).or_else(|| find(LayerKind::Service, name, key))
-        }
+        ItemKey::Qualified { layer: name, key } => plans
+            .iter()
+            .filter(|plan| {
+                plan.id.name == *name
+                    && matches!(plan.id.kind, LayerKind::Domain | LayerKind::Service)
+            })
+            .find_map(|plan| gate_in(plan, key)),
         ItemKey::Plain(key) => {
-            let mut lineage: Vec<(LayerKind, String)> = Vec::new();
-            match layer.kind {
-                LayerKind::Feature => {
-                    if let Some(feature) = workspace.feature(&layer.name) {
-                        lineage.extend(
-                            feature
-                                .services
-                                .iter()
-                                .rev()
-                                .map(|name| (LayerKind::Service, name.to_string())),
-                        );
-                        lineage.extend(
-                            feature
-                                .domains
-                                .iter()
-                                .rev()
-                                .map(|name| (LayerKind::Domain, name.to_string())),
-                        );
-                    }
-                }
-                LayerKind::Service => {
-                    if let Some(domain) = workspace
-                        .service(&layer.name)
-                        .and_then(|service| service.domain.as_ref())
-                    {
-                        lineage.push((LayerKind::Domain, domain.to_string()));
-                    }
-                }
-                _ => {}
-            }
-            if layer.kind != LayerKind::Org
-                && let Some(org) = &workspace.org
-            {
-                lineage.push((LayerKind::Org, org.name.to_string()));
-            }
-            lineage
+            let own = plans.iter().find(|plan| plan.id == *layer)?;
+            own.lineage
                 .iter()
-                .find_map(|(kind, name)| find(*kind, name, key))
+                .rev()
+                .find_map(|&index| gate_in(&plans[index], key))
         }
     }
 }

@@ -1,55 +1,96 @@
 //! Fitting a bundle to its token budget (SPEC §4).
 //!
-//! Constraints, gates and phases are never shed; if they alone exceed the budget, the
-//! bundle cannot be built. Otherwise content is shed until the total fits: example
-//! contents first (largest first), then pattern contents from the least specific layer
-//! first (largest first within a layer). A shed item stays listed with status
-//! `omitted-budget` and the tokens it would have cost.
+//! The budget bounds the whole document as written (Markdown or JSON), measured exactly
+//! (see `measure.rs`), not only the file contents in it. Constraints, gates and phases
+//! are never shed; if the document with every sheddable content left out still exceeds
+//! the budget, the bundle cannot be built. Otherwise content is shed until the document
+//! fits: example contents first (largest first), then pattern contents from the least
+//! specific layer first (largest first within a layer). Then contents shed on the way
+//! that fit in what is left are **filled back**, the last shed first. A shed item stays
+//! listed with status `omitted-budget` and the tokens its content would have cost.
 
-use super::model::ItemJson;
+use super::content::Content;
+use super::model::{Bundle, ItemJson};
 use crate::config::workspace::Section;
 use crate::resolve::merge::Status;
 
-/// Constraints, gates and phases alone need more than the budget.
+/// Constraints, gates and phases (and the document around them) alone need more than
+/// the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("constraints, gates and phases alone need {required} tokens, over the budget of {budget}")]
+#[error(
+    "the bundle needs {required} tokens with every pattern and example content left out, over the budget of {budget}"
+)]
 pub struct OverBudget {
     pub required: usize,
     pub budget: u64,
 }
 
-/// Shed content until `items` (plus `fixed` tokens of phases) fit `budget` (0 = no limit).
-pub fn apply(items: &mut [ItemJson], fixed: usize, budget: u64) -> Result<(), OverBudget> {
-    if budget == 0 {
-        return Ok(());
+/// Shed (and fill back) contents of `bundle` until the document `measure` counts fits
+/// `budget` (0 = no limit). Returns the count of the document as it is left, which is
+/// the state `measure` saw last.
+pub fn fit<E: From<OverBudget>>(
+    bundle: &mut Bundle,
+    budget: u64,
+    measure: &mut dyn FnMut(&mut Bundle) -> Result<usize, E>,
+) -> Result<usize, E> {
+    let mut total = measure(bundle)?;
+    let limit = usize::try_from(budget).unwrap_or(usize::MAX);
+    if budget == 0 || total <= limit {
+        return Ok(total);
     }
-    let included = |item: &ItemJson| item.status == Status::Included;
-    let required = fixed
-        + items
-            .iter()
-            .filter(|item| {
-                included(item)
-                    && matches!(item.section, Section::Constraints | Section::QualityGates)
-            })
-            .map(|item| item.tokens)
-            .sum::<usize>();
-    let budget_tokens = usize::try_from(budget).unwrap_or(usize::MAX);
-    if required > budget_tokens {
-        return Err(OverBudget { required, budget });
+    let mut shelf: Vec<Option<Content>> = vec![None; bundle.items.len()];
+    let mut shed = Vec::new();
+    // Shed by estimate (a content's own count), measuring whenever the estimate fits.
+    let mut estimate = total;
+    for index in shedding_order(&bundle.items) {
+        if estimate <= limit {
+            total = measure(bundle)?;
+            if total <= limit {
+                break;
+            }
+            estimate = total;
+        }
+        estimate = estimate.saturating_sub(bundle.items[index].tokens);
+        shelf[index] = shed_one(&mut bundle.items[index]);
+        shed.push(index);
     }
-    let mut total = fixed
-        + items
-            .iter()
-            .filter(|item| included(item))
-            .map(|item| item.tokens)
-            .sum::<usize>();
-    if total <= budget_tokens {
-        return Ok(());
+    total = measure(bundle)?;
+    if total > limit {
+        return Err(E::from(OverBudget {
+            required: total,
+            budget,
+        }));
     }
-    // Shedding order: (examples before patterns, least specific layer first, largest first).
+    // Fill back, the last shed first, while the estimate fits; then measure, and put
+    // back on the shelf the last filled back until the document fits again.
+    let mut filled = Vec::new();
+    let mut estimate = total;
+    for &index in shed.iter().rev() {
+        let tokens = bundle.items[index].tokens;
+        if estimate + tokens <= limit {
+            restore(&mut bundle.items[index], shelf[index].take());
+            estimate += tokens;
+            filled.push(index);
+        }
+    }
+    if filled.is_empty() {
+        return Ok(total);
+    }
+    loop {
+        total = measure(bundle)?;
+        let Some(index) = filled.pop().filter(|_| total > limit) else {
+            return Ok(total);
+        };
+        shelf[index] = shed_one(&mut bundle.items[index]);
+    }
+}
+
+/// The sheddable items, in shedding order: examples before patterns, least specific
+/// layer first, largest first.
+fn shedding_order(items: &[ItemJson]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..items.len())
         .filter(|&index| {
-            included(&items[index])
+            items[index].status == Status::Included
                 && matches!(items[index].section, Section::Examples | Section::Patterns)
         })
         .collect();
@@ -63,14 +104,15 @@ pub fn apply(items: &mut [ItemJson], fixed: usize, budget: u64) -> Result<(), Ov
         };
         (examples_first, layer, std::cmp::Reverse(item.tokens), index)
     });
-    for index in order {
-        if total <= budget_tokens {
-            break;
-        }
-        let item = &mut items[index];
-        total -= item.tokens;
-        item.status = Status::OmittedBudget;
-        item.content = None;
-    }
-    Ok(())
+    order
+}
+
+fn shed_one(item: &mut ItemJson) -> Option<Content> {
+    item.status = Status::OmittedBudget;
+    item.content.take()
+}
+
+fn restore(item: &mut ItemJson, content: Option<Content>) {
+    item.status = Status::Included;
+    item.content = content;
 }

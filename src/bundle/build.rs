@@ -8,10 +8,12 @@ use super::budget;
 use super::cache::{Preload, TokenCache};
 use super::files;
 use super::inline;
+use super::measure::{Document, Measurer};
 use super::model::{
     Bundle, GateJson, ItemJson, KeywordMatch, LayerJson, OriginJson, PhaseConstraintJson,
     PhaseJson, PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
 };
+use super::render::RenderError;
 use super::tokens;
 use crate::config::placeholders;
 use crate::config::settings::{SecretsMode, Tokenizer};
@@ -38,6 +40,8 @@ pub struct Options {
     pub secrets: SecretsMode,
     /// Use (and update) the token cache in `.ctx/cache/`.
     pub cache: CacheUse,
+    /// The document the bundle is written as: the budget bounds it, the total counts it.
+    pub document: Document,
 }
 
 /// Whether a build uses the token cache, and a read of it already under way.
@@ -52,6 +56,9 @@ pub enum CacheUse {
 pub enum BuildError {
     #[error(transparent)]
     OverBudget(#[from] budget::OverBudget),
+    /// The document could not be rendered to be measured.
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error("{} secret{} found in inlined files and `secrets.mode` is `fail`", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Secrets(Vec<SecretJson>),
 }
@@ -149,16 +156,8 @@ pub fn build(
             return Err(BuildError::Secrets(found));
         }
     }
-    let phase_tokens = cache.count(options.tokenizer, &phase_text(&phases));
     let cache_note = cache.save().err();
-    budget::apply(&mut items, phase_tokens, options.budget)?;
-    let mut by_layer = BTreeMap::new();
-    let mut total = phase_tokens;
-    for item in items.iter().filter(|item| item.status == Status::Included) {
-        *by_layer.entry(item.layer.clone()).or_insert(0) += item.tokens;
-        total += item.tokens;
-    }
-    let layers = layer_list(&plans, &by_layer);
+    let layers = layer_list(&plans, &BTreeMap::new());
     let mut bundle = Bundle {
         schema: "ctx.bundle/v1",
         feature: Some(request.name.clone()),
@@ -185,10 +184,10 @@ pub fn build(
         phases,
         quality_gates: gates,
         tokens: TokensJson {
-            total,
+            total: 0,
             budget: options.budget,
             tokenizer: tokens::name(options.tokenizer),
-            by_layer,
+            by_layer: BTreeMap::new(),
         },
         notes,
         secrets: found,
@@ -202,8 +201,40 @@ pub fn build(
             return Err(BuildError::Secrets(std::mem::take(&mut bundle.secrets)));
         }
     }
-    bundle.seal();
+    let measurer = Measurer::new(
+        &bundle,
+        options.document,
+        &workspace.root,
+        &workspace.settings.template,
+        options.tokenizer,
+    )
+    .map_err(RenderError::from)?;
+    bundle.tokens.total = budget::fit(&mut bundle, options.budget, &mut |bundle| {
+        tally(bundle);
+        bundle.seal();
+        Ok::<_, BuildError>(measurer.count(bundle)?)
+    })?;
     Ok(bundle)
+}
+
+/// The tokens of the included items, by layer (file contents, rules and commands: what
+/// each layer contributes, without the document around them).
+fn tally(bundle: &mut Bundle) {
+    let mut by_layer = BTreeMap::new();
+    for item in bundle
+        .items
+        .iter()
+        .filter(|item| item.status == Status::Included)
+    {
+        *by_layer.entry(item.layer.clone()).or_insert(0) += item.tokens;
+    }
+    for layer in &mut bundle.layers {
+        layer.tokens = by_layer
+            .get(&LayerId::new(layer.kind, &layer.name))
+            .copied()
+            .unwrap_or(0);
+    }
+    bundle.tokens.by_layer = by_layer;
 }
 
 /// The bundle's layers, each with its tokens.
@@ -677,31 +708,6 @@ fn fill_inputs<'a>(texts: impl Iterator<Item = &'a mut String>, inputs: &BTreeMa
             *text = filled;
         }
     }
-}
-
-/// The words a phase adds to the bundle, for its token cost.
-fn phase_text(phases: &[PhaseJson]) -> String {
-    let mut text = String::new();
-    for phase in phases {
-        text.push_str(&phase.name);
-        text.push('\n');
-        for part in phase
-            .description
-            .iter()
-            .chain(phase.constraints.iter().map(|constraint| &constraint.text))
-        {
-            text.push_str(part);
-            text.push('\n');
-        }
-        for step in &phase.validation {
-            match step {
-                ValidationJson::Prose { text: prose } => text.push_str(prose),
-                ValidationJson::Gate { name, .. } => text.push_str(name),
-            }
-            text.push('\n');
-        }
-    }
-    text
 }
 
 /// Redact secrets in items' configuration text (rules, commands, `why`).

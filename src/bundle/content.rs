@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -53,6 +54,26 @@ struct Inner {
     render_error: Mutex<Option<ContentError>>,
     /// The read-ahead of the write in progress, and this content's place in it.
     prefetch: Mutex<Option<(Arc<Prefetch<Content>>, usize)>>,
+    /// While the bundle is measured: the number of the stand-in written instead of the
+    /// text ([`NO_STAND_IN`] otherwise).
+    stand_in: AtomicUsize,
+}
+
+/// No stand-in: the text is written.
+const NO_STAND_IN: usize = usize::MAX;
+
+/// What a measured document holds in place of content number `index`: characters of
+/// Unicode's private use area around the number (see [`stand_in_at`]).
+pub fn stand_in(index: usize) -> String {
+    format!("\u{e000}{index}\u{e001}")
+}
+
+/// The stand-in at the start of `text`: its number and its length in bytes.
+pub fn stand_in_at(text: &str) -> Option<(usize, usize)> {
+    let digits = text.strip_prefix('\u{e000}')?;
+    let end = digits.find('\u{e001}')?;
+    let index = digits[..end].parse().ok()?;
+    Some((index, '\u{e000}'.len_utf8() + end + '\u{e001}'.len_utf8()))
 }
 
 /// Why content could not be written.
@@ -108,6 +129,7 @@ impl Content {
             shape,
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
+            stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
     }
 
@@ -137,6 +159,7 @@ impl Content {
             shape,
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
+            stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
     }
 
@@ -148,6 +171,10 @@ impl Content {
     /// [`Content::text`] during a write: from its read-ahead, in the form the write wants
     /// (JSON-escaped for JSON output). Outside a write, the plain text.
     pub fn for_write(&self) -> Result<Prepared, ContentError> {
+        let number = self.0.stand_in.load(Ordering::Relaxed);
+        if number != NO_STAND_IN {
+            return Ok(Prepared::Text(stand_in(number)));
+        }
         let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
         match prefetch {
             Some((prefetch, index)) => prefetch.take(index, |form| self.prepared(form)),
@@ -174,6 +201,13 @@ impl Content {
             }
         }
         self.checked(settled).map(|text| form.prepare(text))
+    }
+
+    /// Write [`stand_in`]`(index)` instead of the text from now on (`None`: the text).
+    pub fn set_stand_in(&self, index: Option<usize>) {
+        self.0
+            .stand_in
+            .store(index.unwrap_or(NO_STAND_IN), Ordering::Relaxed);
     }
 
     /// Join (or leave) the read-ahead of a write.

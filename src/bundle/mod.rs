@@ -12,6 +12,7 @@ pub mod explain;
 pub mod files;
 mod inline;
 mod json;
+pub mod measure;
 pub mod model;
 mod prefetch;
 mod pretokenize;

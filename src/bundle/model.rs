@@ -302,11 +302,14 @@ impl Bundle {
         ))
     }
 
-    /// Compute and set the digest: blake3 over the canonical JSON with the digest empty
-    /// and each content replaced by the blake3 of its text (a Merkle digest: any change
-    /// to any written byte changes it, without reading the files again).
+    /// Compute and set the digest: blake3 over the canonical JSON with the digest empty,
+    /// the token total 0, and each content replaced by the blake3 of its text (a Merkle
+    /// digest: any change to any written byte changes it, without reading the files
+    /// again). The total is left out because it counts the document, digest included;
+    /// it follows from everything the digest covers.
     pub fn seal(&mut self) {
         self.digest.clear();
+        let total = std::mem::take(&mut self.tokens.total);
         let contents: Vec<Option<Content>> = self
             .items
             .iter_mut()
@@ -327,5 +330,6 @@ impl Bundle {
             item.content = content;
         }
         self.digest = format!("blake3:{}", hasher.finalize().to_hex());
+        self.tokens.total = total;
     }
 }

@@ -127,10 +127,31 @@ fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> 
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
 /// built in) into `out`, file contents streamed from disk as the template prints them.
 pub fn markdown(
+    bundle: Bundle,
+    root: &Path,
+    template: &str,
+    out: &mut dyn io::Write,
+) -> Result<(), RenderError> {
+    markdown_with(bundle, root, template, out, Contents::Read)
+}
+
+/// How a render writes file contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    /// Read from disk (ahead of the writer, on every core).
+    Read,
+    /// Their stand-ins, set on each content beforehand (the bundle is being measured,
+    /// see `bundle/fit.rs`): nothing is read.
+    StandIns,
+}
+
+/// [`markdown`], contents written as `contents` says.
+pub fn markdown_with(
     mut bundle: Bundle,
     root: &Path,
     template: &str,
     out: &mut dyn io::Write,
+    contents_are: Contents,
 ) -> Result<(), RenderError> {
     let templates = root.join("templates");
     let mut environment = Environment::new();
@@ -173,7 +194,7 @@ pub fn markdown(
     let contents = print_order(&bundle.layers, &items);
     // A typed buffer in front of the dynamic writer: templates write in small pieces.
     let mut buffered = io::BufWriter::with_capacity(1 << 20, out);
-    let render = || -> Result<(), minijinja::Error> {
+    let mut render = || -> Result<(), minijinja::Error> {
         let compiled = environment.get_template(template)?;
         compiled.render_captured_to(&context, &mut buffered)?;
         buffered.flush().map_err(|error| {
@@ -182,7 +203,11 @@ pub fn markdown(
         })?;
         Ok(())
     };
-    let rendered = Prefetch::around(&contents, Form::Plain, None, render).map_err(|error| {
+    let rendered = match contents_are {
+        Contents::Read => Prefetch::around(&contents, Form::Plain, None, render),
+        Contents::StandIns => render(),
+    };
+    let rendered = rendered.map_err(|error| {
         let changed = items
             .iter()
             .find_map(|object| object.item.content.as_ref()?.render_error());
@@ -287,6 +312,15 @@ fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
 
 /// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out`.
 pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError> {
+    json_with(bundle, out, Contents::Read)
+}
+
+/// [`json`], contents written as `contents` says.
+pub fn json_with(
+    bundle: &Bundle,
+    out: &mut dyn io::Write,
+    contents_are: Contents,
+) -> Result<(), RenderError> {
     // A typed buffer in front of the dynamic writer: serde writes in small pieces.
     let mut buffered = io::BufWriter::with_capacity(1 << 20, out);
     let contents: Vec<Content> = bundle
@@ -295,12 +329,20 @@ pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError>
         .filter_map(|item| item.content.clone())
         .collect();
     let handed = Arc::new(HandOver::default());
-    Prefetch::around(&contents, Form::JsonEscaped, Some(handed.clone()), || {
-        let mut serializer =
-            serde_json::Serializer::with_formatter(&mut buffered, BulkFormatter::new(handed));
+    let mut write = || {
+        let mut serializer = serde_json::Serializer::with_formatter(
+            &mut buffered,
+            BulkFormatter::new(handed.clone()),
+        );
         bundle.serialize(&mut serializer)
-    })
-    .map_err(|error| {
+    };
+    let written = match contents_are {
+        Contents::Read => {
+            Prefetch::around(&contents, Form::JsonEscaped, Some(handed.clone()), write)
+        }
+        Contents::StandIns => write(),
+    };
+    written.map_err(|error| {
         let changed = bundle
             .items
             .iter()

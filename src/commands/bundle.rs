@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::bundle::measure::Document;
 use crate::bundle::render::{self, RenderError};
 use crate::cli::{BundleArgs, BundleFormat};
 use crate::commands;
@@ -13,6 +14,10 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
     let mut session = commands::open(root, args.options.today, !args.options.no_cache, printer)?;
     let mut request = commands::bundle_request(&args.options);
     request.exclude.clone_from(&args.output);
+    request.document = match args.format {
+        BundleFormat::Markdown => Document::Markdown,
+        BundleFormat::Json => Document::Json,
+    };
     let bundle = session.bundle(&request)?;
     if let Some(notice) = bundle.ad_hoc_notice() {
         printer.status(&notice);

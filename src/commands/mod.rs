@@ -19,6 +19,8 @@ pub mod validate;
 
 use std::path::Path;
 
+use crate::bundle::measure::Document;
+
 use crate::cli::{BundleOptions, TokenizerArg};
 use crate::config::settings::Tokenizer;
 use crate::date::Date;
@@ -85,5 +87,6 @@ pub fn bundle_request(options: &BundleOptions) -> BundleRequest {
         require_inputs: true,
         exclude: None,
         use_cache: !options.no_cache,
+        document: Document::Markdown,
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::bundle::measure::Document;
 use crate::bundle::render;
 use crate::error::Error;
 use crate::resolve::merge::Status;
@@ -63,6 +64,10 @@ pub fn bundle_request(arguments: &BundleArguments, require_inputs: bool) -> Bund
         require_inputs,
         exclude: None,
         use_cache: true,
+        document: match arguments.format {
+            Format::Markdown => Document::Markdown,
+            Format::Json => Document::Json,
+        },
     }
 }
 
@@ -108,6 +113,10 @@ pub fn sized_bundle(
                 request.budget = Some(budget);
                 session.bundle(&request)?
             }
+            // Not even the fixed part fits what the client can take.
+            Err(Error::OverBudget(over)) if budget == max => {
+                return Err(over_max(over.required as u64, max));
+            }
             other => other?,
         };
         let shed: Vec<String> = bundle
@@ -144,14 +153,7 @@ pub fn sized_bundle(
         let count = crate::bundle::tokens::count(tokenizer, &text) as u64;
         if count <= max || attempts == FIT_ATTEMPTS {
             if count > max {
-                return Err(Error::Bundle {
-                    message: format!(
-                        "the bundle takes {count} tokens, over max_tokens {max}, with every pattern and example that can be shed left out"
-                    ),
-                    help: Some(String::from(
-                        "raise max_tokens, or ask for an agent's view or fewer domains",
-                    )),
-                });
+                return Err(over_max(count, max));
             }
             if let Value::Object(map) = &mut structured {
                 map.insert(String::from("rendered_tokens"), json!(count));
@@ -164,5 +166,17 @@ pub fn sized_bundle(
         }
         let over = count - max;
         budget = budget.saturating_sub(over + over / 8 + 16).max(1);
+    }
+}
+
+/// The bundle does not fit `max` tokens even with everything sheddable shed.
+fn over_max(count: u64, max: u64) -> Error {
+    Error::Bundle {
+        message: format!(
+            "the bundle takes {count} tokens, over max_tokens {max}, with every pattern and example that can be shed left out"
+        ),
+        help: Some(String::from(
+            "raise max_tokens, or ask for an agent's view or fewer domains",
+        )),
     }
 }

@@ -21,7 +21,9 @@ use std::time::Duration;
 use crate::bundle::build;
 use crate::bundle::cache::Preload;
 use crate::bundle::explain::Explanation;
+use crate::bundle::measure::Document;
 use crate::bundle::model::Bundle;
+use crate::bundle::render::RenderError;
 use crate::config::diagnostic::Problem;
 use crate::config::settings::Tokenizer;
 use crate::config::validate::Validation;
@@ -90,6 +92,8 @@ pub struct BundleRequest {
     pub exclude: Option<PathBuf>,
     /// Use and update the token cache.
     pub use_cache: bool,
+    /// The document the bundle will be written as (its budget bounds that document).
+    pub document: Document,
 }
 
 /// Which gates to select, and how to run them.
@@ -268,6 +272,7 @@ impl Session {
             } else {
                 build::CacheUse::Off
             },
+            document: request.document,
         };
         build::build(workspace, &scope, options).map_err(Error::from)
     }
@@ -557,6 +562,7 @@ impl Session {
             inputs: inputs.to_vec(),
             require_inputs: false,
             use_cache: true,
+            document: Document::Json,
             ..BundleRequest::default()
         };
         let bundle = self.bundle(&request)?;
@@ -602,6 +608,18 @@ impl From<build::BuildError> for Error {
                     .collect(),
             },
             build::BuildError::OverBudget(over) => Error::OverBudget(over),
+            build::BuildError::Render(error) => {
+                let help = match error {
+                    RenderError::Template { .. } => {
+                        "fix the template in `templates/`, or remove it to use the built-in one"
+                    }
+                    RenderError::Content(_) | RenderError::Io(_) => "run ctx again",
+                };
+                Error::Bundle {
+                    message: error.to_string(),
+                    help: Some(String::from(help)),
+                }
+            }
         }
     }
 }

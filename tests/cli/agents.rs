@@ -27,7 +27,7 @@ fn reviewer_view_differs_from_the_default() {
     let reviewer = bundle_json(&["checkout", "--set", "ticket=1", "--agent", "reviewer"]);
     assert_eq!(reviewer["agent"], "reviewer");
     assert_eq!(
-        reviewer["tokens"]["budget"], 8000,
+        reviewer["tokens"]["budget"], 16000,
         "the agent's budget applies"
     );
     // Its private note appears only in its view.
@@ -243,9 +243,9 @@ fn left_out_hint_of_an_ad_hoc_bundle_gives_a_command_that_works() {
             "{}",
             run.stdout
         );
-        // Issue #15, point 8: "an 8000", not "a 8000" (the tester's budget).
+        // Issue #15, point 8: "an 11000", not "a 11000" (the tester's budget).
         assert!(
-            run.stdout.contains(" of an 8000 budget (o200k)"),
+            run.stdout.contains(" of an 11000 budget (o200k)"),
             "{}",
             run.stdout
         );
@@ -255,7 +255,7 @@ fn left_out_hint_of_an_ad_hoc_bundle_gives_a_command_that_works() {
         assert!(
             explained
                 .stdout
-                .contains(" tokens of an 8000 budget (o200k)"),
+                .contains(" tokens of an 11000 budget (o200k)"),
             "{}",
             explained.stdout
         );

@@ -91,6 +91,7 @@ fn shedding_order(items: &[ItemJson]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..items.len())
         .filter(|&index| {
             items[index].status == Status::Included
+                && items[index].content.is_some()
                 && matches!(items[index].section, Section::Examples | Section::Patterns)
         })
         .collect();

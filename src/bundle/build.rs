@@ -2,7 +2,7 @@
 //! sealed with a digest. The result is the [`Bundle`] that JSON and Markdown render.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::budget;
 use super::cache::{Preload, TokenCache};
@@ -123,6 +123,7 @@ pub fn build(
         item.tokens = done.tokens;
         item.content = done.content;
     }
+    inline_once(&mut items);
     // `{{ inputs.KEY }}` in rules and `why`s becomes the input's value (before the
     // secret scan and the count: both see what is written).
     fill_inputs(
@@ -215,6 +216,46 @@ pub fn build(
         Ok::<_, BuildError>(measurer.count(bundle)?)
     })?;
     Ok(bundle)
+}
+
+/// Two items naming the same file and lines inline it once: the one shed last (a
+/// pattern before an example, the most specific layer, then the first) holds the
+/// content; each other points at it (`same_as`), holds none and counts 0.
+fn inline_once(items: &mut [ItemJson]) {
+    let key = |item: &ItemJson| {
+        (item.status == Status::Included && item.content.is_some()).then(|| {
+            (
+                item.path.clone(),
+                item.lines.map(|lines| (lines.start, lines.end)),
+            )
+        })
+    };
+    let rank = |item: &ItemJson| {
+        (
+            usize::from(item.section == Section::Patterns),
+            item.layer.kind as usize,
+        )
+    };
+    let mut holders: HashMap<_, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let Some(key) = key(item) else { continue };
+        let holder = holders.entry(key).or_insert(index);
+        if rank(item) > rank(&items[*holder]) {
+            *holder = index;
+        }
+    }
+    for index in 0..items.len() {
+        let Some(holder) = key(&items[index]).and_then(|key| holders.get(&key).copied()) else {
+            continue;
+        };
+        if holder != index {
+            let same_as = items[holder].id.clone();
+            let item = &mut items[index];
+            item.content = None;
+            item.tokens = 0;
+            item.same_as = Some(same_as);
+        }
+    }
 }
 
 /// The tokens of the included items, by layer (file contents, rules and commands: what
@@ -509,6 +550,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         overridden_by: item.overridden_by.iter().map(origin_json).collect(),
         changed_by: item.changed_by.iter().map(origin_json).collect(),
         text_from: item.text_from.as_ref().map(origin_json),
+        same_as: None,
         note: None,
         language: None,
         content: None,

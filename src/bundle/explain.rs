@@ -124,6 +124,9 @@ fn reason(item: &ItemJson) -> String {
     if let Some(service) = &item.from_service {
         parts.push(format!("shared by `{service}`"));
     }
+    if let Some(holder) = &item.same_as {
+        parts.push(format!("same content as `{holder}`, inlined there"));
+    }
     parts.join("; ")
 }
 

@@ -114,6 +114,10 @@ pub struct ItemJson {
     /// written (`origin` stays where the item is declared).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_from: Option<OriginJson>,
+    /// For a file another item inlines already (same file, same lines): that item. This
+    /// one holds no content and counts 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<ItemId>,
     /// Why the content is missing or altered (binary, too large, lossy UTF-8).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

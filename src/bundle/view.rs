@@ -332,6 +332,7 @@ mod tests {
             overridden_by: Vec::new(),
             changed_by: Vec::new(),
             text_from: None,
+            same_as: None,
             note: None,
             language: Some(String::from("python")),
             content: None,

@@ -4,20 +4,32 @@ use std::path::Path;
 
 use crate::cli::{ListArgs, ListKind, ReportFormat};
 use crate::commands;
+use crate::date::Date;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::listing::{ListingKind, Row};
 use crate::output::Printer;
+use crate::session;
 
 pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let session = commands::open(root, None, false, printer)?;
-    let listing = session.listing(match args.kind {
+    let kind = match args.kind {
         ListKind::Domains => ListingKind::Domains,
         ListKind::Services => ListingKind::Services,
         ListKind::Features => ListingKind::Features,
         ListKind::Agents => ListingKind::Agents,
         ListKind::Gates => ListingKind::Gates,
-    });
+    };
+    // A document with an error does not hide the others: they are listed, the problems
+    // printed, and the exit code says the configuration has errors.
+    let (listing, problems) =
+        session::partial_listing(root, Date::today_utc(), kind).map_err(Error::Config)?;
+    for problem in &problems {
+        printer.diagnostic(
+            &format!("{}\n", problem.render(printer.color())),
+            problem.is_error(),
+        );
+    }
+    let errors = problems.iter().filter(|problem| problem.is_error()).count();
     match args.format {
         ReportFormat::Json => commands::print_json(printer, &listing, "the listing")?,
         ReportFormat::Text if listing.items.is_empty() => {
@@ -28,7 +40,13 @@ pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<Ex
             &crate::output::printable(&table(listing.kind, listing.columns, &listing.items)),
         )?,
     }
-    Ok(ExitStatus::Success)
+    if errors > 0 {
+        printer.error(&format!(
+            "configuration has {errors} error{}; listed what could be read",
+            if errors == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(ExitStatus::of_problems(errors > 0))
 }
 
 /// A plain aligned table: NAME, the columns, ORIGIN.

@@ -113,10 +113,15 @@ fn lineage_of<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> (Vec<Layer<'w>
 /// Run every override check on the workspace.
 pub fn check(
     workspace: &Workspace,
+    broken: &[super::load::Broken],
     at: &dyn Fn(&super::workspace::Origin) -> Location,
     problems: &mut Vec<Problem>,
 ) {
-    let mut checker = Checker { at, problems };
+    let mut checker = Checker {
+        at,
+        problems,
+        broken,
+    };
     if let Some(org) = &workspace.org {
         checker.document(&entries(&org.items), &[], &[]);
     }
@@ -146,6 +151,8 @@ pub fn check(
 struct Checker<'a> {
     at: &'a dyn Fn(&super::workspace::Origin) -> Location,
     problems: &'a mut Vec<Problem>,
+    /// Documents that could not be read: a layer named after one is not reported.
+    broken: &'a [super::load::Broken],
 }
 
 impl Checker<'_> {
@@ -162,6 +169,15 @@ impl Checker<'_> {
                         .iter()
                         .filter(|candidate| candidate.name == layer)
                         .collect();
+                    if named.is_empty()
+                        && self.broken.iter().any(|broken| {
+                            ["domain", "service", "org"]
+                                .iter()
+                                .any(|kind| broken.could_be(kind, layer))
+                        })
+                    {
+                        continue;
+                    }
                     if named.is_empty() {
                         let mut names: Vec<String> = Vec::new();
                         for candidate in qualified {

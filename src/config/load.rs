@@ -34,6 +34,32 @@ pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
     pub files: Vec<Arc<SourceFile>>,
     pub problems: Vec<Problem>,
+    /// Documents that could not be read (their problems are in `problems`), by what
+    /// they seem to declare: references to them are not reported again as unknown.
+    pub broken: Vec<Broken>,
+}
+
+/// What a document that could not be read seems to declare (its top-level `kind:` and
+/// `name:` lines; no name when that line cannot be found: then any name of the kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub kind: String,
+    pub name: Option<String>,
+}
+
+impl Broken {
+    /// Whether this could be the document of `kind` named `name`.
+    pub fn could_be(&self, kind: &str, name: &str) -> bool {
+        self.kind == kind && self.name.as_deref().is_none_or(|own| own == name)
+    }
+}
+
+/// One file's documents, and the problems of those that could not be read.
+#[derive(Debug, Default)]
+struct Parsed {
+    documents: Vec<Document>,
+    problems: Vec<Problem>,
+    broken: Vec<Broken>,
 }
 
 /// Read and parse every `*.yaml`/`*.yml` file under the configured paths.
@@ -65,17 +91,15 @@ pub fn load(
     });
     for outcome in outcomes {
         match outcome {
-            Ok((file, Ok(documents))) => {
+            Ok((file, parsed)) => {
                 loaded
                     .documents
-                    .extend(documents.into_iter().map(|document| LoadedDocument {
+                    .extend(parsed.documents.into_iter().map(|document| LoadedDocument {
                         file: Arc::clone(&file),
                         document,
                     }));
-                loaded.files.push(file);
-            }
-            Ok((file, Err(problem))) => {
-                loaded.problems.push(*problem);
+                loaded.problems.extend(parsed.problems);
+                loaded.broken.extend(parsed.broken);
                 loaded.files.push(file);
             }
             Err(problem) => loaded.problems.push(*problem),
@@ -290,29 +314,119 @@ fn parse_options() -> serde_saphyr::Options {
     }
 }
 
-fn parse_file(file: &Arc<SourceFile>) -> Result<Vec<Document>, Box<Problem>> {
-    if file.text.lines().all(|line| {
+fn blank(text: &str) -> bool {
+    text.lines().all(|line| {
         let line = line.trim();
         line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
-    }) {
-        return Err(Box::new(
-            Problem::error(
-                "config::empty-file",
-                Location::file_start(file),
-                format!("`{}` holds no document", file.path),
-            )
-            .help("add a document starting with `kind:` and `name:`, or delete the file"),
-        ));
+    })
+}
+
+/// A file's documents. One document that cannot be read does not take the others with
+/// it: when the file as a whole does not parse, each document is parsed on its own
+/// (at its place in the file, so locations stay true) and only the bad ones are
+/// reported.
+fn parse_file(file: &Arc<SourceFile>) -> Parsed {
+    if blank(&file.text) {
+        return Parsed {
+            problems: vec![
+                Problem::error(
+                    "config::empty-file",
+                    Location::file_start(file),
+                    format!("`{}` holds no document", file.path),
+                )
+                .help("add a document starting with `kind:` and `name:`, or delete the file"),
+            ],
+            ..Parsed::default()
+        };
     }
-    serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options())
-        .map_err(|error| Box::new(parse_problem(file, &error)))
+    let error =
+        match serde_saphyr::from_multiple_with_options::<Document>(&file.text, parse_options()) {
+            Ok(documents) => {
+                return Parsed {
+                    documents,
+                    ..Parsed::default()
+                };
+            }
+            Err(error) => error,
+        };
+    let ranges = document_ranges(&file.text);
+    if ranges.len() <= 1 {
+        return Parsed {
+            problems: vec![parse_problem(file, &error)],
+            broken: declared_by(&file.text).into_iter().collect(),
+            ..Parsed::default()
+        };
+    }
+    let mut parsed = Parsed::default();
+    for range in ranges {
+        let document = &file.text[range.clone()];
+        if blank(document) {
+            continue;
+        }
+        // The text before the document, blanked byte for byte (newlines kept): offsets,
+        // lines and columns are those of the file.
+        let mut text: String = file.text[..range.start]
+            .bytes()
+            .map(|byte| if byte == b'\n' { '\n' } else { ' ' })
+            .collect();
+        text.push_str(document);
+        match serde_saphyr::from_str_with_options::<Document>(&text, parse_options()) {
+            Ok(document) => parsed.documents.push(document),
+            Err(error) => {
+                parsed.problems.push(parse_problem(file, &error));
+                parsed.broken.extend(declared_by(document));
+            }
+        }
+    }
+    parsed
+}
+
+/// Where each document of `text` is: from a `---` line at column 0 to the next.
+fn document_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let marker = line
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']));
+        if marker && offset > 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&text.len()]))
+        .map(|(&start, &end)| start..end)
+        .collect()
+}
+
+/// The `kind:` and `name:` a document declares at its top level, read line by line
+/// (for a document the parser could not read).
+fn declared_by(document: &str) -> Option<Broken> {
+    let value = |key: &str| {
+        document.lines().find_map(|line| {
+            let value = line.strip_prefix(key)?.split(" #").next()?.trim();
+            let value = value.trim_matches(|c| c == '"' || c == '\'');
+            (!value.is_empty()).then(|| value.to_owned())
+        })
+    };
+    Some(Broken {
+        kind: value("kind:")?,
+        name: value("name:"),
+    })
 }
 
 /// Decode and parse one config file's raw bytes, as `ctx` does for every file (size
-/// limits aside). The entry point of the fuzz target in `fuzz/`.
+/// limits aside): its documents, or the first problem. The entry point of the fuzz
+/// target in `fuzz/`.
 pub fn parse_bytes(path: &str, bytes: Vec<u8>) -> Result<Vec<Document>, Box<Problem>> {
     let file = decode(bytes, path)?;
-    parse_file(&file)
+    let parsed = parse_file(&file);
+    match parsed.problems.into_iter().next() {
+        Some(problem) => Err(Box::new(problem)),
+        None => Ok(parsed.documents),
+    }
 }
 
 /// Map a parser error to a located problem with a fix.
@@ -528,15 +642,15 @@ mod tests {
     fn parse(text: &str) -> Loaded {
         let file = Arc::new(SourceFile::new(String::from("t.yaml"), Arc::from(text)));
         let mut loaded = Loaded::default();
-        match parse_file(&file) {
-            Ok(documents) => loaded
-                .documents
-                .extend(documents.into_iter().map(|document| LoadedDocument {
-                    file: Arc::clone(&file),
-                    document,
-                })),
-            Err(problem) => loaded.problems.push(*problem),
-        }
+        let parsed = parse_file(&file);
+        loaded
+            .documents
+            .extend(parsed.documents.into_iter().map(|document| LoadedDocument {
+                file: Arc::clone(&file),
+                document,
+            }));
+        loaded.problems.extend(parsed.problems);
+        loaded.broken.extend(parsed.broken);
         loaded
     }
 

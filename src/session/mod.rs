@@ -69,6 +69,21 @@ pub fn validate(root: Option<&Path>, today: Date) -> Result<Validation, Vec<Prob
     config::open(root, today)
 }
 
+/// What a workspace declares, even while some of its documents have errors: the rows of
+/// what could be read, and every problem (`ctx list` shows both). `Err` only when there
+/// is no workspace to read (no `ctx.toml`, or one that cannot be read).
+pub fn partial_listing(
+    root: Option<&Path>,
+    today: Date,
+    kind: ListingKind,
+) -> Result<(Listing, Vec<Problem>), Vec<Problem>> {
+    let validation = validate(root, today)?;
+    Ok((
+        crate::listing::of(&validation.workspace, kind),
+        validation.problems,
+    ))
+}
+
 /// What to bundle (and explain): a declared feature, a description matched against
 /// domain keywords, and/or explicit domains and services; whose view; how big.
 #[derive(Debug, Clone, Default)]

@@ -828,3 +828,53 @@ fn shed_content_that_fits_is_filled_back() {
     assert_eq!(status("examples/e.txt"), "included", "filled back");
     assert!(bundle["tokens"]["total"].as_u64().unwrap() <= budget);
 }
+
+/// Issue #15, point 2: two keys or two layers naming the same file and range inline it
+/// once; the others point at it and count 0 (another range is other content).
+#[test]
+fn same_content_is_inlined_once() {
+    let dir = workspace(&[
+        ("src/x.py", "def a():\n    pass\nMARKER = 'only once'\n"),
+        (
+            "domains/org.yaml",
+            "kind: org\nname: acme\npatterns:\n  shared: src/x.py\n",
+        ),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  mine: src/x.py\n  first_lines: { path: src/x.py, lines: 1-2 }\nexamples: src/\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let bundle = json(dir.path(), &["f"]);
+    let item = |id: &str| crate::item_where(&bundle, "id", id).clone();
+    let holder = item("domain:d/patterns/mine");
+    assert!(holder["content"].as_str().unwrap().contains("MARKER"));
+    assert!(holder["tokens"].as_u64().unwrap() > 0);
+    for id in ["org:acme/patterns/shared", "domain:d/examples/src/x.py"] {
+        let other = item(id);
+        assert_eq!(other["same_as"], "domain:d/patterns/mine", "{id}");
+        assert_eq!(other["tokens"], 0, "{id}");
+        assert!(other["content"].is_null(), "{id}");
+        assert_eq!(other["status"], "included", "{id}");
+    }
+    let excerpt = item("domain:d/patterns/first_lines");
+    assert!(excerpt["same_as"].is_null());
+    assert!(excerpt["content"].as_str().unwrap().contains("def a"));
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout.matches("MARKER").count(), 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("_same content as `domain:d/patterns/mine`_"),
+        "{}",
+        run.stdout
+    );
+    let explained = ctx(dir.path(), &["explain", "f"]);
+    assert!(
+        explained
+            .stdout
+            .contains("same content as `domain:d/patterns/mine`, inlined there"),
+        "{}",
+        explained.stdout
+    );
+}

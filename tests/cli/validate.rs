@@ -526,3 +526,166 @@ fn messages_teach() {
         &["write it relative to the workspace root: `domains/src/payment_flow.py`"],
     );
 }
+
+/// Issue #15, point 7: one bad document of a multi-document file is reported alone; the
+/// others are still read and checked, nothing cascades into claims about documents that
+/// exist, and `ctx list` still lists what could be read.
+#[test]
+fn one_bad_document_does_not_poison_the_rest() {
+    let service =
+        |name: &str, extra: &str| format!("kind: service\nname: {name}\ndomain: d\n{extra}");
+    let files = |services: String| {
+        crate::workspace_of(&[
+            ("ctx.toml", ""),
+            (
+                "domains/d.yaml",
+                "kind: domain\nname: d\nquality_gates:\n  t: \"true\"\n",
+            ),
+            ("domains/services.yaml", &services),
+            (
+                "domains/f.yaml",
+                "kind: feature\nname: f\ndomains: [d]\nservices: [api, worker, billing]\nphases:\n  - name: p\n    validation: [t]\n",
+            ),
+        ])
+    };
+    let errors = |stderr: &str| stderr.matches("  × ").count();
+    // A typo in the middle document: one error, at the typo.
+    let dir = files(format!(
+        "{}---\n{}---\n{}",
+        service("api", ""),
+        service("worker", "dependz_on: [api]\n"),
+        service("billing", "depends_on: [api]\n"),
+    ));
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert_eq!(errors(&run.stderr), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("domains/services.yaml:8:1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `depends_on`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unknown service"), "{}", run.stderr);
+    // `ctx list` lists the documents that could be read, says what is wrong, exits 2.
+    let listed = ctx(dir.path(), &["list", "services"]);
+    listed.expect_code(2);
+    assert!(listed.stdout.contains("api ") && listed.stdout.contains("billing "));
+    assert!(!listed.stdout.contains("worker"), "{}", listed.stdout);
+    assert!(
+        listed.stderr.contains("unknown key `dependz_on`"),
+        "{}",
+        listed.stderr
+    );
+    assert!(
+        listed.stderr.contains("listed what could be read"),
+        "{}",
+        listed.stderr
+    );
+    // Two syntax errors in two documents: two errors, each located.
+    let dir = files(format!(
+        "{}---\n{}---\n{}",
+        service("api", "description: \"unclosed\n"),
+        service("worker", ""),
+        service("billing", "description: 'also unclosed\n"),
+    ));
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert_eq!(errors(&run.stderr), 2, "{}", run.stderr);
+    for line in ["domains/services.yaml:5:1", "domains/services.yaml:14:1"] {
+        assert!(run.stderr.contains(line), "{line}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("()"), "{}", run.stderr);
+    // A domain whose `name:` line has the typo: the feature and the services naming it
+    // are not reported (their gate `t` cannot be checked either).
+    let dir = files(format!(
+        "{}---\n{}",
+        service("api", ""),
+        service("worker", "")
+    ));
+    std::fs::write(
+        dir.path().join("domains/d.yaml"),
+        "kind: domain\nnam: d\nquality_gates:\n  t: \"true\"\n",
+    )
+    .unwrap();
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        errors(&run.stderr),
+        2,
+        "the typo, and `billing` undeclared: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("unknown key `nam`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown service `billing`"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Issue #15, point 7: one wrong edge that closes several cycles is one error, with
+/// every edge of the loop located; shared dependencies are fine and the help does not
+/// ask for a tree.
+#[test]
+fn one_dependency_cycle_is_one_error() {
+    let service = |name: &str, deps: &str| {
+        format!("kind: service\nname: {name}\ndomain: d\ndepends_on: [{deps}]\n")
+    };
+    let dir = crate::workspace_of(&[
+        ("ctx.toml", ""),
+        ("domains/d.yaml", "kind: domain\nname: d\n"),
+        (
+            "domains/services.yaml",
+            &[
+                service("web", "api, auth"),
+                service("api", "store, auth"),
+                service("auth", "store"),
+                // The wrong edge: the store depends on the web front end.
+                service("store", "web"),
+            ]
+            .join("---\n"),
+        ),
+    ]);
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr.matches("config::cycle").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("  × ").count(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("tree"), "{}", run.stderr);
+    for edge in [
+        "`web` depends on `api`",
+        "`web` depends on `auth`",
+        "`api` depends on `store`",
+        "`api` depends on `auth`",
+        "`auth` depends on `store`",
+        "`store` depends on `web`",
+    ] {
+        assert_eq!(
+            run.stderr.matches(edge).count(),
+            1,
+            "{edge}: {}",
+            run.stderr
+        );
+    }
+    // Without the wrong edge, the shared dependencies are fine.
+    std::fs::write(
+        dir.path().join("domains/services.yaml"),
+        [
+            service("web", "api, auth"),
+            service("api", "store, auth"),
+            service("auth", "store"),
+            service("store", ""),
+        ]
+        .join("---\n"),
+    )
+    .unwrap();
+    ctx(dir.path(), &["validate"]).expect_code(0);
+}

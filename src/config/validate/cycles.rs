@@ -21,7 +21,7 @@ pub(super) fn check(services: &[Declared<'_, model::Service>], problems: &mut Ve
             (service.wire.name.value.clone(), edges)
         })
         .collect();
-    for cycle in find_cycles(&graph) {
+    for group in loops(find_cycles(&graph)) {
         let edge_location = |from: &str, to: &str| -> Option<Location> {
             let service = services
                 .iter()
@@ -33,33 +33,106 @@ pub(super) fn check(services: &[Declared<'_, model::Service>], problems: &mut Ve
                 .find(|name| name.value == to)?;
             Some(locate(service.file, edge.pos))
         };
-        let rendered = cycle
+        // Shown: the shortest cycle; located: every edge of every cycle in the loop.
+        let shortest = &group[0];
+        let rendered = shortest
             .iter()
-            .chain(cycle.first())
+            .chain(shortest.first())
             .map(|name| format!("`{name}`"))
             .collect::<Vec<_>>()
             .join(" → ");
-        let mut edges = cycle.iter().zip(cycle.iter().cycle().skip(1));
-        let Some((first_from, first_to)) = edges.next() else {
+        // Every edge between services of the loop (its strongly connected component:
+        // those reachable from it that reach it back), in declaration order.
+        let members = &component(&graph, &shortest[0]);
+        let edges: Vec<(&str, &str)> = graph
+            .iter()
+            .filter(|(from, _)| members.contains(from.as_str()))
+            .flat_map(|(from, targets)| {
+                targets
+                    .iter()
+                    .filter(move |to| members.contains(to.as_str()) && *to != from)
+                    .map(move |to| (from.as_str(), to.as_str()))
+            })
+            .collect();
+        let mut located = edges
+            .iter()
+            .filter_map(|&(from, to)| Some((from, to, edge_location(from, to)?)));
+        let Some((first_from, first_to, first_location)) = located.next() else {
             continue;
         };
-        let Some(first_location) = edge_location(first_from, first_to) else {
-            continue;
+        let more = match group.len() {
+            1 => String::new(),
+            count => format!(" (one of {count} cycles through the same services)"),
         };
         let mut problem = Problem::error(
             "config::cycle",
             first_location,
-            format!("`depends_on` cycle: {rendered}"),
+            format!("`depends_on` cycle: {rendered}{more}"),
         )
         .label(format!("`{first_from}` depends on `{first_to}`"))
-        .help("services must form a tree of dependencies; remove one edge of the cycle");
-        for (from, to) in edges {
-            if let Some(location) = edge_location(from, to) {
-                problem = problem.related(location, format!("`{from}` depends on `{to}`"));
-            }
+        .help("a service may not depend on itself through others (several services may share a dependency); remove the edge that points back");
+        for (from, to, location) in located {
+            problem = problem.related(location, format!("`{from}` depends on `{to}`"));
         }
         problems.push(problem);
     }
+}
+
+/// The services that `start` reaches through `depends_on` and that reach it back.
+fn component<'g>(
+    graph: &'g [(String, Vec<String>)],
+    start: &'g str,
+) -> std::collections::HashSet<&'g str> {
+    let reach = |forward: bool| {
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::from([start]);
+        let mut queue = vec![start];
+        while let Some(node) = queue.pop() {
+            for (from, targets) in graph {
+                let next: Vec<&str> = if forward {
+                    if from != node {
+                        continue;
+                    }
+                    targets.iter().map(String::as_str).collect()
+                } else if targets.iter().any(|target| target == node) {
+                    vec![from.as_str()]
+                } else {
+                    continue;
+                };
+                for next in next {
+                    if seen.insert(next) {
+                        queue.push(next);
+                    }
+                }
+            }
+        }
+        seen
+    };
+    let forward = reach(true);
+    reach(false)
+        .into_iter()
+        .filter(|node| forward.contains(node))
+        .collect()
+}
+
+/// Cycles grouped into loops: cycles that share a service are one loop (one problem),
+/// each loop's cycles shortest first.
+fn loops(cycles: Vec<Vec<String>>) -> Vec<Vec<Vec<String>>> {
+    let mut groups: Vec<Vec<Vec<String>>> = Vec::new();
+    for cycle in cycles {
+        let (mut touching, rest): (Vec<_>, Vec<_>) = groups.into_iter().partition(|group| {
+            group
+                .iter()
+                .any(|other| other.iter().any(|name| cycle.contains(name)))
+        });
+        let mut merged: Vec<Vec<String>> = touching.drain(..).flatten().collect();
+        merged.push(cycle);
+        groups = rest;
+        groups.push(merged);
+    }
+    for group in &mut groups {
+        group.sort_by_key(Vec::len);
+    }
+    groups
 }
 
 /// Every elementary cycle's node list, each reported once (rotated to start at its

@@ -124,10 +124,19 @@ pub(super) struct Tables<'a> {
     pub(super) services: HashMap<&'a str, &'a model::Service>,
     pub(super) domain_names: &'a [String],
     pub(super) service_names: &'a [String],
+    /// Documents that could not be read (already reported), by kind and name.
+    pub(super) broken: &'a [crate::config::load::Broken],
 }
 
 impl Tables<'_> {
-    /// Check that `name` is a declared domain or service; error at the reference.
+    /// Whether a document of `kind` named `name` could not be read: what refers to it
+    /// cannot be checked, and is not reported (the document's own error is).
+    pub(super) fn is_broken(&self, kind: &str, name: &str) -> bool {
+        self.broken.iter().any(|broken| broken.could_be(kind, name))
+    }
+
+    /// Check that `name` is a declared domain or service; error at the reference
+    /// (unless it names a document that could not be read).
     pub(super) fn reference(
         &self,
         convert: &mut Converter<'_>,
@@ -145,7 +154,7 @@ impl Tables<'_> {
                 self.service_names,
             ),
         };
-        if !known {
+        if !known && !self.is_broken(kind, &name.value) {
             let problem = Problem::error(
                 "config::unknown-reference",
                 convert.locate(name.pos),

@@ -36,6 +36,21 @@ pub(super) fn feature(
             }
         }
     }
+    // With a document of its scope unreadable, the gates and patterns phases may name
+    // are not all known: names not found are not reported (the document's error is).
+    let incomplete = tables.broken.iter().any(|broken| broken.kind == "org")
+        || wire
+            .domains
+            .iter()
+            .any(|name| tables.is_broken("domain", &name.value))
+        || wire.services.iter().any(|name| {
+            tables.is_broken("service", &name.value)
+                || tables
+                    .services
+                    .get(name.value.as_str())
+                    .and_then(|service| service.domain.as_ref())
+                    .is_some_and(|domain| tables.is_broken("domain", &domain.value))
+        });
     // Gate names a phase may cite: every gate key of the feature's scope, the org's
     // included (`ctx gates <feature>` runs those too).
     let mut gate_names: Vec<String> = tables
@@ -84,6 +99,7 @@ pub(super) fn feature(
             tables,
             &scope_domains,
             &gate_names,
+            incomplete,
         ));
     }
     Feature {
@@ -124,6 +140,7 @@ fn convert_phase(
     tables: &Tables<'_>,
     scope_domains: &[&str],
     gate_names: &[String],
+    incomplete: bool,
 ) -> Phase {
     let mut phase_domains = Vec::new();
     for domain in &phase.domains {
@@ -162,10 +179,13 @@ fn convert_phase(
         .collect();
     known_patterns.dedup();
     for pattern in &phase.patterns {
-        if !known_patterns.contains(&pattern.value) {
-            let problem = Problem::error(
-                "config::unknown-pattern",
-                convert.locate(pattern.pos),
+        if !incomplete && !known_patterns.contains(&pattern.value) {
+            let message = if lookup_domains.is_empty() {
+                format!(
+                    "phase `{}` names pattern `{}`, but no domain is in its scope to declare it",
+                    phase.name.value, pattern.value,
+                )
+            } else {
                 format!(
                     "phase `{}` names pattern `{}`, which none of its domains ({}) declares",
                     phase.name.value,
@@ -175,7 +195,12 @@ fn convert_phase(
                         .map(|name| format!("`{name}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ),
+                )
+            };
+            let problem = Problem::error(
+                "config::unknown-pattern",
+                convert.locate(pattern.pos),
+                message,
             )
             .label("unknown pattern");
             convert.problems.push(suggest::with_did_you_mean(
@@ -193,7 +218,7 @@ fn convert_phase(
             validation.push(ValidationStep::Prose(text.to_owned()));
             continue;
         }
-        if !gate_names.iter().any(|gate| gate == text) {
+        if !incomplete && !gate_names.iter().any(|gate| gate == text) {
             let problem = Problem::error(
                 "config::unknown-gate",
                 convert.locate(step.pos),

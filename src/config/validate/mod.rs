@@ -107,6 +107,7 @@ pub fn validate(
             .collect(),
         domain_names: &domain_names,
         service_names: &service_names,
+        broken: &loaded.broken,
     };
 
     // 2 and 3. Fields and references, document by document.
@@ -165,7 +166,7 @@ pub fn validate(
             |file| Location::token_at(file, origin.line, origin.column),
         )
     };
-    super::lineage::check(&workspace, &at, &mut problems);
+    super::lineage::check(&workspace, &loaded.broken, &at, &mut problems);
     expiry::check(&workspace, today, &at, &mut problems);
     feature::check_placeholders(&workspace, &at, &mut problems);
     Validation {

@@ -18,7 +18,8 @@ use super::tokens;
 use crate::config::placeholders;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::{
-    Agent, AgentSection, Feature, LayerKind, Origin, Section, ValidationStep, Workspace,
+    Agent, AgentSection, DomainPatterns, Feature, LayerKind, Origin, Section, ValidationStep,
+    Workspace,
 };
 use crate::date::Date;
 use crate::ids::{GateId, ItemId, LayerId};
@@ -85,6 +86,9 @@ pub fn build(
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
     let private = apply_agent(&mut merged, request.agent);
+    if let Some(feature) = request.scope.feature {
+        apply_feature(&mut merged, feature);
+    }
     let resolver = &*workspace.resolver;
     let mut cache = match std::mem::replace(&mut options.cache, CacheUse::Off) {
         CacheUse::On(preload) => TokenCache::open_with(&workspace.root, preload),
@@ -100,6 +104,7 @@ pub fn build(
         max_bytes: workspace.settings.max_file_bytes,
         secrets: options.secrets,
         tokenizer: options.tokenizer,
+        document: options.document,
     };
     // Files are read, scanned and counted on all cores.
     let inlined = crate::parallel::map(&jobs, |job| {
@@ -157,7 +162,6 @@ pub fn build(
             return Err(BuildError::Secrets(found));
         }
     }
-    let cache_note = cache.save().err();
     let layers = layer_list(&plans, &BTreeMap::new());
     let mut bundle = Bundle {
         schema: "ctx.bundle/v1",
@@ -193,7 +197,7 @@ pub fn build(
         notes,
         secrets: found,
         digest: String::new(),
-        cache_note,
+        cache_note: None,
         matched: request.matched.clone(),
     };
     if options.secrets != SecretsMode::Off {
@@ -203,18 +207,18 @@ pub fn build(
         }
     }
     let measurer = Measurer::new(
-        &bundle,
         options.document,
         &workspace.root,
         &workspace.settings.template,
         options.tokenizer,
-    )
-    .map_err(RenderError::from)?;
-    bundle.tokens.total = budget::fit(&mut bundle, options.budget, &mut |bundle| {
+    );
+    let fitted = budget::fit(&mut bundle, options.budget, &mut |bundle| {
         tally(bundle);
         bundle.seal();
-        Ok::<_, BuildError>(measurer.count(bundle)?)
-    })?;
+        Ok::<_, BuildError>(measurer.count(bundle, &mut cache)?)
+    });
+    bundle.cache_note = cache.save().err();
+    bundle.tokens.total = fitted?;
     Ok(bundle)
 }
 
@@ -343,6 +347,28 @@ fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
 /// Apply a view: private items outside their audience are removed (their keys are
 /// returned, so that nothing else names them: a phase's pattern or gate, say), and
 /// items off the agent's topics or sections are marked `filtered-agent`.
+/// A feature that takes only the domain patterns its phases name (`domain_patterns:
+/// named`) leaves the others out, listed as `filtered-feature`.
+fn apply_feature(merged: &mut Merged, feature: &Feature) {
+    if feature.domain_patterns != DomainPatterns::Named {
+        return;
+    }
+    let named: Vec<&str> = feature
+        .phases
+        .iter()
+        .flat_map(|phase| phase.patterns.iter().map(String::as_str))
+        .collect();
+    for item in &mut merged.items {
+        if item.status == Status::Included
+            && item.section == Section::Patterns
+            && merged.layers[item.layer].kind == LayerKind::Domain
+            && !named.contains(&item.key.as_str())
+        {
+            item.status = Status::FilteredFeature;
+        }
+    }
+}
+
 fn apply_agent(merged: &mut Merged, agent: Option<&Agent>) -> Vec<(Section, String)> {
     let mut private: Vec<(Section, String)> = Vec::new();
     merged.items.retain(|item| {

@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 
 use rustc_hash::FxHashMap;
 
+use super::document::Document;
 use super::tokens;
 use crate::config::settings::Tokenizer;
 use crate::config::workspace::LineRange;
@@ -32,8 +33,9 @@ use crate::state::State;
 /// What the cache knows about one text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Entry {
-    /// Token counts by tokenizer ([`slot`]); `None` when not counted yet.
-    pub tokens: [Option<u32>; 2],
+    /// Token counts by tokenizer ([`slot`]), then of the text as framed in each
+    /// document ([`framed_slot`]); `None` when not counted yet.
+    pub tokens: [Option<u32>; SLOTS],
     /// Whether the secret scan found nothing; `None` when not scanned yet.
     pub clean: Option<bool>,
     /// The text's shape, for fencing it without reading it.
@@ -89,10 +91,23 @@ pub fn slot(tokenizer: Tokenizer) -> usize {
     }
 }
 
+/// Counts per text: two tokenizers × (the text, its Markdown frame, its JSON frame).
+pub const SLOTS: usize = 6;
+
+/// The index in [`Entry::tokens`] of the count of a text as framed in `document` (see
+/// `measure::framed`).
+pub fn framed_slot(tokenizer: Tokenizer, document: Document) -> usize {
+    let form = match document {
+        Document::Markdown => 1,
+        Document::Json => 2,
+    };
+    2 * form + slot(tokenizer)
+}
+
 /// Entries kept at most; past this, only the ones this run used are written back.
 const MAX_ENTRIES: usize = 1 << 20;
-/// Bytes per entry on disk: hash, two counts, scan state, backtick run, final newline.
-const ENTRY_BYTES: usize = 32 + 4 + 4 + 1 + 4 + 1 + CHECK_BYTES + CHECK_BYTES;
+/// Bytes per entry on disk: hash, counts, scan state, backtick run, final newline.
+const ENTRY_BYTES: usize = 32 + 4 * SLOTS + 1 + 4 + 1 + CHECK_BYTES + CHECK_BYTES;
 /// Bytes per file on disk: key, device, inode, size, two timestamps, hash, lossy.
 const SEEN_BYTES: usize = 32 + 8 + 8 + 8 + 16 + 16 + 32 + 1 + CHECK_BYTES;
 /// Each record ends with the first bytes of its blake3: a damaged record is ignored (and
@@ -208,10 +223,7 @@ impl TokenCache {
         let (slot, used) = self.entries.entry(*hash.as_bytes()).or_default();
         *used = true;
         let merged = Entry {
-            tokens: [
-                entry.tokens[0].or(slot.tokens[0]),
-                entry.tokens[1].or(slot.tokens[1]),
-            ],
+            tokens: std::array::from_fn(|index| entry.tokens[index].or(slot.tokens[index])),
             clean: entry.clean.or(slot.clean),
             shape: entry.shape.or(slot.shape),
         };
@@ -283,7 +295,7 @@ fn header() -> Vec<u8> {
         })
         .unwrap_or_default();
     format!(
-        "ctx token cache v2 {} {} {build}\n",
+        "ctx token cache v3 {} {} {build}\n",
         env!("CARGO_PKG_VERSION"),
         crate::secrets::fingerprint()
     )
@@ -469,7 +481,10 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
     for _ in 0..count {
         let record = reader.0.get(..ENTRY_BYTES - 2 * CHECK_BYTES)?;
         let key = reader.array()?;
-        let tokens = [known(reader.u32()?), known(reader.u32()?)];
+        let mut tokens = [None; SLOTS];
+        for count in &mut tokens {
+            *count = known(reader.u32()?);
+        }
         let clean = reader.tri()?;
         let run = known(reader.u32()?);
         let newline = reader.tri()?;
@@ -542,7 +557,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut cache = TokenCache::open(root.path());
         let entry = Entry {
-            tokens: [Some(12), None],
+            tokens: [Some(12), None, None, None, None, None],
             clean: Some(true),
             shape: None,
         };
@@ -563,7 +578,7 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let mut cache = TokenCache::open(root.path());
         let entry = Entry {
-            tokens: [Some(7), Some(7)],
+            tokens: [Some(7), Some(7), Some(9), None, None, Some(11)],
             clean: Some(true),
             shape: None,
         };
@@ -591,7 +606,7 @@ mod tests {
         cache.record(
             &hash("x"),
             Entry {
-                tokens: [Some(1), Some(1)],
+                tokens: [Some(1), Some(1), None, None, None, None],
                 clean: Some(true),
                 shape: None,
             },
@@ -620,7 +635,7 @@ mod tests {
         cache.record(
             &hash("a"),
             Entry {
-                tokens: [Some(3), None],
+                tokens: [Some(3), None, None, None, None, None],
                 clean: None,
                 shape: None,
             },
@@ -628,7 +643,7 @@ mod tests {
         cache.record(
             &hash("a"),
             Entry {
-                tokens: [None, Some(4)],
+                tokens: [None, Some(4), None, None, None, None],
                 clean: Some(false),
                 shape: None,
             },
@@ -636,7 +651,7 @@ mod tests {
         assert_eq!(
             cache.get(&hash("a")),
             Entry {
-                tokens: [Some(3), Some(4)],
+                tokens: [Some(3), Some(4), None, None, None, None],
                 clean: Some(false),
                 shape: None,
             }

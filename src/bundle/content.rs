@@ -50,6 +50,8 @@ struct Inner {
     /// blake3 of the text as written (after redaction).
     digest: blake3::Hash,
     shape: Shape,
+    /// Its count as framed in the document being built (`measure::framed`), if known.
+    framed: Option<usize>,
     /// An error met while the template printed this content (fmt errors carry none).
     render_error: Mutex<Option<ContentError>>,
     /// The read-ahead of the write in progress, and this content's place in it.
@@ -101,6 +103,8 @@ pub struct Read<'a> {
     /// The text as written (redacted) when secrets were found.
     pub redacted: Option<&'a str>,
     pub redactions: Vec<Finding>,
+    /// Its count as framed in the document being built.
+    pub framed: Option<usize>,
 }
 
 impl Content {
@@ -127,6 +131,7 @@ impl Content {
             redactions: read.redactions,
             digest,
             shape,
+            framed: read.framed,
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
@@ -144,6 +149,7 @@ impl Content {
         max_bytes: u64,
         seen: Seen,
         shape: Shape,
+        framed: usize,
     ) -> Self {
         let hash = blake3::Hash::from_bytes(seen.hash);
         Self(Arc::new(Inner {
@@ -157,10 +163,16 @@ impl Content {
             redactions: Vec::new(),
             digest: hash,
             shape,
+            framed: Some(framed),
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
+    }
+
+    /// Its count as framed in the document being built (`measure::framed`), if known.
+    pub fn framed(&self) -> Option<usize> {
+        self.0.framed
     }
 
     /// The fence-relevant shape of the written text.
@@ -368,6 +380,7 @@ impl Content {
             lossy: false,
             redacted: redacted.as_deref(),
             redactions,
+            framed: None,
         })
     }
 }
@@ -397,7 +410,7 @@ mod tests {
                 hash: *blake3::hash(text.as_bytes()).as_bytes(),
                 lossy,
             };
-            Content::known(path, name, None, 1 << 20, seen, shape)
+            Content::known(path, name, None, 1 << 20, seen, shape, 0)
         };
         let plain = known("a.rs", b"let s = \"\t\";\n", "let s = \"\t\";\n", false);
         assert_eq!(

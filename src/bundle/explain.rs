@@ -114,6 +114,9 @@ fn reason(item: &ItemJson) -> String {
         )),
         Status::Overridden => parts.push(format!("overridden by {}", origins(&item.overridden_by))),
         Status::FilteredAgent => parts.push(String::from("not for this agent")),
+        Status::FilteredFeature => parts.push(String::from(
+            "no phase names it, and the feature takes only named domain patterns (`domain_patterns: named`)",
+        )),
     }
     if !item.overrides.is_empty() {
         parts.push(format!("overrides {}", origins(&item.overrides)));

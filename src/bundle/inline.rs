@@ -10,6 +10,7 @@ use std::path::Path;
 use super::cache::{self, Entry, Seen, Stat, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
+use super::measure::{self, Document};
 use super::model::SecretJson;
 use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
@@ -57,6 +58,8 @@ pub struct Limits {
     pub max_bytes: u64,
     pub secrets: SecretsMode,
     pub tokenizer: Tokenizer,
+    /// The document the bundle is written as (each text's framed count is for it).
+    pub document: Document,
 }
 
 /// Inline one file (called on all cores).
@@ -123,9 +126,15 @@ pub fn one(
                 (true, Some(count)) => count as usize,
                 _ => tokens::count(limits.tokenizer, &written),
             };
+            let framed_slot = cache::framed_slot(limits.tokenizer, limits.document);
+            let framed = match (findings.is_empty(), known.tokens[framed_slot]) {
+                (true, Some(framed)) => framed as usize,
+                _ => measure::framed(limits.tokenizer, limits.document, &written, count),
+            };
             let mut learned = Entry::default();
             if findings.is_empty() {
                 learned.tokens[slot] = Some(u32::try_from(count).unwrap_or(u32::MAX - 1));
+                learned.tokens[framed_slot] = Some(u32::try_from(framed).unwrap_or(u32::MAX - 1));
             }
             if limits.secrets != SecretsMode::Off {
                 learned.clean = Some(findings.is_empty());
@@ -151,6 +160,7 @@ pub fn one(
                 lossy,
                 redacted,
                 redactions: findings,
+                framed: Some(framed),
             });
             if learned.tokens[slot].is_some() {
                 learned.shape = Some(written.shape());
@@ -202,6 +212,7 @@ fn remembered(
     let known = cache.get(&hash);
     let clean = limits.secrets == SecretsMode::Off || known.clean == Some(true);
     let count = known.tokens[cache::slot(limits.tokenizer)]?;
+    let framed = known.tokens[cache::framed_slot(limits.tokenizer, limits.document)]?;
     let shape = known.shape?;
     if !clean {
         return None;
@@ -223,6 +234,7 @@ fn remembered(
             limits.max_bytes,
             seen,
             shape,
+            framed as usize,
         )),
         notes: note.into_iter().collect(),
         secrets: Vec::new(),
@@ -264,6 +276,7 @@ mod tests {
             max_bytes: 1 << 20,
             secrets: SecretsMode::Redact,
             tokenizer: Tokenizer::O200k,
+            document: Document::Markdown,
         };
         let id = "domain:d/patterns/p".parse().unwrap();
         one(&job, &id, &Resolver::new(root), limits, cache)

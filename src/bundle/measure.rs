@@ -21,74 +21,91 @@
 
 use std::path::Path;
 
-use super::content::{self, ContentError};
+use super::cache::TokenCache;
+use super::content::{self, Content, ContentError};
 use super::json;
 use super::model::Bundle;
 use super::render::{self, Contents, RenderError};
 use super::tokens;
 use crate::config::settings::Tokenizer;
 
-/// The document a bundle is written as; its token total is the exact count of that
-/// document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Document {
-    #[default]
-    Markdown,
-    Json,
-}
+pub use super::document::Document;
 
 /// Stands in for the total while a document is measured: the line holding it (the
 /// count line) is left out of the count, as the total cannot count itself.
 const TOTAL_STAND_IN: usize = 7_070_707_070_707;
 
+/// The count of a file's text as the built-in documents frame it, which depends on the
+/// text alone (so the token cache keeps it by the text's hash):
+///
+/// - Markdown: `"\n" + text` plus the newline the template adds after a text without
+///   one, from the end of the fence line (` ```python`) to the closing fence. Both ends
+///   always split when the language ends in a letter or digit (see the module docs).
+/// - JSON: `␠"` + the escaped text + `"\n`, from after `"content":` to the indentation of
+///   the closing brace: a punctuation run never takes the space after it, and a closing
+///   quote takes the newline but never the spaces after it.
+pub fn framed(tokenizer: Tokenizer, document: Document, text: &str, count: usize) -> usize {
+    let newline = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    match document {
+        Document::Markdown => match Segment::of(tokenizer, text, Some(count)) {
+            Segment::Cut { head, middle, tail } => {
+                tokens::count(tokenizer, &format!("\n{head}"))
+                    + middle
+                    + tokens::count(tokenizer, &format!("{tail}{newline}"))
+            }
+            Segment::Whole(text) => tokens::count(tokenizer, &format!("\n{text}{newline}")),
+        },
+        Document::Json => {
+            let mut framed = Vec::with_capacity(text.len() + text.len() / 8 + 4);
+            framed.extend_from_slice(b" \"");
+            json::escape_into(&mut framed, text.as_bytes());
+            framed.extend_from_slice(b"\"\n");
+            tokens::count(tokenizer, &String::from_utf8_lossy(&framed))
+        }
+    }
+}
+
 /// Counts the document of one bundle, exactly, as its contents are shed and restored.
+///
+/// The document is rendered with a stand-in for each file content (nothing is read).
+/// A content framed as the built-in documents frame it counts by its [`framed`] count,
+/// known from building; any other (a custom template, a file without a language) is
+/// read once and counted by its [`Segment`]. The document's own text is counted through
+/// the token cache: it repeats from run to run, and a repeated bundle then loads no
+/// vocabulary.
 #[derive(Debug)]
 pub struct Measurer<'a> {
     document: Document,
     root: &'a Path,
     template: &'a str,
     tokenizer: Tokenizer,
-    /// By item: its content as the document holds it.
-    segments: Vec<Option<Segment>>,
+    /// Contents read because they were not framed as expected, by item.
+    read: std::cell::RefCell<std::collections::HashMap<usize, Segment>>,
 }
 
 impl<'a> Measurer<'a> {
-    /// Read every content of `bundle` once more (on every core) to keep its head and
-    /// tail; JSON also counts each escaped text.
     pub fn new(
-        bundle: &Bundle,
         document: Document,
         root: &'a Path,
         template: &'a str,
         tokenizer: Tokenizer,
-    ) -> Result<Self, ContentError> {
-        let segments = crate::parallel::map(&bundle.items, |item| {
-            let Some(content) = &item.content else {
-                return Ok(None);
-            };
-            let text = content.text()?;
-            Ok(Some(match document {
-                Document::Markdown => Segment::of(tokenizer, &text, Some(item.tokens)),
-                Document::Json => {
-                    let mut escaped = Vec::with_capacity(text.len() + text.len() / 8);
-                    json::escape_into(&mut escaped, text.as_bytes());
-                    let escaped = String::from_utf8_lossy(&escaped);
-                    Segment::of(tokenizer, &escaped, None)
-                }
-            }))
-        });
-        Ok(Self {
+    ) -> Self {
+        Self {
             document,
             root,
             template,
             tokenizer,
-            segments: segments.into_iter().collect::<Result<_, ContentError>>()?,
-        })
+            read: std::cell::RefCell::default(),
+        }
     }
 
     /// The exact count of `bundle`'s document as it would be written now, without its
     /// count line.
-    pub fn count(&self, bundle: &mut Bundle) -> Result<usize, RenderError> {
+    pub fn count(&self, bundle: &mut Bundle, cache: &mut TokenCache) -> Result<usize, RenderError> {
         for (index, item) in bundle.items.iter().enumerate() {
             if let Some(content) = &item.content {
                 content.set_stand_in(Some(index));
@@ -114,31 +131,92 @@ impl<'a> Measurer<'a> {
         }
         rendered?;
         let text = String::from_utf8_lossy(&out);
-        Ok(self.count_text(&without_count_line(&text)))
+        self.count_text(&without_count_line(&text), bundle, cache)
     }
 
-    fn count_text(&self, mut text: &str) -> usize {
-        let mut counter = Counter::new(self.tokenizer);
+    fn count_text(
+        &self,
+        mut text: &str,
+        bundle: &Bundle,
+        cache: &mut TokenCache,
+    ) -> Result<usize, RenderError> {
+        let tokenizer = self.tokenizer;
+        let mut counter = Counter::new(|text: &str| cache.count(tokenizer, text));
         while let Some(at) = text.find('\u{e000}') {
-            counter.text(&text[..at]);
-            text = &text[at..];
-            let segment = content::stand_in_at(text)
-                .and_then(|(index, length)| Some((self.segments.get(index)?.as_ref()?, length)));
-            match segment {
-                Some((segment, length)) => {
-                    counter.segment(segment);
-                    text = &text[length..];
-                }
+            let (before, rest) = text.split_at(at);
+            let found = content::stand_in_at(rest).and_then(|(index, length)| {
+                let item = bundle.items.get(index)?;
+                Some((index, item, item.content.as_ref()?, &rest[length..]))
+            });
+            let Some((index, item, content, after)) = found else {
                 // Not a stand-in: the document's own text.
-                None => {
-                    let next = '\u{e000}'.len_utf8();
-                    counter.text(&text[..next]);
-                    text = &text[next..];
-                }
+                let next = at + '\u{e000}'.len_utf8();
+                counter.text(&text[..next]);
+                text = &text[next..];
+                continue;
+            };
+            if let Some((before, count, after)) = self.framed_here(before, content, after) {
+                counter.text(before);
+                counter.known(count);
+                text = after;
+                continue;
             }
+            counter.text(before);
+            let mut read = self.read.borrow_mut();
+            if !read.contains_key(&index) {
+                read.insert(index, self.segment(content, item.tokens)?);
+            }
+            counter.segment(&read[&index]);
+            text = after;
         }
         counter.text(text);
-        counter.finish()
+        Ok(counter.finish())
+    }
+
+    /// When `content` sits in its frame, with its framed count known: the text before
+    /// the frame, the count, and the text after it.
+    fn framed_here<'t>(
+        &self,
+        before: &'t str,
+        content: &Content,
+        after: &'t str,
+    ) -> Option<(&'t str, usize, &'t str)> {
+        let count = content.framed()?;
+        let bytes = before.as_bytes();
+        match self.document {
+            Document::Markdown => {
+                let [.., language_end, b'\n'] = bytes else {
+                    return None;
+                };
+                let after = match content.ends_with_newline() {
+                    true => after,
+                    false => after.strip_prefix('\n')?,
+                };
+                let next = *after.as_bytes().first()?;
+                (language_end.is_ascii_alphanumeric() && next.is_ascii_graphic() && next != b'/')
+                    .then(|| (&before[..before.len() - 1], count, after))
+            }
+            Document::Json => {
+                let before = before.strip_suffix(" \"")?;
+                let after = after.strip_prefix("\"\n")?;
+                (before.ends_with(':')
+                    && !matches!(after.as_bytes().first(), Some(b'\r' | b'\n' | b'/')))
+                .then_some((before, count, after))
+            }
+        }
+    }
+
+    /// A content read, as the document holds it.
+    fn segment(&self, content: &Content, tokens: usize) -> Result<Segment, ContentError> {
+        let text = content.text()?;
+        Ok(match self.document {
+            Document::Markdown => Segment::of(self.tokenizer, &text, Some(tokens)),
+            Document::Json => {
+                let mut escaped = Vec::with_capacity(text.len() + text.len() / 8);
+                json::escape_into(&mut escaped, text.as_bytes());
+                Segment::of(self.tokenizer, &String::from_utf8_lossy(&escaped), None)
+            }
+        })
     }
 }
 
@@ -208,19 +286,20 @@ impl Segment {
     }
 }
 
-/// Adds up a document given as its own text and [`Segment`]s, in order.
-#[derive(Debug)]
-pub struct Counter {
-    tokenizer: Tokenizer,
+/// Adds up a document given as its own text and [`Segment`]s, in order; the document's
+/// own text is counted by `count` (exactly; a cache of exact counts will do), in the
+/// pieces between places where it always splits.
+pub struct Counter<F: FnMut(&str) -> usize> {
+    count: F,
     /// Text since the last place the document always splits, not yet counted.
     pending: String,
     total: usize,
 }
 
-impl Counter {
-    pub fn new(tokenizer: Tokenizer) -> Self {
+impl<F: FnMut(&str) -> usize> Counter<F> {
+    pub fn new(count: F) -> Self {
         Self {
-            tokenizer,
+            count,
             pending: String::new(),
             total: 0,
         }
@@ -235,16 +314,29 @@ impl Counter {
             Segment::Whole(text) => self.pending.push_str(text),
             Segment::Cut { head, middle, tail } => {
                 self.pending.push_str(head);
-                self.total += tokens::count(self.tokenizer, &self.pending);
-                self.pending.clear();
-                self.total += middle;
+                self.known(*middle);
                 self.pending.push_str(tail);
             }
         }
     }
 
-    pub fn finish(self) -> usize {
-        self.total + tokens::count(self.tokenizer, &self.pending)
+    /// Text whose count is known, at a place where the document always splits (after
+    /// what came before, and before what follows).
+    pub fn known(&mut self, count: usize) {
+        self.flush();
+        self.total += count;
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.total += (self.count)(&self.pending);
+            self.pending.clear();
+        }
+    }
+
+    pub fn finish(mut self) -> usize {
+        self.flush();
+        self.total
     }
 }
 
@@ -254,7 +346,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn total(tokenizer: Tokenizer, parts: &[(String, bool)]) -> usize {
-        let mut counter = Counter::new(tokenizer);
+        let mut counter = Counter::new(|text: &str| tokens::count(tokenizer, text));
         for (text, is_content) in parts {
             if *is_content {
                 let known = tokens::count(tokenizer, text);
@@ -309,6 +401,41 @@ mod tests {
             let tokenizer = if cl100k { Tokenizer::Cl100k } else { Tokenizer::O200k };
             let whole: String = parts.iter().map(|(text, _)| text.as_str()).collect();
             prop_assert_eq!(total(tokenizer, &parts), tokens::count(tokenizer, &whole));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The frames of the built-in documents split where `framed` says, whatever
+        /// surrounds them.
+        #[test]
+        fn framed_counts_add_up_in_any_surroundings(
+            before in tricky(),
+            text in tricky(),
+            after in tricky(),
+            language in prop_oneof![Just("py"), Just("rust"), Just("c99")],
+            cl100k in any::<bool>(),
+        ) {
+            let tokenizer = if cl100k { Tokenizer::Cl100k } else { Tokenizer::O200k };
+            let count = |text: &str| tokens::count(tokenizer, text);
+            let newline = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+            let markdown = format!("{before}```{language}\n{text}{newline}```{after}");
+            prop_assert_eq!(
+                count(&markdown),
+                count(&format!("{before}```{language}"))
+                    + framed(tokenizer, Document::Markdown, &text, count(&text))
+                    + count(&format!("```{after}"))
+            );
+            let mut escaped = Vec::new();
+            json::escape_into(&mut escaped, text.as_bytes());
+            let escaped = String::from_utf8(escaped).unwrap();
+            let json = format!("{before}\"content\": \"{escaped}\"\n    }}{after}");
+            prop_assert_eq!(
+                count(&json),
+                count(&format!("{before}\"content\":"))
+                    + framed(tokenizer, Document::Json, &text, count(&text))
+                    + count(&format!("    }}{after}"))
+            );
         }
     }
 

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod build;
 pub mod cache;
 pub mod content;
+pub mod document;
 pub mod explain;
 pub mod files;
 mod inline;

@@ -48,11 +48,12 @@ pub enum RenderError {
 }
 
 /// Statuses the Markdown leaves out of the pattern and example sections.
-const HIDDEN: [Status; 4] = [
+const HIDDEN: [Status; 5] = [
     Status::Overridden,
     Status::Disabled,
     Status::Expired,
     Status::FilteredAgent,
+    Status::FilteredFeature,
 ];
 
 /// Each layer's position in the bundle, by kind and name.

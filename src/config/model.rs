@@ -564,6 +564,11 @@ pub struct Feature {
     /// Token budget for this feature's bundle.
     #[serde(default)]
     pub budget: Option<Spanned<u64>>,
+    /// Which patterns of its domains the feature takes: `all` (the default), or `named`:
+    /// only those its phases name.
+    #[serde(default)]
+    #[schemars(schema_with = "domain_patterns_schema")]
+    pub domain_patterns: Option<Spanned<String>>,
     #[serde(default)]
     pub patterns: ItemMap<Pattern>,
     #[serde(default)]
@@ -572,6 +577,13 @@ pub struct Feature {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+}
+
+fn domain_patterns_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "enum": ["all", "named", null],
+        "description": "Which patterns of its domains the feature takes: `all` (the default), or `named`: only those its phases name."
+    })
 }
 
 /// `kind: agent`: a view of the bundle for one role.

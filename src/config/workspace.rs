@@ -356,8 +356,21 @@ pub struct Feature {
     pub inputs: Vec<Input>,
     pub phases: Vec<Phase>,
     pub budget: Option<u64>,
+    /// Which patterns of its domains the feature takes.
+    pub domain_patterns: DomainPatterns,
     pub items: Items,
     pub origin: Origin,
+}
+
+/// Which patterns of its domains a feature takes (`domain_patterns:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainPatterns {
+    /// Every pattern of every domain in scope.
+    #[default]
+    All,
+    /// Only the domain patterns its phases name (its own and its services' all the same).
+    Named,
 }
 
 /// `kind: agent`.

@@ -50,6 +50,8 @@ pub enum Status {
     Disabled,
     Overridden,
     FilteredAgent,
+    /// A domain pattern no phase names, in a feature that takes only named ones.
+    FilteredFeature,
 }
 
 impl Status {
@@ -64,6 +66,7 @@ impl Status {
             Self::Disabled => "disabled",
             Self::Overridden => "overridden",
             Self::FilteredAgent => "filtered-agent",
+            Self::FilteredFeature => "filtered-feature",
         }
     }
 }

@@ -878,3 +878,78 @@ fn same_content_is_inlined_once() {
         explained.stdout
     );
 }
+
+/// Issue #15, point 10: a feature can take only the domain patterns its phases name
+/// (`domain_patterns: named`, the shipped `cart`); its own, the org's and its services'
+/// patterns stay; the others are listed as left out, never silently dropped.
+#[test]
+fn a_feature_can_take_less_than_all_of_its_domains() {
+    let args = ["cart", "--today", "2026-12-04"];
+    let bundle = json(&repo_root(), &args);
+    let status = |id: &str| crate::item_where(&bundle, "id", id)["status"].clone();
+    assert_eq!(
+        status("domain:inventory/patterns/inventory_sync"),
+        "filtered-feature"
+    );
+    for id in [
+        "domain:inventory/patterns/inventory_reservation",
+        "domain:product_catalog/patterns/pricing",
+        "domain:product_catalog/patterns/product_search",
+        "org:acme/patterns/domain_events",
+    ] {
+        assert_eq!(status(id), "included", "{id}");
+    }
+    let mut all = vec!["bundle"];
+    all.extend_from_slice(&args);
+    let run = ctx(&repo_root(), &all);
+    run.expect_code(0);
+    assert!(
+        !run.stdout.contains("domains/src/inventory/sync.py`\n"),
+        "{}",
+        run.stdout
+    );
+    insta::assert_snapshot!("cart_bundle_takes_named_domain_patterns", run.stdout);
+    let explained = ctx(&repo_root(), &["explain", "cart", "--today", "2026-12-04"]);
+    assert!(
+        explained
+            .stdout
+            .contains("filtered-feature   patterns/inventory_sync"),
+        "{}",
+        explained.stdout
+    );
+    // A value other than `all` or `named` is a located error; `named` with phases that
+    // name no pattern is a warning (the bundle would take no domain pattern).
+    let feature = |extra: &str| {
+        crate::workspace_of(&[
+            ("ctx.toml", ""),
+            ("src/a.py", "a = 1\n"),
+            (
+                "domains/d.yaml",
+                "kind: domain\nname: d\npatterns:\n  a: src/a.py\n",
+            ),
+            (
+                "domains/f.yaml",
+                &format!(
+                    "kind: feature\nname: f\ndomains: [d]\n{extra}phases:\n  - name: p\n    domains: [d]\n"
+                ),
+            ),
+        ])
+    };
+    let dir = feature("domain_patterns: namd\n");
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("domains/f.yaml:4:18"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `named`?"),
+        "{}",
+        run.stderr
+    );
+    let dir = feature("domain_patterns: named\n");
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("no phase names a pattern"),
+        "{}",
+        run.stderr
+    );
+}

@@ -8,7 +8,7 @@ use crate::config::diagnostic::Problem;
 use crate::config::model;
 use crate::config::suggest;
 use crate::config::workspace::{
-    DomainName, Feature, FeatureName, Input, Phase, ServiceName, ValidationStep,
+    DomainName, DomainPatterns, Feature, FeatureName, Input, Phase, ServiceName, ValidationStep,
 };
 
 pub(super) fn feature(
@@ -121,6 +121,7 @@ pub(super) fn feature(
         inputs,
         phases,
         budget: wire.budget.as_ref().map(|budget| budget.value),
+        domain_patterns: domain_patterns(convert, wire),
         items: convert.items(
             &wire.patterns,
             &wire.constraints,
@@ -262,6 +263,50 @@ fn convert_phase(
 }
 
 /// The feature's inputs; a key `--set` could not set is an error.
+/// `domain_patterns: all | named`; `named` with phases that name no pattern takes no
+/// domain pattern at all, which is worth a warning.
+fn domain_patterns(convert: &mut Converter<'_>, wire: &model::Feature) -> DomainPatterns {
+    let Some(value) = &wire.domain_patterns else {
+        return DomainPatterns::All;
+    };
+    match value.value.as_str() {
+        "all" => DomainPatterns::All,
+        "named" => {
+            if wire
+                .phases
+                .iter()
+                .all(|phase| phase.value.patterns.is_empty())
+            {
+                convert.problems.push(
+                    Problem::warning(
+                        "config::no-named-patterns",
+                        convert.locate(value.pos),
+                        "`domain_patterns: named`, but no phase names a pattern: the bundle takes no pattern of its domains",
+                    )
+                    .label("takes no domain pattern")
+                    .help("name the patterns each phase needs in its `patterns: [...]`, or remove `domain_patterns`"),
+                );
+            }
+            DomainPatterns::Named
+        }
+        other => {
+            let problem = Problem::error(
+                "config::invalid-value",
+                convert.locate(value.pos),
+                format!("`domain_patterns` is `all` or `named`, not `{other}`"),
+            )
+            .label("all or named");
+            convert.problems.push(suggest::with_did_you_mean(
+                problem,
+                other,
+                &[String::from("all"), String::from("named")],
+                "values",
+            ));
+            DomainPatterns::All
+        }
+    }
+}
+
 fn inputs(convert: &mut Converter<'_>, wire: &model::Feature) -> Vec<Input> {
     let mut inputs = Vec::new();
     for (key, description) in &wire.inputs.entries {

@@ -163,10 +163,13 @@ impl<'a> Measurer<'a> {
             }
             counter.text(before);
             let mut read = self.read.borrow_mut();
-            if !read.contains_key(&index) {
-                read.insert(index, self.segment(content, item.tokens)?);
-            }
-            counter.segment(&read[&index]);
+            let segment = match read.entry(index) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(self.segment(content, item.tokens)?)
+                }
+            };
+            counter.segment(segment);
             text = after;
         }
         counter.text(text);

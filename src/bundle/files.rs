@@ -176,7 +176,9 @@ pub fn longest_backtick_run(text: &str) -> usize {
     longest
 }
 
-/// The fenced-code language for a file name, by extension.
+/// The fenced-code language for a file name, by extension; `text` when none is known (a
+/// fence always names one, which also lets the bundle's count frame the content, see
+/// `measure::framed`).
 pub fn language(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or(path);
     let extension = name.rsplit_once('.').map_or("", |(_, extension)| extension);
@@ -210,7 +212,7 @@ pub fn language(path: &str) -> &'static str {
         "dockerfile" => "dockerfile",
         _ if name.eq_ignore_ascii_case("dockerfile") => "dockerfile",
         _ if name.eq_ignore_ascii_case("makefile") => "makefile",
-        _ => "",
+        _ => "text",
     }
 }
 

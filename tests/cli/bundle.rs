@@ -800,6 +800,41 @@ fn budget_bounds_what_the_user_pastes() {
         let (reported, counted) = counted_without_count_line(&run.stdout);
         assert_eq!(reported, counted, "{args:?}");
     }
+    // A workspace template that prints contents its own way (no fences, texts run into
+    // each other), and files without a known language: still the exact count.
+    let dir = workspace(&[
+        (
+            "templates/bundle.md",
+            "# {{ bundle.feature }}\n- **Tokens**: {{ bundle.tokens.total }}\n{% for item in items %}{% if item.content is defined %}[{{ item.key }}]{{ item.content }}{% endif %}{% endfor %}\n",
+        ),
+        (
+            "src/indented.py",
+            "    def f():\n        return 1\n    // not a cut\n",
+        ),
+        (
+            "src/notes",
+            "/slash first\n  then indented\nThen a line\nend",
+        ),
+        (
+            "src/big.rs",
+            &"fn main() {\n    println!(\"hi\");\n}\n".repeat(300),
+        ),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  indented: src/indented.py\n  notes: src/notes\n  big: src/big.rs\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    for budget in ["0", "400"] {
+        let run = ctx(dir.path(), &["bundle", "f", "--budget", budget]);
+        run.expect_code(0);
+        let (reported, counted) = counted_without_count_line(&run.stdout);
+        assert_eq!(
+            reported, counted,
+            "custom template at {budget}: {}",
+            run.stdout
+        );
+    }
 }
 
 /// Issue #15, point 1: content shed on the way that fits in what is left is filled

@@ -2,10 +2,14 @@
 """Generate a large bundle workspace from a real source tree.
 
 usage: generate_corpus_workspace.py SOURCE_DIR OUT_DIR [MAX_MB]
+       generate_corpus_workspace.py mixed OUT_DIR [MAX_MB]
 
 Copies up to MAX_MB (default 140) of text sources from SOURCE_DIR (for example the
 crate sources cargo keeps under ~/.cargo/registry/src/*/) into OUT_DIR/corpus/, one
-folder per top-level project, and writes one domain per project whose patterns glob
+folder per top-level project. `mixed` takes a third each from sources every machine
+with Python and a C toolchain has offline: the C and C++ headers under /usr/include,
+Python's standard library and site-packages, and cargo's registry sources (each
+top-level folder a project; the three taken in turn, so every size is a mix), and writes one domain per project whose patterns glob
 its sources (`corpus/<project>/**/*.rs` and friends) and whose examples list its
 examples/tests folders; one service per ten projects (owning the first of them, depending
 on the previous service, with an excerpt of a source file as its local pattern); and a
@@ -18,6 +22,25 @@ import sys
 EXTENSIONS = {".rs", ".py", ".c", ".h", ".cpp", ".hpp", ".go", ".js", ".ts", ".md", ".toml", ".txt", ".java"}
 
 
+def mixed_projects():
+    """(prefix, project folder) from the three offline sources, taken in turn."""
+    import glob
+    import sysconfig
+    roots = [("c", "/usr/include")]
+    paths = sysconfig.get_paths()
+    roots += [("py", paths["stdlib"]), ("pysite", paths["purelib"])]
+    roots += [("rs", path) for path in sorted(glob.glob(os.path.expanduser("~/.cargo/registry/src/*/")))[:1]]
+    lists = []
+    for prefix, root in roots:
+        if os.path.isdir(root):
+            lists.append([(prefix, os.path.join(root, project)) for project in sorted(os.listdir(root))
+                          if project != "site-packages"])
+    while any(lists):
+        for projects in lists:
+            if projects:
+                yield projects.pop(0)
+
+
 def main():
     source, out = sys.argv[1], sys.argv[2]
     limit = int(sys.argv[3] if len(sys.argv) > 3 else 140) * 1024 * 1024
@@ -25,11 +48,13 @@ def main():
     files = 0
     domains = []
     os.makedirs(os.path.join(out, "domains"), exist_ok=True)
-    for project in sorted(os.listdir(source)):
-        root = os.path.join(source, project)
+    projects = (mixed_projects() if source == "mixed"
+                else (("p", os.path.join(source, project)) for project in sorted(os.listdir(source))))
+    for prefix, root in projects:
+        project = os.path.basename(root.rstrip("/"))
         if not os.path.isdir(root) or total >= limit:
             continue
-        name = "p_" + "".join(c if c.isalnum() else "_" for c in project.lower())[:60]
+        name = prefix + "_" + "".join(c if c.isalnum() else "_" for c in project.lower())[:60]
         copied_exts = set()
         has_examples = False
         first_file = None

@@ -117,7 +117,7 @@ pub fn build(
         let item = &mut items[job.item];
         notes.extend(done.notes.into_iter().map(|note| (job.item, note)));
         found.extend(done.secrets);
-        if let Some((hash, entry)) = done.learned {
+        for (hash, entry) in done.learned {
             cache.record(&hash, entry);
         }
         if let Some(seen) = done.seen {

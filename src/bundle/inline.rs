@@ -46,8 +46,9 @@ pub struct Inlined {
     /// Bundle notes (lossy decoding, unreadable file).
     pub notes: Vec<String>,
     pub secrets: Vec<SecretJson>,
-    /// What the token cache should remember about the text.
-    pub learned: Option<(blake3::Hash, Entry)>,
+    /// What the token cache should remember, by text (as read, and as written when
+    /// redacted).
+    pub learned: Vec<(blake3::Hash, Entry)>,
     /// What it should remember about the file (metadata before reading → hash).
     pub seen: Option<Seen>,
 }
@@ -78,7 +79,7 @@ pub fn one(
     let mut content = None;
     let mut notes = Vec::new();
     let mut found = Vec::new();
-    let mut remember = None;
+    let mut remember = Vec::new();
     let mut seen = None;
     let slot = cache::slot(limits.tokenizer);
     // Metadata first: it is what a remembered hash is trusted by, and it must describe
@@ -121,20 +122,34 @@ pub fn one(
                 })
                 .collect();
             let written = content::redacted(&text, &findings);
-            // Counts are cached for the text as read; redacted text is counted afresh.
-            let count = match (findings.is_empty(), known.tokens[slot]) {
-                (true, Some(count)) => count as usize,
-                _ => tokens::count(limits.tokenizer, &written),
+            // Counts belong to the text as written: a redacted text has its own hash (a
+            // repeated bundle then counts nothing, secrets or not).
+            let written_hash = match findings.is_empty() {
+                true => hash,
+                false => blake3::hash(written.as_bytes()),
+            };
+            let known_written = match findings.is_empty() {
+                true => known,
+                false => cache.get(&written_hash),
+            };
+            let count = match known_written.tokens[slot] {
+                Some(count) => count as usize,
+                None => tokens::count(limits.tokenizer, &written),
             };
             let framed_slot = cache::framed_slot(limits.tokenizer, limits.document);
-            let framed = match (findings.is_empty(), known.tokens[framed_slot]) {
-                (true, Some(framed)) => framed as usize,
-                _ => measure::framed(limits.tokenizer, limits.document, &written, count),
+            let framed = match known_written.tokens[framed_slot] {
+                Some(framed) => framed as usize,
+                None => measure::framed(limits.tokenizer, limits.document, &written, count),
             };
+            let mut counted = Entry::default();
+            counted.tokens[slot] = Some(u32::try_from(count).unwrap_or(u32::MAX - 1));
+            counted.tokens[framed_slot] = Some(u32::try_from(framed).unwrap_or(u32::MAX - 1));
             let mut learned = Entry::default();
+            let mut learned_written = None;
             if findings.is_empty() {
-                learned.tokens[slot] = Some(u32::try_from(count).unwrap_or(u32::MAX - 1));
-                learned.tokens[framed_slot] = Some(u32::try_from(framed).unwrap_or(u32::MAX - 1));
+                learned = counted;
+            } else {
+                learned_written = Some((written_hash, counted));
             }
             if limits.secrets != SecretsMode::Off {
                 learned.clean = Some(findings.is_empty());
@@ -165,7 +180,8 @@ pub fn one(
             if learned.tokens[slot].is_some() {
                 learned.shape = Some(written.shape());
             }
-            remember = Some((hash, learned));
+            remember.push((hash, learned));
+            remember.extend(learned_written);
             content = Some(written);
         }
         FileContent::Binary => {
@@ -238,7 +254,7 @@ fn remembered(
         )),
         notes: note.into_iter().collect(),
         secrets: Vec::new(),
-        learned: Some((hash, Entry::default())),
+        learned: vec![(hash, Entry::default())],
         seen: Some(seen),
     })
 }
@@ -257,7 +273,7 @@ fn unreadable(file: &str, reason: &str) -> Inlined {
         content: None,
         notes: vec![note],
         secrets: Vec::new(),
-        learned: None,
+        learned: Vec::new(),
         seen: None,
     }
 }
@@ -283,8 +299,9 @@ mod tests {
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {
-        let (hash, entry) = done.learned.unwrap();
-        cache.record(&hash, entry);
+        for (hash, entry) in &done.learned {
+            cache.record(hash, *entry);
+        }
         cache.record_seen("a.py", None, done.seen.unwrap());
     }
 
@@ -307,6 +324,33 @@ mod tests {
         );
     }
 
+    /// A redacted text's counts are kept under its own hash: a repeated bundle of a file
+    /// with a secret in it counts nothing again (and loads no vocabulary).
+    #[test]
+    fn a_redacted_text_is_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let text = "GITHUB_TOKEN: ghp_Zq3Xk9Lm2Wv8Rt5Yp1Nb7Hc4Jd6Fg0Ks2Ae9\nprint(1)\n";
+        std::fs::write(root.join("a.py"), text).unwrap();
+        let mut cache = TokenCache::open(&root);
+        let first = inline(&root, &cache);
+        assert_eq!(first.secrets.len(), 1, "the secret is found");
+        assert_eq!(first.learned.len(), 2, "the text as read, and as written");
+        let (written_hash, counted) = first.learned[1];
+        assert_eq!(counted.tokens[0], Some(first.tokens as u32));
+        learn(&mut cache, &first);
+        assert_eq!(
+            cache.get(&written_hash).tokens[0],
+            Some(first.tokens as u32)
+        );
+        let second = inline(&root, &cache);
+        assert_eq!(second.tokens, first.tokens);
+        assert_eq!(
+            second.learned[1], first.learned[1],
+            "the same counts, from the cache"
+        );
+    }
+
     #[test]
     fn a_remembered_file_is_not_read_until_written_and_a_changed_one_is() {
         let dir = tempfile::tempdir().unwrap();
@@ -315,7 +359,7 @@ mod tests {
         let mut cache = TokenCache::open(&root);
         let first = inline(&root, &cache);
         assert_ne!(
-            first.learned.unwrap().1,
+            first.learned[0].1,
             Entry::default(),
             "read, scanned, counted"
         );
@@ -324,7 +368,7 @@ mod tests {
         learn(&mut cache, &first);
         let second = inline(&root, &cache);
         assert_eq!(
-            second.learned.unwrap().1,
+            second.learned[0].1,
             Entry::default(),
             "taken from the cache"
         );
@@ -335,7 +379,7 @@ mod tests {
         std::fs::write(root.join("a.py"), "def f():\n    return 22\n").unwrap();
         assert!(content.text().is_err());
         let third = inline(&root, &cache);
-        assert_ne!(third.learned.unwrap().1, Entry::default());
+        assert_ne!(third.learned[0].1, Entry::default());
         assert_ne!(third.tokens, 0);
         assert_eq!(
             third.content.unwrap().text().unwrap(),

@@ -24,6 +24,9 @@ echo "== ctx bundle and peers"
 for mb in 6 40 140; do
   python3 bench/generate_corpus_workspace.py "$source_dir" "$work/ws$mb" "$mb" > /dev/null
 done
+# The same figures on a mixed-language tree (C/C++ headers, Python, Rust) the machine
+# has offline: crate sources alone flatter the tokenizer.
+python3 bench/generate_corpus_workspace.py mixed "$work/mixed140" 140 > /dev/null
 sync  # time warm reads, not the write-back of the corpora just generated
 python3 bench/peers.py "$PWD/target/release/ctx" "$runs" "$PWD/BENCHMARKS.md" \
-  "$work/validate.txt" "$work/gates.txt" "$work/ws6" "$work/ws40" "$work/ws140"
+  "$work/validate.txt" "$work/gates.txt" "$work/ws6" "$work/ws40" "$work/ws140" "$work/mixed140"

@@ -114,13 +114,23 @@ impl<'a> Measurer<'a> {
         let total = std::mem::replace(&mut bundle.tokens.total, TOTAL_STAND_IN);
         let mut out = Vec::new();
         let rendered = match self.document {
-            Document::Markdown => render::markdown_with(
-                bundle.clone(),
-                self.root,
-                self.template,
-                &mut out,
-                Contents::StandIns,
-            ),
+            Document::Markdown => {
+                // The template takes the items (the rest of the bundle is small) and
+                // gives them back.
+                let mut shell = bundle.clone_without_items();
+                shell.items = std::mem::take(&mut bundle.items);
+                let (rendered, back) = render::markdown_with(
+                    shell,
+                    self.root,
+                    self.template,
+                    &mut out,
+                    Contents::StandIns,
+                );
+                if let Some(back) = back {
+                    bundle.items = back.items;
+                }
+                rendered
+            }
             Document::Json => render::json_with(bundle, &mut out, Contents::StandIns),
         };
         bundle.tokens.total = total;

@@ -267,6 +267,28 @@ pub struct KeywordMatch {
 }
 
 impl Bundle {
+    /// A copy of everything but the items (which are most of a large bundle).
+    pub fn clone_without_items(&self) -> Self {
+        Self {
+            schema: self.schema,
+            feature: self.feature.clone(),
+            description: self.description.clone(),
+            agent: self.agent.clone(),
+            scope: self.scope.clone(),
+            inputs: self.inputs.clone(),
+            layers: self.layers.clone(),
+            items: Vec::new(),
+            phases: self.phases.clone(),
+            quality_gates: self.quality_gates.clone(),
+            tokens: self.tokens.clone(),
+            notes: self.notes.clone(),
+            secrets: self.secrets.clone(),
+            digest: self.digest.clone(),
+            cache_note: self.cache_note.clone(),
+            matched: self.matched.clone(),
+        }
+    }
+
     /// For an ad-hoc bundle, the line that says so on stderr: what it was made from and
     /// which domains matched which words, so a typo never passes for a feature.
     pub fn ad_hoc_notice(&self) -> Option<String> {

@@ -133,7 +133,7 @@ pub fn markdown(
     template: &str,
     out: &mut dyn io::Write,
 ) -> Result<(), RenderError> {
-    markdown_with(bundle, root, template, out, Contents::Read)
+    markdown_with(bundle, root, template, out, Contents::Read).0
 }
 
 /// How a render writes file contents.
@@ -146,22 +146,27 @@ pub enum Contents {
     StandIns,
 }
 
-/// [`markdown`], contents written as `contents` says.
+/// [`markdown`], contents written as `contents` says. With stand-ins (a measurement),
+/// the bundle is given back, its items taken back from the template's view of them
+/// (nothing is copied).
 pub fn markdown_with(
     mut bundle: Bundle,
     root: &Path,
     template: &str,
     out: &mut dyn io::Write,
     contents_are: Contents,
-) -> Result<(), RenderError> {
+) -> (Result<(), RenderError>, Option<Bundle>) {
     let templates = root.join("templates");
     let mut environment = Environment::new();
     environment.set_undefined_behavior(UndefinedBehavior::Strict);
     environment.set_fuel(Some(FUEL));
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
+    let syntax = match minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
         .build()
-        .map_err(|error| template_error(template, &error))?;
+    {
+        Ok(syntax) => syntax,
+        Err(error) => return (Err(template_error(template, &error)), Some(bundle)),
+    };
     environment.set_syntax(syntax);
     environment.set_loader(move |name| load(&templates, name));
     environment.add_filter("code", code);
@@ -226,9 +231,20 @@ pub fn markdown_with(
         }
         template_error(template, &error)
     });
+    if contents_are == Contents::StandIns {
+        drop((context, contents));
+        bundle.items = items
+            .into_iter()
+            .map(|object| match Arc::try_unwrap(object) {
+                Ok(object) => object.item,
+                Err(shared) => shared.item.clone(),
+            })
+            .collect();
+        return (rendered, Some(bundle));
+    }
     // The bundle and the template's view of it are freed while the command exits.
     crate::parallel::drop_in_background((context, contents, items, bundle));
-    rendered
+    (rendered, None)
 }
 
 /// Inline code that survives any text: control characters shown escaped (a newline in a

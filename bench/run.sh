@@ -2,7 +2,8 @@
 # Every benchmark, in one run, written to BENCHMARKS.md: `ctx validate` (2,000
 # documents, hostile configs), `ctx gates` (overhead, parallel efficiency), and
 # `ctx bundle` cold and repeated next to code2prompt, yek, repomix, files-to-prompt and
-# `cat` on the same files, at three corpus sizes.
+# `cat` on the same files, at three corpus sizes of crate sources and on a 140 MiB
+# mixed-language corpus.
 #
 # usage: bench/run.sh [SOURCE_DIR] [RUNS]
 # SOURCE_DIR defaults to the crate sources cargo keeps offline (~/.cargo/registry/src/*).

@@ -280,7 +280,25 @@ impl Converter<'_> {
                     }
                 }
                 ItemForm::Long(long) => {
-                    let lines = long.lines.as_ref().and_then(|lines| self.line_range(lines));
+                    let mut lines = long.lines.as_ref().and_then(|lines| self.line_range(lines));
+                    if let (Some(anchor), Some(path)) = (&long.anchor, &long.path) {
+                        if let Some(spanned) = &long.lines {
+                            self.error(
+                                "config::lines-and-anchor",
+                                spanned.pos,
+                                String::from("a pattern has `lines` or `anchor`, not both"),
+                                "keep `anchor` (it follows the code as it moves) and drop `lines`",
+                            );
+                        }
+                        lines = self.anchored(path, anchor);
+                    } else if let Some(anchor) = &long.anchor {
+                        self.error(
+                            "config::anchor-without-path",
+                            anchor.pos,
+                            String::from("`anchor` needs a `path`"),
+                            "add `path:` next to `anchor:`",
+                        );
+                    }
                     if let Some(path) = &long.path {
                         self.pattern_path(
                             path,
@@ -552,6 +570,110 @@ impl Converter<'_> {
                 None
             }
         }
+    }
+
+    /// The lines an anchor selects in the pattern's file, or a located error saying what
+    /// the expressions found.
+    fn anchored(
+        &mut self,
+        path: &Spanned<String>,
+        anchor: &Spanned<model::Anchor>,
+    ) -> Option<LineRange> {
+        let compile = |this: &mut Self, expression: &Spanned<String>, which: &str| {
+            match regex::Regex::new(&expression.value) {
+                Ok(compiled) => Some(compiled),
+                Err(error) => {
+                    let detail = error.to_string();
+                    let last = detail.lines().last().unwrap_or("invalid").trim().to_owned();
+                    this.error(
+                        "config::anchor",
+                        expression.pos,
+                        format!("`anchor.{which}` is not a regular expression: {last}"),
+                        "write a regular expression (Rust `regex` syntax) matching one line; escape `(`, `[`, `.` and `*` to match them literally",
+                    );
+                    None
+                }
+            }
+        };
+        let start = compile(self, &anchor.value.start, "start");
+        let end = compile(self, &anchor.value.end, "end");
+        let (start, end) = (start?, end?);
+        if paths::is_glob(&path.value) {
+            return None; // reported by the path check
+        }
+        let (resolved, _) = self.resolver.resolve_metadata(&path.value).ok()?;
+        let text = match paths::read_text(&resolved, self.max_file_bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                self.error(
+                    "config::unreadable",
+                    path.pos,
+                    format!("cannot read `{}`: {error}", path.value),
+                    "check the file's permissions and type (only regular files are read)",
+                );
+                return None;
+            }
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let starts: Vec<usize> = (0..lines.len())
+            .filter(|&index| start.is_match(lines[index]))
+            .collect();
+        let shown = |indices: &[usize]| {
+            indices
+                .iter()
+                .take(5)
+                .map(|&index| format!("{} (`{}`)", index + 1, lines[index].trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let first = match starts.as_slice() {
+            [one] => *one,
+            [] => {
+                self.error(
+                    "config::anchor",
+                    anchor.value.start.pos,
+                    format!(
+                        "`anchor.start` matches no line of `{}` ({} lines)",
+                        path.value,
+                        lines.len()
+                    ),
+                    "make `start` match the first line of the excerpt as the file reads now",
+                );
+                return None;
+            }
+            many => {
+                self.error(
+                    "config::anchor",
+                    anchor.value.start.pos,
+                    format!(
+                        "`anchor.start` matches {} lines of `{}`: {}",
+                        many.len(),
+                        path.value,
+                        shown(many)
+                    ),
+                    "make `start` match exactly one line (add more of that line, or `^` and `$`)",
+                );
+                return None;
+            }
+        };
+        let Some(last) = (first + 1..lines.len()).find(|&index| end.is_match(lines[index])) else {
+            self.error(
+                "config::anchor",
+                anchor.value.end.pos,
+                format!(
+                    "`anchor.end` matches no line after line {} (`{}`) of `{}`",
+                    first + 1,
+                    lines[first].trim(),
+                    path.value
+                ),
+                "make `end` match the last line of the excerpt (for a block, often `^}`)",
+            );
+            return None;
+        };
+        Some(LineRange {
+            start: first + 1,
+            end: last + 1,
+        })
     }
 
     /// A pattern's path: a file or a glob; with `lines`, a single file long enough.

@@ -193,9 +193,23 @@ long_form_item! {
         pub path: Option<Spanned<String>>,
         /// An excerpt, `START-END` (1-based, inclusive) or a single line.
         pub lines: Option<Spanned<String>>,
+        /// An excerpt that follows the code: from the line matching `start` to the next
+        /// line matching `end` (instead of `lines`).
+        pub anchor: Option<Spanned<Anchor>>,
         /// Shown next to the pattern.
         pub why: Option<Spanned<String>>,
     }
+}
+
+/// `anchor:` of a pattern: the excerpt runs from the one line matching `start` to the
+/// next line matching `end` (both included).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    /// A regular expression matching exactly one line of the file: where the excerpt starts.
+    pub start: Spanned<String>,
+    /// A regular expression: the excerpt ends at the first line after the start matching it.
+    pub end: Spanned<String>,
 }
 
 long_form_item! {

@@ -25,6 +25,7 @@ pub use glob::{Glob, glob_matcher};
 pub use index::walk_files;
 pub use open::{
     count_lines, not_regular, open_append_regular, open_regular, open_seen_regular, read_opened,
+    read_text,
 };
 pub use resolver::{GlobMatch, IndexEntry, Resolver};
 

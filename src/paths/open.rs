@@ -64,6 +64,13 @@ pub fn not_regular() -> io::Error {
 
 /// Number of lines (a last line without `\n` counts) in a file the caller has just seen
 /// to be a regular file ([`open_seen_regular`]), reading at most `cap` bytes.
+/// A regular file's text (invalid UTF-8 replaced), read within `cap` bytes.
+pub fn read_text(path: &Path, cap: u64) -> io::Result<String> {
+    let (file, metadata) = open_seen_regular(path)?;
+    let bytes = read_opened(&file, &metadata, cap)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 pub fn count_lines(path: &Path, cap: u64) -> io::Result<usize> {
     let (file, metadata) = open_seen_regular(path)?;
     let bytes = read_opened(&file, &metadata, cap)?;

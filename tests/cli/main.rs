@@ -13,6 +13,7 @@ mod bundle;
 mod cache;
 mod example;
 mod export;
+mod federation;
 mod gates;
 mod hardening;
 mod help;

@@ -80,6 +80,14 @@ pub enum Command {
     /// Save it and point your editor at it with a first line such as
     /// `# yaml-language-server: $schema=../ctx.schema.json`.
     Schema(SchemaArgs),
+    /// Record what the patterns show in `ctx.lock`, after a review.
+    ///
+    /// Writes the content hash of every file or excerpt a pattern shows (and keeps the
+    /// commits of fetched sources). `ctx validate` then warns when one of them changes — a
+    /// `lines: 810-836` excerpt shows other code once lines are added above it — and
+    /// `ctx validate --locked` fails on it, on a file the lock does not record, or
+    /// without a lock (for CI). Review the change, then run `ctx lock` again.
+    Lock(LockArgs),
     /// Serve the workspace to AI assistants over the Model Context Protocol (stdio).
     ///
     /// An assistant (Claude Code, Cursor, Copilot, Codex…) starts `ctx mcp` and calls its
@@ -384,6 +392,11 @@ pub struct ValidateArgs {
     /// Treat this date (YYYY-MM-DD) as today when checking `expires`.
     #[arg(long, env = "CTX_TODAY", value_name = "DATE", value_parser = parse_date)]
     pub today: Option<Date>,
+
+    /// Require `ctx.lock` and hold the workspace to it (for CI): a file or excerpt that
+    /// changed since `ctx lock`, or one the lock does not record, is an error.
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// What `ctx list` shows.
@@ -553,6 +566,10 @@ pub struct McpArgs {
 /// Arguments of `ctx schema`.
 #[derive(Debug, Args)]
 pub struct SchemaArgs {}
+
+/// Arguments of `ctx lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {}
 
 /// `--today`: a calendar date.
 fn parse_date(text: &str) -> Result<Date, String> {

@@ -12,6 +12,7 @@ pub mod export;
 pub mod gates;
 pub mod init;
 pub mod list;
+pub mod lock;
 pub mod mcp;
 pub mod outcomes;
 pub mod schema;

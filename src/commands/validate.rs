@@ -17,7 +17,7 @@ pub fn run(
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
     let today = args.today.unwrap_or_else(Date::today_utc);
-    let problems = match session::validate(root, today) {
+    let problems = match session::validate_locked(root, today, args.locked) {
         Ok(validation) => {
             let counts = Counts::of(&validation.workspace);
             let problems = validation.problems;

@@ -276,6 +276,7 @@ impl Converter<'_> {
                         meta: self.meta(item_key, key.pos, model::Shared::default()),
                         path: Some(path.value),
                         lines: None,
+                        anchor: None,
                         why: None,
                     }
                 }
@@ -318,6 +319,9 @@ impl Converter<'_> {
                         meta: self.meta(item_key, key.pos, long.shared()),
                         path: long.path.as_ref().map(|path| path.value.clone()),
                         lines,
+                        anchor: long.anchor.as_ref().map(|anchor| {
+                            format!("{} … {}", anchor.value.start.value, anchor.value.end.value)
+                        }),
                         why: long.why.as_ref().map(|why| why.value.trim().to_owned()),
                     }
                 }

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod lineage;
 pub mod load;
+pub mod lock;
 pub mod model;
 pub mod placeholders;
 pub mod settings;
@@ -23,6 +24,16 @@ use validate::Validation;
 ///
 /// `Err` means nothing usable could be loaded (no root, broken `ctx.toml`).
 pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec<Problem>> {
+    open_locked(explicit_root, today, false)
+}
+
+/// [`open`]; with `locked`, `ctx.lock` must exist and record every file patterns show
+/// unchanged (drift is an error, not a warning).
+pub fn open_locked(
+    explicit_root: Option<&Path>,
+    today: Date,
+    locked: bool,
+) -> Result<Validation, Vec<Problem>> {
     let root = settings::discover(explicit_root).map_err(|problem| vec![*problem])?;
     let settings = settings::load(&root)?;
     let resolver = std::sync::Arc::new(crate::paths::Resolver::new(&root));
@@ -33,7 +44,7 @@ pub fn open(explicit_root: Option<&Path>, today: Date) -> Result<Validation, Vec
         load::load(&root, &settings.config, settings.source.as_ref())
     });
     // The workspace keeps the resolver: bundles reuse its index and caches.
-    let validation = validate::validate(&root, settings, &loaded, today, resolver);
+    let validation = validate::validate(&root, settings, &loaded, today, resolver, locked);
     crate::parallel::drop_in_background(loaded);
     Ok(validation)
 }

@@ -194,7 +194,10 @@ pub struct PatternItem {
     pub meta: ItemMeta,
     /// `None` only for an item that changes an inherited one.
     pub path: Option<String>,
+    /// The excerpt: as written (`lines`), or where the anchor finds it now.
     pub lines: Option<LineRange>,
+    /// The anchor that found `lines`, as written: `start … end`.
+    pub anchor: Option<String>,
     pub why: Option<String>,
 }
 

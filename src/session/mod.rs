@@ -69,6 +69,15 @@ pub fn validate(root: Option<&Path>, today: Date) -> Result<Validation, Vec<Prob
     config::open(root, today)
 }
 
+/// [`validate`], with `ctx.lock` required and matched (`--locked`).
+pub fn validate_locked(
+    root: Option<&Path>,
+    today: Date,
+    locked: bool,
+) -> Result<Validation, Vec<Problem>> {
+    config::open_locked(root, today, locked)
+}
+
 /// What a workspace declares, even while some of its documents have errors: the rows of
 /// what could be read, and every problem (`ctx list` shows both). `Err` only when there
 /// is no workspace to read (no `ctx.toml`, or one that cannot be read).

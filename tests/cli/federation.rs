@@ -96,3 +96,81 @@ fn anchors_that_do_not_find_one_excerpt_are_errors() {
         &["`anchor.start` is not a regular expression"],
     );
 }
+
+/// Issue #22, points 4 and 5: after `ctx lock`, code added above the excerpts leaves the
+/// anchored one as it was, while the `lines` one is reported as drift (a warning; an
+/// error with `--locked`) until the change is reviewed and locked again.
+#[test]
+fn lines_excerpts_that_drift_are_reported() {
+    let dir = anchored_workspace();
+    let locked = ctx(dir.path(), &["lock"]);
+    locked.expect_code(0);
+    assert!(
+        locked
+            .stderr
+            .contains("locked 2 files and excerpts in ctx.lock (2 new or changed"),
+        "{}",
+        locked.stderr
+    );
+    let lock = std::fs::read_to_string(dir.path().join("ctx.lock")).unwrap();
+    assert!(lock.contains("lines = \"6-9\""), "{lock}");
+    assert!(
+        lock.contains("anchor = \"^def charge … ^    return\""),
+        "{lock}"
+    );
+    assert!(lock.contains("\"domain:d/patterns/by_lines\""), "{lock}");
+    ctx(dir.path(), &["validate", "--locked"]).expect_code(0);
+    // Forty lines above both excerpts.
+    let shifted = format!("{}{CODE}", "# new\n".repeat(40));
+    std::fs::write(dir.path().join("src/pay.py"), shifted).unwrap();
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr.matches("config::drift").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("domains/d.yaml:7:3"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`domain:d/patterns/by_lines` shows `src/pay.py` lines 6-9, which changed since `ctx lock`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("patterns/charge"),
+        "the anchored excerpt did not drift: {}",
+        run.stderr
+    );
+    let strict = ctx(dir.path(), &["validate", "--locked"]);
+    strict.expect_code(2);
+    assert!(strict.stderr.contains("config::drift"), "{}", strict.stderr);
+    // Reviewed and locked again: clean.
+    ctx(dir.path(), &["lock"]).expect_code(0);
+    ctx(dir.path(), &["validate", "--locked"]).expect_code(0);
+    // A new pattern the lock does not record fails `--locked` only.
+    let yaml = std::fs::read_to_string(dir.path().join("domains/d.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("domains/d.yaml"),
+        format!("{yaml}  whole: src/pay.py\n"),
+    )
+    .unwrap();
+    ctx(dir.path(), &["validate"]).expect_code(0);
+    let strict = ctx(dir.path(), &["validate", "--locked"]);
+    strict.expect_code(2);
+    assert!(
+        strict.stderr.contains("which `ctx.lock` does not record"),
+        "{}",
+        strict.stderr
+    );
+    // No lock at all fails `--locked`.
+    std::fs::remove_file(dir.path().join("ctx.lock")).unwrap();
+    let strict = ctx(dir.path(), &["validate", "--locked"]);
+    strict.expect_code(2);
+    assert!(
+        strict.stderr.contains("there is no `ctx.lock`"),
+        "{}",
+        strict.stderr
+    );
+}

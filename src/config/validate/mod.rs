@@ -62,6 +62,7 @@ pub fn validate(
     loaded: &Loaded,
     today: Date,
     resolver: Arc<paths::Resolver>,
+    locked: bool,
 ) -> Validation {
     let mut problems = loaded.problems.clone();
     let ByKind {
@@ -169,6 +170,7 @@ pub fn validate(
     super::lineage::check(&workspace, &loaded.broken, &at, &mut problems);
     expiry::check(&workspace, today, &at, &mut problems);
     feature::check_placeholders(&workspace, &at, &mut problems);
+    super::lock::check(&workspace, locked, &at, &mut problems);
     Validation {
         workspace,
         problems,

@@ -88,6 +88,19 @@ pub enum Command {
     /// `ctx validate --locked` fails on it, on a file the lock does not record, or
     /// without a lock (for CI). Review the change, then run `ctx lock` again.
     Lock(LockArgs),
+    /// Check out the sources of `ctx.toml` at the commits `ctx.lock` pins.
+    ///
+    /// A standards repository (`[[sources]]`: `name`, `git` URL or path, `rev` tag, branch
+    /// or commit, `path` of its documents) is fetched with the `git` CLI and checked out
+    /// read-only under `.ctx/sources/<name>/<commit>/`; its org, domains and services then
+    /// take part in every bundle like local ones, with provenance such as
+    /// `acme@1a2b3c4:ctx/org.yaml:12`. A source not pinned yet is pinned at the newest
+    /// commit of its `rev`. Every other command works offline from the lock.
+    Fetch(FetchArgs),
+    /// Move sources to the newest commit of their `rev` and rewrite `ctx.lock`.
+    ///
+    /// Review what changed (`git diff ctx.lock`, `ctx explain`), then commit the lock.
+    Update(UpdateArgs),
     /// Serve the workspace to AI assistants over the Model Context Protocol (stdio).
     ///
     /// An assistant (Claude Code, Cursor, Copilot, Codex…) starts `ctx mcp` and calls its
@@ -570,6 +583,27 @@ pub struct SchemaArgs {}
 /// Arguments of `ctx lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {}
+
+/// Arguments of `ctx fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Fetch only these sources (default: all).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Change nothing in `ctx.lock` (for CI): fail when it is missing or does not pin
+    /// the sources `ctx.toml` declares, or when a checkout does not match its digest.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+/// Arguments of `ctx update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Update only these sources (default: all).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+}
 
 /// `--today`: a calendar date.
 fn parse_date(text: &str) -> Result<Date, String> {

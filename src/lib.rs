@@ -64,6 +64,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::List(args) => commands::list::run(root, args, &printer),
         Command::Schema(args) => commands::schema::run(args, &printer),
         Command::Lock(args) => commands::lock::run(root, args, &printer),
+        Command::Fetch(args) => commands::fetch::fetch(root, args, &printer),
+        Command::Update(args) => commands::fetch::update(root, args, &printer),
         Command::Mcp(args) => commands::mcp::run(root, args, &printer),
         Command::Export(args) => commands::export::run(root, args, &printer),
         Command::Init(args) => commands::init::run(root, args, &printer),

@@ -34,6 +34,16 @@ impl State {
         }
     }
 
+    /// Where the documents of source `name` at `commit` are checked out (read-only).
+    pub fn source_tree(&self, name: &str, commit: &str) -> PathBuf {
+        self.folder.join("sources").join(name).join(commit)
+    }
+
+    /// The bare clone `ctx fetch` keeps of source `name`.
+    pub fn source_repo(&self, name: &str) -> PathBuf {
+        self.folder.join("sources").join(name).join("repo.git")
+    }
+
     /// The token cache file.
     pub fn token_cache(&self) -> PathBuf {
         self.folder.join("cache").join("tokens")

@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod explain;
 pub mod export;
+pub mod fetch;
 pub mod gates;
 pub mod init;
 pub mod list;

@@ -267,10 +267,10 @@ impl Converter<'_> {
                     continue;
                 }
                 ItemForm::Short(_) | ItemForm::Scalar => {
-                    let path = Spanned {
+                    let path = self.sourced(&Spanned {
                         value: self.short(&value.value, value.pos).unwrap_or_default(),
                         pos: value.pos,
-                    };
+                    });
                     self.pattern_path(&path, None);
                     PatternItem {
                         meta: self.meta(item_key, key.pos, model::Shared::default()),
@@ -281,8 +281,9 @@ impl Converter<'_> {
                     }
                 }
                 ItemForm::Long(long) => {
+                    let long_path = long.path.as_ref().map(|path| self.sourced(path));
                     let mut lines = long.lines.as_ref().and_then(|lines| self.line_range(lines));
-                    if let (Some(anchor), Some(path)) = (&long.anchor, &long.path) {
+                    if let (Some(anchor), Some(path)) = (&long.anchor, &long_path) {
                         if let Some(spanned) = &long.lines {
                             self.error(
                                 "config::lines-and-anchor",
@@ -300,7 +301,7 @@ impl Converter<'_> {
                             "add `path:` next to `anchor:`",
                         );
                     }
-                    if let Some(path) = &long.path {
+                    if let Some(path) = &long_path {
                         self.pattern_path(
                             path,
                             lines.map(|range| {
@@ -317,7 +318,7 @@ impl Converter<'_> {
                     }
                     PatternItem {
                         meta: self.meta(item_key, key.pos, long.shared()),
-                        path: long.path.as_ref().map(|path| path.value.clone()),
+                        path: long_path.map(|path| path.value),
                         lines,
                         anchor: long.anchor.as_ref().map(|anchor| {
                             format!("{} … {}", anchor.value.start.value, anchor.value.end.value)
@@ -520,9 +521,27 @@ impl Converter<'_> {
         group.value.clone()
     }
 
+    /// A path as written in this document, as the workspace knows it: inside the source's
+    /// tree (`@<name>/…`) for an imported document, else relative to the root. An
+    /// absolute path or `..` is left as written, for the path checks to refuse.
+    fn sourced(&self, path: &Spanned<String>) -> Spanned<String> {
+        match &self.file.imported {
+            Some(source) if !path.value.starts_with(['/', '~', '@']) => Spanned {
+                value: format!(
+                    "{}{}",
+                    paths::source_prefix(source),
+                    path.value.trim_start_matches("./")
+                ),
+                pos: path.pos,
+            },
+            _ => path.clone(),
+        }
+    }
+
     pub fn examples(&mut self, examples: &model::Examples) -> Vec<ExampleItem> {
         let mut items = Vec::new();
         for entry in &examples.entries {
+            let entry = &self.sourced(entry);
             if paths::is_glob(&entry.value) {
                 self.glob(entry, "examples");
             } else {

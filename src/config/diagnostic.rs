@@ -18,6 +18,9 @@ pub struct SourceFile {
     pub path: String,
     /// The text as parsed (a UTF-8 BOM removed).
     pub text: Arc<str>,
+    /// For a document imported from a source: the source's name (its paths are inside
+    /// the source's tree: `@<name>/…`).
+    pub imported: Option<String>,
     /// Byte offset of each line's start, built on first use: every item's origin is
     /// located, and scanning from the top of the file each time is quadratic.
     line_starts: OnceLock<Vec<usize>>,
@@ -28,7 +31,16 @@ impl SourceFile {
         Self {
             path,
             text,
+            imported: None,
             line_starts: OnceLock::new(),
+        }
+    }
+
+    /// A document of source `source` (shown as `path`, e.g. `acme@1a2b3c4:ctx/org.yaml`).
+    pub fn imported(path: String, text: Arc<str>, source: &str) -> Self {
+        Self {
+            imported: Some(source.to_owned()),
+            ..Self::new(path, text)
         }
     }
 

@@ -67,9 +67,11 @@ pub fn load(
     root: &Path,
     config_paths: &[String],
     settings_file: Option<&Arc<SourceFile>>,
+    sources: &[super::sources::Tree],
 ) -> Loaded {
     let mut loaded = Loaded::default();
-    let files = find_config_files(root, config_paths, settings_file, &mut loaded.problems);
+    let mut files = find_config_files(root, config_paths, settings_file, &mut loaded.problems);
+    files.extend(source_files(sources));
     if files.is_empty() && loaded.problems.is_empty() {
         loaded.problems.push(
             Problem::unlocated(
@@ -84,9 +86,17 @@ pub fn load(
     }
     // Files are independent: read and parse them on every core, then keep file order.
     let outcomes = crate::parallel::map(&files, |file| {
-        read_source(file).map(|file| {
-            let parsed = parse_file(&file);
-            (file, parsed)
+        read_source(file).map(|read| {
+            let read = match &file.imported {
+                Some(source) => Arc::new(SourceFile::imported(
+                    read.path.clone(),
+                    Arc::clone(&read.text),
+                    source,
+                )),
+                None => read,
+            };
+            let parsed = parse_file(&read);
+            (read, parsed)
         })
     });
     for outcome in outcomes {
@@ -144,6 +154,7 @@ fn find_config_files(
                 relative: entry.trim_end_matches('/').to_owned(),
                 path: resolved,
                 seen_regular: true,
+                imported: None,
             });
         } else if resolved.is_dir() {
             for (path, is_symlink) in paths::walk_files(&resolved) {
@@ -155,6 +166,7 @@ fn find_config_files(
                         relative: paths::relative_display(root, &path),
                         path,
                         seen_regular: !is_symlink,
+                        imported: None,
                     });
                 }
             }
@@ -174,8 +186,42 @@ fn find_config_files(
     files
 }
 
+/// The documents of imported sources: the YAML files under each tree's document
+/// folder, shown as `acme@1a2b3c4:<path in the repository>`.
+fn source_files(sources: &[super::sources::Tree]) -> Vec<ConfigFile> {
+    let mut files = Vec::new();
+    for tree in sources {
+        let folder = match tree.path.as_str() {
+            "" | "." => tree.root.clone(),
+            path => tree.root.join(path),
+        };
+        let mut found: Vec<ConfigFile> = paths::walk_tree_files(&folder)
+            .into_iter()
+            .filter(|(path, _)| {
+                path.extension()
+                    .is_some_and(|extension| extension == "yaml" || extension == "yml")
+            })
+            .map(|(path, is_symlink)| ConfigFile {
+                relative: format!(
+                    "{}:{}",
+                    tree.label,
+                    paths::relative_display(&tree.root, &path)
+                ),
+                path,
+                seen_regular: !is_symlink,
+                imported: Some(tree.name.clone()),
+            })
+            .collect();
+        found.sort_by(|a, b| a.relative.cmp(&b.relative));
+        files.extend(found);
+    }
+    files
+}
+
 /// A config file to read.
 struct ConfigFile {
+    /// The source it is imported from, if any.
+    imported: Option<String>,
     /// Root-relative, as diagnostics name it.
     relative: String,
     path: PathBuf,

@@ -19,7 +19,7 @@ pub const FILE: &str = "ctx.lock";
 const HEADER: &str = "# ctx.lock: what this workspace was reviewed against. Written by `ctx lock` (and\n# `ctx fetch`, `ctx update`); commit it, and review its changes like a dependency update.\n\n";
 
 /// The whole lock.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     #[serde(default = "version", skip_serializing_if = "is_current")]
@@ -30,6 +30,16 @@ pub struct Lock {
     /// Files and excerpts patterns show, by path and lines.
     #[serde(default, rename = "file", skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<LockedFile>,
+}
+
+impl Default for Lock {
+    fn default() -> Self {
+        Self {
+            version: version(),
+            sources: Vec::new(),
+            files: Vec::new(),
+        }
+    }
 }
 
 fn version() -> u32 {

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod model;
 pub mod placeholders;
 pub mod settings;
+pub mod sources;
 pub mod suggest;
 pub mod validate;
 pub mod workspace;
@@ -36,12 +37,26 @@ pub fn open_locked(
 ) -> Result<Validation, Vec<Problem>> {
     let root = settings::discover(explicit_root).map_err(|problem| vec![*problem])?;
     let settings = settings::load(&root)?;
-    let resolver = std::sync::Arc::new(crate::paths::Resolver::new(&root));
+    // Imported sources load from their checkouts, pinned by the lock (offline).
+    let sources = match settings.sources.is_empty() {
+        true => Vec::new(),
+        false => {
+            let lock = lock::read(&root).map_err(|problem| vec![*problem])?;
+            sources::trees(&root, &settings.sources, lock.as_ref())?
+        }
+    };
+    let resolver = std::sync::Arc::new(crate::paths::Resolver::with_sources(
+        &root,
+        sources
+            .iter()
+            .map(|tree| (tree.name.clone(), tree.root.clone()))
+            .collect(),
+    ));
     // The file index (for globs) needs a walk of the tree; build it while files are parsed.
     // (If no thread can be started, the index is built when first needed.)
     let loaded = std::thread::scope(|scope| {
         let _ = std::thread::Builder::new().spawn_scoped(scope, || resolver.index().len());
-        load::load(&root, &settings.config, settings.source.as_ref())
+        load::load(&root, &settings.config, settings.source.as_ref(), &sources)
     });
     // The workspace keeps the resolver: bundles reuse its index and caches.
     let validation = validate::validate(&root, settings, &loaded, today, resolver, locked);

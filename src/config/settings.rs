@@ -64,6 +64,8 @@ pub struct Settings {
     pub store_url: Option<String>,
     /// `[store] keep`: how long `ctx store prune` keeps runs.
     pub store_keep: Option<Duration>,
+    /// `[[sources]]`: standards repositories whose documents the workspace imports.
+    pub sources: Vec<SourceSpec>,
     /// The file the settings came from, when there is one.
     pub source: Option<Arc<SourceFile>>,
 }
@@ -88,6 +90,7 @@ impl Default for Settings {
             hook_timeout: Duration::from_secs(30),
             store_url: None,
             store_keep: None,
+            sources: Vec::new(),
             source: None,
         }
     }
@@ -110,6 +113,31 @@ struct SettingsWire {
     hooks: std::collections::BTreeMap<String, toml::Spanned<String>>,
     #[serde(default)]
     store: StoreWire,
+    #[serde(default)]
+    sources: Vec<toml::Spanned<SourceWire>>,
+}
+
+/// A `[[sources]]` entry: a git repository (URL or path), a revision, and the folder of
+/// it holding the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// What provenance and paths call it: `acme` → `acme@1a2b3c4:ctx/org.yaml`, `@acme/…`.
+    pub name: String,
+    pub git: String,
+    /// A tag, branch or commit.
+    pub rev: String,
+    /// The folder of the repository holding its documents (`.` for all of it).
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceWire {
+    name: String,
+    git: String,
+    rev: String,
+    #[serde(default)]
+    path: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -388,6 +416,7 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
     }
     let groups = groups(wire.gates.groups, file, &mut problems);
     let hooks = hooks(wire_hooks, file, &mut problems);
+    let sources = sources(wire.sources, file, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -412,8 +441,66 @@ fn from_wire(wire: SettingsWire, file: &Arc<SourceFile>) -> Result<Settings, Vec
         timeout,
         grace,
         secrets: wire.secrets.mode.unwrap_or(defaults.secrets),
+        sources,
         source: Some(Arc::clone(file)),
     })
+}
+
+/// `[[sources]]`: names are unique identifiers; `path` stays inside the repository.
+fn sources(
+    wire: Vec<toml::Spanned<SourceWire>>,
+    file: &Arc<SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> Vec<SourceSpec> {
+    let mut specs: Vec<SourceSpec> = Vec::new();
+    for entry in wire {
+        let span = entry.span();
+        let at = Location::at_offset(file, span.start, span.len());
+        let entry = entry.into_inner();
+        let name_ok = !entry.name.is_empty()
+            && entry
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let path = entry.path.unwrap_or_else(|| String::from("."));
+        let problem = if !name_ok {
+            Some((
+                format!("source name `{}` is not a plain name", entry.name),
+                "use letters, digits, `-` and `_` (it appears in provenance as `<name>@<commit>`)",
+            ))
+        } else if specs.iter().any(|spec| spec.name == entry.name) {
+            Some((
+                format!("two `[[sources]]` are named `{}`", entry.name),
+                "give each source its own name",
+            ))
+        } else if entry.git.trim().is_empty() || entry.rev.trim().is_empty() {
+            Some((
+                format!("source `{}` needs `git` and `rev`", entry.name),
+                "set `git` to a repository URL or path and `rev` to a tag, branch or commit",
+            ))
+        } else if path.starts_with('/') || path.split('/').any(|part| part == "..") {
+            Some((
+                format!(
+                    "source `{}`: `path` must stay inside the repository, not `{path}`",
+                    entry.name
+                ),
+                "name a folder of the repository, relative to its top, such as \"ctx\"",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, help)) = problem {
+            problems.push(Problem::error("settings::source", at, message).help(help));
+            continue;
+        }
+        specs.push(SourceSpec {
+            name: entry.name,
+            git: entry.git.trim().to_owned(),
+            rev: entry.rev.trim().to_owned(),
+            path: path.trim_matches('/').to_owned(),
+        });
+    }
+    specs
 }
 
 /// `[gates.groups]`: each group's `max_jobs`, at least 1.

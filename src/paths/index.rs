@@ -10,6 +10,12 @@ pub fn walk_files(dir: &Path) -> Vec<(PathBuf, bool)> {
     walk(dir, |path, is_symlink| (path, is_symlink))
 }
 
+/// [`walk_files`] for a tree of its own (a source's checkout under `.ctx/`): the ignore
+/// files of the folders above it do not apply.
+pub fn walk_tree_files(dir: &Path) -> Vec<(PathBuf, bool)> {
+    walk_with(dir, false, |path, is_symlink| (path, is_symlink))
+}
+
 /// The walk behind [`walk_files`] and the index: files and symlinks, with a flag saying
 /// which is which, in no particular order.
 ///
@@ -19,6 +25,15 @@ pub fn walk_files(dir: &Path) -> Vec<(PathBuf, bool)> {
 /// the walk of a 12,000-file tree take half again as long. (More threads would only
 /// compete with the config parsing the walk runs beside.)
 pub(super) fn walk<T: Send>(dir: &Path, each: impl Fn(PathBuf, bool) -> T + Sync) -> Vec<T> {
+    walk_with(dir, true, each)
+}
+
+/// [`walk`]; `parents`: whether the ignore files of the folders above `dir` apply.
+pub(super) fn walk_with<T: Send>(
+    dir: &Path,
+    parents: bool,
+    each: impl Fn(PathBuf, bool) -> T + Sync,
+) -> Vec<T> {
     /// One walker thread's finds, handed over when the walker drops its visitor.
     struct Finds<'a, T> {
         found: Vec<T>,
@@ -39,6 +54,7 @@ pub(super) fn walk<T: Send>(dir: &Path, each: impl Fn(PathBuf, bool) -> T + Sync
         .git_ignore(true)
         .git_exclude(true)
         .require_git(false)
+        .parents(parents)
         .follow_links(false)
         .filter_entry(|entry| !entry.file_name().eq_ignore_ascii_case(".git"))
         .threads(1)

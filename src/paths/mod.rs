@@ -22,12 +22,12 @@ mod open;
 mod resolver;
 
 pub use glob::{Glob, glob_matcher};
-pub use index::walk_files;
+pub use index::{walk_files, walk_tree_files};
 pub use open::{
     count_lines, not_regular, open_append_regular, open_regular, open_seen_regular, read_opened,
     read_text,
 };
-pub use resolver::{GlobMatch, IndexEntry, Resolver};
+pub use resolver::{GlobMatch, IndexEntry, Resolver, source_prefix};
 
 /// Why a config path cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::glob::Glob;
-use super::index::walk;
+use super::index::walk_with;
 use super::{PathError, check_syntax, is_glob, normalize, relative_display};
 
 /// Resolves config paths against one workspace root, caching what it learns.
@@ -22,6 +22,17 @@ pub struct Resolver {
     folders: Mutex<HashMap<String, Result<PathBuf, PathError>>>,
     index: OnceLock<Vec<IndexEntry>>,
     matchers: Mutex<HashMap<String, Result<Glob, PathError>>>,
+    /// Imported sources' trees, by name: a path `@<name>/<rest>` is `<rest>` inside that
+    /// tree, checked against it as this root checks its own paths.
+    sources: std::collections::BTreeMap<String, Resolver>,
+    /// Whether the ignore files of the folders above the root apply to its walk (not for
+    /// a source's checkout, which lives under the ignored `.ctx/`).
+    parents: bool,
+}
+
+/// The prefix of the paths of source `name`: `@acme/`.
+pub fn source_prefix(name: &str) -> String {
+    format!("@{name}/")
 }
 
 impl Resolver {
@@ -37,7 +48,34 @@ impl Resolver {
             folders: Mutex::new(HashMap::default()),
             index: OnceLock::new(),
             matchers: Mutex::new(HashMap::default()),
+            sources: std::collections::BTreeMap::new(),
+            parents: true,
         }
+    }
+
+    /// A resolver that also knows the trees of imported sources (`name` → canonical
+    /// folder), reached as `@<name>/…`.
+    pub fn with_sources(root: &Path, sources: Vec<(String, PathBuf)>) -> Self {
+        Self {
+            sources: sources
+                .into_iter()
+                .map(|(name, tree)| {
+                    let resolver = Self {
+                        parents: false,
+                        ..Self::new(&tree)
+                    };
+                    (name, resolver)
+                })
+                .collect(),
+            ..Self::new(root)
+        }
+    }
+
+    /// The source a `@<name>/…` path is in, and the path inside it.
+    fn source_of<'p>(&self, relative: &'p str) -> Option<(&str, &Self, &'p str)> {
+        let (name, rest) = relative.strip_prefix('@')?.split_once('/')?;
+        let (name, resolver) = self.sources.get_key_value(name)?;
+        Some((name.as_str(), resolver, rest))
     }
 
     /// Resolve a literal config path to an existing file or folder inside the root.
@@ -48,6 +86,9 @@ impl Resolver {
 
     /// [`Resolver::resolve`], also saying whether the target is a folder.
     pub fn resolve_kind(&self, relative: &str) -> Result<(PathBuf, bool), PathError> {
+        if let Some((_, source, rest)) = self.source_of(relative) {
+            return source.resolve_kind(rest);
+        }
         check_syntax(relative)?;
         if let Some((path, kind)) = self.indexed(&normalize(relative)) {
             return Ok((path, kind == Indexed::Folder));
@@ -60,6 +101,9 @@ impl Resolver {
     /// file: seen to be a regular file inside the root when the tree was walked, so
     /// nothing needs to be looked up again to use it.
     pub fn indexed_file(&self, relative: &str) -> Option<PathBuf> {
+        if let Some((_, source, rest)) = self.source_of(relative) {
+            return source.indexed_file(rest);
+        }
         check_syntax(relative).ok()?;
         match self.indexed(&normalize(relative))? {
             (path, Indexed::File) => Some(path),
@@ -94,6 +138,9 @@ impl Resolver {
         &self,
         relative: &str,
     ) -> Result<(PathBuf, Option<std::fs::Metadata>), PathError> {
+        if let Some((_, source, rest)) = self.source_of(relative) {
+            return source.resolve_metadata(rest);
+        }
         check_syntax(relative)?;
         let lexical = normalize(relative);
         if lexical.is_empty() {
@@ -175,7 +222,7 @@ impl Resolver {
     /// sorted by root-relative path. Built once.
     pub fn index(&self) -> &[IndexEntry] {
         self.index.get_or_init(|| {
-            let mut entries = walk(&self.root, |path, is_symlink| IndexEntry {
+            let mut entries = walk_with(&self.root, self.parents, |path, is_symlink| IndexEntry {
                 path: relative_display(&self.root, &path),
                 is_symlink,
             });
@@ -184,8 +231,27 @@ impl Resolver {
         })
     }
 
-    /// Index entries under `folder` (root-relative, `/`-separated).
-    pub fn files_under(&self, folder: &str) -> &[IndexEntry] {
+    /// Index entries under `folder` (root-relative, `/`-separated; in a source's tree for
+    /// `@<name>/…`, with paths so prefixed).
+    pub fn files_under(&self, folder: &str) -> std::borrow::Cow<'_, [IndexEntry]> {
+        if let Some((name, source, rest)) = self.source_of(folder) {
+            let prefix = source_prefix(name);
+            return std::borrow::Cow::Owned(
+                source
+                    .files_under(rest)
+                    .iter()
+                    .map(|entry| IndexEntry {
+                        path: format!("{prefix}{}", entry.path),
+                        is_symlink: entry.is_symlink,
+                    })
+                    .collect(),
+            );
+        }
+        std::borrow::Cow::Borrowed(self.local_files_under(folder))
+    }
+
+    /// [`Resolver::files_under`] this root.
+    fn local_files_under(&self, folder: &str) -> &[IndexEntry] {
         let index = self.index();
         let folder = folder.trim_end_matches('/');
         if folder.is_empty() || folder == "." {
@@ -207,7 +273,7 @@ impl Resolver {
             .take_while(|part| !is_glob(part))
             .copied()
             .collect();
-        let candidates = self.files_under(&literal.join("/"));
+        let candidates = self.local_files_under(&literal.join("/"));
         // `prefix/**` (the usual owned-code glob) matches everything below the prefix.
         let everything = parts.len() == literal.len() + 1 && parts[parts.len() - 1] == "**";
         let glob = if everything {
@@ -220,6 +286,9 @@ impl Resolver {
 
     /// Whether a glob matches any file (without resolving symlinks: for owned paths).
     pub fn glob_matches_any(&self, pattern: &str) -> Result<bool, PathError> {
+        if let Some((_, source, rest)) = self.source_of(pattern) {
+            return source.glob_matches_any(rest);
+        }
         let (candidates, glob) = self.glob_candidates(pattern)?;
         Ok(candidates
             .iter()
@@ -229,6 +298,17 @@ impl Resolver {
     /// Expand a glob into the matching files, as sorted root-relative paths. Matches
     /// whose symlinks lead outside the root are returned as errors.
     pub fn expand_glob(&self, pattern: &str) -> Result<Vec<GlobMatch>, PathError> {
+        if let Some((name, source, rest)) = self.source_of(pattern) {
+            let prefix = source_prefix(name);
+            return Ok(source
+                .expand_glob(rest)?
+                .into_iter()
+                .map(|found| match found {
+                    Ok(path) => Ok(format!("{prefix}{path}")),
+                    Err((path, error)) => Err((format!("{prefix}{path}"), error)),
+                })
+                .collect());
+        }
         let (candidates, glob) = self.glob_candidates(pattern)?;
         Ok(candidates
             .iter()

@@ -22,6 +22,7 @@ fn every_example_file_is_loaded() {
         &root.canonicalize().unwrap(),
         &[String::from("domains")],
         None,
+        &[],
     );
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     let mut on_disk: Vec<String> = walk(&root.join("domains"))

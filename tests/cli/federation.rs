@@ -174,3 +174,226 @@ fn lines_excerpts_that_drift_are_reported() {
         strict.stderr
     );
 }
+
+/// Run git in `dir`; panics with its output on failure.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "ctx test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "ctx test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn write(dir: &std::path::Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A standards repository with two tagged revisions: an org layer with a `final` rule
+/// and a pattern, and a `payments` domain whose rule changes in v2.
+fn standards_repository() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(
+        dir,
+        "ctx/org.yaml",
+        "kind: org\nname: acme\nconstraints:\n  security:\n    text: Never log secrets\n    final: true\npatterns:\n  logging: examples/logging.py\n",
+    );
+    write(
+        dir,
+        "ctx/payments.yaml",
+        "kind: domain\nname: payments\nconstraints:\n  pci: Card numbers never leave the vault (v1)\npatterns:\n  charge: src/charge.py\n",
+    );
+    write(dir, "examples/logging.py", "log.info('redacted')\n");
+    write(
+        dir,
+        "src/charge.py",
+        "def charge(amount):\n    return amount\n",
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "v1"]);
+    git(dir, &["tag", "v1"]);
+    write(
+        dir,
+        "ctx/payments.yaml",
+        "kind: domain\nname: payments\nconstraints:\n  pci: Card numbers never leave the vault (v2)\npatterns:\n  charge: src/charge.py\n",
+    );
+    git(dir, &["commit", "-q", "-am", "v2"]);
+    git(dir, &["tag", "v2"]);
+    repo
+}
+
+fn consuming_workspace(standards: &std::path::Path, rev: &str) -> tempfile::TempDir {
+    crate::workspace_of(&[
+        (
+            "ctx.toml",
+            &format!(
+                "[[sources]]\nname = \"acme\"\ngit = \"{}\"\nrev = \"{rev}\"\npath = \"ctx\"\n",
+                standards.display()
+            ),
+        ),
+        (
+            "domains/checkout.yaml",
+            "kind: feature\nname: checkout\ndomains: [payments]\n",
+        ),
+    ])
+}
+
+fn checkout_bundle(dir: &std::path::Path) -> serde_json::Value {
+    let run = ctx(dir, &["bundle", "checkout", "--format", "json"]);
+    run.expect_code(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// Issue #22, points 1-3: a workspace imports the org layer and a domain of a standards
+/// repository pinned in `ctx.lock`, bundles them with their provenance, passes
+/// `--locked`, moves to the next revision with `ctx update`, and a tampered checkout
+/// fails `--locked`.
+#[test]
+fn a_standards_repository_is_imported_pinned_and_updated() {
+    let standards = standards_repository();
+    let v1 = git(standards.path(), &["rev-parse", "v1^{commit}"]);
+    let v2 = git(standards.path(), &["rev-parse", "v2^{commit}"]);
+    let dir = consuming_workspace(standards.path(), "v1");
+    let root = dir.path();
+    // Not fetched yet: said, with what to do.
+    let run = ctx(root, &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("source `acme`") && run.stderr.contains("run `ctx fetch`"),
+        "{}",
+        run.stderr
+    );
+    let fetched = ctx(root, &["fetch"]);
+    fetched.expect_code(0);
+    assert!(
+        fetched
+            .stderr
+            .contains(&format!("acme: checked out {}", &v1[..7])),
+        "{}",
+        fetched.stderr
+    );
+    let lock = std::fs::read_to_string(root.join("ctx.lock")).unwrap();
+    assert!(lock.contains(&format!("commit = \"{v1}\"")), "{lock}");
+    // Imported items take part like local ones, with their provenance.
+    let bundle = checkout_bundle(root);
+    let short = &v1[..7];
+    let security = crate::item_where(&bundle, "id", "org:acme/constraints/security");
+    assert_eq!(
+        security["origin"]["file"],
+        format!("acme@{short}:ctx/org.yaml")
+    );
+    assert_eq!(security["origin"]["line"], 4);
+    let pci = crate::item_where(&bundle, "id", "domain:payments/constraints/pci");
+    assert_eq!(pci["text"], "Card numbers never leave the vault (v1)");
+    let charge = crate::item_where(&bundle, "id", "domain:payments/patterns/charge");
+    assert_eq!(charge["path"], "@acme/src/charge.py");
+    assert_eq!(
+        charge["content"],
+        "def charge(amount):\n    return amount\n"
+    );
+    let markdown = ctx(root, &["bundle", "checkout"]);
+    assert!(
+        markdown
+            .stdout
+            .contains(&format!("`acme@{short}:ctx/payments.yaml:4`")),
+        "{}",
+        markdown.stdout
+    );
+    // Locked: the lock matches, the checkout matches its digest.
+    ctx(root, &["lock"]).expect_code(0);
+    ctx(root, &["validate", "--locked"]).expect_code(0);
+    ctx(root, &["fetch", "--locked"]).expect_code(0);
+    // A `final` item of the source cannot be disabled locally, and a local document
+    // cannot take an imported one's name.
+    write(
+        root,
+        "domains/override.yaml",
+        "kind: feature\nname: other\ndomains: [payments]\nconstraints:\n  security:\n    enabled: false\n",
+    );
+    let run = ctx(root, &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("final") && run.stderr.contains(&format!("acme@{short}:ctx/org.yaml")),
+        "{}",
+        run.stderr
+    );
+    write(
+        root,
+        "domains/override.yaml",
+        "kind: domain\nname: payments\n",
+    );
+    let run = ctx(root, &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("domains/override.yaml")
+            && run
+                .stderr
+                .contains(&format!("acme@{short}:ctx/payments.yaml")),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(root.join("domains/override.yaml")).unwrap();
+    // The next revision: ctx.toml asks for v2; the lock still pins v1 until `ctx update`.
+    let toml = std::fs::read_to_string(root.join("ctx.toml")).unwrap();
+    std::fs::write(
+        root.join("ctx.toml"),
+        toml.replace("rev = \"v1\"", "rev = \"v2\""),
+    )
+    .unwrap();
+    let strict = ctx(root, &["fetch", "--locked"]);
+    strict.expect_code(2);
+    assert!(strict.stderr.contains("does not pin"), "{}", strict.stderr);
+    let updated = ctx(root, &["update", "acme"]);
+    updated.expect_code(0);
+    assert!(
+        updated
+            .stderr
+            .contains(&format!("acme: {} → {}", &v1[..7], &v2[..7])),
+        "{}",
+        updated.stderr
+    );
+    let bundle = checkout_bundle(root);
+    let pci = crate::item_where(&bundle, "id", "domain:payments/constraints/pci");
+    assert_eq!(pci["text"], "Card numbers never leave the vault (v2)");
+    assert_eq!(
+        pci["origin"]["file"],
+        format!("acme@{}:ctx/payments.yaml", &v2[..7])
+    );
+    ctx(root, &["validate", "--locked"]).expect_code(0);
+    // A tampered checkout fails `--locked`.
+    let tree = root
+        .join(".ctx/sources/acme")
+        .join(&v2)
+        .join("ctx/payments.yaml");
+    let mut permissions = std::fs::metadata(&tree).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o644);
+    std::fs::set_permissions(&tree, permissions).unwrap();
+    std::fs::write(
+        &tree,
+        "kind: domain\nname: payments\nconstraints:\n  pci: anything goes\n",
+    )
+    .unwrap();
+    for args in [&["fetch", "--locked"][..], &["validate", "--locked"]] {
+        let run = ctx(root, args);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("does not match its digest"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

@@ -171,6 +171,16 @@ pub fn validate(
     expiry::check(&workspace, today, &at, &mut problems);
     feature::check_placeholders(&workspace, &at, &mut problems);
     super::lock::check(&workspace, locked, &at, &mut problems);
+    if locked
+        && !workspace.settings.sources.is_empty()
+        && let Ok(Some(lock)) = super::lock::read(&workspace.root)
+    {
+        problems.extend(super::sources::verify(
+            &workspace.root,
+            &workspace.settings.sources,
+            &lock,
+        ));
+    }
     Validation {
         workspace,
         problems,

@@ -817,6 +817,25 @@ impl Converter<'_> {
     }
 
     pub fn path_error(&mut self, path: &Spanned<String>, what: &str, error: &PathError) {
+        // In an imported document, the path as written, and the source's tree for a root.
+        if let Some(source) = self.file.imported.clone()
+            && let Some(written) = path.value.strip_prefix(&paths::source_prefix(&source))
+        {
+            let message = format!("`{what}: {written}` {error}").replace(
+                "the workspace root",
+                &format!("the tree of source `{source}`"),
+            );
+            let help = error.help().replace(
+                "the workspace root",
+                &format!("the tree of source `{source}`"),
+            );
+            let code = match error {
+                PathError::NotFound => "config::missing-file",
+                _ => "config::path",
+            };
+            self.error(code, path.pos, message, &help);
+            return;
+        }
         let code = match error {
             PathError::NotFound => "config::missing-file",
             _ => "config::path",

@@ -397,3 +397,95 @@ fn a_standards_repository_is_imported_pinned_and_updated() {
         );
     }
 }
+
+/// Issue #22, points 2 and 3: a source sees only its own documents (a reference to
+/// another source's document is an error), its paths stay inside its own tree, and a
+/// private (`audience`) item of a source stays private in every bundle.
+#[test]
+fn sources_stay_apart_and_inside_their_trees() {
+    let acme = tempfile::tempdir().unwrap();
+    git(acme.path(), &["init", "-q", "-b", "main"]);
+    write(
+        acme.path(),
+        "ctx/payments.yaml",
+        "kind: domain\nname: payments\nconstraints:\n  pci: Card numbers never leave the vault\n  review-notes:\n    text: Check refunds against the ledger\n    audience: [reviewer]\npatterns:\n  escape: ../outside.txt\n",
+    );
+    git(acme.path(), &["add", "-A"]);
+    git(acme.path(), &["commit", "-q", "-m", "bad"]);
+    let beta = tempfile::tempdir().unwrap();
+    git(beta.path(), &["init", "-q", "-b", "main"]);
+    write(
+        beta.path(),
+        "ctx/ledger.yaml",
+        "kind: service\nname: ledger\ndomain: payments\n",
+    );
+    git(beta.path(), &["add", "-A"]);
+    git(beta.path(), &["commit", "-q", "-m", "bad"]);
+    let toml = format!(
+        "[[sources]]\nname = \"acme\"\ngit = \"{}\"\nrev = \"main\"\npath = \"ctx\"\n\n[[sources]]\nname = \"beta\"\ngit = \"{}\"\nrev = \"main\"\npath = \"ctx\"\n",
+        acme.path().display(),
+        beta.path().display()
+    );
+    let dir = crate::workspace_of(&[
+        ("ctx.toml", &toml),
+        ("outside.txt", "a local file the source must not reach\n"),
+        (
+            "domains/checkout.yaml",
+            "kind: feature\nname: checkout\ndomains: [payments]\n",
+        ),
+        (
+            "domains/agents.yaml",
+            "kind: agent\nname: reviewer\ntopics: [security]\n",
+        ),
+    ]);
+    let root = dir.path();
+    ctx(root, &["fetch"]).expect_code(0);
+    let run = ctx(root, &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("service `domain` in source `beta` names domain `payments` of source `acme`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ctx/payments.yaml:9"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`path: ../outside.txt` leaves the tree of source `acme`"),
+        "{}",
+        run.stderr
+    );
+    // Fixed upstream: beta's service keeps to itself, acme's pattern to its tree.
+    write(
+        acme.path(),
+        "ctx/payments.yaml",
+        "kind: domain\nname: payments\nconstraints:\n  pci: Card numbers never leave the vault\n  review-notes:\n    text: Check refunds against the ledger\n    audience: [reviewer]\n",
+    );
+    git(acme.path(), &["commit", "-q", "-am", "good"]);
+    write(
+        beta.path(),
+        "ctx/ledger.yaml",
+        "kind: service\nname: ledger\n",
+    );
+    git(beta.path(), &["commit", "-q", "-am", "good"]);
+    ctx(root, &["update"]).expect_code(0);
+    ctx(root, &["validate"]).expect_code(0);
+    let status = |args: &[&str]| {
+        let mut all = vec!["bundle", "checkout", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = ctx(root, &all);
+        run.expect_code(0);
+        let bundle: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        bundle["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["key"] == "review-notes")
+            .map(|item| item["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status(&[]), None, "private to the reviewer");
+    assert_eq!(
+        status(&["--agent", "reviewer"]).as_deref(),
+        Some("included")
+    );
+}

@@ -126,9 +126,42 @@ pub(super) struct Tables<'a> {
     pub(super) service_names: &'a [String],
     /// Documents that could not be read (already reported), by kind and name.
     pub(super) broken: &'a [crate::config::load::Broken],
+    /// The source each domain and service is imported from (`None`: the workspace's).
+    pub(super) imported: HashMap<(&'a str, &'a str), Option<&'a str>>,
 }
 
 impl Tables<'_> {
+    /// Tenancy: a document of one source never refers to another source's documents
+    /// (only the importing workspace joins them).
+    fn same_tenant(
+        &self,
+        convert: &mut Converter<'_>,
+        name: &Spanned<String>,
+        kind: &str,
+        context: &str,
+    ) {
+        let Some(own) = convert.file.imported.clone() else {
+            return;
+        };
+        let Some(Some(theirs)) = self.imported.get(&(kind, name.value.as_str())) else {
+            return;
+        };
+        if *theirs != own {
+            convert.problems.push(
+                Problem::error(
+                    "config::tenancy",
+                    convert.locate(name.pos),
+                    format!(
+                        "{context} in source `{own}` names {kind} `{}` of source `{theirs}`: a source sees only its own documents",
+                        name.value
+                    ),
+                )
+                .label(format!("{kind} of `{theirs}`"))
+                .help("declare what it needs in the same source, or join them in a document of this workspace"),
+            );
+        }
+    }
+
     /// Whether a document of `kind` named `name` could not be read: what refers to it
     /// cannot be checked, and is not reported (the document's own error is).
     pub(super) fn is_broken(&self, kind: &str, name: &str) -> bool {
@@ -154,6 +187,9 @@ impl Tables<'_> {
                 self.service_names,
             ),
         };
+        if known {
+            self.same_tenant(convert, name, kind, context);
+        }
         if !known && !self.is_broken(kind, &name.value) {
             let problem = Problem::error(
                 "config::unknown-reference",

@@ -109,6 +109,21 @@ pub fn validate(
         domain_names: &domain_names,
         service_names: &service_names,
         broken: &loaded.broken,
+        imported: domains
+            .iter()
+            .map(|domain| {
+                (
+                    ("domain", domain.wire.name.value.as_str()),
+                    domain.file.imported.as_deref(),
+                )
+            })
+            .chain(services.iter().map(|service| {
+                (
+                    ("service", service.wire.name.value.as_str()),
+                    service.file.imported.as_deref(),
+                )
+            }))
+            .collect(),
     };
 
     // 2 and 3. Fields and references, document by document.

@@ -212,10 +212,19 @@ pub fn build(
         &workspace.settings.template,
         options.tokenizer,
     );
+    let slot = super::cache::slot(options.tokenizer);
     let fitted = budget::fit(&mut bundle, options.budget, &mut |bundle| {
         tally(bundle);
         bundle.seal();
-        Ok::<_, BuildError>(measurer.count(bundle, &mut cache)?)
+        let key = measurer.key(&bundle.digest);
+        if let Some(total) = cache.get(&key).tokens[slot] {
+            return Ok(total as usize);
+        }
+        let total = measurer.count(bundle, &mut cache)?;
+        let mut known = super::cache::Entry::default();
+        known.tokens[slot] = u32::try_from(total).ok();
+        cache.record(&key, known);
+        Ok::<_, BuildError>(total)
     });
     bundle.cache_note = cache.save().err();
     bundle.tokens.total = fitted?;

@@ -83,6 +83,9 @@ pub struct Measurer<'a> {
     root: &'a Path,
     template: &'a str,
     tokenizer: Tokenizer,
+    /// What the document depends on besides the bundle: its kind, the tokenizer and
+    /// every template (see [`Measurer::key`]).
+    fingerprint: blake3::Hash,
     /// Contents read because they were not framed as expected, by item.
     read: std::cell::RefCell<std::collections::HashMap<usize, Segment>>,
 }
@@ -94,13 +97,38 @@ impl<'a> Measurer<'a> {
         template: &'a str,
         tokenizer: Tokenizer,
     ) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"ctx document total\0");
+        hasher
+            .update(format!("{document:?}\0{}\0{template}\0", tokens::name(tokenizer)).as_bytes());
+        if document == Document::Markdown {
+            hasher.update(render::BUILTIN_TEMPLATE.as_bytes());
+            // The workspace's templates (a template may include others): every file.
+            let mut files = crate::paths::walk_tree_files(&root.join("templates"));
+            files.sort();
+            for (path, _) in files {
+                hasher.update(path.to_string_lossy().as_bytes());
+                hasher.update(&std::fs::read(&path).unwrap_or_default());
+            }
+        }
         Self {
             document,
             root,
             template,
             tokenizer,
+            fingerprint: hasher.finalize(),
             read: std::cell::RefCell::default(),
         }
+    }
+
+    /// The key of the document total of a bundle with `digest` in the token cache: the
+    /// digest covers every byte of the bundle but the total, the fingerprint the rest of
+    /// what the document is made from. A repeated bundle then renders nothing to count.
+    pub fn key(&self, digest: &str) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.fingerprint.as_bytes());
+        hasher.update(digest.as_bytes());
+        hasher.finalize()
     }
 
     /// The exact count of `bundle`'s document as it would be written now, without its

@@ -825,7 +825,7 @@ fn budget_bounds_what_the_user_pastes() {
         ),
         ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
     ]);
-    for budget in ["0", "400"] {
+    for budget in ["0", "400", "0"] {
         let run = ctx(dir.path(), &["bundle", "f", "--budget", budget]);
         run.expect_code(0);
         let (reported, counted) = counted_without_count_line(&run.stdout);
@@ -835,6 +835,32 @@ fn budget_bounds_what_the_user_pastes() {
             run.stdout
         );
     }
+    // A repeated bundle takes its total from the token cache; a changed template (or an
+    // include it pulls in) is a new document, counted again.
+    std::fs::write(
+        dir.path().join("templates/extra.md"),
+        "Words the first total did not count.\n",
+    )
+    .unwrap();
+    let template = std::fs::read_to_string(dir.path().join("templates/bundle.md")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/bundle.md"),
+        format!("{template}{{% include \"extra.md\" %}}"),
+    )
+    .unwrap();
+    let run = ctx(dir.path(), &["bundle", "f", "--budget", "0"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Words the first total"),
+        "{}",
+        run.stdout
+    );
+    let (reported, counted) = counted_without_count_line(&run.stdout);
+    assert_eq!(reported, counted, "after the template changed");
+    std::fs::write(dir.path().join("templates/extra.md"), "Fewer words.\n").unwrap();
+    let run = ctx(dir.path(), &["bundle", "f", "--budget", "0"]);
+    let (reported, counted) = counted_without_count_line(&run.stdout);
+    assert_eq!(reported, counted, "after the include changed");
 }
 
 /// Issue #15, point 1: content shed on the way that fits in what is left is filled

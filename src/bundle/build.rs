@@ -206,26 +206,7 @@ pub fn build(
             return Err(BuildError::Secrets(std::mem::take(&mut bundle.secrets)));
         }
     }
-    let measurer = Measurer::new(
-        options.document,
-        &workspace.root,
-        &workspace.settings.template,
-        options.tokenizer,
-    );
-    let slot = super::cache::slot(options.tokenizer);
-    let fitted = budget::fit(&mut bundle, options.budget, &mut |bundle| {
-        tally(bundle);
-        bundle.seal();
-        let key = measurer.key(&bundle.digest);
-        if let Some(total) = cache.get(&key).tokens[slot] {
-            return Ok(total as usize);
-        }
-        let total = measurer.count(bundle, &mut cache)?;
-        let mut known = super::cache::Entry::default();
-        known.tokens[slot] = u32::try_from(total).ok();
-        cache.record(&key, known);
-        Ok::<_, BuildError>(total)
-    });
+    let fitted = fit(&mut bundle, workspace, options, &mut cache);
     bundle.cache_note = cache.save().err();
     bundle.tokens.total = fitted?;
     Ok(bundle)
@@ -269,6 +250,36 @@ fn inline_once(items: &mut [ItemJson]) {
             item.same_as = Some(same_as);
         }
     }
+}
+
+/// Fit the bundle to its budget against the exact count of its document, each state's
+/// total taken from the token cache when a run counted it before.
+fn fit(
+    bundle: &mut Bundle,
+    workspace: &Workspace,
+    options: &Options,
+    cache: &mut TokenCache,
+) -> Result<usize, BuildError> {
+    let measurer = Measurer::new(
+        options.document,
+        &workspace.root,
+        &workspace.settings.template,
+        options.tokenizer,
+    );
+    let slot = super::cache::slot(options.tokenizer);
+    budget::fit(bundle, options.budget, &mut |bundle| {
+        tally(bundle);
+        bundle.seal();
+        let key = measurer.key(&bundle.digest);
+        if let Some(total) = cache.get(&key).tokens[slot] {
+            return Ok(total as usize);
+        }
+        let total = measurer.count(bundle, cache)?;
+        let mut known = super::cache::Entry::default();
+        known.tokens[slot] = u32::try_from(total).ok();
+        cache.record(&key, known);
+        Ok::<_, BuildError>(total)
+    })
 }
 
 /// The tokens of the included items, by layer (file contents, rules and commands: what

@@ -52,6 +52,18 @@ pub fn trees(
         };
         let tree = State::of(root).source_tree(&spec.name, &locked.commit);
         match tree.canonicalize() {
+            Ok(canonical) if !canonical.join(&spec.path).is_dir() => problems.push(
+                Problem::unlocated(
+                    "sources::no-documents",
+                    format!(
+                        "source `{}` at {} has no folder `{}`",
+                        spec.name,
+                        short(&locked.commit),
+                        spec.path
+                    ),
+                )
+                .help("set the source's `path` in `ctx.toml` to the folder of the repository holding its documents (\".\" for all of it)"),
+            ),
             Ok(canonical) => trees.push(Tree {
                 name: spec.name.clone(),
                 root: canonical,

@@ -489,3 +489,25 @@ fn sources_stay_apart_and_inside_their_trees() {
         Some("included")
     );
 }
+
+/// A source whose `path` names no folder of the repository is an error, not an empty
+/// import.
+#[test]
+fn a_source_without_its_documents_folder_is_an_error() {
+    let standards = standards_repository();
+    let dir = consuming_workspace(standards.path(), "v1");
+    let toml = std::fs::read_to_string(dir.path().join("ctx.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("ctx.toml"),
+        toml.replace("path = \"ctx\"", "path = \"standards\""),
+    )
+    .unwrap();
+    ctx(dir.path(), &["fetch"]).expect_code(0);
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("has no folder `standards`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -648,18 +648,4 @@ impl From<build::BuildError> for Error {
     }
 }
 
-/// The environment variable a feature input reaches gates as: `ticket` → `CTX_INPUT_TICKET`,
-/// `base-url` → `CTX_INPUT_BASE_URL`.
-pub fn input_variable(key: &str) -> String {
-    let name: String = key
-        .chars()
-        .map(|character| {
-            if character.is_ascii_alphanumeric() {
-                character.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("CTX_INPUT_{name}")
-}
+pub use crate::config::convert::input_variable;

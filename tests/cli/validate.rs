@@ -689,3 +689,25 @@ fn one_dependency_cycle_is_one_error() {
     .unwrap();
     ctx(dir.path(), &["validate"]).expect_code(0);
 }
+
+/// Two input keys that reach gates as the same `CTX_INPUT_*` variable are an error
+/// citing both.
+#[test]
+fn inputs_that_collide_as_variables_are_errors() {
+    let dir = crate::workspace_of(&[
+        ("ctx.toml", ""),
+        (
+            "domains/f.yaml",
+            "kind: feature\nname: f\ninputs:\n  base-url: Where the service runs\n  base_url: The same, spelled otherwise\n",
+        ),
+    ]);
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    for needle in [
+        "inputs `base-url` and `base_url` both reach gates as `CTX_INPUT_BASE_URL`",
+        "domains/f.yaml:5:3",
+        "`base-url` declared here",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+}

@@ -309,7 +309,25 @@ fn domain_patterns(convert: &mut Converter<'_>, wire: &model::Feature) -> Domain
 
 fn inputs(convert: &mut Converter<'_>, wire: &model::Feature) -> Vec<Input> {
     let mut inputs = Vec::new();
+    // Gates get each input as one variable: two keys must not make the same one.
+    let mut variables: HashMap<String, (&str, model::Pos)> = HashMap::default();
     for (key, description) in &wire.inputs.entries {
+        let variable = convert::input_variable(&key.value);
+        if let Some((first, at)) = variables.get(&variable) {
+            let problem = Problem::error(
+                "config::input",
+                convert.locate(key.pos),
+                format!(
+                    "inputs `{first}` and `{}` both reach gates as `{variable}`",
+                    key.value
+                ),
+            )
+            .related(convert.locate(*at), format!("`{first}` declared here"))
+            .help("rename one of them: keys that differ only in case, `-` or `_` are the same variable");
+            convert.problems.push(problem);
+        } else {
+            variables.insert(variable, (&key.value, key.pos));
+        }
         if !convert::is_valid_input(&key.value) {
             let problem = Problem::error(
                 "config::input",

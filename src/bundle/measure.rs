@@ -59,14 +59,15 @@ pub fn framed(tokenizer: Tokenizer, document: Document, text: &str, count: usize
             }
             Segment::Whole(text) => tokens::count(tokenizer, &format!("\n{text}{newline}")),
         },
-        Document::Json => {
-            let mut framed = Vec::with_capacity(text.len() + text.len() / 8 + 4);
-            framed.extend_from_slice(b" \"");
-            json::escape_into(&mut framed, text.as_bytes());
-            framed.extend_from_slice(b"\"\n");
-            tokens::count(tokenizer, &String::from_utf8_lossy(&framed))
-        }
+        Document::Json => tokens::count(tokenizer, &format!(" \"{}\"\n", escaped(text))),
     }
+}
+
+/// `text` as the inside of a JSON string, exactly as the JSON output writes it.
+fn escaped(text: &str) -> String {
+    let mut escaped = Vec::with_capacity(text.len() + text.len() / 8);
+    json::escape_into(&mut escaped, text.as_bytes());
+    String::from_utf8_lossy(&escaped).into_owned()
 }
 
 /// Counts the document of one bundle, exactly, as its contents are shed and restored.
@@ -252,11 +253,7 @@ impl<'a> Measurer<'a> {
         let text = content.text()?;
         Ok(match self.document {
             Document::Markdown => Segment::of(self.tokenizer, &text, Some(tokens)),
-            Document::Json => {
-                let mut escaped = Vec::with_capacity(text.len() + text.len() / 8);
-                json::escape_into(&mut escaped, text.as_bytes());
-                Segment::of(self.tokenizer, &String::from_utf8_lossy(&escaped), None)
-            }
+            Document::Json => Segment::of(self.tokenizer, &escaped(&text), None),
         })
     }
 }

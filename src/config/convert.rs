@@ -302,9 +302,11 @@ impl Converter<'_> {
                         );
                     }
                     if let Some(path) = &long_path {
+                        // An anchored range was found in the file just read: it fits.
+                        let written = lines.filter(|_| long.anchor.is_none());
                         self.pattern_path(
                             path,
-                            lines.map(|range| {
+                            written.map(|range| {
                                 (range, long.lines.as_ref().map_or(path.pos, |l| l.pos))
                             }),
                         );

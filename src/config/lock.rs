@@ -80,9 +80,11 @@ pub struct LockedFile {
     pub items: Vec<String>,
 }
 
-/// The lock of the workspace at `root`: `None` when there is none; an error when it
-/// cannot be read.
-pub fn read(root: &Path) -> Result<Option<Lock>, Box<Problem>> {
+/// A lock as read: `None` when there is none; an error when it cannot be read.
+pub type Read = Result<Option<Lock>, Box<Problem>>;
+
+/// The lock of the workspace at `root` (read once per workspace opened).
+pub fn read(root: &Path) -> Read {
     let path = root.join(FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -231,11 +233,12 @@ pub fn files(workspace: &Workspace) -> Vec<LockedFile> {
 /// `locked`, which also requires the lock and every file in it).
 pub fn check(
     workspace: &Workspace,
+    lock: &Read,
     locked: bool,
     at: &dyn Fn(&Origin) -> Location,
     problems: &mut Vec<Problem>,
 ) {
-    let lock = match read(&workspace.root) {
+    let lock = match lock {
         Ok(Some(lock)) => lock,
         Ok(None) if locked => {
             problems.push(
@@ -251,7 +254,7 @@ pub fn check(
         }
         Ok(None) => return,
         Err(problem) => {
-            problems.push(*problem);
+            problems.push((**problem).clone());
             return;
         }
     };

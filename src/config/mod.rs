@@ -38,11 +38,12 @@ pub fn open_locked(
     let root = settings::discover(explicit_root).map_err(|problem| vec![*problem])?;
     let settings = settings::load(&root)?;
     // Imported sources load from their checkouts, pinned by the lock (offline).
+    let lock = lock::read(&root);
     let sources = match settings.sources.is_empty() {
         true => Vec::new(),
         false => {
-            let lock = lock::read(&root).map_err(|problem| vec![*problem])?;
-            sources::trees(&root, &settings.sources, lock.as_ref())?
+            let pinned = lock.as_ref().map_err(|problem| vec![(**problem).clone()])?;
+            sources::trees(&root, &settings.sources, pinned.as_ref())?
         }
     };
     let resolver = std::sync::Arc::new(crate::paths::Resolver::with_sources(
@@ -59,7 +60,7 @@ pub fn open_locked(
         load::load(&root, &settings.config, settings.source.as_ref(), &sources)
     });
     // The workspace keeps the resolver: bundles reuse its index and caches.
-    let validation = validate::validate(&root, settings, &loaded, today, resolver, locked);
+    let validation = validate::validate(&root, settings, &loaded, today, resolver, &lock, locked);
     crate::parallel::drop_in_background(loaded);
     Ok(validation)
 }

@@ -171,19 +171,26 @@ pub fn fetch(
             })?,
         };
         let tree = state.source_tree(&spec.name, &commit);
-        if tree.is_dir()
-            && digest(&tree)?
-                != pinned
-                    .as_ref()
-                    .map_or(String::new(), |pinned| pinned.digest.clone())
-        {
-            // Not what was checked out (edited by hand): checked out again.
-            remove_tree(&tree)?;
-        }
-        if !tree.is_dir() {
-            check_out(&repo, &commit, &tree)?;
-        }
-        let digest = digest(&tree)?;
+        // A checkout is kept only when it is the one pinned, unchanged.
+        let expected = pinned
+            .as_ref()
+            .filter(|pinned| pinned.commit == commit)
+            .map(|pinned| pinned.digest.as_str());
+        let kept = match (tree.is_dir(), expected) {
+            (true, Some(expected)) => Some(digest(&tree)?).filter(|found| found == expected),
+            _ => None,
+        };
+        let digest = match kept {
+            Some(found) => found,
+            None => {
+                if tree.is_dir() {
+                    // Not what was checked out (edited by hand, or never pinned).
+                    remove_tree(&tree)?;
+                }
+                check_out(&repo, &commit, &tree)?;
+                digest(&tree)?
+            }
+        };
         lock.sources.retain(|locked| locked.name != spec.name);
         lock.sources.push(LockedSource {
             name: spec.name.clone(),

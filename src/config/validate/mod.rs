@@ -62,6 +62,7 @@ pub fn validate(
     loaded: &Loaded,
     today: Date,
     resolver: Arc<paths::Resolver>,
+    lock: &super::lock::Read,
     locked: bool,
 ) -> Validation {
     let mut problems = loaded.problems.clone();
@@ -185,15 +186,15 @@ pub fn validate(
     super::lineage::check(&workspace, &loaded.broken, &at, &mut problems);
     expiry::check(&workspace, today, &at, &mut problems);
     feature::check_placeholders(&workspace, &at, &mut problems);
-    super::lock::check(&workspace, locked, &at, &mut problems);
+    super::lock::check(&workspace, lock, locked, &at, &mut problems);
     if locked
         && !workspace.settings.sources.is_empty()
-        && let Ok(Some(lock)) = super::lock::read(&workspace.root)
+        && let Ok(Some(lock)) = lock
     {
         problems.extend(super::sources::verify(
             &workspace.root,
             &workspace.settings.sources,
-            &lock,
+            lock,
         ));
     }
     Validation {

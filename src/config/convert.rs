@@ -624,7 +624,13 @@ impl Converter<'_> {
         let end = compile(self, &anchor.value.end, "end");
         let (start, end) = (start?, end?);
         if paths::is_glob(&path.value) {
-            return None; // reported by the path check
+            self.error(
+                "config::anchor-with-glob",
+                anchor.pos,
+                String::from("`anchor` needs a single file, but `path` is a glob"),
+                "point `path` at one file, or drop `anchor`",
+            );
+            return None;
         }
         let (resolved, _) = self.resolver.resolve_metadata(&path.value).ok()?;
         let text = match paths::read_text(&resolved, self.max_file_bytes) {

@@ -95,6 +95,23 @@ fn anchors_that_do_not_find_one_excerpt_are_errors() {
         "{ start: '^def (charge', end: 'x' }",
         &["`anchor.start` is not a regular expression"],
     );
+    // On a glob it would select nothing: said, not ignored.
+    let dir = crate::workspace_of(&[
+        ("ctx.toml", ""),
+        ("src/pay.py", CODE),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  p:\n    path: src/*.py\n    anchor: { start: '^def charge', end: 'return' }\n",
+        ),
+    ]);
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("`anchor` needs a single file, but `path` is a glob"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Issue #22, points 4 and 5: after `ctx lock`, code added above the excerpts leaves the

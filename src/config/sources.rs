@@ -148,6 +148,7 @@ pub fn fetch(
             let tree = state.source_tree(&spec.name, &pinned.commit);
             // Locked, a checkout that is there is left as it is, for `verify` to judge.
             if tree.is_dir() && (locked || digest(&tree)? == pinned.digest) {
+                prune(&state, &spec.name, &pinned.commit);
                 done.push(Fetched {
                     name: spec.name.clone(),
                     commit: pinned.commit.clone(),
@@ -191,6 +192,7 @@ pub fn fetch(
                 digest(&tree)?
             }
         };
+        prune(&state, &spec.name, &commit);
         lock.sources.retain(|locked| locked.name != spec.name);
         lock.sources.push(LockedSource {
             name: spec.name.clone(),
@@ -346,6 +348,24 @@ fn check_out(repo: &Path, commit: &str, tree: &Path) -> Result<(), String> {
             tree.display()
         )
     })
+}
+
+/// Delete the checkouts of source `name` other than the one of `commit` (and any staging
+/// left by an interrupted checkout): `.ctx/sources/` keeps one tree per source, however
+/// often it is updated. The bare clone stays.
+fn prune(state: &State, name: &str, commit: &str) {
+    let keep = state.source_tree(name, commit);
+    let clone = state.source_repo(name);
+    let Some(folder) = keep.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path != keep && path != clone && path.is_dir() {
+            let _ = remove_tree(&path);
+        }
+    }
 }
 
 /// Delete a checkout (its files are read-only; the folders are not).

@@ -391,6 +391,13 @@ fn a_standards_repository_is_imported_pinned_and_updated() {
         format!("acme@{}:ctx/payments.yaml", &v2[..7])
     );
     ctx(root, &["validate", "--locked"]).expect_code(0);
+    // One checkout per source is kept, however often it is updated.
+    let kept: Vec<String> = std::fs::read_dir(root.join(".ctx/sources/acme"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "repo.git")
+        .collect();
+    assert_eq!(kept, std::slice::from_ref(&v2));
     // A tampered checkout fails `--locked`.
     let tree = root
         .join(".ctx/sources/acme")

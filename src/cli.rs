@@ -422,6 +422,8 @@ pub enum ListKind {
     Services,
     /// Features with their domains, services and phases.
     Features,
+    /// Strategies with their domain sets: what applies where those domains meet.
+    Strategies,
     /// Agents with their topics and sections.
     Agents,
     /// Quality gates of every layer with their commands.

@@ -68,6 +68,7 @@ fn layer_kind(text: &str) -> Option<LayerKind> {
     [
         LayerKind::Org,
         LayerKind::Domain,
+        LayerKind::Strategy,
         LayerKind::Integration,
         LayerKind::Service,
         LayerKind::Feature,

@@ -13,6 +13,7 @@ pub enum ListingKind {
     Domains,
     Services,
     Features,
+    Strategies,
     Agents,
     Gates,
 }
@@ -54,6 +55,11 @@ pub fn of(workspace: &Workspace, kind: ListingKind) -> Listing {
             "features",
             &["domains", "services", "phases", "inputs"][..],
             features(workspace),
+        ),
+        ListingKind::Strategies => (
+            "strategies",
+            &["domains", "phases", "items"][..],
+            strategies(workspace),
         ),
         ListingKind::Agents => (
             "agents",
@@ -111,6 +117,33 @@ fn domains(workspace: &Workspace) -> Vec<Row> {
                     ("keywords", strings(&domain.keywords)),
                     ("paths", strings(&domain.paths)),
                     ("items", item_counts(&domain.items)),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn strategies(workspace: &Workspace) -> Vec<Row> {
+    workspace
+        .strategies
+        .iter()
+        .map(|strategy| {
+            row(
+                strategy.name.as_str(),
+                &strategy.origin,
+                vec![
+                    ("domains", strings(&strategy.domains)),
+                    (
+                        "phases",
+                        strings(
+                            &strategy
+                                .phases
+                                .iter()
+                                .map(|phase| phase.name.as_str())
+                                .collect::<Vec<_>>(),
+                        ),
+                    ),
+                    ("items", item_counts(&strategy.items)),
                 ],
             )
         })
@@ -252,6 +285,12 @@ fn gates(workspace: &Workspace) -> Vec<Row> {
             &domain.items.quality_gates,
         );
     }
+    for strategy in &workspace.strategies {
+        add(
+            LayerId::new(LayerKind::Strategy, strategy.name.as_str()),
+            &strategy.items.quality_gates,
+        );
+    }
     for service in &workspace.services {
         add(
             LayerId::new(LayerKind::Service, service.name.as_str()),
@@ -280,6 +319,11 @@ fn inherited_gate(
         LayerKind::Feature => scope = Scope::of_feature(workspace, workspace.feature(&layer.name)?),
         LayerKind::Service => scope.add_service(workspace.service(&layer.name)),
         LayerKind::Domain => scope.add_domain(workspace.domain(&layer.name)),
+        LayerKind::Strategy => {
+            for name in &workspace.strategy(&layer.name)?.domains {
+                scope.add_domain(workspace.domain(name.as_str()));
+            }
+        }
         _ => {}
     }
     let plans = lineage::for_scope(workspace, &scope);

@@ -155,7 +155,19 @@ pub fn build(
         return Err(BuildError::Secrets(found));
     }
     let gates = gate_list(&items);
-    let mut phases = plan(request, &gates, &items, &private, &options.inputs);
+    let strategies: Vec<_> = plans
+        .iter()
+        .filter(|plan| plan.id.kind == LayerKind::Strategy)
+        .filter_map(|plan| workspace.strategy(&plan.id.name))
+        .collect();
+    let mut phases = plan(
+        request,
+        &strategies,
+        &gates,
+        &items,
+        &private,
+        &options.inputs,
+    );
     if options.secrets != SecretsMode::Off {
         scrub_phases(&mut phases, &request.name, &mut found);
         if options.secrets == SecretsMode::Fail && !found.is_empty() {
@@ -315,6 +327,7 @@ fn layer_list(
             description: plan.description.map(str::to_owned),
             origin: origin_json(&plan.origin),
             tokens: by_layer.get(&plan.id).copied().unwrap_or(0),
+            why: plan.why.clone(),
         })
         .collect()
 }
@@ -644,7 +657,8 @@ fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
 }
 
 fn phases(
-    feature: &Feature,
+    list: &[crate::config::workspace::Phase],
+    strategy: Option<&str>,
     scope: &Scope<'_>,
     gates: &[GateJson],
     items: &[ItemJson],
@@ -656,9 +670,7 @@ fn phases(
             .iter()
             .any(|(private_section, private_key)| *private_section == section && private_key == key)
     };
-    feature
-        .phases
-        .iter()
+    list.iter()
         .map(|phase| {
             // A phase's patterns are resolved in its domains (all the scope's if it names none).
             let domains: Vec<String> = if phase.domains.is_empty() {
@@ -702,6 +714,7 @@ fn phases(
                 .collect();
             PhaseJson {
                 name: phase.name.clone(),
+                strategy: strategy.map(str::to_owned),
                 description: phase.description.clone(),
                 domains: phase.domains.iter().map(ToString::to_string).collect(),
                 patterns,
@@ -746,10 +759,11 @@ fn phases(
         .collect()
 }
 
-/// The plan (a declared feature's phases, unless the agent's sections leave it out),
-/// with the inputs filled in.
+/// The plan (a declared feature's phases, then those of the strategies that apply,
+/// unless the agent's sections leave it out), with the inputs filled in.
 fn plan(
     request: &Request<'_>,
+    strategies: &[&crate::config::workspace::Strategy],
     gates: &[GateJson],
     items: &[ItemJson],
     private: &[(Section, String)],
@@ -761,17 +775,36 @@ fn plan(
             .as_ref()
             .is_none_or(|sections| sections.contains(&AgentSection::Phases))
     });
-    let mut phases = match request.scope.feature {
-        Some(feature) if show_phases => phases(
-            feature,
-            &request.scope,
-            gates,
-            items,
-            request.agent,
-            private,
-        ),
-        _ => Vec::new(),
-    };
+    let mut phases = Vec::new();
+    if show_phases {
+        if let Some(feature) = request.scope.feature {
+            phases = self::phases(
+                &feature.phases,
+                None,
+                &request.scope,
+                gates,
+                items,
+                request.agent,
+                private,
+            );
+        }
+        // Then the phases of the strategies that apply, in layer order.
+        for strategy in strategies {
+            let mut scope = request.scope.clone();
+            scope
+                .domains
+                .retain(|domain| strategy.domains.contains(&domain.name));
+            phases.extend(self::phases(
+                &strategy.phases,
+                Some(strategy.name.as_str()),
+                &scope,
+                gates,
+                items,
+                request.agent,
+                private,
+            ));
+        }
+    }
     fill_inputs(
         phases.iter_mut().flat_map(|phase| {
             phase.description.iter_mut().chain(

@@ -162,6 +162,9 @@ impl Explanation {
                 layer.layer.origin.line,
                 layer.layer.tokens
             );
+            if let Some(why) = &layer.layer.why {
+                let _ = writeln!(out, "  applies: {why}");
+            }
             if layer.items.is_empty() {
                 let _ = writeln!(out, "  (no items)");
             }

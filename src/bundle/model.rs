@@ -62,6 +62,9 @@ pub struct LayerJson {
     pub description: Option<String>,
     pub origin: OriginJson,
     pub tokens: usize,
+    /// Why a layer the request did not name is in the bundle (a strategy that applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// One item of the bundle (a pattern file, constraint, gate or example file).
@@ -164,6 +167,9 @@ pub enum ValidationJson {
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseJson {
     pub name: String,
+    /// The strategy that declares it (`None`: the feature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
     pub description: Option<String>,
     pub domains: Vec<String>,
     pub patterns: Vec<PhasePatternJson>,

@@ -16,6 +16,7 @@ pub fn run(root: Option<&Path>, args: &ListArgs, printer: &Printer) -> Result<Ex
         ListKind::Domains => ListingKind::Domains,
         ListKind::Services => ListingKind::Services,
         ListKind::Features => ListingKind::Features,
+        ListKind::Strategies => ListingKind::Strategies,
         ListKind::Agents => ListingKind::Agents,
         ListKind::Gates => ListingKind::Gates,
     };

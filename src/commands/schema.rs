@@ -6,7 +6,7 @@
 use schemars::generate::SchemaSettings;
 
 use crate::cli::SchemaArgs;
-use crate::config::model::{Agent, Domain, Feature, Org, Service};
+use crate::config::model::{Agent, Domain, Feature, Org, Service, Strategy};
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::output::Printer;
@@ -51,6 +51,7 @@ pub fn document_schema() -> serde_json::Value {
     let generator = || SchemaSettings::draft07().into_generator();
     add("org", generator().into_root_schema_for::<Org>());
     add("domain", generator().into_root_schema_for::<Domain>());
+    add("strategy", generator().into_root_schema_for::<Strategy>());
     add("service", generator().into_root_schema_for::<Service>());
     add("feature", generator().into_root_schema_for::<Feature>());
     add("agent", generator().into_root_schema_for::<Agent>());

@@ -88,15 +88,19 @@ impl Counts {
         let plural = |count: usize, word: &str| {
             format!("{count} {word}{}", if count == 1 { "" } else { "s" })
         };
-        Self {
-            parts: vec![
-                plural(usize::from(workspace.org.is_some()), "org"),
-                plural(workspace.domains.len(), "domain"),
-                plural(workspace.services.len(), "service"),
-                plural(workspace.features.len(), "feature"),
-                plural(workspace.agents.len(), "agent"),
-            ],
+        let mut parts = vec![
+            plural(usize::from(workspace.org.is_some()), "org"),
+            plural(workspace.domains.len(), "domain"),
+            plural(workspace.services.len(), "service"),
+            plural(workspace.features.len(), "feature"),
+        ];
+        match workspace.strategies.len() {
+            0 => {}
+            1 => parts.push(String::from("1 strategy")),
+            count => parts.push(format!("{count} strategies")),
         }
+        parts.push(plural(workspace.agents.len(), "agent"));
+        Self { parts }
     }
 }
 

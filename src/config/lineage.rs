@@ -1,7 +1,8 @@
 //! Override checks at validation time (SPEC §3 rules 2, 3, 5 and 6).
 //!
 //! A plain key overrides the same `(section, key)` in the layers of its lineage (domain
-//! over org; service over org and its own domain; feature over org). A qualified key
+//! over org; strategy over org, its domains and smaller strategies within its domain set;
+//! service over org and its own domain; feature over org). A qualified key
 //! `<layer>/<key>` (services and features) must name a layer of the lineage and a key
 //! that layer has. A `final` item may be neither overridden nor disabled. An item
 //! without content (no `path`, `text` or `run`) must override something.
@@ -89,6 +90,9 @@ fn name_in<'w>(workspace: &'w Workspace, plan: &LayerPlan<'w>) -> &'w str {
             workspace.service(name).map(|service| service.name.as_str())
         }
         LayerKind::Feature => workspace.feature(name).map(|feature| feature.name.as_str()),
+        LayerKind::Strategy => workspace
+            .strategy(name)
+            .map(|strategy| strategy.name.as_str()),
     };
     found.unwrap_or_default()
 }
@@ -140,6 +144,27 @@ pub fn check(
         };
         let (plain, _) = lineage_of(workspace, &scope);
         checker.document(&entries(&service.items), &plain, &plain);
+    }
+    for strategy in &workspace.strategies {
+        let mut scope = Scope::default();
+        for name in &strategy.domains {
+            scope.add_domain(workspace.domain(name.as_str()));
+        }
+        // Its own layer among the strategies its domains take (not always the last).
+        let plans = lineage::for_scope(workspace, &scope);
+        let plain = plans
+            .iter()
+            .find(|plan| {
+                plan.id.kind == LayerKind::Strategy && plan.id.name == strategy.name.as_str()
+            })
+            .map(|own| {
+                own.lineage
+                    .iter()
+                    .map(|&index| layer(&plans[index], workspace))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        checker.document(&entries(&strategy.items), &plain, &[]);
     }
     for feature in &workspace.features {
         let scope = Scope::of_feature(workspace, feature);

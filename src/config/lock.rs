@@ -165,6 +165,13 @@ pub fn references(workspace: &Workspace) -> Vec<Reference> {
             &domain.items.patterns,
         );
     }
+    for strategy in &workspace.strategies {
+        add(
+            format!("strategy:{}", strategy.name),
+            "patterns",
+            &strategy.items.patterns,
+        );
+    }
     for service in &workspace.services {
         let layer = format!("service:{}", service.name);
         add(layer.clone(), "patterns", &service.items.patterns);

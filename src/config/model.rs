@@ -615,8 +615,30 @@ pub struct Agent {
     pub budget: Option<Spanned<u64>>,
 }
 
+/// `kind: strategy`: what applies whenever a bundle's domains include all of `domains`,
+/// whatever the feature is called (a synthesis layer right after the domains).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<Spanned<String>>,
+    /// The domain set: the strategy applies to every bundle whose domains include them all.
+    pub domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub phases: Vec<Spanned<Phase>>,
+    #[serde(default)]
+    pub patterns: ItemMap<Pattern>,
+    #[serde(default)]
+    pub constraints: ItemMap<Constraint>,
+    #[serde(default)]
+    pub quality_gates: ItemMap<Gate>,
+    #[serde(default)]
+    pub examples: Examples,
+}
+
 /// The document kinds, in layer order.
-pub const KINDS: [&str; 5] = ["org", "domain", "service", "feature", "agent"];
+pub const KINDS: [&str; 6] = ["org", "domain", "strategy", "service", "feature", "agent"];
 
 /// One YAML document, dispatched on its leading `kind:`.
 #[derive(Debug, Clone)]
@@ -626,6 +648,7 @@ pub enum Document {
     Service(Service),
     Feature(Feature),
     Agent(Agent),
+    Strategy(Strategy),
     /// `kind:` names no known kind (reported by validation, with `did you mean`).
     UnknownKind(Spanned<String>),
     /// The first key is not `kind` (its span), or the document is not a mapping.
@@ -664,6 +687,7 @@ impl<'de> Deserialize<'de> for Document {
                     "service" => Document::Service(Service::deserialize(rest)?),
                     "feature" => Document::Feature(Feature::deserialize(rest)?),
                     "agent" => Document::Agent(Agent::deserialize(rest)?),
+                    "strategy" => Document::Strategy(Strategy::deserialize(rest)?),
                     _ => {
                         IgnoredAny::deserialize(rest)?;
                         Document::UnknownKind(kind)

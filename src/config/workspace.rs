@@ -77,6 +77,10 @@ name_type!(
     FeatureName
 );
 name_type!(
+    /// A strategy's name.
+    StrategyName
+);
+name_type!(
     /// An agent's name.
     AgentName
 );
@@ -91,6 +95,8 @@ name_type!(
 pub enum LayerKind {
     Org,
     Domain,
+    /// A strategy: what applies where a set of domains meets.
+    Strategy,
     Integration,
     Service,
     Feature,
@@ -102,6 +108,7 @@ impl LayerKind {
         match self {
             Self::Org => "org",
             Self::Domain => "domain",
+            Self::Strategy => "strategy",
             Self::Integration => "integration",
             Self::Service => "service",
             Self::Feature => "feature",
@@ -376,6 +383,27 @@ pub enum DomainPatterns {
     Named,
 }
 
+/// `kind: strategy`: context for every bundle whose domains include all of `domains`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Strategy {
+    pub name: StrategyName,
+    pub description: Option<String>,
+    /// The domain set, as declared (deduplicated).
+    pub domains: Vec<DomainName>,
+    pub phases: Vec<Phase>,
+    pub items: Items,
+    pub origin: Origin,
+}
+
+impl Strategy {
+    /// Whether a bundle with these domains takes this strategy: they include all of its.
+    pub fn applies_to<Name: AsRef<str>>(&self, domains: &[Name]) -> bool {
+        self.domains
+            .iter()
+            .all(|wanted| domains.iter().any(|have| have.as_ref() == wanted.as_str()))
+    }
+}
+
 /// `kind: agent`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Agent {
@@ -397,6 +425,8 @@ pub struct Workspace {
     pub domains: Vec<Domain>,
     pub services: Vec<Service>,
     pub features: Vec<Feature>,
+    /// In declaration order.
+    pub strategies: Vec<Strategy>,
     pub agents: Vec<Agent>,
     /// The path resolver validation used (with its file index), for reading files later.
     pub resolver: Arc<Resolver>,
@@ -478,6 +508,12 @@ impl Workspace {
                 .iter()
                 .find(|service| service.name.as_str() == name),
         }
+    }
+
+    pub fn strategy(&self, name: &str) -> Option<&Strategy> {
+        self.strategies
+            .iter()
+            .find(|strategy| strategy.name.as_str() == name)
     }
 
     pub fn feature(&self, name: &str) -> Option<&Feature> {

@@ -393,6 +393,17 @@ pub fn keep_changed(
                     .map(|file| format!("`{file}` changed (org gates run on any change)")),
                 LayerKind::Domain => domain_hit(&gate.id.layer.name),
                 LayerKind::Service | LayerKind::Integration => service_hit(&gate.id.layer.name),
+                // Where domains meet, a change on either side may break the meeting.
+                LayerKind::Strategy => {
+                    workspace
+                        .strategy(&gate.id.layer.name)
+                        .and_then(|strategy| {
+                            strategy
+                                .domains
+                                .iter()
+                                .find_map(|name| domain_hit(name.as_str()))
+                        })
+                }
                 LayerKind::Feature => workspace.feature(&gate.id.layer.name).and_then(|feature| {
                     feature
                         .domains

@@ -331,6 +331,18 @@ fn listing(session: &Session) -> (String, Value) {
             service.description.as_deref().unwrap_or("-")
         ));
     }
+    if !workspace.strategies.is_empty() {
+        text.push_str("Strategies:\n");
+        for strategy in &workspace.strategies {
+            let domains: Vec<&str> = strategy.domains.iter().map(|name| name.as_str()).collect();
+            text.push_str(&format!(
+                "- {} (where {} meet): {}\n",
+                strategy.name,
+                domains.join(" + "),
+                strategy.description.as_deref().unwrap_or("-")
+            ));
+        }
+    }
     text.push_str("Agents:\n");
     for agent in &workspace.agents {
         text.push_str(&format!("- {}\n", agent.name));

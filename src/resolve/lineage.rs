@@ -3,13 +3,14 @@
 //! validation's override checks all take their layers from here.
 //!
 //! For a feature: org → its domains (the feature's order, then the domains of its
-//! services) → one integration layer per service (the service's `integration_patterns`
+//! services) → the strategies whose domain sets those domains cover (smaller sets first,
+//! then in declaration order) → one integration layer per service (the service's `integration_patterns`
 //! plus the `shared_patterns` of every service it depends on) → its services → the
 //! feature itself.
 
 use crate::config::workspace::{
     ConstraintItem, Domain, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem,
-    Service, Workspace,
+    Service, Strategy, Workspace,
 };
 use crate::ids::LayerId;
 
@@ -33,6 +34,8 @@ pub struct LayerPlan<'w> {
     pub examples: Vec<&'w ExampleItem>,
     /// Indices of earlier layers whose items this layer's plain keys override.
     pub lineage: Vec<usize>,
+    /// Why a layer that is not named by the request is in it (a strategy's domain set).
+    pub why: Option<String>,
 }
 
 impl<'w> LayerPlan<'w> {
@@ -59,6 +62,7 @@ impl<'w> LayerPlan<'w> {
             gates: items.quality_gates.iter().collect(),
             examples: items.examples.iter().collect(),
             lineage: Vec::new(),
+            why: None,
         }
     }
 }
@@ -108,7 +112,8 @@ impl<'w> Scope<'w> {
 }
 
 /// The layers of a scope, least specific first: org → domains (then the services'
-/// domains) → one integration layer per service → services → the feature, if declared.
+/// domains) → the strategies those domains cover → one integration layer per service →
+/// services → the feature, if declared.
 pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPlan<'w>> {
     let services = &scope.services;
     let mut domains: Vec<&Domain> = scope.domains.clone();
@@ -124,6 +129,7 @@ pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPl
     }
     let mut layers = Vec::new();
     let org = org_layer(workspace, &mut layers);
+    let names: Vec<&str> = domains.iter().map(|domain| domain.name.as_str()).collect();
     for domain in domains {
         let mut layer = LayerPlan::new(
             LayerKind::Domain,
@@ -135,6 +141,7 @@ pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPl
         layer.lineage.extend(org);
         layers.push(layer);
     }
+    strategy_layers(&applying(workspace, &names), org, &mut layers);
     for service in services {
         layers.push(integration_layer(workspace, service));
     }
@@ -161,6 +168,72 @@ pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPl
         layers.push(layer);
     }
     layers
+}
+
+/// The strategies a bundle with these domains takes: those whose domain set they cover,
+/// smaller sets first, then in declaration order.
+pub fn applying<'w>(workspace: &'w Workspace, domains: &[&str]) -> Vec<&'w Strategy> {
+    let mut found: Vec<&Strategy> = workspace
+        .strategies
+        .iter()
+        .filter(|strategy| !strategy.domains.is_empty() && strategy.applies_to(domains))
+        .collect();
+    found.sort_by_key(|strategy| strategy.domains.len());
+    found
+}
+
+/// One synthesis layer per strategy, right after the domains. A strategy's plain keys
+/// override the org's, its own domains' and those of an earlier strategy whose domain set
+/// is a strict subset of its own (a meeting of more domains is more specific).
+fn strategy_layers<'w>(
+    strategies: &[&'w Strategy],
+    org: Option<usize>,
+    layers: &mut Vec<LayerPlan<'w>>,
+) {
+    let first = layers.len();
+    for (at, strategy) in strategies.iter().enumerate() {
+        let mut layer = LayerPlan::new(
+            LayerKind::Strategy,
+            strategy.name.as_str(),
+            &strategy.origin,
+            strategy.description.as_deref(),
+            &strategy.items,
+        );
+        let names: Vec<String> = strategy
+            .domains
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect();
+        layer.why = Some(format!(
+            "the bundle's domains include all of {}",
+            names.join(", ")
+        ));
+        layer.lineage.extend(org);
+        layer
+            .lineage
+            .extend(layers.iter().enumerate().filter_map(|(index, candidate)| {
+                (candidate.id.kind == LayerKind::Domain
+                    && strategy
+                        .domains
+                        .iter()
+                        .any(|name| name.as_str() == candidate.id.name))
+                .then_some(index)
+            }));
+        layer.lineage.extend(
+            strategies[..at]
+                .iter()
+                .enumerate()
+                .filter_map(|(index, earlier)| {
+                    (earlier.domains.len() < strategy.domains.len()
+                        && earlier
+                            .domains
+                            .iter()
+                            .all(|name| strategy.domains.contains(name)))
+                    .then_some(first + index)
+                }),
+        );
+        layers.push(layer);
+    }
 }
 
 fn org_layer<'w>(workspace: &'w Workspace, layers: &mut Vec<LayerPlan<'w>>) -> Option<usize> {
@@ -220,5 +293,6 @@ fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> Laye
         gates: Vec::new(),
         examples: Vec::new(),
         lineage: Vec::new(),
+        why: None,
     }
 }

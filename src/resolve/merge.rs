@@ -6,7 +6,9 @@
 //!    (sections: patterns, constraints, quality_gates, examples). Each item is shown under
 //!    its layer.
 //! 2. Plain keys override along the lineage only: a domain item replaces the org item
-//!    with the same section and key; a service item replaces the same key from the org
+//!    with the same section and key; a strategy item replaces the same key from the org,
+//!    from its own domains and from a strategy applied before it whose domain set is a
+//!    strict subset of its own; a service item replaces the same key from the org
 //!    and from its own domain; a feature item replaces the same key from the org.
 //!    Unrelated layers never override each other. The replaced item stays, with status
 //!    `overridden`.

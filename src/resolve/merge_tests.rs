@@ -416,6 +416,7 @@ proptest! {
                 gates: Vec::new(),
                 examples: Vec::new(),
                 lineage: lineage.iter().copied().filter(|earlier| *earlier < index).collect(),
+                why: None,
             })
             .collect();
         let today = Date::parse(TODAY).unwrap();
@@ -434,6 +435,154 @@ proptest! {
                 // An included item is never shadowed by a live item of the same key in a
                 // later layer whose lineage holds it.
                 prop_assert!(item.overridden_by.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn strategies_form_a_synthesis_layer_after_the_domains_and_override_their_own_domains() {
+    let (_dir, workspace) = workspace(&[
+        ("domains/org.yaml", ORG),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: pay\nconstraints:\n  money: pay rule\n  latency: pay is fast\n---\nkind: domain\nname: stock\nconstraints:\n  money: stock rule\n---\nkind: domain\nname: ship\nconstraints:\n  money: ship rule\n",
+        ),
+        (
+            "domains/s.yaml",
+            "kind: strategy\nname: pay-stock-ship\ndomains: [pay, stock, ship]\nconstraints:\n  money: all three\n---\nkind: strategy\nname: pay-stock\ndomains: [stock, pay]\nconstraints:\n  money: pay and stock\n  latency: met in 50 ms\n",
+        ),
+        (
+            "domains/f.yaml",
+            "kind: feature\nname: f\ndomains: [pay, stock, ship]\n---\nkind: feature\nname: g\ndomains: [pay, ship]\n",
+        ),
+    ]);
+    let merged = merged(&workspace, "f");
+    let order: Vec<String> = merged.layers.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        order,
+        [
+            "org:acme",
+            "domain:pay",
+            "domain:stock",
+            "domain:ship",
+            "strategy:pay-stock",
+            "strategy:pay-stock-ship",
+            "feature:f"
+        ],
+        "smaller domain sets first, whatever the declaration order"
+    );
+    // Its own domains' plain keys: overridden; so is a smaller strategy's inside its set.
+    for layer in ["pay", "stock", "ship", "pay-stock"] {
+        assert_eq!(
+            one(&merged, layer, Section::Constraints, "money").status,
+            Status::Overridden,
+            "{layer}"
+        );
+    }
+    assert_eq!(
+        one(&merged, "pay-stock-ship", Section::Constraints, "money").status,
+        Status::Included
+    );
+    assert_eq!(
+        one(&merged, "pay", Section::Constraints, "latency").status,
+        Status::Overridden
+    );
+    // `g` has pay and ship only: no strategy applies.
+    let merged = self::merged(&workspace, "g");
+    assert!(
+        merged
+            .layers
+            .iter()
+            .all(|layer| layer.kind != LayerKind::Strategy)
+    );
+}
+
+/// A generated workspace: how many domains, each strategy's domain set (a bit mask,
+/// never empty), the scope's domains (a mask) and the domain of its one service, if any.
+type GeneratedWorkspace = (usize, Vec<u32>, u32, Option<usize>);
+
+fn generated_workspaces() -> impl Strategy<Value = GeneratedWorkspace> {
+    (2usize..6).prop_flat_map(|domains| {
+        let all = (1u32 << domains) - 1;
+        (
+            Just(domains),
+            proptest::collection::vec(1u32..=all, 1..5),
+            0u32..=all,
+            proptest::option::of(0..domains),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// A strategy applies exactly when the bundle's domains (its own and its services')
+    /// cover its domain set; the strategies that apply come right after the domains,
+    /// smaller sets first, then in declaration order; each overrides its domains' key.
+    #[test]
+    fn a_strategy_applies_exactly_when_its_domain_set_is_covered(
+        (count, strategies, scope_mask, service_domain) in generated_workspaces()
+    ) {
+        let mut files: Vec<(String, String)> = Vec::new();
+        let domain_docs: Vec<String> = (0..count)
+            .map(|d| format!("kind: domain\nname: d{d}\nconstraints:\n  shared: d{d} says\n"))
+            .collect();
+        files.push((String::from("domains/d.yaml"), domain_docs.join("---\n")));
+        let strategy_docs: Vec<String> = strategies
+            .iter()
+            .enumerate()
+            .map(|(index, mask)| {
+                let names: Vec<String> = (0..count)
+                    .filter(|d| mask & (1 << d) != 0)
+                    .map(|d| format!("d{d}"))
+                    .collect();
+                format!(
+                    "kind: strategy\nname: s{index}\ndomains: [{}]\nconstraints:\n  shared: s{index} says\n  own-{index}: only s{index}\n",
+                    names.join(", ")
+                )
+            })
+            .collect();
+        files.push((String::from("domains/s.yaml"), strategy_docs.join("---\n")));
+        if let Some(domain) = service_domain {
+            files.push((
+                String::from("domains/v.yaml"),
+                format!("kind: service\nname: v\ndomain: d{domain}\n"),
+            ));
+        }
+        let borrowed: Vec<(&str, &str)> =
+            files.iter().map(|(path, text)| (path.as_str(), text.as_str())).collect();
+        let (_dir, workspace) = workspace(&borrowed);
+        let mut scope = layer::Scope::default();
+        for d in (0..count).filter(|d| scope_mask & (1 << d) != 0) {
+            scope.add_domain(workspace.domain(&format!("d{d}")));
+        }
+        let mut covered = scope_mask;
+        if let Some(domain) = service_domain {
+            scope.add_service(workspace.service("v"));
+            covered |= 1 << domain;
+        }
+        let plans = layer::for_scope(&workspace, &scope);
+        let applied: Vec<usize> = plans
+            .iter()
+            .filter(|plan| plan.id.kind == LayerKind::Strategy)
+            .map(|plan| plan.id.name[1..].parse().unwrap())
+            .collect();
+        let mut expected: Vec<usize> = (0..strategies.len())
+            .filter(|&index| strategies[index] & !covered == 0)
+            .collect();
+        expected.sort_by_key(|&index| strategies[index].count_ones());
+        prop_assert_eq!(&applied, &expected);
+        // Right after the domains, before anything else.
+        let kinds: Vec<LayerKind> = plans.iter().map(|plan| plan.id.kind).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        prop_assert_eq!(kinds, sorted);
+        let merged = merge(&plans, Date::parse(TODAY).unwrap());
+        for &index in &applied {
+            let name = format!("s{index}");
+            prop_assert_eq!(one(&merged, &name, Section::Constraints, &format!("own-{index}")).status, Status::Included);
+            for d in (0..count).filter(|d| strategies[index] & (1 << d) != 0) {
+                prop_assert_eq!(one(&merged, &format!("d{d}"), Section::Constraints, "shared").status, Status::Overridden);
             }
         }
     }

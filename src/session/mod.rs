@@ -510,6 +510,7 @@ impl Session {
             .chain(workspace.domains.iter().map(|domain| &domain.origin))
             .chain(workspace.services.iter().map(|service| &service.origin))
             .chain(workspace.features.iter().map(|feature| &feature.origin))
+            .chain(workspace.strategies.iter().map(|strategy| &strategy.origin))
             .chain(workspace.agents.iter().map(|agent| &agent.origin));
         for origin in documents {
             add(&origin.file, "a configuration document");

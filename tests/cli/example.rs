@@ -8,7 +8,7 @@ fn shipped_example_validates() {
     run.expect_code(0);
     assert!(
         run.stderr
-            .contains("ok: 1 org, 6 domains, 3 services, 2 features, 3 agents"),
+            .contains("ok: 1 org, 6 domains, 3 services, 2 features, 1 strategy, 3 agents"),
         "{}",
         run.stderr
     );

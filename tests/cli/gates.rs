@@ -86,7 +86,7 @@ fn pid(root: &Path, name: &str) -> u32 {
 fn shipped_example_gates_pass() {
     let run = ctx(&repo_root(), &["gates", "checkout"]);
     run.expect_code(0);
-    assert!(run.stderr.contains("10 gates: 10 pass"), "{}", run.stderr);
+    assert!(run.stderr.contains("11 gates: 11 pass"), "{}", run.stderr);
     assert!(
         run.stderr.contains("STATUS  DURATION  GATE"),
         "{}",
@@ -392,7 +392,7 @@ fn dry_run_prints_the_selection_with_reasons() {
     );
     assert!(
         run.stdout
-            .contains("10 gates selected (dry run: nothing ran)")
+            .contains("11 gates selected (dry run: nothing ran)")
     );
 }
 

@@ -27,6 +27,7 @@ mod scale;
 mod schema;
 mod secrets;
 mod session;
+mod synthesis;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -53,6 +53,7 @@ pub fn all_metas(workspace: &Workspace) -> Vec<(Section, &ItemMeta)> {
         .iter()
         .map(|org| &org.items)
         .chain(workspace.domains.iter().map(|domain| &domain.items))
+        .chain(workspace.strategies.iter().map(|strategy| &strategy.items))
         .chain(workspace.services.iter().map(|service| &service.items))
         .chain(workspace.features.iter().map(|feature| &feature.items));
     for items in item_sets {
@@ -84,15 +85,23 @@ pub fn all_metas(workspace: &Workspace) -> Vec<(Section, &ItemMeta)> {
                 .map(|item| (Section::Patterns, &item.meta)),
         );
     }
-    for feature in &workspace.features {
-        for phase in &feature.phases {
-            metas.extend(
-                phase
-                    .constraints
-                    .iter()
-                    .map(|item| (Section::Constraints, &item.meta)),
-            );
-        }
+    let phases = workspace
+        .features
+        .iter()
+        .flat_map(|feature| &feature.phases)
+        .chain(
+            workspace
+                .strategies
+                .iter()
+                .flat_map(|strategy| &strategy.phases),
+        );
+    for phase in phases {
+        metas.extend(
+            phase
+                .constraints
+                .iter()
+                .map(|item| (Section::Constraints, &item.meta)),
+        );
     }
     metas
 }

@@ -8,7 +8,8 @@ use crate::config::diagnostic::Problem;
 use crate::config::model;
 use crate::config::suggest;
 use crate::config::workspace::{
-    DomainName, DomainPatterns, Feature, FeatureName, Input, Phase, ServiceName, ValidationStep,
+    DomainName, DomainPatterns, Feature, FeatureName, Input, Phase, ServiceName, Strategy,
+    StrategyName, ValidationStep,
 };
 
 pub(super) fn feature(
@@ -77,31 +78,17 @@ pub(super) fn feature(
 
     let inputs = inputs(convert, wire);
 
-    let mut phases = Vec::new();
-    let mut phase_names: HashMap<&str, model::Pos> = HashMap::default();
-    for phase in &wire.phases {
-        let phase = &phase.value;
-        if let Some(first) = phase_names.get(phase.name.value.as_str()) {
-            let problem = Problem::error(
-                "config::duplicate-name",
-                convert.locate(phase.name.pos),
-                format!("phase `{}` appears twice", phase.name.value),
-            )
-            .related(convert.locate(*first), "first here")
-            .help("phase names are unique within a feature");
-            convert.problems.push(problem);
-        } else {
-            phase_names.insert(&phase.name.value, phase.name.pos);
-        }
-        phases.push(convert_phase(
-            convert,
-            phase,
+    let phases = phases(
+        convert,
+        &wire.phases,
+        &PhaseScope {
             tables,
-            &scope_domains,
-            &gate_names,
+            domains: &scope_domains,
+            gate_names: &gate_names,
             incomplete,
-        ));
-    }
+            owner: "feature",
+        },
+    );
     Feature {
         name: FeatureName::new(convert.name(&wire.name, "feature")),
         description: wire
@@ -135,14 +122,147 @@ pub(super) fn feature(
 
 /// One phase: its domains (within the feature's scope), the patterns it names (declared
 /// by those domains) and its validation steps (gates of the scope, or prose).
+/// A strategy: its domain set (declared, each once, at least one), its phases checked
+/// like a feature's against that set, and its items, whose plain keys override those of
+/// its domains (checked with the other overrides).
+pub(super) fn strategy(
+    convert: &mut Converter<'_>,
+    wire: &model::Strategy,
+    tables: &Tables<'_>,
+) -> Strategy {
+    let mut domains: Vec<&str> = Vec::new();
+    let mut listed: Vec<&str> = Vec::new();
+    for domain in &wire.domains {
+        if listed.contains(&domain.value.as_str()) {
+            let problem = Problem::error(
+                "config::duplicate-domain",
+                convert.locate(domain.pos),
+                format!(
+                    "strategy `{}` lists domain `{}` twice",
+                    wire.name.value, domain.value
+                ),
+            )
+            .label("listed again")
+            .help("a strategy's `domains` is a set; list each domain once");
+            convert.problems.push(problem);
+            continue;
+        }
+        listed.push(&domain.value);
+        if tables.reference(convert, domain, "domain", "strategy `domains`") {
+            domains.push(&domain.value);
+        }
+    }
+    if wire.domains.is_empty() {
+        let problem = Problem::error(
+            "config::strategy-domains",
+            convert.locate(wire.name.pos),
+            format!("strategy `{}` names no domains", wire.name.value),
+        )
+        .help("list the domains whose meeting it describes, e.g. `domains: [payment, inventory]`; it applies to every bundle that has them all");
+        convert.problems.push(problem);
+    }
+    let incomplete = tables.broken.iter().any(|broken| broken.kind == "org")
+        || wire
+            .domains
+            .iter()
+            .any(|name| tables.is_broken("domain", &name.value));
+    let mut gate_names: Vec<String> = tables
+        .org
+        .into_iter()
+        .flat_map(|org| org.quality_gates.entries.iter())
+        .chain(
+            domains
+                .iter()
+                .filter_map(|name| tables.domains.get(name))
+                .flat_map(|domain| domain.quality_gates.entries.iter()),
+        )
+        .chain(wire.quality_gates.entries.iter())
+        .map(|(key, _)| key.value.clone())
+        .collect();
+    gate_names.sort();
+    gate_names.dedup();
+    let phases = phases(
+        convert,
+        &wire.phases,
+        &PhaseScope {
+            tables,
+            domains: &domains,
+            gate_names: &gate_names,
+            incomplete,
+            owner: "strategy",
+        },
+    );
+    Strategy {
+        name: StrategyName::new(convert.name(&wire.name, "strategy")),
+        description: wire
+            .description
+            .as_ref()
+            .map(|text| text.value.trim().to_owned()),
+        domains: listed.iter().map(|name| DomainName::new(*name)).collect(),
+        phases,
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            KeyRule::PlainOnly,
+        ),
+        origin: convert.origin(wire.name.pos),
+    }
+}
+
+/// What a feature's or a strategy's phases are checked against.
+struct PhaseScope<'a> {
+    tables: &'a Tables<'a>,
+    /// The domains of the document's scope.
+    domains: &'a [&'a str],
+    /// Gate names the phases may cite.
+    gate_names: &'a [String],
+    /// A document of the scope could not be read: unknown names are not reported.
+    incomplete: bool,
+    /// `feature` or `strategy`, for messages.
+    owner: &'static str,
+}
+
+/// A document's phases, names unique, each reference checked.
+fn phases(
+    convert: &mut Converter<'_>,
+    wire: &[model::Spanned<model::Phase>],
+    scope: &PhaseScope<'_>,
+) -> Vec<Phase> {
+    let mut phases = Vec::new();
+    let mut phase_names: HashMap<&str, model::Pos> = HashMap::default();
+    for phase in wire {
+        let phase = &phase.value;
+        if let Some(first) = phase_names.get(phase.name.value.as_str()) {
+            let problem = Problem::error(
+                "config::duplicate-name",
+                convert.locate(phase.name.pos),
+                format!("phase `{}` appears twice", phase.name.value),
+            )
+            .related(convert.locate(*first), "first here")
+            .help(format!("phase names are unique within a {}", scope.owner));
+            convert.problems.push(problem);
+        } else {
+            phase_names.insert(&phase.name.value, phase.name.pos);
+        }
+        phases.push(convert_phase(convert, phase, scope));
+    }
+    phases
+}
+
 fn convert_phase(
     convert: &mut Converter<'_>,
     phase: &model::Phase,
-    tables: &Tables<'_>,
-    scope_domains: &[&str],
-    gate_names: &[String],
-    incomplete: bool,
+    scope: &PhaseScope<'_>,
 ) -> Phase {
+    let PhaseScope {
+        tables,
+        domains: scope_domains,
+        gate_names,
+        incomplete,
+        owner,
+    } = *scope;
     let mut phase_domains = Vec::new();
     for domain in &phase.domains {
         if !tables.reference(convert, domain, "domain", "phase `domains`") {
@@ -153,11 +273,11 @@ fn convert_phase(
                 "config::phase-domain",
                 convert.locate(domain.pos),
                 format!(
-                    "phase `{}` uses domain `{}`, which is not in the feature's scope",
+                    "phase `{}` uses domain `{}`, which is not in the {owner}'s scope",
                     phase.name.value, domain.value
                 ),
             )
-            .help(format!("add `{}` to the feature's `domains`", domain.value));
+            .help(format!("add `{}` to the {owner}'s `domains`", domain.value));
             convert.problems.push(problem);
         }
         phase_domains.push(domain.value.as_str());
@@ -233,7 +353,7 @@ fn convert_phase(
                 problem,
                 text,
                 gate_names,
-                "gates in this feature's scope",
+                &format!("gates in this {owner}'s scope"),
             );
             convert
                 .problems

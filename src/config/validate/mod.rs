@@ -72,6 +72,7 @@ pub fn validate(
         services,
         features,
         agents,
+        strategies,
     } = by_kind(loaded, &mut problems);
 
     // 1. Unique names.
@@ -82,6 +83,7 @@ pub fn validate(
         &services,
         &features,
         &agents,
+        &strategies,
         &mut problems,
     );
 
@@ -135,6 +137,7 @@ pub fn validate(
         domains: Vec::new(),
         services: Vec::new(),
         features: Vec::new(),
+        strategies: Vec::new(),
         agents: Vec::new(),
         resolver: Arc::clone(&resolver),
         names: std::sync::OnceLock::new(),
@@ -160,12 +163,32 @@ pub fn validate(
     workspace.features = convert_each(&features, &context, &mut problems, |convert, wire| {
         feature::feature(convert, wire, &tables)
     });
+    workspace.strategies = convert_each(&strategies, &context, &mut problems, |convert, wire| {
+        feature::strategy(convert, wire, &tables)
+    });
     workspace.agents = convert_each(&agents, &context, &mut problems, documents::agent);
 
     // 4. Cycles.
     cycles::check(&services, &mut problems);
 
-    // 5 and 6. Overrides and expiry, on the typed workspace.
+    // 5 and 6. Overrides, expiry, inputs and drift, on the typed workspace.
+    workspace_checks(&workspace, loaded, today, lock, locked, &mut problems);
+    Validation {
+        workspace,
+        problems,
+    }
+}
+
+/// The checks that need the typed workspace: overrides along the lineage, expiry,
+/// `{{ inputs.KEY }}` references, drift against `ctx.lock`, and the sources' checkouts.
+fn workspace_checks(
+    workspace: &Workspace,
+    loaded: &Loaded,
+    today: Date,
+    lock: &super::lock::Read,
+    locked: bool,
+    problems: &mut Vec<Problem>,
+) {
     let files: HashMap<&str, &Arc<SourceFile>> = loaded
         .files
         .iter()
@@ -183,10 +206,10 @@ pub fn validate(
             |file| Location::token_at(file, origin.line, origin.column),
         )
     };
-    super::lineage::check(&workspace, &loaded.broken, &at, &mut problems);
-    expiry::check(&workspace, today, &at, &mut problems);
-    feature::check_placeholders(&workspace, &at, &mut problems);
-    super::lock::check(&workspace, lock, locked, &at, &mut problems);
+    super::lineage::check(workspace, &loaded.broken, &at, problems);
+    expiry::check(workspace, today, &at, problems);
+    feature::check_placeholders(workspace, &at, problems);
+    super::lock::check(workspace, lock, locked, &at, problems);
     if locked
         && !workspace.settings.sources.is_empty()
         && let Ok(Some(lock)) = lock
@@ -197,10 +220,6 @@ pub fn validate(
             lock,
         ));
     }
-    Validation {
-        workspace,
-        problems,
-    }
 }
 
 /// The documents loaded, sorted by kind.
@@ -210,6 +229,7 @@ struct ByKind<'a> {
     services: Vec<Declared<'a, model::Service>>,
     features: Vec<Declared<'a, model::Feature>>,
     agents: Vec<Declared<'a, model::Agent>>,
+    strategies: Vec<Declared<'a, model::Strategy>>,
 }
 
 /// Sort the documents by kind; an unknown or missing `kind` is a problem.
@@ -219,6 +239,7 @@ fn by_kind<'a>(loaded: &'a Loaded, problems: &mut Vec<Problem>) -> ByKind<'a> {
     let mut services = Vec::new();
     let mut features = Vec::new();
     let mut agents = Vec::new();
+    let mut strategies = Vec::new();
     for loaded_document in &loaded.documents {
         let file = &loaded_document.file;
         match &loaded_document.document {
@@ -227,6 +248,7 @@ fn by_kind<'a>(loaded: &'a Loaded, problems: &mut Vec<Problem>) -> ByKind<'a> {
             Document::Service(wire) => services.push(Declared { file, wire }),
             Document::Feature(wire) => features.push(Declared { file, wire }),
             Document::Agent(wire) => agents.push(Declared { file, wire }),
+            Document::Strategy(wire) => strategies.push(Declared { file, wire }),
             Document::UnknownKind(kind) => {
                 let problem = Problem::error(
                     "config::unknown-kind",
@@ -252,7 +274,7 @@ fn by_kind<'a>(loaded: &'a Loaded, problems: &mut Vec<Problem>) -> ByKind<'a> {
                         location,
                         "document does not start with `kind:`",
                     )
-                    .help("start every document with `kind:` (org, domain, service, feature or agent), then `name:`"),
+                    .help("start every document with `kind:` (org, domain, strategy, service, feature or agent), then `name:`"),
                 );
             }
         }
@@ -264,6 +286,7 @@ fn by_kind<'a>(loaded: &'a Loaded, problems: &mut Vec<Problem>) -> ByKind<'a> {
         services,
         features,
         agents,
+        strategies,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Names: unique per kind, one org, and no layer name shared by an org, a domain and a
-//! service (a name identifies a layer in qualified keys).
+//! Names: unique per kind, one org, and no layer name shared by an org, a domain, a
+//! strategy and a service (a name identifies a layer in qualified keys).
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ pub(super) fn check(
     services: &[Declared<'_, model::Service>],
     features: &[Declared<'_, model::Feature>],
     agents: &[Declared<'_, model::Agent>],
+    strategies: &[Declared<'_, model::Strategy>],
     problems: &mut Vec<Problem>,
 ) {
     unique(orgs, |org| &org.name, "org", problems);
@@ -23,6 +24,7 @@ pub(super) fn check(
     unique(services, |service| &service.name, "service", problems);
     unique(features, |feature| &feature.name, "feature", problems);
     unique(agents, |agent| &agent.name, "agent", problems);
+    unique(strategies, |strategy| &strategy.name, "strategy", problems);
     if let [first, second, ..] = orgs {
         problems.push(
             Problem::error(
@@ -51,6 +53,11 @@ pub(super) fn check(
             services
                 .iter()
                 .map(|service| ("service", service.file, &service.wire.name)),
+        )
+        .chain(
+            strategies
+                .iter()
+                .map(|strategy| ("strategy", strategy.file, &strategy.wire.name)),
         );
     for (kind, file, name) in layers {
         match layer_names.get(name.value.as_str()) {

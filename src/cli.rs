@@ -191,7 +191,7 @@ pub enum TokenizerArg {
 pub struct BundleOptions {
     /// The feature to bundle (`ctx list features` shows them). A name that is not a
     /// declared feature is matched against the domains' keywords (an ad-hoc feature).
-    #[arg(required_unless_present_any = ["describe", "domain", "service"])]
+    #[arg(required_unless_present_any = ["describe", "domain", "service", "changed"])]
     pub feature: Option<String>,
 
     /// Describe the work in words; the domains whose keywords it mentions form an ad-hoc
@@ -236,6 +236,29 @@ pub struct BundleOptions {
     /// this flag is for measuring, not for correctness.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Bundle the change in progress: the scope is the domains and services whose paths
+    /// own the files changed since `--base` (the rules of `ctx gates --changed`), and the
+    /// bundle holds each changed file's diff (budgeted, shed largest first).
+    #[arg(long, conflicts_with_all = ["feature", "describe", "from_run", "from"])]
+    pub changed: bool,
+
+    /// Base for `--changed` and for a hand-off's diff (default: the upstream branch, else
+    /// `origin/HEAD`, else `main` or `master`, whichever exists).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+
+    /// Hand-off from a recorded gate run (a run id as `ctx gates` prints it, or `latest`):
+    /// the child's bundle gets an execution layer with the run's failed gates and their
+    /// output tails, the diff since `--base`, and the parent bundle's digest and tokens.
+    #[arg(long, value_name = "RUN")]
+    pub from_run: Option<String>,
+
+    /// Hand-off from a parent's bundle (`ctx bundle … --format json -o FILE`): its digest
+    /// and tokens are recorded (`parent`, and the chain's cumulative tokens), with the
+    /// diff since `--base`.
+    #[arg(long, value_name = "BUNDLE.json")]
+    pub from: Option<PathBuf>,
 }
 
 /// Arguments of `ctx bundle`.

@@ -72,6 +72,7 @@ fn layer_kind(text: &str) -> Option<LayerKind> {
         LayerKind::Integration,
         LayerKind::Service,
         LayerKind::Feature,
+        LayerKind::Execution,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)

@@ -13,6 +13,7 @@
 //!    [`exit::ExitStatus`] decides the exit code.
 
 pub mod bundle;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -192,6 +192,30 @@ pub fn run_bundle(run_dir: &Path) -> PathBuf {
     run_dir.join("bundle.json")
 }
 
+/// The record of a finished run (`ctx.gates/v1`): what `ctx bundle --from-run` reads.
+pub fn run_record(run_dir: &Path) -> PathBuf {
+    run_dir.join("run.json")
+}
+
+impl State {
+    /// The folder of the newest run with a record, if any.
+    pub fn latest_run(&self) -> Option<PathBuf> {
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(self.folder.join("runs"))
+            .ok()?
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().parse::<RunId>().is_ok())
+                    && run_record(path).is_file()
+            })
+            .collect();
+        // Run ids sort by start time.
+        folders.sort();
+        folders.pop()
+    }
+}
+
 /// A file name for a gate id: `domain:payment/payment-tests` → `domain_payment__payment-tests`.
 fn file_name(id: &str) -> String {
     id.chars()

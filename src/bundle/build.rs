@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::budget;
 use super::cache::{Preload, TokenCache};
 use super::files;
+use super::generated;
 use super::inline;
 use super::measure::{Document, Measurer};
 use super::model::{
@@ -75,6 +76,25 @@ pub struct Request<'w> {
     pub agent: Option<&'w Agent>,
     /// For an ad-hoc scope chosen by words: the domains that matched, and by which keywords.
     pub matched: Vec<KeywordMatch>,
+    /// What the bundle is handed at build time (a change, a parent's execution): its
+    /// own layer, the most specific.
+    pub execution: Option<Execution>,
+}
+
+/// The execution layer: what a bundle is handed at build time rather than declared.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The layer's name: `changes`, or `parent`.
+    pub name: String,
+    pub description: Option<String>,
+    /// Where its content comes from (a run's record, a bundle file, `git diff`).
+    pub origin: OriginJson,
+    /// Why the layer is there.
+    pub why: String,
+    /// Its items: the diff of each changed file, failed gates' output.
+    pub made: Vec<generated::Made>,
+    pub parent: Option<super::model::ParentJson>,
+    pub changes: Option<super::model::ChangesJson>,
 }
 
 /// Build a bundle.
@@ -174,8 +194,69 @@ pub fn build(
             return Err(BuildError::Secrets(found));
         }
     }
-    let layers = layer_list(&plans, &BTreeMap::new());
-    let mut bundle = Bundle {
+    let mut layers = layer_list(&plans, &BTreeMap::new());
+    if let Some(execution) = &request.execution {
+        add_execution(
+            execution,
+            request.agent,
+            Made {
+                workspace,
+                options,
+                cache: &mut cache,
+                found: &mut found,
+            },
+            &mut layers,
+            &mut items,
+        )?;
+    }
+    let mut bundle = assemble(
+        request,
+        options,
+        Parts {
+            layers,
+            items,
+            phases,
+            gates,
+            notes,
+            found,
+        },
+    );
+    if options.secrets != SecretsMode::Off {
+        scrub_descriptions(&mut bundle, &request.name);
+        if options.secrets == SecretsMode::Fail && !bundle.secrets.is_empty() {
+            return Err(BuildError::Secrets(std::mem::take(&mut bundle.secrets)));
+        }
+    }
+    let fitted = fit(&mut bundle, workspace, options, &mut cache);
+    bundle.cache_note = cache.save().err();
+    bundle.tokens.total = fitted?;
+    if let Some(parent) = &bundle.parent {
+        bundle.tokens.cumulative = Some(parent.cumulative + bundle.tokens.total);
+    }
+    Ok(bundle)
+}
+
+/// What a bundle is made of, before it is sealed and fitted.
+struct Parts {
+    layers: Vec<LayerJson>,
+    items: Vec<ItemJson>,
+    phases: Vec<PhaseJson>,
+    gates: Vec<GateJson>,
+    notes: Vec<String>,
+    found: Vec<SecretJson>,
+}
+
+/// The bundle of a request's parts, its total not counted yet.
+fn assemble(request: &Request<'_>, options: &Options, parts: Parts) -> Bundle {
+    let Parts {
+        layers,
+        items,
+        phases,
+        gates,
+        notes,
+        found,
+    } = parts;
+    Bundle {
         schema: "ctx.bundle/v1",
         feature: Some(request.name.clone()),
         description: request.description.clone(),
@@ -195,6 +276,14 @@ pub fn build(
                 .map(|service| service.name.to_string())
                 .collect(),
         },
+        changes: request
+            .execution
+            .as_ref()
+            .and_then(|execution| execution.changes.clone()),
+        parent: request
+            .execution
+            .as_ref()
+            .and_then(|execution| execution.parent.clone()),
         inputs: options.inputs.clone(),
         layers,
         items,
@@ -205,23 +294,77 @@ pub fn build(
             budget: options.budget,
             tokenizer: tokens::name(options.tokenizer),
             by_layer: BTreeMap::new(),
+            cumulative: request
+                .execution
+                .as_ref()
+                .and_then(|execution| execution.parent.as_ref())
+                .map(|parent| parent.cumulative),
         },
         notes,
         secrets: found,
         digest: String::new(),
         cache_note: None,
         matched: request.matched.clone(),
-    };
-    if options.secrets != SecretsMode::Off {
-        scrub_descriptions(&mut bundle, &request.name);
-        if options.secrets == SecretsMode::Fail && !bundle.secrets.is_empty() {
-            return Err(BuildError::Secrets(std::mem::take(&mut bundle.secrets)));
-        }
     }
-    let fitted = fit(&mut bundle, workspace, options, &mut cache);
-    bundle.cache_note = cache.save().err();
-    bundle.tokens.total = fitted?;
-    Ok(bundle)
+}
+
+/// What making the execution layer's items needs.
+struct Made<'a> {
+    workspace: &'a Workspace,
+    options: &'a Options,
+    cache: &'a mut TokenCache,
+    found: &'a mut Vec<SecretJson>,
+}
+
+/// The execution layer: its header, and its items made (scanned, counted, held) and
+/// placed last; an agent view filters them like patterns without topics.
+fn add_execution(
+    execution: &Execution,
+    agent: Option<&Agent>,
+    made: Made<'_>,
+    layers: &mut Vec<LayerJson>,
+    items: &mut Vec<ItemJson>,
+) -> Result<(), BuildError> {
+    let Made {
+        workspace,
+        options,
+        cache,
+        found,
+    } = made;
+    layers.push(LayerJson {
+        kind: LayerKind::Execution,
+        name: execution.name.clone(),
+        description: execution.description.clone(),
+        origin: execution.origin.clone(),
+        tokens: 0,
+        why: Some(execution.why.clone()),
+    });
+    let limits = generated::Limits {
+        secrets: options.secrets,
+        tokenizer: options.tokenizer,
+        document: options.document,
+        max_bytes: workspace.settings.max_file_bytes,
+    };
+    let made = execution
+        .made
+        .iter()
+        .map(|made| {
+            let mut item = generated::item(made.clone(), limits, cache, found);
+            if let Some(agent) = agent
+                && item.status == Status::Included
+                && !visible_to(agent, Section::Patterns, &[])
+            {
+                item.status = Status::FilteredAgent;
+                item.content = None;
+            }
+            item
+        })
+        .collect();
+    generated::place(items, made, layers);
+    if options.secrets == SecretsMode::Fail && !found.is_empty() {
+        return Err(BuildError::Secrets(std::mem::take(found)));
+    }
+    Ok(())
 }
 
 /// Two items naming the same file and lines inline it once: the one shed last (a

@@ -59,6 +59,9 @@ struct Inner {
     /// While the bundle is measured: the number of the stand-in written instead of the
     /// text ([`NO_STAND_IN`] otherwise).
     stand_in: AtomicUsize,
+    /// Text made while building (a diff, a gate's output, an extension's), redacted: held
+    /// here, since no file holds it.
+    held: Option<Arc<str>>,
 }
 
 /// No stand-in: the text is written.
@@ -135,6 +138,7 @@ impl Content {
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
+            held: None,
         }))
     }
 
@@ -167,6 +171,35 @@ impl Content {
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
+            held: None,
+        }))
+    }
+
+    /// Content made while building, not read from a file: `text` is what is written
+    /// (already redacted), `shown` names it in messages.
+    pub fn held(shown: &str, text: String, framed: usize) -> Self {
+        let digest = blake3::hash(text.as_bytes());
+        let shape = Shape {
+            longest_backtick_run: u32::try_from(files::longest_backtick_run(&text))
+                .unwrap_or(u32::MAX - 1),
+            ends_with_newline: text.is_empty() || text.ends_with('\n'),
+        };
+        Self(Arc::new(Inner {
+            path: PathBuf::new(),
+            shown: shown.to_owned(),
+            lines: None,
+            max_bytes: u64::MAX,
+            read_hash: digest,
+            settled: None,
+            lossy: false,
+            redactions: Vec::new(),
+            digest,
+            shape,
+            framed: Some(framed),
+            render_error: Mutex::new(None),
+            prefetch: Mutex::new(None),
+            stand_in: AtomicUsize::new(NO_STAND_IN),
+            held: Some(Arc::from(text)),
         }))
     }
 
@@ -240,6 +273,9 @@ impl Content {
     /// [`Content::text`], trusting the file's metadata only if it is still `settled`.
     fn checked(&self, settled: Option<Stat>) -> Result<String, ContentError> {
         let inner = &*self.0;
+        if let Some(text) = &inner.held {
+            return Ok(text.to_string());
+        }
         let changed = || ContentError {
             path: inner.shown.clone(),
         };

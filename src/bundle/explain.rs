@@ -100,7 +100,11 @@ fn reason(item: &ItemJson) -> String {
     match item.status {
         Status::Included => {}
         Status::OmittedBudget => parts.push(String::from("content shed to fit the token budget")),
-        Status::OmittedBinary | Status::OmittedSize | Status::OmittedUnreadable => {
+        Status::OmittedBinary
+        | Status::OmittedSize
+        | Status::OmittedUnreadable
+        | Status::Skipped
+        | Status::OmittedError => {
             parts.push(item.note.clone().unwrap_or_default());
         }
         Status::Expired => parts.push(format!(

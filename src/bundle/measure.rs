@@ -141,6 +141,8 @@ impl<'a> Measurer<'a> {
             }
         }
         let total = std::mem::replace(&mut bundle.tokens.total, TOTAL_STAND_IN);
+        let cumulative = bundle.tokens.cumulative.map(|_| TOTAL_STAND_IN);
+        let cumulative = std::mem::replace(&mut bundle.tokens.cumulative, cumulative);
         let mut out = Vec::new();
         let rendered = match self.document {
             Document::Markdown => {
@@ -163,6 +165,7 @@ impl<'a> Measurer<'a> {
             Document::Json => render::json_with(bundle, &mut out, Contents::StandIns),
         };
         bundle.tokens.total = total;
+        bundle.tokens.cumulative = cumulative;
         for item in &bundle.items {
             if let Some(content) = &item.content {
                 content.set_stand_in(None);
@@ -258,17 +261,19 @@ impl<'a> Measurer<'a> {
     }
 }
 
-/// `text` without the line holding [`TOTAL_STAND_IN`], if any.
+/// `text` without the lines holding [`TOTAL_STAND_IN`] (the total's, and in JSON the
+/// cumulative total's), if any.
 fn without_count_line(text: &str) -> std::borrow::Cow<'_, str> {
     let stand_in = TOTAL_STAND_IN.to_string();
-    let Some(at) = text.find(&stand_in) else {
-        return std::borrow::Cow::Borrowed(text);
-    };
-    let start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
-    let end = text[at..]
-        .find('\n')
-        .map_or(text.len(), |newline| at + newline + 1);
-    std::borrow::Cow::Owned(format!("{}{}", &text[..start], &text[end..]))
+    let mut text = std::borrow::Cow::Borrowed(text);
+    while let Some(at) = text.find(&stand_in) {
+        let start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
+        let end = text[at..]
+            .find('\n')
+            .map_or(text.len(), |newline| at + newline + 1);
+        text = std::borrow::Cow::Owned(format!("{}{}", &text[..start], &text[end..]));
+    }
+    text
 }
 
 /// Whether every split of any text containing `before` right before `after` cuts

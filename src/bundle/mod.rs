@@ -11,6 +11,7 @@ pub mod content;
 pub mod document;
 pub mod explain;
 pub mod files;
+pub mod generated;
 mod inline;
 mod json;
 pub mod measure;

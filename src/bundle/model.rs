@@ -198,6 +198,33 @@ pub enum ScopeKind {
     AdHoc,
     /// One service's federated context.
     Service,
+    /// The owners of the files changed since a base (`--changed`).
+    Changed,
+}
+
+/// The parent a bundle was handed from (`--from BUNDLE.json`, `--from-run RUN`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentJson {
+    /// The parent bundle's digest.
+    pub digest: String,
+    /// The parent bundle's token total.
+    pub tokens: usize,
+    /// The tokens of the chain up to and including the parent (its own `cumulative`,
+    /// else its total): add this bundle's total for the chain's spend so far.
+    pub cumulative: usize,
+    /// Where it came from: the bundle file, or `run <id>`.
+    pub from: String,
+}
+
+/// The change a bundle is for (`--changed`) or was handed (a hand-off's changes).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangesJson {
+    /// The base as named or found.
+    pub base: String,
+    /// The merge base of the base and HEAD.
+    pub merge_base: String,
+    /// Every changed file, root-relative (their diffs are items of the execution layer).
+    pub files: Vec<String>,
 }
 
 /// The domains and services a bundle covers.
@@ -234,6 +261,9 @@ pub struct TokensJson {
     pub tokenizer: &'static str,
     #[serde(serialize_with = "by_layer_text")]
     pub by_layer: BTreeMap<LayerId, usize>,
+    /// With a parent: the chain's tokens so far, the parent's `cumulative` plus `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cumulative: Option<usize>,
 }
 
 /// The whole bundle.
@@ -244,6 +274,10 @@ pub struct Bundle {
     pub description: Option<String>,
     pub agent: Option<String>,
     pub scope: ScopeJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentJson>,
     pub inputs: BTreeMap<String, String>,
     pub layers: Vec<LayerJson>,
     pub items: Vec<ItemJson>,
@@ -281,6 +315,8 @@ impl Bundle {
             description: self.description.clone(),
             agent: self.agent.clone(),
             scope: self.scope.clone(),
+            changes: self.changes.clone(),
+            parent: self.parent.clone(),
             inputs: self.inputs.clone(),
             layers: self.layers.clone(),
             items: Vec::new(),
@@ -337,11 +373,13 @@ impl Bundle {
     /// Compute and set the digest: blake3 over the canonical JSON with the digest empty,
     /// the token total 0, and each content replaced by the blake3 of its text (a Merkle
     /// digest: any change to any written byte changes it, without reading the files
-    /// again). The total is left out because it counts the document, digest included;
-    /// it follows from everything the digest covers.
+    /// again). The total (and the cumulative total that adds the parent's) is left out
+    /// because it counts the document, digest included; it follows from everything the
+    /// digest covers.
     pub fn seal(&mut self) {
         self.digest.clear();
         let total = std::mem::take(&mut self.tokens.total);
+        let cumulative = self.tokens.cumulative.take();
         let contents: Vec<Option<Content>> = self
             .items
             .iter_mut()
@@ -363,5 +401,6 @@ impl Bundle {
         }
         self.digest = format!("blake3:{}", hasher.finalize().to_hex());
         self.tokens.total = total;
+        self.tokens.cumulative = cumulative;
     }
 }

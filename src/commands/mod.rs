@@ -90,5 +90,9 @@ pub fn bundle_request(options: &BundleOptions) -> BundleRequest {
         exclude: None,
         use_cache: !options.no_cache,
         document: Document::Markdown,
+        changed: options.changed,
+        base: options.base.clone(),
+        from_run: options.from_run.clone(),
+        from_bundle: options.from.clone(),
     }
 }

@@ -93,6 +93,7 @@ fn name_in<'w>(workspace: &'w Workspace, plan: &LayerPlan<'w>) -> &'w str {
         LayerKind::Strategy => workspace
             .strategy(name)
             .map(|strategy| strategy.name.as_str()),
+        LayerKind::Execution => None,
     };
     found.unwrap_or_default()
 }

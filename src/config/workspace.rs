@@ -100,6 +100,9 @@ pub enum LayerKind {
     Integration,
     Service,
     Feature,
+    /// What a bundle is given at build time: a change in progress (`--changed`), or a
+    /// parent's execution (`--from-run`, `--from`). The most specific layer.
+    Execution,
 }
 
 impl LayerKind {
@@ -112,6 +115,7 @@ impl LayerKind {
             Self::Integration => "integration",
             Self::Service => "service",
             Self::Feature => "feature",
+            Self::Execution => "execution",
         }
     }
 

@@ -10,7 +10,6 @@ use crate::config::workspace::{Feature, GateInputs, LayerKind, Origin, Section, 
 use crate::date::Date;
 use crate::ids::GateId;
 use crate::paths::Glob;
-use crate::process;
 use crate::resolve::lineage::{self as layer, Scope};
 use crate::resolve::merge::{self, Payload, Status};
 
@@ -212,178 +211,108 @@ fn merged_gates(
         .collect()
 }
 
-/// Why `--changed` could not work out the changed files.
-#[derive(Debug, thiserror::Error)]
-pub enum ChangedError {
-    #[error("cannot run `git`: {0}")]
-    Git(std::io::Error),
-    #[error("cannot resolve the base `{base}`: {detail}")]
-    Base { base: String, detail: String },
-    #[error(
-        "no base to compare with: no upstream branch, no `origin/HEAD`, and neither `main` nor `master` exists"
-    )]
-    NoDefaultBase,
+/// The domains and services that own changed files (domain `match.paths`, service
+/// `paths`, a service also through what it depends on, transitively), in declaration
+/// order, each with why. `ctx gates --changed` keeps their gates; `ctx bundle --changed`
+/// takes them as its scope.
+#[derive(Debug, Clone, Default)]
+pub struct Owners {
+    pub domains: Vec<(String, String)>,
+    pub services: Vec<(String, String)>,
 }
 
-/// Files changed since the merge base of `base` (default: see [`default_base`]) and
-/// HEAD, including uncommitted changes; root-relative.
-pub fn changed_files(
-    root: &std::path::Path,
-    base: Option<&str>,
-) -> Result<Vec<String>, ChangedError> {
-    let run = |args: &[&str]| -> Result<std::process::Output, ChangedError> {
-        process::git(root, args).map_err(ChangedError::Git)
-    };
-    let base = match base {
-        // Never passed to git as an option.
-        Some(base) if base.starts_with('-') => {
-            return Err(ChangedError::Base {
-                base: base.to_owned(),
-                detail: String::from("a base starting with `-` would be read as an option"),
-            });
-        }
-        Some(base) => base.to_owned(),
-        None => default_base(&run)?,
-    };
-    let merge_base = run(&["merge-base", &base, "HEAD"])?;
-    if !merge_base.status.success() {
-        let detail = String::from_utf8_lossy(&merge_base.stderr)
-            .trim()
-            .to_owned();
-        return Err(ChangedError::Base {
-            base,
-            detail: if detail.is_empty() {
-                String::from("no common ancestor with HEAD")
-            } else {
-                detail
-            },
-        });
-    }
-    let merge_base = String::from_utf8_lossy(&merge_base.stdout)
-        .trim()
-        .to_owned();
-    let diff = run(&["diff", "--relative", "--name-only", "-z", &merge_base])?;
-    if !diff.status.success() {
-        return Err(ChangedError::Base {
-            base,
-            detail: String::from_utf8_lossy(&diff.stderr).trim().to_owned(),
-        });
-    }
-    let mut files: Vec<String> = diff
-        .stdout
-        .split(|&byte| byte == 0)
-        .filter(|name| !name.is_empty())
-        .map(|name| String::from_utf8_lossy(name).into_owned())
-        .collect();
-    // Untracked files are changes too.
-    let untracked = run(&["ls-files", "--others", "--exclude-standard", "-z"])?;
-    files.extend(
-        untracked
-            .stdout
-            .split(|&byte| byte == 0)
-            .filter(|name| !name.is_empty())
-            .map(|name| String::from_utf8_lossy(name).into_owned()),
-    );
-    files.sort();
-    files.dedup();
-    Ok(files)
-}
-
-/// The base `--changed` compares with when none is named: the upstream branch, else
-/// what `origin/HEAD` points at, else `main` or `master`, whichever exists.
-fn default_base(
-    run: &dyn Fn(&[&str]) -> Result<std::process::Output, ChangedError>,
-) -> Result<String, ChangedError> {
-    let name_of = |args: &[&str]| -> Result<Option<String>, ChangedError> {
-        let output = run(args)?;
-        let name = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        Ok((output.status.success() && !name.is_empty()).then_some(name))
-    };
-    if let Some(upstream) = name_of(&[
-        "rev-parse",
-        "--abbrev-ref",
-        "--symbolic-full-name",
-        "@{upstream}",
-    ])? {
-        return Ok(upstream);
-    }
-    if let Some(origin) = name_of(&["rev-parse", "--abbrev-ref", "origin/HEAD"])?
-        && origin != "origin/HEAD"
-    {
-        return Ok(origin);
-    }
-    for branch in ["main", "master"] {
-        if name_of(&[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ])?
-        .is_some()
-        {
-            return Ok(branch.to_owned());
+impl Owners {
+    pub fn of(workspace: &Workspace, changed: &[String]) -> Self {
+        let matchers: Vec<(&str, Glob)> = workspace
+            .domains
+            .iter()
+            .flat_map(|domain| &domain.paths)
+            .chain(workspace.services.iter().flat_map(|service| &service.paths))
+            .filter_map(|glob| Some((glob.as_str(), Glob::new(glob).ok()?)))
+            .collect();
+        let owned = |globs: &[String]| -> Option<String> {
+            for glob in globs {
+                let Some((_, matcher)) = matchers.iter().find(|(text, _)| text == glob) else {
+                    continue;
+                };
+                if let Some(file) = changed.iter().find(|file| matcher.is_match(file)) {
+                    return Some(format!("`{file}` matches `{glob}`"));
+                }
+            }
+            None
+        };
+        // A service is hit by its own files, or by those of a service it depends on,
+        // directly or not (the first dependency hit, breadth first, with the chain).
+        let service_hit = |service: &crate::config::workspace::Service| -> Option<String> {
+            if let Some(hit) = owned(&service.paths) {
+                return Some(hit);
+            }
+            let mut seen = vec![service.name.to_string()];
+            let mut queue: std::collections::VecDeque<(String, Vec<String>)> = service
+                .depends_on
+                .iter()
+                .map(|dependency| (dependency.to_string(), vec![dependency.to_string()]))
+                .collect();
+            while let Some((current, chain)) = queue.pop_front() {
+                if seen.contains(&current) {
+                    continue;
+                }
+                seen.push(current.clone());
+                let Some(dependency) = workspace.service(&current) else {
+                    continue;
+                };
+                if let Some(hit) = owned(&dependency.paths) {
+                    let chain: Vec<String> = chain.iter().map(|name| format!("`{name}`")).collect();
+                    return Some(format!("depends on {}, where {hit}", chain.join(" → ")));
+                }
+                for next in &dependency.depends_on {
+                    let mut longer = chain.clone();
+                    longer.push(next.to_string());
+                    queue.push_back((next.to_string(), longer));
+                }
+            }
+            None
+        };
+        Self {
+            domains: workspace
+                .domains
+                .iter()
+                .filter_map(|domain| Some((domain.name.to_string(), owned(&domain.paths)?)))
+                .collect(),
+            services: workspace
+                .services
+                .iter()
+                .filter_map(|service| Some((service.name.to_string(), service_hit(service)?)))
+                .collect(),
         }
     }
-    Err(ChangedError::NoDefaultBase)
+
+    /// Why domain `name` owns a change, if it does.
+    pub fn domain(&self, name: &str) -> Option<String> {
+        self.domains
+            .iter()
+            .find(|(domain, _)| domain == name)
+            .map(|(_, why)| why.clone())
+    }
+
+    /// Why service `name` owns a change, if it does.
+    pub fn service(&self, name: &str) -> Option<String> {
+        self.services
+            .iter()
+            .find(|(service, _)| service == name)
+            .map(|(_, why)| why.clone())
+    }
 }
 
-/// Keep the gates whose layer owns a changed file (domain `match.paths`, service
-/// `paths`); org gates run when anything changed; a feature's gates when one of its
-/// domains or services did.
+/// Keep the gates whose layer owns a changed file (see [`Owners`]); org gates run when
+/// anything changed; a strategy's when one of its domains did; a feature's when one of
+/// its domains or services did.
 pub fn keep_changed(
     workspace: &Workspace,
     gates: Vec<SelectedGate>,
     changed: &[String],
 ) -> Vec<SelectedGate> {
-    let owned = |globs: &[String]| -> Option<String> {
-        for glob in globs {
-            let Ok(matcher) = Glob::new(glob) else {
-                continue;
-            };
-            if let Some(file) = changed.iter().find(|file| matcher.is_match(file)) {
-                return Some(format!("`{file}` matches `{glob}`"));
-            }
-        }
-        None
-    };
-    let domain_hit = |name: &str| {
-        workspace
-            .domain(name)
-            .and_then(|domain| owned(&domain.paths))
-    };
-    // A service is hit by its own files, or by those of a service it depends on,
-    // directly or not (the first dependency hit, breadth first, with the chain).
-    let service_hit = |name: &str| -> Option<String> {
-        let service = workspace.service(name)?;
-        if let Some(hit) = owned(&service.paths) {
-            return Some(hit);
-        }
-        let mut seen = vec![name.to_owned()];
-        let mut queue: std::collections::VecDeque<(String, Vec<String>)> = service
-            .depends_on
-            .iter()
-            .map(|dependency| (dependency.to_string(), vec![dependency.to_string()]))
-            .collect();
-        while let Some((current, chain)) = queue.pop_front() {
-            if seen.contains(&current) {
-                continue;
-            }
-            seen.push(current.clone());
-            let Some(dependency) = workspace.service(&current) else {
-                continue;
-            };
-            if let Some(hit) = owned(&dependency.paths) {
-                let chain: Vec<String> = chain.iter().map(|name| format!("`{name}`")).collect();
-                return Some(format!("depends on {}, where {hit}", chain.join(" → ")));
-            }
-            for next in &dependency.depends_on {
-                let mut longer = chain.clone();
-                longer.push(next.to_string());
-                queue.push_back((next.to_string(), longer));
-            }
-        }
-        None
-    };
+    let owners = Owners::of(workspace, changed);
     gates
         .into_iter()
         .filter_map(|mut gate| {
@@ -391,8 +320,8 @@ pub fn keep_changed(
                 LayerKind::Org => changed
                     .first()
                     .map(|file| format!("`{file}` changed (org gates run on any change)")),
-                LayerKind::Domain => domain_hit(&gate.id.layer.name),
-                LayerKind::Service | LayerKind::Integration => service_hit(&gate.id.layer.name),
+                LayerKind::Domain => owners.domain(&gate.id.layer.name),
+                LayerKind::Service | LayerKind::Integration => owners.service(&gate.id.layer.name),
                 // Where domains meet, a change on either side may break the meeting.
                 LayerKind::Strategy => {
                     workspace
@@ -401,19 +330,21 @@ pub fn keep_changed(
                             strategy
                                 .domains
                                 .iter()
-                                .find_map(|name| domain_hit(name.as_str()))
+                                .find_map(|name| owners.domain(name.as_str()))
                         })
                 }
+                // Declares no gates.
+                LayerKind::Execution => None,
                 LayerKind::Feature => workspace.feature(&gate.id.layer.name).and_then(|feature| {
                     feature
                         .domains
                         .iter()
-                        .find_map(|name| domain_hit(name.as_str()))
+                        .find_map(|name| owners.domain(name.as_str()))
                         .or_else(|| {
                             feature
                                 .services
                                 .iter()
-                                .find_map(|name| service_hit(name.as_str()))
+                                .find_map(|name| owners.service(name.as_str()))
                         })
                 }),
             }?;

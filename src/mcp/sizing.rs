@@ -68,6 +68,7 @@ pub fn bundle_request(arguments: &BundleArguments, require_inputs: bool) -> Bund
             Format::Markdown => Document::Markdown,
             Format::Json => Document::Json,
         },
+        ..BundleRequest::default()
     }
 }
 

@@ -54,6 +54,10 @@ pub enum Status {
     FilteredAgent,
     /// A domain pattern no phase names, in a feature that takes only named ones.
     FilteredFeature,
+    /// An extension not run: extensions run only when allowed (`--extensions`).
+    Skipped,
+    /// An extension that failed or timed out: the reason is its note.
+    OmittedError,
 }
 
 impl Status {
@@ -69,6 +73,8 @@ impl Status {
             Self::Overridden => "overridden",
             Self::FilteredAgent => "filtered-agent",
             Self::FilteredFeature => "filtered-feature",
+            Self::Skipped => "skipped",
+            Self::OmittedError => "omitted-error",
         }
     }
 }

@@ -39,6 +39,7 @@ use crate::gates::select::{self as gate_select, SelectedGate};
 use crate::gates::{self};
 use crate::ids::RunId;
 
+mod execution;
 mod scope;
 
 use crate::listing::{Listing, ListingKind};
@@ -118,6 +119,16 @@ pub struct BundleRequest {
     pub use_cache: bool,
     /// The document the bundle will be written as (its budget bounds that document).
     pub document: Document,
+    /// `--changed`: the scope is the owners of the files changed since `base`, and the
+    /// bundle holds their diffs.
+    pub changed: bool,
+    /// The base of `--changed` and of a hand-off's diff (default: the upstream branch,
+    /// else `origin/HEAD`, else `main` or `master`).
+    pub base: Option<String>,
+    /// A hand-off from a recorded gate run: a run id, or `latest`.
+    pub from_run: Option<String>,
+    /// A hand-off from a parent's bundle (`ctx.bundle/v1` JSON).
+    pub from_bundle: Option<PathBuf>,
 }
 
 /// Which gates to select, and how to run them.
@@ -275,7 +286,10 @@ impl Session {
             Some(name) => Some(find_agent(workspace, name)?),
             None => None,
         };
-        let scope = scope_of(workspace, request, agent)?;
+        let mut scope = scope_of(workspace, request, agent)?;
+        if request.from_run.is_some() || request.from_bundle.is_some() {
+            scope.execution = Some(execution::of_parent(&workspace.root, request)?);
+        }
         let inputs = match scope.scope.feature {
             Some(feature) => inputs(feature, &request.inputs, request.require_inputs)?,
             None => request.inputs.iter().cloned().collect(),
@@ -370,7 +384,7 @@ impl Session {
         let mut gates = gate_select::select(workspace, &selection, self.today);
         let mut changed_files = None;
         if let Some(base) = &request.changed {
-            let changed = gate_select::changed_files(&workspace.root, base.as_deref()).map_err(|error| Error::Usage {
+            let changed = crate::changes::changed_files(&workspace.root, base.as_deref()).map_err(|error| Error::Usage {
                 message: format!("`--changed`: {error}"),
                 help: Some(String::from(
                     "fetch the history the base needs (in GitHub Actions: `actions/checkout` with `fetch-depth: 0`; elsewhere `git fetch origin main`), or name a base with `--base REF`",
@@ -466,6 +480,11 @@ impl Session {
     /// Run a prepared plan; every event goes to `reporter`.
     pub fn run_gates(&self, plan: &Plan, control: Control, reporter: &mut dyn Reporter) -> Outcome {
         let outcome = run::run(plan, control, reporter);
+        // The run's record, for a child's hand-off (`ctx bundle --from-run`); best effort:
+        // the run's own reports are what a failure to write it would be noticed by.
+        if let Ok(record) = serde_json::to_vec_pretty(&gates::report::json(plan, &outcome)) {
+            let _ = crate::output::write_atomic(&state::run_record(&plan.run_dir), &record);
+        }
         let workspace = &self.validation.workspace;
         State::of(&workspace.root).finish_run(&plan.run_dir, workspace.settings.keep_runs);
         outcome

@@ -26,6 +26,9 @@ pub(super) fn scope_of<'w>(
     for name in &request.services {
         extra.add_service(Some(find_service(workspace, name)?));
     }
+    if request.changed {
+        return changed_scope(workspace, request, &extra, agent);
+    }
     let with_extra = |mut scope: Scope<'w>| {
         for domain in &extra.domains {
             scope.add_domain(Some(domain));
@@ -45,6 +48,7 @@ pub(super) fn scope_of<'w>(
             scope: with_extra(Scope::of_feature(workspace, feature)),
             agent,
             matched: Vec::new(),
+            execution: None,
         });
     }
     if let Some(name) = &request.feature
@@ -97,6 +101,69 @@ pub(super) fn scope_of<'w>(
         scope,
         agent,
         matched: matches,
+        execution: None,
+    })
+}
+
+/// `--changed`: the domains and services that own the files changed since the base (the
+/// rules of `ctx gates --changed`), plus any named; the diffs in the execution layer.
+fn changed_scope<'w>(
+    workspace: &'w Workspace,
+    request: &BundleRequest,
+    extra: &Scope<'w>,
+    agent: Option<&'w Agent>,
+) -> Result<Request<'w>, Error> {
+    let changes = super::execution::changes_of(&workspace.root, request)?;
+    if changes.files.is_empty() {
+        return Err(Error::Usage {
+            message: format!("`--changed`: nothing changed since `{}`", changes.base),
+            help: Some(String::from(
+                "name another base with `--base REF`, or bundle a feature: `ctx bundle <feature>`",
+            )),
+        });
+    }
+    let owners = crate::gates::select::Owners::of(workspace, &changes.files);
+    let mut scope = Scope::default();
+    for (name, _) in &owners.domains {
+        scope.add_domain(workspace.domain(name));
+    }
+    for (name, _) in &owners.services {
+        scope.add_service(workspace.service(name));
+    }
+    for domain in &extra.domains {
+        scope.add_domain(Some(domain));
+    }
+    for service in &extra.services {
+        scope.add_service(Some(service));
+    }
+    if scope.domains.is_empty() && scope.services.is_empty() {
+        let shown: Vec<String> = changes
+            .files
+            .iter()
+            .take(5)
+            .map(|file| format!("`{file}`"))
+            .collect();
+        return Err(Error::Usage {
+            message: format!(
+                "`--changed`: no domain or service owns the {} changed file{} ({}{})",
+                changes.files.len(),
+                if changes.files.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if changes.files.len() > 5 { ", …" } else { "" }
+            ),
+            help: Some(String::from(
+                "domains own files by `match.paths`, services by `paths` (globs); add the globs that cover them, or name a scope with `--domain`/`--service`",
+            )),
+        });
+    }
+    Ok(Request {
+        name: String::from("changes"),
+        kind: ScopeKind::Changed,
+        description: None,
+        scope,
+        agent,
+        matched: Vec::new(),
+        execution: Some(super::execution::of_changes(&workspace.root, &changes)?),
     })
 }
 

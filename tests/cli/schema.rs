@@ -13,7 +13,10 @@ fn schema_covers_every_kind_and_is_committed() {
         .iter()
         .map(|branch| branch["properties"]["kind"]["const"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["org", "domain", "strategy", "service", "feature", "agent"]);
+    assert_eq!(
+        kinds,
+        ["org", "domain", "strategy", "service", "feature", "agent"]
+    );
     let domain = &schema["oneOf"][1];
     assert_eq!(domain["additionalProperties"], false);
     assert!(domain["properties"]["match"].is_object());

@@ -193,3 +193,381 @@ fn strategies_are_validated_like_features() {
         );
     }
 }
+
+fn git(root: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A git repository with three domains and two services owning code, committed on
+/// `main`, then a branch `work` with changes to some of it.
+fn changed_repository() -> tempfile::TempDir {
+    let dir = workspace_of(&[
+        ("ctx.toml", ""),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: pay\nmatch:\n  paths: [\"src/pay/**\"]\npatterns:\n  flow: src/pay/flow.py\nquality_gates:\n  pay-tests: \"true\"\n---\nkind: domain\nname: stock\nmatch:\n  paths: [\"src/stock/**\"]\nquality_gates:\n  stock-tests: \"true\"\n---\nkind: domain\nname: ship\nmatch:\n  paths: [\"src/ship/**\"]\nquality_gates:\n  ship-tests: \"true\"\n",
+        ),
+        (
+            "domains/s.yaml",
+            "kind: service\nname: api\npaths: [\"services/api/**\"]\nquality_gates:\n  api-tests: \"true\"\n---\nkind: service\nname: web\ndepends_on: [api]\npaths: [\"services/web/**\"]\nquality_gates:\n  web-tests: \"true\"\n---\nkind: service\nname: batch\npaths: [\"services/batch/**\"]\nquality_gates:\n  batch-tests: \"true\"\n",
+        ),
+        ("src/pay/flow.py", "def pay():\n    return 1\n"),
+        ("src/stock/s.py", "x = 1\n"),
+        ("src/ship/r.py", "rate = 1\n"),
+        ("services/api/main.py", "app = 1\n"),
+        ("services/web/main.py", "web = 1\n"),
+        ("services/batch/job.py", "job = 1\n"),
+        ("README.md", "readme\n"),
+    ]);
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+    git(root, &["checkout", "-q", "-b", "work"]);
+    std::fs::write(root.join("src/pay/flow.py"), "def pay():\n    return 2\n").unwrap();
+    std::fs::write(root.join("services/api/main.py"), "app = 2\n").unwrap();
+    // Owned by nobody: in the diff, owning no scope.
+    std::fs::write(root.join("README.md"), "readme, changed\n").unwrap();
+    git(root, &["commit", "-q", "-am", "change"]);
+    // Untracked, uncommitted: a change too.
+    std::fs::write(root.join("src/pay/new.py"), "NEW = True\n").unwrap();
+    dir
+}
+
+/// #21 point 4: `ctx bundle --changed` takes as its scope exactly the owners whose gates
+/// `ctx gates --changed --dry-run` selects, and holds each changed file's diff.
+#[test]
+fn a_changed_bundle_has_the_scope_of_changed_gates() {
+    let dir = changed_repository();
+    let root = dir.path();
+    let gates = ctx(root, &["gates", "--changed", "--dry-run"]);
+    gates.expect_code(0);
+    let mut gate_domains: Vec<String> = Vec::new();
+    let mut gate_services: Vec<String> = Vec::new();
+    for line in gates.stdout.lines() {
+        if let Some(rest) = line.strip_prefix("domain:") {
+            gate_domains.push(rest.split('/').next().unwrap().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("service:") {
+            gate_services.push(rest.split('/').next().unwrap().to_owned());
+        }
+    }
+    let bundle = json_bundle(root, &["--changed"]);
+    let names = |field: &str| -> Vec<String> {
+        bundle["scope"][field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("domains"), gate_domains);
+    assert_eq!(names("services"), gate_services);
+    // The owners: `pay` (its file and an untracked one), `api` (changed) and `web`
+    // (depends on it); not `stock`, `ship` or `batch`.
+    assert_eq!(gate_domains, ["pay"]);
+    assert_eq!(gate_services, ["api", "web"]);
+    assert_eq!(bundle["scope"]["kind"], "changed");
+    assert_eq!(bundle["changes"]["base"], "main");
+    assert_eq!(
+        bundle["changes"]["files"],
+        serde_json::json!([
+            "README.md",
+            "services/api/main.py",
+            "src/pay/flow.py",
+            "src/pay/new.py"
+        ])
+    );
+    // One diff item per changed file, in the execution layer, the last.
+    let diffs: Vec<&serde_json::Value> = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["key"] == "changes")
+        .collect();
+    assert_eq!(diffs.len(), 4);
+    assert_eq!(layers(&bundle).last().unwrap(), "execution:changes");
+    let flow = diffs
+        .iter()
+        .find(|item| item["path"] == "src/pay/flow.py")
+        .unwrap();
+    assert_eq!(flow["language"], "diff");
+    let text = flow["content"].as_str().unwrap();
+    assert!(text.contains("-    return 1\n+    return 2\n"), "{text}");
+    let new = diffs
+        .iter()
+        .find(|item| item["path"] == "src/pay/new.py")
+        .unwrap();
+    assert!(new["content"].as_str().unwrap().contains("+NEW = True"));
+    // Budgeted: a small budget sheds diffs (largest first), listed as omitted-budget.
+    let full = bundle["tokens"]["total"].as_u64().unwrap();
+    let budget = (full - 60).to_string();
+    let small = json_bundle(root, &["--changed", "--budget", &budget]);
+    let statuses: Vec<&str> = small["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["key"] == "changes")
+        .map(|item| item["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"omitted-budget"), "{statuses:?}");
+    assert!(small["tokens"]["total"].as_u64().unwrap() <= full - 60);
+    // The Markdown says what changed and how to run the gates of the change.
+    let markdown = ctx(root, &["bundle", "--changed", "--base", "main"]);
+    markdown.expect_code(0);
+    assert!(
+        markdown
+            .stdout
+            .contains("- **Changes**: 4 files changed since `main`"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown
+            .stdout
+            .contains("Run them with `ctx gates --changed --base main`.")
+    );
+    assert!(markdown.stdout.contains("#### changes: `src/pay/flow.py`"));
+    // Nothing changed, or nothing owned: errors that say what to do.
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "all"]);
+    let none = ctx(root, &["bundle", "--changed", "--base", "HEAD"]);
+    none.expect_code(2);
+    assert!(
+        none.stderr.contains("nothing changed since `HEAD`"),
+        "{}",
+        none.stderr
+    );
+    std::fs::write(root.join("README.md"), "again\n").unwrap();
+    let unowned = ctx(root, &["bundle", "--changed", "--base", "HEAD"]);
+    unowned.expect_code(2);
+    assert!(
+        unowned
+            .stderr
+            .contains("no domain or service owns the 1 changed file (`README.md`)"),
+        "{}",
+        unowned.stderr
+    );
+}
+
+/// The count a document reports, and the count of the document without its count lines
+/// (the total's, and in JSON the chain's cumulative total's).
+fn reported_and_counted(document: &str) -> (u64, u64) {
+    let number = |line: &str| -> u64 {
+        line.split(|c: char| !c.is_ascii_digit())
+            .find(|digits| !digits.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let total_line = document
+        .lines()
+        .find(|line| {
+            line.starts_with("- **Tokens**: ") || line.trim_start().starts_with("\"total\": ")
+        })
+        .unwrap();
+    let reported = number(total_line);
+    let cumulative = serde_json::from_str::<serde_json::Value>(document)
+        .ok()
+        .and_then(|bundle| bundle["tokens"]["cumulative"].as_u64())
+        .map(|value| format!("\"cumulative\": {value}"));
+    let without: String = document
+        .split_inclusive('\n')
+        .filter(|line| {
+            line.trim_end() != total_line
+                && cumulative
+                    .as_deref()
+                    .is_none_or(|cumulative| line.trim() != cumulative)
+        })
+        .collect();
+    let o200k = tiktoken_rs::o200k_base().unwrap();
+    (reported, o200k.encode_ordinary(&without).len() as u64)
+}
+
+/// #21 point 2: a child bundle handed a recorded failing run holds the failed gate's
+/// output tail (secrets redacted) and the diff, within its budget, with the parent's
+/// digest and tokens; a chain of hand-offs adds up its tokens.
+#[test]
+fn a_child_bundle_carries_its_parents_failure_and_diff() {
+    let dir = changed_repository();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::write(
+        root.join("scripts/check.sh"),
+        "echo \"checking the flow\"\necho \"using token=ghp_abcdefghijklmnopqrstuvwxyz0123456789\"\necho \"AssertionError: expected 2 got 3\" >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("domains/f.yaml"),
+        "kind: feature\nname: pay-fix\ndomains: [pay]\nquality_gates:\n  flow-check: sh scripts/check.sh\n",
+    )
+    .unwrap();
+    let run = ctx(root, &["gates", "pay-fix"]);
+    run.expect_code(1);
+    let run_id = run
+        .stderr
+        .split("run ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let parent: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join(".ctx/runs").join(&run_id).join("bundle.json")).unwrap(),
+    )
+    .unwrap();
+    for wanted in [run_id.as_str(), "latest"] {
+        let child = json_bundle(root, &["pay-fix", "--from-run", wanted, "--budget", "3000"]);
+        assert_eq!(child["parent"]["digest"], parent["digest"]);
+        assert_eq!(child["parent"]["tokens"], parent["tokens"]["total"]);
+        assert_eq!(child["parent"]["from"], format!("run {run_id}"));
+        let total = child["tokens"]["total"].as_u64().unwrap();
+        assert!(total <= 3000);
+        assert_eq!(
+            child["tokens"]["cumulative"].as_u64().unwrap(),
+            parent["tokens"]["total"].as_u64().unwrap() + total
+        );
+        let failed = crate::item_where(&child, "key", "failed");
+        assert_eq!(failed["path"], "feature:pay-fix/flow-check");
+        assert_eq!(failed["layer"]["kind"], "execution");
+        assert_eq!(failed["status"], "included");
+        let tail = failed["content"].as_str().unwrap();
+        assert!(tail.contains("AssertionError: expected 2 got 3"), "{tail}");
+        assert!(!tail.contains("ghp_abcdefghij"), "{tail}");
+        assert!(
+            failed["why"]
+                .as_str()
+                .unwrap()
+                .contains("`sh scripts/check.sh`")
+        );
+        let diff = child["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["key"] == "changes" && item["path"] == "src/pay/flow.py")
+            .unwrap();
+        assert!(diff["content"].as_str().unwrap().contains("+    return 2"));
+    }
+    // The Markdown header records the parent and the chain's tokens, and the total is
+    // still the exact count of what is written.
+    let markdown = ctx(
+        root,
+        &[
+            "bundle",
+            "pay-fix",
+            "--from-run",
+            "latest",
+            "--budget",
+            "3000",
+        ],
+    );
+    markdown.expect_code(0);
+    assert!(
+        markdown.stdout.contains(&format!(
+            "- **Parent**: `{}`",
+            parent["digest"].as_str().unwrap()
+        )),
+        "{}",
+        markdown.stdout
+    );
+    assert!(markdown.stdout.contains("with the parent chain"));
+    assert!(
+        markdown
+            .stdout
+            .contains("#### failed: `feature:pay-fix/flow-check`")
+    );
+    let (reported, counted) = reported_and_counted(&markdown.stdout);
+    assert_eq!(reported, counted);
+    // A chain: the child's bundle handed on to a grandchild.
+    let child_file = root.join("child.json");
+    ctx(
+        root,
+        &[
+            "bundle",
+            "pay-fix",
+            "--from-run",
+            "latest",
+            "--format",
+            "json",
+            "-o",
+            child_file.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let child: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&child_file).unwrap()).unwrap();
+    let grandchild = ctx(
+        root,
+        &[
+            "bundle",
+            "pay-fix",
+            "--from",
+            child_file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    grandchild.expect_code(0);
+    let (reported, counted) = reported_and_counted(&grandchild.stdout);
+    assert_eq!(reported, counted);
+    let grandchild: serde_json::Value = serde_json::from_str(&grandchild.stdout).unwrap();
+    assert_eq!(grandchild["parent"]["digest"], child["digest"]);
+    assert_eq!(
+        grandchild["parent"]["cumulative"],
+        child["tokens"]["cumulative"]
+    );
+    assert_eq!(
+        grandchild["tokens"]["cumulative"].as_u64().unwrap(),
+        child["tokens"]["cumulative"].as_u64().unwrap()
+            + grandchild["tokens"]["total"].as_u64().unwrap()
+    );
+    // An agent view of the child still filters: a view without patterns gets none of it.
+    std::fs::write(
+        root.join("domains/a.yaml"),
+        "kind: agent\nname: planner\nsections: [constraints, quality_gates]\n",
+    )
+    .unwrap();
+    let view = json_bundle(
+        root,
+        &["pay-fix", "--from-run", "latest", "--agent", "planner"],
+    );
+    assert_eq!(
+        crate::item_where(&view, "key", "failed")["status"],
+        "filtered-agent"
+    );
+    // Mistakes say what to do.
+    let bad = ctx(
+        root,
+        &["bundle", "pay-fix", "--from-run", "20990101T000000Z-abcdef"],
+    );
+    bad.expect_code(2);
+    assert!(
+        bad.stderr.contains("no record of that run"),
+        "{}",
+        bad.stderr
+    );
+    let other = root.join("not.json");
+    std::fs::write(&other, "{\"schema\": \"other\"}").unwrap();
+    let bad = ctx(
+        root,
+        &["bundle", "pay-fix", "--from", other.to_str().unwrap()],
+    );
+    bad.expect_code(2);
+    assert!(
+        bad.stderr.contains("not a `ctx.bundle/v1` document"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -1,0 +1,147 @@
+//! Items made while the bundle is built rather than read from a file: the diff of each
+//! changed file (`--changed`, and a hand-off's changes), the output tails of a parent
+//! run's failed gates (`--from-run`), and what extensions print. Each is scanned for
+//! secrets, counted (framed for the document being written, like a file), held in memory,
+//! and from then on is an item like any pattern: budgeted, shed largest first with its
+//! layer, listed with its status when it is left out.
+
+use super::cache::TokenCache;
+use super::content::{self, Content};
+use super::measure::{self, Document};
+use super::model::{ItemJson, LayerJson, OriginJson, SecretJson};
+use crate::config::settings::{SecretsMode, Tokenizer};
+use crate::config::workspace::Section;
+use crate::ids::{ItemId, LayerId};
+use crate::resolve::merge::Status;
+
+/// One item to make.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub layer: LayerId,
+    pub key: String,
+    /// What it is about, shown where a pattern shows its file: the changed file, the
+    /// failed gate's id. Items of one key are told apart by it.
+    pub subject: Option<String>,
+    /// What it is, in messages (secrets found in it): `the diff of src/a.py`.
+    pub label: String,
+    pub origin: OriginJson,
+    pub why: Option<String>,
+    /// The fence language: `diff`, `text`, `json`.
+    pub language: &'static str,
+    pub text: Text,
+}
+
+/// What a made item holds.
+#[derive(Debug, Clone)]
+pub enum Text {
+    /// The text to inline (before redaction).
+    Made(String),
+    /// Nothing to inline, with the status and why (an extension not run, or failed).
+    Left(Status, String),
+}
+
+/// How made texts are scanned and counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub secrets: SecretsMode,
+    pub tokenizer: Tokenizer,
+    pub document: Document,
+    pub max_bytes: u64,
+}
+
+/// The bundle item of `made`: its text redacted, counted and held; secrets found are
+/// added to `found`.
+pub fn item(
+    made: Made,
+    limits: Limits,
+    cache: &mut TokenCache,
+    found: &mut Vec<SecretJson>,
+) -> ItemJson {
+    let base = ItemId::new(made.layer.clone(), Section::Patterns, made.key.clone());
+    let id = match &made.subject {
+        Some(subject) => base.with_file(subject.clone()),
+        None => base,
+    };
+    let mut item = ItemJson {
+        id,
+        section: Section::Patterns,
+        key: made.key,
+        layer: made.layer,
+        origin: made.origin,
+        path: made.subject.clone(),
+        lines: None,
+        why: made.why,
+        text: None,
+        run: None,
+        timeout: None,
+        cwd: None,
+        blocking: None,
+        from_service: None,
+        also_from: Vec::new(),
+        topics: Vec::new(),
+        expires: None,
+        tokens: 0,
+        status: Status::Included,
+        overrides: Vec::new(),
+        overridden_by: Vec::new(),
+        changed_by: Vec::new(),
+        text_from: None,
+        same_as: None,
+        note: None,
+        language: Some(made.language.to_owned()),
+        content: None,
+    };
+    let text = match made.text {
+        Text::Left(status, note) => {
+            item.status = status;
+            item.note = Some(note);
+            return item;
+        }
+        Text::Made(text) if text.len() as u64 > limits.max_bytes => {
+            item.status = Status::OmittedSize;
+            item.note = Some(format!(
+                "{} bytes, over `max_file_bytes` ({}): listed, not inlined",
+                text.len(),
+                limits.max_bytes
+            ));
+            return item;
+        }
+        Text::Made(text) => text,
+    };
+    let findings = match limits.secrets {
+        SecretsMode::Off => Vec::new(),
+        _ => crate::secrets::scan(&text),
+    };
+    let shown = made.label;
+    found.extend(findings.iter().map(|finding| SecretJson {
+        path: shown.clone(),
+        line: finding.line,
+        rule: finding.rule,
+        item: item.id.clone(),
+    }));
+    let written = content::redacted(&text, &findings).into_owned();
+    let count = cache.count(limits.tokenizer, &written);
+    let framed = measure::framed(limits.tokenizer, limits.document, &written, count);
+    item.tokens = count;
+    item.content = Some(Content::held(&shown, written, framed));
+    item
+}
+
+/// Put each made item among the items of its layer (after them), layers in bundle
+/// order; an item of a layer the bundle does not have goes last.
+pub fn place(items: &mut Vec<ItemJson>, made: Vec<ItemJson>, layers: &[LayerJson]) {
+    let rank = |layer: &LayerId| {
+        layers
+            .iter()
+            .position(|candidate| candidate.kind == layer.kind && candidate.name == layer.name)
+            .unwrap_or(usize::MAX)
+    };
+    for item in made {
+        let own = rank(&item.layer);
+        let at = items
+            .iter()
+            .position(|other| rank(&other.layer) > own)
+            .unwrap_or(items.len());
+        items.insert(at, item);
+    }
+}

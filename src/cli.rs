@@ -259,6 +259,12 @@ pub struct BundleOptions {
     /// diff since `--base`.
     #[arg(long, value_name = "BUNDLE.json")]
     pub from: Option<PathBuf>,
+
+    /// Run the layers' `extensions` (commands whose output becomes items); without it
+    /// they are listed as `skipped`, since a cloned repository's configuration is not
+    /// trusted to run commands.
+    #[arg(long, env = "CTX_EXTENSIONS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub extensions: bool,
 }
 
 /// Arguments of `ctx bundle`.

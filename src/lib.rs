@@ -21,6 +21,7 @@ pub mod date;
 pub mod error;
 pub mod exit;
 pub mod export;
+pub mod extensions;
 pub mod gates;
 pub mod ids;
 pub mod init;

@@ -145,6 +145,137 @@ pub fn run_handler(
     }
 }
 
+/// What a command run to completion printed, and how it ended.
+#[derive(Debug)]
+pub struct Captured {
+    pub end: HandlerEnd,
+    /// Its stdout, at most `max_bytes` of it.
+    pub stdout: Vec<u8>,
+    /// Whether it printed more than `max_bytes` on stdout (the rest was read and dropped).
+    pub truncated: bool,
+    /// The end of its stderr (the last 4 KiB).
+    pub stderr_tail: Vec<u8>,
+}
+
+/// Run `sh -c <command>` like a gate (its own process group, `input` on stdin, `env`
+/// set), capturing stdout (up to `max_bytes`) and the tail of stderr; the group is killed
+/// at `timeout`, and when the command ends (nothing it started outlives it).
+pub fn run_captured(
+    command: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+    input: &[u8],
+    timeout: std::time::Duration,
+    max_bytes: u64,
+) -> io::Result<Captured> {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this module is where processes are spawned"
+    )]
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read its input must not block.
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>, bool)>();
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    for (is_stdout, stream) in [
+        (
+            true,
+            child
+                .stdout
+                .take()
+                .map(|out| Box::new(out) as Box<dyn std::io::Read + Send>),
+        ),
+        (
+            false,
+            child
+                .stderr
+                .take()
+                .map(|err| Box::new(err) as Box<dyn std::io::Read + Send>),
+        ),
+    ] {
+        let Some(mut stream) = stream else { continue };
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut over = false;
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = stream.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                if is_stdout {
+                    let room = limit.saturating_sub(kept.len());
+                    over |= read > room;
+                    kept.extend_from_slice(&buffer[..read.min(room)]);
+                } else {
+                    kept.extend_from_slice(&buffer[..read]);
+                    if kept.len() > 8192 {
+                        kept.drain(..kept.len() - 4096);
+                    }
+                }
+            }
+            let _ = sender.send((is_stdout, kept, over));
+        });
+    }
+    drop(sender);
+    let deadline = std::time::Instant::now() + timeout;
+    let end = loop {
+        if let Some(status) = child.try_wait()? {
+            break match (status.code(), status.signal()) {
+                (Some(code), _) => HandlerEnd::Exited(code),
+                (None, Some(number)) => HandlerEnd::Signalled(signal_name(number)),
+                (None, None) => HandlerEnd::Exited(-1),
+            };
+        }
+        if std::time::Instant::now() >= deadline {
+            signal_group(child.id(), Signal::SIGKILL);
+            let _ = child.wait();
+            break HandlerEnd::TimedOut;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // Whatever it started dies with it, so its pipes close and the readers finish.
+    signal_group(child.id(), Signal::SIGKILL);
+    let mut captured = Captured {
+        end,
+        stdout: Vec::new(),
+        truncated: false,
+        stderr_tail: Vec::new(),
+    };
+    // A descendant that left the group may hold a pipe open: wait a little, not forever.
+    let patience = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    for _ in 0..2 {
+        let left = patience.saturating_duration_since(std::time::Instant::now());
+        let Ok((is_stdout, bytes, over)) = receiver.recv_timeout(left) else {
+            break;
+        };
+        if is_stdout {
+            captured.stdout = bytes;
+            captured.truncated = over;
+        } else {
+            let start = bytes.len().saturating_sub(4096);
+            captured.stderr_tail = bytes[start..].to_vec();
+        }
+    }
+    Ok(captured)
+}
+
 /// Make this process the reaper of its orphaned descendants, so that a process that
 /// leaves a gate's group (`setsid cmd &`) is reparented here when its parent exits, and
 /// can be found and killed ([`kill_escaped`]). Process-wide and idempotent.

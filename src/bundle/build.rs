@@ -44,6 +44,8 @@ pub struct Options {
     pub cache: CacheUse,
     /// The document the bundle is written as: the budget bounds it, the total counts it.
     pub document: Document,
+    /// Whether extensions run (and with what); by default they do not.
+    pub extensions: generated::Extensions,
 }
 
 /// Whether a build uses the token cache, and a read of it already under way.
@@ -195,11 +197,24 @@ pub fn build(
         }
     }
     let mut layers = layer_list(&plans, &BTreeMap::new());
+    let extensions = run_extensions(&plans, request, options, workspace);
+    add_made(
+        extensions,
+        request.agent,
+        MakeWith {
+            workspace,
+            options,
+            cache: &mut cache,
+            found: &mut found,
+        },
+        &layers,
+        &mut items,
+    )?;
     if let Some(execution) = &request.execution {
         add_execution(
             execution,
             request.agent,
-            Made {
+            MakeWith {
                 workspace,
                 options,
                 cache: &mut cache,
@@ -308,29 +323,22 @@ fn assemble(request: &Request<'_>, options: &Options, parts: Parts) -> Bundle {
     }
 }
 
-/// What making the execution layer's items needs.
-struct Made<'a> {
+/// What making items at build time needs.
+struct MakeWith<'a> {
     workspace: &'a Workspace,
     options: &'a Options,
     cache: &'a mut TokenCache,
     found: &'a mut Vec<SecretJson>,
 }
 
-/// The execution layer: its header, and its items made (scanned, counted, held) and
-/// placed last; an agent view filters them like patterns without topics.
+/// The execution layer: its header, then its items, placed last.
 fn add_execution(
     execution: &Execution,
     agent: Option<&Agent>,
-    made: Made<'_>,
+    with: MakeWith<'_>,
     layers: &mut Vec<LayerJson>,
     items: &mut Vec<ItemJson>,
 ) -> Result<(), BuildError> {
-    let Made {
-        workspace,
-        options,
-        cache,
-        found,
-    } = made;
     layers.push(LayerJson {
         kind: LayerKind::Execution,
         name: execution.name.clone(),
@@ -339,20 +347,37 @@ fn add_execution(
         tokens: 0,
         why: Some(execution.why.clone()),
     });
+    add_made(execution.made.clone(), agent, with, layers, items)
+}
+
+/// Items made at build time (an extension's output, a diff, a failed gate's tail):
+/// scanned, counted, held, each placed after the items of its layer; an agent view
+/// filters them like patterns.
+fn add_made(
+    made: Vec<generated::Made>,
+    agent: Option<&Agent>,
+    with: MakeWith<'_>,
+    layers: &[LayerJson],
+    items: &mut Vec<ItemJson>,
+) -> Result<(), BuildError> {
+    let MakeWith {
+        workspace,
+        options,
+        cache,
+        found,
+    } = with;
     let limits = generated::Limits {
         secrets: options.secrets,
         tokenizer: options.tokenizer,
         document: options.document,
         max_bytes: workspace.settings.max_file_bytes,
     };
-    let made = execution
-        .made
-        .iter()
+    let made = made
+        .into_iter()
         .map(|made| {
-            let mut item = generated::item(made.clone(), limits, cache, found);
+            let mut item = generated::item(made, limits, cache, found);
             if let Some(agent) = agent
-                && item.status == Status::Included
-                && !visible_to(agent, Section::Patterns, &[])
+                && !visible_to(agent, Section::Patterns, &item.topics)
             {
                 item.status = Status::FilteredAgent;
                 item.content = None;
@@ -365,6 +390,85 @@ fn add_execution(
         return Err(BuildError::Secrets(std::mem::take(found)));
     }
     Ok(())
+}
+
+/// The extensions of every layer the view may see, each run on a thread of its own when
+/// they are allowed (each is bounded by its timeout), else listed as skipped.
+fn run_extensions(
+    plans: &[layer::LayerPlan<'_>],
+    request: &Request<'_>,
+    options: &Options,
+    workspace: &Workspace,
+) -> Vec<generated::Made> {
+    let max_bytes = workspace.settings.max_file_bytes;
+    let jobs: Vec<(&LayerId, &crate::config::workspace::ExtensionItem)> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.extensions
+                .iter()
+                .map(move |extension| (&plan.id, *extension))
+        })
+        .filter(|(_, extension)| in_audience(&extension.meta.audience, request.agent))
+        .collect();
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let domains: Vec<String> = request
+        .scope
+        .domains
+        .iter()
+        .map(|domain| domain.name.to_string())
+        .collect();
+    let services: Vec<String> = request
+        .scope
+        .services
+        .iter()
+        .map(|service| service.name.to_string())
+        .collect();
+    let one = |layer: &LayerId, extension: &crate::config::workspace::ExtensionItem| {
+        let origin = origin_json(&extension.meta.origin);
+        let left = if extension.meta.enabled == Some(false) {
+            Some((Status::Disabled, String::from("`enabled: false`: not run")))
+        } else {
+            extension
+                .meta
+                .expires
+                .filter(|expires| *expires < options.today)
+                .map(|expires| (Status::Expired, format!("expired on {expires}: not run")))
+        };
+        if let Some((status, why)) = left {
+            let mut made = generated::extension_made(layer, extension, origin, None);
+            for made in &mut made {
+                made.text = generated::Text::Left(status, why.clone());
+            }
+            return made;
+        }
+        let ran = match &options.extensions {
+            generated::Extensions::NotAllowed => None,
+            generated::Extensions::Allowed(runner) => Some(runner(&generated::Call {
+                layer,
+                extension,
+                bundle: &request.name,
+                kind: request.kind,
+                domains: domains.clone(),
+                services: services.clone(),
+                agent: request.agent.map(|agent| agent.name.as_str()),
+                inputs: &options.inputs,
+                max_bytes,
+            })),
+        };
+        generated::extension_made(layer, extension, origin, ran)
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(layer, extension)| scope.spawn(|| one(layer, extension)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Two items naming the same file and lines inline it once: the one shed last (a

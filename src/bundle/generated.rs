@@ -8,9 +8,9 @@
 use super::cache::TokenCache;
 use super::content::{self, Content};
 use super::measure::{self, Document};
-use super::model::{ItemJson, LayerJson, OriginJson, SecretJson};
+use super::model::{ItemJson, LayerJson, OriginJson, ScopeKind, SecretJson};
 use crate::config::settings::{SecretsMode, Tokenizer};
-use crate::config::workspace::Section;
+use crate::config::workspace::{ExtensionFormat, ExtensionItem, Section};
 use crate::ids::{ItemId, LayerId};
 use crate::resolve::merge::Status;
 
@@ -28,6 +28,8 @@ pub struct Made {
     pub why: Option<String>,
     /// The fence language: `diff`, `text`, `json`.
     pub language: &'static str,
+    /// Topics an agent view filters it by (an extension's).
+    pub topics: Vec<String>,
     pub text: Text,
 }
 
@@ -78,7 +80,7 @@ pub fn item(
         blocking: None,
         from_service: None,
         also_from: Vec::new(),
-        topics: Vec::new(),
+        topics: made.topics,
         expires: None,
         tokens: 0,
         status: Status::Included,
@@ -144,4 +146,129 @@ pub fn place(items: &mut Vec<ItemJson>, made: Vec<ItemJson>, layers: &[LayerJson
             .unwrap_or(items.len());
         items.insert(at, item);
     }
+}
+
+/// An extension to run, with what the bundle is (its command gets this on stdin).
+#[derive(Debug)]
+pub struct Call<'a> {
+    pub layer: &'a LayerId,
+    pub extension: &'a ExtensionItem,
+    /// The bundle's name (a feature, `ad-hoc`, a service, `changes`).
+    pub bundle: &'a str,
+    pub kind: ScopeKind,
+    pub domains: Vec<String>,
+    pub services: Vec<String>,
+    pub agent: Option<&'a str>,
+    pub inputs: &'a std::collections::BTreeMap<String, String>,
+    /// At most this much of its output is kept.
+    pub max_bytes: u64,
+}
+
+/// How an extension run ended.
+#[derive(Debug)]
+pub enum Ran {
+    /// It exited 0 and printed this.
+    Printed(Vec<u8>),
+    /// It failed, timed out or could not start: why.
+    Failed(String),
+}
+
+/// What runs an extension (the session's, through `process.rs`).
+pub type Runner = std::sync::Arc<dyn Fn(&Call<'_>) -> Ran + Send + Sync>;
+
+/// Whether a build runs extensions. A cloned repository's configuration is not trusted
+/// to run commands: the default is not to.
+#[derive(Clone, Default)]
+pub enum Extensions {
+    #[default]
+    NotAllowed,
+    Allowed(Runner),
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Self::NotAllowed => "NotAllowed",
+            Self::Allowed(_) => "Allowed",
+        })
+    }
+}
+
+/// How to allow extensions, said wherever one was not run.
+pub const HOW_TO_ALLOW: &str = "extensions run only when allowed, with `--extensions` or `CTX_EXTENSIONS=1` (a cloned repository's configuration is not trusted to run commands)";
+
+/// The items of one extension: not run (with how to allow it), failed (why), or what it
+/// printed: one item (`text`), or one per entry of a JSON list of `{key, text}`.
+pub fn extension_made(
+    layer: &LayerId,
+    extension: &ExtensionItem,
+    origin: OriginJson,
+    ran: Option<Ran>,
+) -> Vec<Made> {
+    let key = extension.meta.key.key().to_owned();
+    let one = |subject: Option<String>, text: Text| Made {
+        layer: layer.clone(),
+        key: key.clone(),
+        label: match &subject {
+            Some(subject) => format!("the output of extension {key} ({subject})"),
+            None => format!("the output of extension {key}"),
+        },
+        subject,
+        origin: origin.clone(),
+        why: extension.why.clone(),
+        language: "text",
+        topics: extension
+            .meta
+            .topics
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        text,
+    };
+    let printed = match ran {
+        None => {
+            return vec![one(
+                None,
+                Text::Left(Status::Skipped, format!("not run: {HOW_TO_ALLOW}")),
+            )];
+        }
+        Some(Ran::Failed(why)) => return vec![one(None, Text::Left(Status::OmittedError, why))],
+        Some(Ran::Printed(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    match extension.format {
+        ExtensionFormat::Text => vec![one(None, Text::Made(printed))],
+        ExtensionFormat::Json => match parse_entries(&printed) {
+            Ok(entries) => entries
+                .into_iter()
+                .map(|(entry, text)| one(Some(entry), Text::Made(text)))
+                .collect(),
+            Err(why) => vec![one(None, Text::Left(Status::OmittedError, why))],
+        },
+    }
+}
+
+/// `[{"key": "…", "text": "…"}, …]`: keys non-empty and distinct.
+fn parse_entries(printed: &str) -> Result<Vec<(String, String)>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        key: String,
+        text: String,
+    }
+    let entries: Vec<Entry> = serde_json::from_str(printed).map_err(|error| {
+        format!("`format: json`, but its output is not a JSON list of `{{key, text}}`: {error}")
+    })?;
+    let mut seen = std::collections::HashSet::new();
+    for entry in &entries {
+        if entry.key.is_empty() || !seen.insert(entry.key.as_str()) {
+            return Err(format!(
+                "`format: json`, but its output has an empty or repeated key `{}`",
+                entry.key
+            ));
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .map(|entry| (entry.key, entry.text))
+        .collect())
 }

@@ -94,5 +94,6 @@ pub fn bundle_request(options: &BundleOptions) -> BundleRequest {
         base: options.base.clone(),
         from_run: options.from_run.clone(),
         from_bundle: options.from.clone(),
+        extensions: options.extensions,
     }
 }

@@ -9,8 +9,8 @@ use super::load::locate;
 use super::model::{self, ItemForm, ItemMap, Spanned};
 use super::suggest;
 use super::workspace::{
-    AgentName, ConstraintItem, ExampleItem, GateInputs, GateItem, ItemKey, ItemMeta, Items,
-    LineRange, Origin, PatternItem, Section, Topic,
+    AgentName, ConstraintItem, EXTENSION_TIMEOUT, ExampleItem, ExtensionFormat, ExtensionItem,
+    GateInputs, GateItem, ItemKey, ItemMeta, Items, LineRange, Origin, PatternItem, Section, Topic,
 };
 use crate::date::Date;
 use crate::paths::{self, PathError, Resolver};
@@ -574,7 +574,97 @@ impl Converter<'_> {
             constraints: self.constraints(constraints, rule),
             quality_gates: self.gates(gates, rule),
             examples: self.examples(examples),
+            extensions: Vec::new(),
         }
+    }
+
+    /// A document's `extensions`: plain keys, distinct from its pattern keys (both are
+    /// pattern items of the layer in a bundle), a command, a timeout, a format.
+    pub fn extensions(
+        &mut self,
+        map: &ItemMap<model::Extension>,
+        patterns: &ItemMap<model::Pattern>,
+    ) -> Vec<ExtensionItem> {
+        self.case_clashes(map);
+        let mut found = Vec::new();
+        for (key, value) in &map.entries {
+            let Some(item_key) = self.key(key, KeyRule::PlainOnly) else {
+                continue;
+            };
+            if patterns
+                .entries
+                .iter()
+                .any(|(pattern, _)| pattern.value == key.value)
+            {
+                self.error(
+                    "config::extension-key",
+                    key.pos,
+                    format!("extension `{}` has the key of a pattern of this document", key.value),
+                    "extensions and patterns are both pattern items of the layer; give the extension its own key",
+                );
+                continue;
+            }
+            let (run, long) = match &value.value {
+                ItemForm::Null => (None, None),
+                ItemForm::Short(_) | ItemForm::Scalar => {
+                    (self.short(&value.value, value.pos), None)
+                }
+                ItemForm::Long(long) => {
+                    (long.run.as_ref().map(|run| run.value.clone()), Some(long))
+                }
+            };
+            let Some(run) = run.filter(|run| !run.trim().is_empty()) else {
+                self.error(
+                    "config::extension-run",
+                    key.pos,
+                    format!("extension `{}` has no command", key.value),
+                    "write the command whose output to add, e.g. `recent: git log --oneline -10 -- src/payment`",
+                );
+                continue;
+            };
+            let timeout = long
+                .and_then(|long| long.timeout.as_ref())
+                .and_then(|timeout| match crate::date::parse_duration(timeout.value.trim()) {
+                    Ok(duration) if !duration.is_zero() => Some(duration),
+                    Ok(_) | Err(_) => {
+                        self.error(
+                            "config::duration",
+                            timeout.pos,
+                            format!("`timeout: {}` is not a duration above zero", timeout.value),
+                            "write a number with a unit: `5s`, `30s` or `1m` (units: ms, s, m, h, d)",
+                        );
+                        None
+                    }
+                })
+                .unwrap_or(EXTENSION_TIMEOUT);
+            let format = match long.and_then(|long| long.format.as_ref()) {
+                None => ExtensionFormat::Text,
+                Some(format) => match format.value.as_str() {
+                    "text" => ExtensionFormat::Text,
+                    "json" => ExtensionFormat::Json,
+                    other => {
+                        self.error(
+                            "config::extension-format",
+                            format.pos,
+                            format!("`format: {other}` is not an extension format"),
+                            "write `format: text` (the output is one item) or `format: json` (a list of `{key, text}`)",
+                        );
+                        ExtensionFormat::Text
+                    }
+                },
+            };
+            let shared = long.map(|long| long.shared()).unwrap_or_default();
+            found.push(ExtensionItem {
+                meta: self.meta(item_key, key.pos, shared),
+                run,
+                timeout,
+                format,
+                why: long
+                    .and_then(|long| long.why.as_ref())
+                    .map(|why| why.value.trim().to_owned()),
+            });
+        }
+        found
     }
 
     fn line_range(&mut self, lines: &Spanned<String>) -> Option<LineRange> {

@@ -242,6 +242,21 @@ long_form_item! {
     }
 }
 
+long_form_item! {
+    /// An extension in long form: a command whose output enriches the bundle at build time.
+    pub struct ExtensionLong {
+        /// The command, run with `sh -c` from the workspace root, only when extensions are
+        /// allowed (`--extensions`, `CTX_EXTENSIONS=1`).
+        pub run: Option<Spanned<String>>,
+        /// Hard timeout, humantime syntax (default 10s).
+        pub timeout: Option<Spanned<String>>,
+        /// `text` (stdout is one item) or `json` (stdout is a list of `{key, text}`).
+        pub format: Option<Spanned<String>>,
+        /// Shown next to the output.
+        pub why: Option<Spanned<String>>,
+    }
+}
+
 /// What a gate's cached pass is keyed on: files (globs) and environment variables.
 #[derive(Debug, Clone, Default)]
 pub struct GateInputs {
@@ -391,6 +406,7 @@ impl<L: JsonSchema> JsonSchema for ItemForm<L> {
 pub type Pattern = ItemForm<PatternLong>;
 pub type Constraint = ItemForm<ConstraintLong>;
 pub type Gate = ItemForm<GateLong>;
+pub type Extension = ItemForm<ExtensionLong>;
 
 /// `examples`: one folder/glob, or a list of them.
 #[derive(Debug, Clone, Default)]
@@ -480,6 +496,10 @@ pub struct Org {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+    /// Commands whose output becomes items of this layer at build time (run only when
+    /// allowed: `--extensions`).
+    #[serde(default)]
+    pub extensions: ItemMap<Extension>,
 }
 
 /// How a domain is recognised: keywords for ad-hoc features, paths for `--changed`.
@@ -511,6 +531,10 @@ pub struct Domain {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+    /// Commands whose output becomes items of this layer at build time (run only when
+    /// allowed: `--extensions`).
+    #[serde(default)]
+    pub extensions: ItemMap<Extension>,
 }
 
 /// `kind: service`: one unit of federation.
@@ -538,6 +562,10 @@ pub struct Service {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+    /// Commands whose output becomes items of this layer at build time (run only when
+    /// allowed: `--extensions`).
+    #[serde(default)]
+    pub extensions: ItemMap<Extension>,
 }
 
 /// One step of a feature's plan.
@@ -591,6 +619,10 @@ pub struct Feature {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+    /// Commands whose output becomes items of this layer at build time (run only when
+    /// allowed: `--extensions`).
+    #[serde(default)]
+    pub extensions: ItemMap<Extension>,
 }
 
 fn domain_patterns_schema(_: &mut SchemaGenerator) -> Schema {
@@ -635,6 +667,10 @@ pub struct Strategy {
     pub quality_gates: ItemMap<Gate>,
     #[serde(default)]
     pub examples: Examples,
+    /// Commands whose output becomes items of this layer at build time (run only when
+    /// allowed: `--extensions`).
+    #[serde(default)]
+    pub extensions: ItemMap<Extension>,
 }
 
 /// The document kinds, in layer order.

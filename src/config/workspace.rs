@@ -278,6 +278,40 @@ mod humantime_serde_option {
     }
 }
 
+/// An extension: a command whose output becomes items of its layer at build time.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtensionItem {
+    pub meta: ItemMeta,
+    pub run: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub format: ExtensionFormat,
+    pub why: Option<String>,
+}
+
+/// How an extension's stdout is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtensionFormat {
+    /// The whole output is one item.
+    Text,
+    /// A JSON list of `{key, text}`: one item each.
+    Json,
+}
+
+/// An extension's timeout when it names none.
+pub const EXTENSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+}
+
 /// An examples folder or glob.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExampleItem {
@@ -292,6 +326,16 @@ pub struct Items {
     pub constraints: Vec<ConstraintItem>,
     pub quality_gates: Vec<GateItem>,
     pub examples: Vec<ExampleItem>,
+    /// Not merged: each layer runs its own (only when allowed).
+    pub extensions: Vec<ExtensionItem>,
+}
+
+impl Items {
+    #[must_use]
+    pub fn with_extensions(mut self, extensions: Vec<ExtensionItem>) -> Self {
+        self.extensions = extensions;
+        self
+    }
 }
 
 /// `kind: org`.

@@ -9,8 +9,8 @@
 //! feature itself.
 
 use crate::config::workspace::{
-    ConstraintItem, Domain, ExampleItem, Feature, GateItem, Items, LayerKind, Origin, PatternItem,
-    Service, Strategy, Workspace,
+    ConstraintItem, Domain, ExampleItem, ExtensionItem, Feature, GateItem, Items, LayerKind,
+    Origin, PatternItem, Service, Strategy, Workspace,
 };
 use crate::ids::LayerId;
 
@@ -32,6 +32,8 @@ pub struct LayerPlan<'w> {
     pub constraints: Vec<&'w ConstraintItem>,
     pub gates: Vec<&'w GateItem>,
     pub examples: Vec<&'w ExampleItem>,
+    /// Commands whose output becomes items of this layer (not merged).
+    pub extensions: Vec<&'w ExtensionItem>,
     /// Indices of earlier layers whose items this layer's plain keys override.
     pub lineage: Vec<usize>,
     /// Why a layer that is not named by the request is in it (a strategy's domain set).
@@ -61,6 +63,7 @@ impl<'w> LayerPlan<'w> {
             constraints: items.constraints.iter().collect(),
             gates: items.quality_gates.iter().collect(),
             examples: items.examples.iter().collect(),
+            extensions: items.extensions.iter().collect(),
             lineage: Vec::new(),
             why: None,
         }
@@ -292,6 +295,7 @@ fn integration_layer<'w>(workspace: &'w Workspace, service: &'w Service) -> Laye
         constraints: Vec::new(),
         gates: Vec::new(),
         examples: Vec::new(),
+        extensions: Vec::new(),
         lineage: Vec::new(),
         why: None,
     }

@@ -415,6 +415,7 @@ proptest! {
                 constraints: items[index].iter().collect(),
                 gates: Vec::new(),
                 examples: Vec::new(),
+                extensions: Vec::new(),
                 lineage: lineage.iter().copied().filter(|earlier| *earlier < index).collect(),
                 why: None,
             })

@@ -42,6 +42,7 @@ fn diff_items(root: &Path, changes: &Changes, layer: &LayerId) -> Result<Vec<Mad
             origin: origin.clone(),
             why: None,
             language: "diff",
+            topics: Vec::new(),
             text: Text::Made(diff),
         })
         .collect())
@@ -301,6 +302,7 @@ fn failed_gates(folder: &Path, run_id: &RunId, layer: &LayerId) -> Result<Vec<Ma
                     }
                 )),
                 language: "text",
+                topics: Vec::new(),
                 text: Text::Made(if tail.is_empty() {
                     String::from("(no output)\n")
                 } else {

@@ -129,6 +129,8 @@ pub struct BundleRequest {
     pub from_run: Option<String>,
     /// A hand-off from a parent's bundle (`ctx.bundle/v1` JSON).
     pub from_bundle: Option<PathBuf>,
+    /// Run the layers' extensions (otherwise they are listed as skipped).
+    pub extensions: bool,
 }
 
 /// Which gates to select, and how to run them.
@@ -311,6 +313,13 @@ impl Session {
                 build::CacheUse::Off
             },
             document: request.document,
+            extensions: if request.extensions {
+                crate::bundle::generated::Extensions::Allowed(crate::extensions::runner(
+                    workspace.root.clone(),
+                ))
+            } else {
+                crate::bundle::generated::Extensions::NotAllowed
+            },
         };
         build::build(workspace, &scope, options).map_err(Error::from)
     }

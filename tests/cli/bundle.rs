@@ -96,6 +96,9 @@ fn json_has_the_documented_shape() {
         "disabled",
         "overridden",
         "filtered-agent",
+        "filtered-feature",
+        "skipped",
+        "omitted-error",
     ];
     for item in bundle["items"].as_array().unwrap() {
         for field in [

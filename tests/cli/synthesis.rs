@@ -571,3 +571,239 @@ fn a_child_bundle_carries_its_parents_failure_and_diff() {
         bad.stderr
     );
 }
+
+fn extension_workspace(extensions: &str) -> tempfile::TempDir {
+    workspace_of(&[
+        ("ctx.toml", ""),
+        (
+            "domains/d.yaml",
+            &format!(
+                "kind: domain\nname: pay\nconstraints:\n  money: integers\nextensions:\n{extensions}"
+            ),
+        ),
+    ])
+}
+
+fn ctx_with_env(root: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> crate::Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .env_remove("CTX_EXTENSIONS")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    crate::Run::from(output)
+}
+
+/// #21 point 3: extensions never run unless allowed (`--extensions`, `CTX_EXTENSIONS=1`);
+/// otherwise they are listed as skipped with how to allow them.
+#[test]
+fn extensions_never_run_without_being_allowed() {
+    let dir = extension_workspace("  marker: touch ran.marker; echo ran\n");
+    let root = dir.path();
+    let marker = root.join("ran.marker");
+    for env in [
+        &[][..],
+        &[("CTX_EXTENSIONS", "0")],
+        &[("CTX_EXTENSIONS", "false")],
+    ] {
+        let run = ctx_with_env(
+            root,
+            &["bundle", "--domain", "pay", "--format", "json"],
+            env,
+        );
+        run.expect_code(0);
+        assert!(!marker.exists(), "ran with {env:?}");
+        let bundle: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let item = crate::item_where(&bundle, "key", "marker");
+        assert_eq!(item["status"], "skipped");
+        assert!(
+            item["note"]
+                .as_str()
+                .unwrap()
+                .contains("`--extensions` or `CTX_EXTENSIONS=1`")
+        );
+        assert!(item.get("content").is_none());
+    }
+    let markdown = ctx_with_env(root, &["bundle", "--domain", "pay"], &[]);
+    assert!(
+        markdown.stdout.contains(
+            "- 1 extension not run (`marker`): allow them with `--extensions` or `CTX_EXTENSIONS=1`"
+        ),
+        "{}",
+        markdown.stdout
+    );
+    assert!(!marker.exists());
+    // Allowed by flag, then by environment.
+    let run = ctx_with_env(
+        root,
+        &[
+            "bundle",
+            "--domain",
+            "pay",
+            "--extensions",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    run.expect_code(0);
+    assert!(marker.exists());
+    let bundle: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let item = crate::item_where(&bundle, "key", "marker");
+    assert_eq!(item["status"], "included");
+    assert_eq!(item["content"], "ran\n");
+    assert_eq!(item["layer"]["kind"], "domain");
+    std::fs::remove_file(&marker).unwrap();
+    ctx_with_env(
+        root,
+        &["bundle", "--domain", "pay"],
+        &[("CTX_EXTENSIONS", "1")],
+    )
+    .expect_code(0);
+    assert!(marker.exists());
+}
+
+/// #21 point 3: an extension that hangs is killed (with what it started) at its timeout,
+/// and the bundle is still written, the extension listed as `omitted-error`.
+#[test]
+fn an_extension_that_hangs_is_killed_and_the_bundle_still_built() {
+    let dir = extension_workspace(
+        "  hangs:\n    run: 'sleep 60 & echo $! > child.pid; wait'\n    timeout: 1s\n  fine: echo fine\n",
+    );
+    let root = dir.path();
+    let out = root.join("out.json");
+    let run = ctx(
+        root,
+        &[
+            "bundle",
+            "--domain",
+            "pay",
+            "--extensions",
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(0);
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let hangs = crate::item_where(&bundle, "key", "hangs");
+    assert_eq!(hangs["status"], "omitted-error");
+    assert!(
+        hangs["note"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1s"),
+        "{hangs}"
+    );
+    assert_eq!(
+        crate::item_where(&bundle, "key", "fine")["content"],
+        "fine\n"
+    );
+    // What it started is gone too (bounded poll: the kill is asynchronous).
+    let pid = std::fs::read_to_string(root.join("child.pid")).unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while proc.exists()
+        && !std::fs::read_to_string(proc.join("stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the extension's child outlived it"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// #21 point 3: the process model of gates — the request as JSON on stdin, `CTX_*` and
+/// `TRACEPARENT` set — and `format: json` lists; failures are located and the bundle
+/// builds; secrets in the output are redacted.
+#[test]
+fn extensions_get_the_request_and_their_output_becomes_items() {
+    let dir = extension_workspace(
+        "  request:\n    run: 'cat; echo; echo \"$CTX_LAYER $CTX_EXTENSION $CTX_FEATURE\"; echo \"$TRACEPARENT\"'\n  notes:\n    run: 'echo \"[{\\\"key\\\": \\\"a\\\", \\\"text\\\": \\\"alpha\\\"}, {\\\"key\\\": \\\"b\\\", \\\"text\\\": \\\"token=ghp_abcdefghijklmnopqrstuvwxyz0123456789\\\"}]\"'\n    format: json\n    topics: [docs]\n  broken: 'echo oops >&2; exit 4'\n  not-json:\n    run: echo not json\n    format: json\n",
+    );
+    let root = dir.path();
+    let bundle = json_bundle(root, &["--domain", "pay", "--extensions"]);
+    let request = crate::item_where(&bundle, "key", "request")["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut lines = request.lines();
+    let stdin: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(stdin["schema"], "ctx.extension/v1");
+    assert_eq!(stdin["layer"], "domain:pay");
+    assert_eq!(stdin["extension"], "request");
+    assert_eq!(stdin["scope"]["domains"], serde_json::json!(["pay"]));
+    assert_eq!(lines.next().unwrap(), "domain:pay request ad-hoc");
+    let traceparent = lines.next().unwrap();
+    assert!(
+        traceparent.starts_with("00-") && traceparent.len() == 55,
+        "{traceparent}"
+    );
+    let items: Vec<&serde_json::Value> = bundle["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["key"] == "notes")
+        .collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["path"], "a");
+    assert_eq!(items[0]["content"], "alpha");
+    assert_eq!(items[0]["topics"], serde_json::json!(["docs"]));
+    assert_eq!(items[1]["content"], "token=[REDACTED:github-token]");
+    assert!(
+        bundle["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|secret| secret["item"] == "domain:pay/patterns/notes:b")
+    );
+    let broken = crate::item_where(&bundle, "key", "broken");
+    assert_eq!(broken["status"], "omitted-error");
+    assert_eq!(
+        broken["note"],
+        "exited with status 4; its stderr ends: oops"
+    );
+    let not_json = crate::item_where(&bundle, "key", "not-json");
+    assert_eq!(not_json["status"], "omitted-error");
+    assert!(
+        not_json["note"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON list of `{key, text}`")
+    );
+}
+
+/// #21 point 3: extension declarations are checked like any item.
+#[test]
+fn extension_declarations_are_validated() {
+    let dir = workspace_of(&[
+        ("ctx.toml", ""),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: pay\npatterns:\n  recent: src/a.py\nextensions:\n  recent: git log\n  empty: { timeout: 5s }\n  formats:\n    run: echo\n    format: yaml\n  quick:\n    run: echo\n    timeout: soon\n",
+        ),
+        ("src/a.py", "x = 1\n"),
+    ]);
+    let run = ctx(dir.path(), &["validate"]);
+    run.expect_code(2);
+    for needle in [
+        "extension `recent` has the key of a pattern of this document",
+        "extension `empty` has no command",
+        "`format: yaml` is not an extension format",
+        "`timeout: soon` is not a duration above zero",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "lacks {needle:?}\n{}",
+            run.stderr
+        );
+    }
+}

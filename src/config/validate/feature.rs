@@ -109,13 +109,15 @@ pub(super) fn feature(
         phases,
         budget: wire.budget.as_ref().map(|budget| budget.value),
         domain_patterns: domain_patterns(convert, wire),
-        items: convert.items(
-            &wire.patterns,
-            &wire.constraints,
-            &wire.quality_gates,
-            &wire.examples,
-            KeyRule::QualifiedAllowed,
-        ),
+        items: convert
+            .items(
+                &wire.patterns,
+                &wire.constraints,
+                &wire.quality_gates,
+                &wire.examples,
+                KeyRule::QualifiedAllowed,
+            )
+            .with_extensions(convert.extensions(&wire.extensions, &wire.patterns)),
         origin: convert.origin(wire.name.pos),
     }
 }
@@ -200,13 +202,15 @@ pub(super) fn strategy(
             .map(|text| text.value.trim().to_owned()),
         domains: listed.iter().map(|name| DomainName::new(*name)).collect(),
         phases,
-        items: convert.items(
-            &wire.patterns,
-            &wire.constraints,
-            &wire.quality_gates,
-            &wire.examples,
-            KeyRule::PlainOnly,
-        ),
+        items: convert
+            .items(
+                &wire.patterns,
+                &wire.constraints,
+                &wire.quality_gates,
+                &wire.examples,
+                KeyRule::PlainOnly,
+            )
+            .with_extensions(convert.extensions(&wire.extensions, &wire.patterns)),
         origin: convert.origin(wire.name.pos),
     }
 }

@@ -204,13 +204,18 @@ fn split_diff(text: &str) -> Vec<&str> {
 /// header line is ambiguous).
 fn diff_file(part: &str) -> Option<String> {
     for line in part.lines().take(6) {
-        if let Some(path) = line.strip_prefix("+++ b/") {
-            return Some(path.to_owned());
+        if let Some(path) = line
+            .strip_prefix("+++ ")
+            .and_then(|side| side_path(side, "b/"))
+        {
+            return Some(path);
         }
-        if let Some(path) = line.strip_prefix("--- a/")
+        if let Some(path) = line
+            .strip_prefix("--- ")
+            .and_then(|side| side_path(side, "a/"))
             && part.contains("\n+++ /dev/null")
         {
-            return Some(path.to_owned());
+            return Some(path);
         }
     }
     let header = part.lines().next()?.strip_prefix("diff --git a/")?;
@@ -218,6 +223,31 @@ fn diff_file(part: &str) -> Option<String> {
     let (first, second) = header.split_at_checked(half)?;
     let second = second.strip_prefix(" b/")?;
     (first == second).then(|| second.to_owned())
+}
+
+/// The path of a `--- a/X` or `+++ b/X` side: git ends it with a tab when it has a space,
+/// and C-quotes it (`"b/a\"b"`) when it has a quote, a backslash or a control character.
+fn side_path(side: &str, prefix: &str) -> Option<String> {
+    let side = side.strip_suffix('\t').unwrap_or(side);
+    if let Some(quoted) = side
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        let mut path = String::new();
+        let mut chars = quoted.chars();
+        while let Some(character) = chars.next() {
+            path.push(match (character, character == '\\') {
+                (_, true) => match chars.next()? {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                },
+                (character, false) => character,
+            });
+        }
+        return path.strip_prefix(prefix).map(str::to_owned);
+    }
+    side.strip_prefix(prefix).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -239,5 +269,11 @@ mod tests {
             ]
         );
         assert!(parts[0].ends_with("+b\n"));
+        // A space: git ends the side with a tab; a quote: git C-quotes it.
+        let spaced =
+            "diff --git a/a b.txt b/a b.txt\n--- a/a b.txt\t\n+++ b/a b.txt\t\n@@ -1 +1 @@\n";
+        assert_eq!(diff_file(spaced).as_deref(), Some("a b.txt"));
+        let quoted = "diff --git \"a/q\\\"x\" \"b/q\\\"x\"\n--- \"a/q\\\"x\"\n+++ \"b/q\\\"x\"\n";
+        assert_eq!(diff_file(quoted).as_deref(), Some("q\"x"));
     }
 }

@@ -138,12 +138,10 @@ pub fn place(items: &mut Vec<ItemJson>, made: Vec<ItemJson>, layers: &[LayerJson
             .position(|candidate| candidate.kind == layer.kind && candidate.name == layer.name)
             .unwrap_or(usize::MAX)
     };
+    // Items are in layer order (merge rule 9), so the place is found by bisection.
     for item in made {
         let own = rank(&item.layer);
-        let at = items
-            .iter()
-            .position(|other| rank(&other.layer) > own)
-            .unwrap_or(items.len());
+        let at = items.partition_point(|other| rank(&other.layer) <= own);
         items.insert(at, item);
     }
 }

@@ -11,34 +11,41 @@ pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<
     if threads <= 1 {
         return items.iter().map(&work).collect();
     }
+    // Each result goes straight to its slot: no per-thread lists to concatenate, and
+    // no sort (with its scratch copy) to put them back in order.
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let worker = || {
-        let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(item) = items.get(index) else { break };
-            done.push((index, work(item)));
+            let result = work(item);
+            if let Ok(mut slot) = slots[index].lock() {
+                *slot = Some(result);
+            }
         }
-        done
     };
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         // This thread works too; a helper that cannot be started (a process or memory
         // limit) only means fewer hands, never a failure.
         let helpers: Vec<_> = (1..threads)
             .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, worker).ok())
             .collect();
-        let mut results = worker();
+        worker();
         for helper in helpers {
-            results.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
+            helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
-        results
     });
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    // Every slot is filled: each index was taken by exactly one worker, which ran to
+    // completion (a panic is resumed above). A poisoned lock cannot happen for the
+    // same reason.
+    slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
 }
 
 /// Drop `value` on a thread of its own: freeing a large structure (thousands of parsed

@@ -109,7 +109,7 @@ pub fn build(
     let mut merged = merge::merge(&plans, options.today);
     let private = apply_agent(&mut merged, request.agent);
     if let Some(feature) = request.scope.feature {
-        apply_feature(&mut merged, feature);
+        apply_feature(&mut merged, feature, workspace, &plans);
     }
     let resolver = &*workspace.resolver;
     let mut cache = match std::mem::replace(&mut options.cache, CacheUse::Off) {
@@ -628,14 +628,25 @@ fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
 /// returned, so that nothing else names them: a phase's pattern or gate, say), and
 /// items off the agent's topics or sections are marked `filtered-agent`.
 /// A feature that takes only the domain patterns its phases name (`domain_patterns:
-/// named`) leaves the others out, listed as `filtered-feature`.
-fn apply_feature(merged: &mut Merged, feature: &Feature) {
+/// named`) leaves the others out, listed as `filtered-feature`; the phases of the
+/// strategies that apply name patterns too.
+fn apply_feature(
+    merged: &mut Merged,
+    feature: &Feature,
+    workspace: &Workspace,
+    plans: &[layer::LayerPlan<'_>],
+) {
     if feature.domain_patterns != DomainPatterns::Named {
         return;
     }
+    let strategies = plans
+        .iter()
+        .filter(|plan| plan.id.kind == LayerKind::Strategy)
+        .filter_map(|plan| workspace.strategy(&plan.id.name));
     let named: Vec<&str> = feature
         .phases
         .iter()
+        .chain(strategies.flat_map(|strategy| &strategy.phases))
         .flat_map(|phase| phase.patterns.iter().map(String::as_str))
         .collect();
     for item in &mut merged.items {

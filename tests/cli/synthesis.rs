@@ -807,3 +807,32 @@ fn extension_declarations_are_validated() {
         );
     }
 }
+
+/// A feature that takes only the domain patterns its phases name takes those a strategy
+/// that applies names in its phases too.
+#[test]
+fn strategy_phases_name_patterns_for_features_that_take_only_named_ones() {
+    let dir = workspace_of(&[
+        ("ctx.toml", ""),
+        ("src/stock.py", "def reserve():\n    pass\n"),
+        ("src/other.py", "x = 1\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: payment\nquality_gates:\n  pay-tests: \"true\"\n---\nkind: domain\nname: inventory\npatterns:\n  reservations: src/stock.py\n  other: src/other.py\n",
+        ),
+        ("domains/s.yaml", STRATEGY),
+        (
+            "domains/f.yaml",
+            "kind: feature\nname: lean\ndomains: [payment, inventory]\ndomain_patterns: named\nphases:\n  - name: build\n    patterns: []\n    validation: [\"it builds and runs\"]\n",
+        ),
+    ]);
+    let bundle = json_bundle(dir.path(), &["lean"]);
+    assert_eq!(
+        crate::item_where(&bundle, "key", "reservations")["status"],
+        "included"
+    );
+    assert_eq!(
+        crate::item_where(&bundle, "key", "other")["status"],
+        "filtered-feature"
+    );
+}

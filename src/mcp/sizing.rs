@@ -36,6 +36,10 @@ pub struct BundleArguments {
     #[serde(default)]
     pub format: Format,
     pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub changed: bool,
+    pub base: Option<String>,
+    pub from_run: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -68,6 +72,9 @@ pub fn bundle_request(arguments: &BundleArguments, require_inputs: bool) -> Bund
             Format::Markdown => Document::Markdown,
             Format::Json => Document::Json,
         },
+        changed: arguments.changed,
+        base: arguments.base.clone(),
+        from_run: arguments.from_run.clone(),
         ..BundleRequest::default()
     }
 }

@@ -68,7 +68,10 @@ fn bundle_properties() -> Value {
         "set": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Feature inputs, KEY: value"},
         "budget": {"type": "integer", "minimum": 0, "description": "Token budget for the bundle's items (0 = none); capped by max_tokens"},
         "format": {"type": "string", "enum": ["markdown", "json"], "default": "markdown"},
-        "max_tokens": {"type": "integer", "minimum": 1, "default": super::sizing::DEFAULT_MAX_TOKENS, "description": "The whole answer fits this many tokens: content is shed by the bundle's own rules, never cut"}
+        "max_tokens": {"type": "integer", "minimum": 1, "default": super::sizing::DEFAULT_MAX_TOKENS, "description": "The whole answer fits this many tokens: content is shed by the bundle's own rules, never cut"},
+        "changed": {"type": "boolean", "default": false, "description": "Context for the change in progress: the scope is the owners of the files changed since `base`, with each file's diff (instead of feature/describe)"},
+        "base": {"type": "string", "description": "Base for `changed` and for a hand-off's diff (default: the upstream branch, else origin/HEAD, else main or master)"},
+        "from_run": {"type": "string", "description": "Hand-off from a recorded gate run (a run id, or `latest`): its failed gates with their output tails, the diff, and the parent's digest and tokens"}
     })
 }
 

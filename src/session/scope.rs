@@ -27,6 +27,20 @@ pub(super) fn scope_of<'w>(
         extra.add_service(Some(find_service(workspace, name)?));
     }
     if request.changed {
+        if request.feature.is_some()
+            || request.describe.is_some()
+            || request.from_run.is_some()
+            || request.from_bundle.is_some()
+        {
+            return Err(Error::Usage {
+                message: String::from(
+                    "`changed` takes its scope from the changed files: it cannot be combined with a feature, a description or a hand-off",
+                ),
+                help: Some(String::from(
+                    "for a feature's bundle with a diff, hand off instead: `--from-run`/`--from` add the changes since the base",
+                )),
+            });
+        }
         return changed_scope(workspace, request, &extra, agent);
     }
     let with_extra = |mut scope: Scope<'w>| {

@@ -27,7 +27,7 @@ mod scale;
 mod schema;
 mod secrets;
 mod session;
-mod synthesis;
+pub mod synthesis;
 mod validate;
 
 use std::path::{Path, PathBuf};

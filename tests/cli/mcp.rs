@@ -159,6 +159,34 @@ fn config_edits_are_picked_up_and_a_broken_config_is_a_tool_error_not_a_dead_ser
     assert!(text(&fixed).contains("Fixed"), "{fixed}");
 }
 
+/// #21 over MCP: `ctx_bundle` takes `changed` (the change in progress, with its diffs)
+/// and `from_run` (a hand-off), like the command line.
+#[test]
+fn ctx_bundle_bundles_the_change_in_progress_and_hand_offs() {
+    let dir = crate::synthesis::changed_repository();
+    let mut server = Server::start(dir.path(), &[]);
+    let changed = server.call(2, "ctx_bundle", json!({"changed": true, "base": "main"}));
+    let body = text(&changed);
+    assert!(
+        body.contains("- **Changes**: 4 files changed since `main`"),
+        "{changed}"
+    );
+    assert!(
+        body.contains("#### changes: `src/pay/flow.py`"),
+        "{changed}"
+    );
+    let both = server.call(3, "ctx_bundle", json!({"changed": true, "feature": "x"}));
+    assert_eq!(both["isError"], true);
+    assert!(text(&both).contains("cannot be combined"), "{both}");
+    let none = server.call(
+        4,
+        "ctx_bundle",
+        json!({"domains": ["pay"], "from_run": "latest"}),
+    );
+    assert_eq!(none["isError"], true);
+    assert!(text(&none).contains("no recorded gate run"), "{none}");
+}
+
 fn pid_alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }

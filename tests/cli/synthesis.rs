@@ -211,7 +211,7 @@ fn git(root: &std::path::Path, args: &[&str]) {
 
 /// A git repository with three domains and two services owning code, committed on
 /// `main`, then a branch `work` with changes to some of it.
-fn changed_repository() -> tempfile::TempDir {
+pub fn changed_repository() -> tempfile::TempDir {
     let dir = workspace_of(&[
         ("ctx.toml", ""),
         (

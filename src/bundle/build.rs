@@ -12,7 +12,8 @@ use super::inline;
 use super::measure::{Document, Measurer};
 use super::model::{
     Bundle, GateJson, ItemJson, KeywordMatch, LayerJson, OriginJson, PhaseConstraintJson,
-    PhaseJson, PhasePatternJson, ScopeJson, ScopeKind, SecretJson, TokensJson, ValidationJson,
+    PhaseJson, PhasePatternJson, Rare, ScopeJson, ScopeKind, SecretJson, TokensJson,
+    ValidationJson,
 };
 use super::render::RenderError;
 use super::tokens;
@@ -136,7 +137,6 @@ pub fn build(
     super::tokens::forget_memo();
     let mut found = Vec::new();
     for (job, done) in jobs.iter().zip(inlined) {
-        let item = &mut items[job.item];
         notes.extend(done.notes.into_iter().map(|note| (job.item, note)));
         found.extend(done.secrets);
         for (hash, entry) in done.learned {
@@ -145,10 +145,13 @@ pub fn build(
         if let Some(seen) = done.seen {
             cache.record_seen(&job.file, job.lines, seen);
         }
+        let item = &mut items[job.item];
         item.status = done.status.unwrap_or(item.status);
-        item.note = done.note.or(item.note.take());
         item.tokens = done.tokens;
         item.content = done.content;
+        if let Some(note) = done.note {
+            item.rare_mut().note = Some(note);
+        }
     }
     inline_once(&mut items);
     // `{{ inputs.KEY }}` in rules and `why`s becomes the input's value (before the
@@ -164,12 +167,7 @@ pub fn build(
     if options.secrets != SecretsMode::Off {
         scrub_items(&mut items, &mut found);
     }
-    // Constraints and gate commands (file items have neither).
-    for item in &mut items {
-        if let Some(text) = item.text.as_deref().or(item.run.as_deref()) {
-            item.tokens = cache.count(options.tokenizer, text);
-        }
-    }
+    count_texts(&mut items, &mut cache, options.tokenizer);
     // In the order met: each note sits before the item it was met at (a stable sort).
     notes.sort_by_key(|(at, _)| *at);
     let notes: Vec<String> = notes.into_iter().map(|(_, note)| note).collect();
@@ -471,6 +469,15 @@ fn run_extensions(
     })
 }
 
+/// The tokens of constraints and gate commands (file items have neither).
+fn count_texts(items: &mut [ItemJson], cache: &mut TokenCache, tokenizer: Tokenizer) {
+    for item in items {
+        if let Some(text) = item.text.as_deref().or(item.rare().run.as_deref()) {
+            item.tokens = cache.count(tokenizer, text);
+        }
+    }
+}
+
 /// Two items naming the same file and lines inline it once: the one shed last (a
 /// pattern before an example, the most specific layer, then the first) holds the
 /// content; each other points at it (`same_as`), holds none and counts 0.
@@ -506,7 +513,7 @@ fn inline_once(items: &mut [ItemJson]) {
             let item = &mut items[index];
             item.content = None;
             item.tokens = 0;
-            item.same_as = Some(same_as);
+            item.rare_mut().same_as = Some(same_as);
         }
     }
 }
@@ -843,6 +850,21 @@ fn files_of(
 
 fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
     let layer = &layers[item.layer];
+    let rare = Rare {
+        from_service: item.from_service.clone(),
+        also_from: item.also_from.clone(),
+        expires: item.expires,
+        overridden_by: item.overridden_by.iter().map(origin_json).collect(),
+        changed_by: item.changed_by.iter().map(origin_json).collect(),
+        text_from: item.text_from.as_ref().map(origin_json),
+        ..Rare::default()
+    };
+    let has_rare = rare.from_service.is_some()
+        || !rare.also_from.is_empty()
+        || rare.expires.is_some()
+        || !rare.overridden_by.is_empty()
+        || !rare.changed_by.is_empty()
+        || rare.text_from.is_some();
     let mut json = ItemJson {
         id: item.id(layers),
         section: item.section,
@@ -853,24 +875,13 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         lines: None,
         why: None,
         text: None,
-        run: None,
-        timeout: None,
-        cwd: None,
-        blocking: None,
-        from_service: item.from_service.clone(),
-        also_from: item.also_from.clone(),
         topics: item.topics.clone(),
-        expires: item.expires,
         tokens: 0,
         status: item.status,
         overrides: item.overrides.iter().map(origin_json).collect(),
-        overridden_by: item.overridden_by.iter().map(origin_json).collect(),
-        changed_by: item.changed_by.iter().map(origin_json).collect(),
-        text_from: item.text_from.as_ref().map(origin_json),
-        same_as: None,
-        note: None,
         language: None,
         content: None,
+        rare: has_rare.then(|| Box::new(rare)),
     };
     match &item.payload {
         Payload::Pattern { path, lines, why } => {
@@ -886,10 +897,11 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
             blocking,
             ..
         } => {
-            json.run.clone_from(run);
-            json.timeout = *timeout;
-            json.cwd.clone_from(cwd);
-            json.blocking = Some(blocking.unwrap_or(true));
+            let rare = json.rare_mut();
+            rare.run.clone_from(run);
+            rare.timeout = *timeout;
+            rare.cwd.clone_from(cwd);
+            rare.blocking = Some(blocking.unwrap_or(true));
         }
         Payload::Example { path } => json.path = Some(path.clone()),
     }
@@ -901,12 +913,13 @@ fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
         .iter()
         .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
         .filter_map(|item| {
+            let rare = item.rare();
             Some(GateJson {
                 id: GateId::new(item.layer.clone(), item.key.clone()),
-                run: item.run.clone()?,
-                timeout: item.timeout,
-                cwd: item.cwd.clone(),
-                blocking: item.blocking.unwrap_or(true),
+                run: rare.run.clone()?,
+                timeout: rare.timeout,
+                cwd: rare.cwd.clone(),
+                blocking: rare.blocking.unwrap_or(true),
                 layer: item.layer.clone(),
                 origin: item.origin.clone(),
             })
@@ -1097,8 +1110,10 @@ fn scrub_items(items: &mut [ItemJson], found: &mut Vec<SecretJson>) {
             line: item.origin.line,
             item: item.id.clone(),
         };
-        for field in [&mut item.text, &mut item.run, &mut item.why] {
-            scrub_field(field, &at, found);
+        scrub_field(&mut item.text, &at, found);
+        scrub_field(&mut item.why, &at, found);
+        if let Some(rare) = &mut item.rare {
+            scrub_field(&mut rare.run, &at, found);
         }
     }
 }

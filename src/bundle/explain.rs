@@ -69,8 +69,8 @@ impl Explanation {
                         reason: reason(item),
                         tokens: item.tokens,
                         overrides: item.overrides.clone(),
-                        overridden_by: item.overridden_by.clone(),
-                        changed_by: item.changed_by.clone(),
+                        overridden_by: item.rare().overridden_by.clone(),
+                        changed_by: item.rare().changed_by.clone(),
                     })
                     .collect(),
             })
@@ -105,18 +105,19 @@ fn reason(item: &ItemJson) -> String {
         | Status::OmittedUnreadable
         | Status::Skipped
         | Status::OmittedError => {
-            parts.push(item.note.clone().unwrap_or_default());
+            parts.push(item.rare().note.clone().unwrap_or_default());
         }
         Status::Expired => parts.push(format!(
             "expired on {}",
-            item.expires
+            item.rare()
+                .expires
                 .map_or_else(|| String::from("?"), |date| date.to_string())
         )),
         Status::Disabled => parts.push(format!(
             "disabled (`enabled: false`) by {}",
-            origins(&item.overridden_by)
+            origins(&item.rare().overridden_by)
         )),
-        Status::Overridden => parts.push(format!("overridden by {}", origins(&item.overridden_by))),
+        Status::Overridden => parts.push(format!("overridden by {}", origins(&item.rare().overridden_by))),
         Status::FilteredAgent => parts.push(String::from("not for this agent")),
         Status::FilteredFeature => parts.push(String::from(
             "no phase names it, and the feature takes only named domain patterns (`domain_patterns: named`)",
@@ -125,13 +126,13 @@ fn reason(item: &ItemJson) -> String {
     if !item.overrides.is_empty() {
         parts.push(format!("overrides {}", origins(&item.overrides)));
     }
-    if !item.changed_by.is_empty() {
-        parts.push(format!("changed by {}", origins(&item.changed_by)));
+    if !item.rare().changed_by.is_empty() {
+        parts.push(format!("changed by {}", origins(&item.rare().changed_by)));
     }
-    if let Some(service) = &item.from_service {
+    if let Some(service) = &item.rare().from_service {
         parts.push(format!("shared by `{service}`"));
     }
-    if let Some(holder) = &item.same_as {
+    if let Some(holder) = &item.rare().same_as {
         parts.push(format!("same content as `{holder}`, inlined there"));
     }
     parts.join("; ")

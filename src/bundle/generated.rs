@@ -74,34 +74,23 @@ pub fn item(
         lines: None,
         why: made.why,
         text: None,
-        run: None,
-        timeout: None,
-        cwd: None,
-        blocking: None,
-        from_service: None,
-        also_from: Vec::new(),
         topics: made.topics,
-        expires: None,
         tokens: 0,
         status: Status::Included,
         overrides: Vec::new(),
-        overridden_by: Vec::new(),
-        changed_by: Vec::new(),
-        text_from: None,
-        same_as: None,
-        note: None,
         language: Some(made.language.to_owned()),
         content: None,
+        rare: None,
     };
     let text = match made.text {
         Text::Left(status, note) => {
             item.status = status;
-            item.note = Some(note);
+            item.rare_mut().note = Some(note);
             return item;
         }
         Text::Made(text) if text.len() as u64 > limits.max_bytes => {
             item.status = Status::OmittedSize;
-            item.note = Some(format!(
+            item.rare_mut().note = Some(format!(
                 "{} bytes, over `max_file_bytes` ({}): listed, not inlined",
                 text.len(),
                 limits.max_bytes

@@ -31,17 +31,6 @@ fn as_humantime<S: serde::Serializer>(
     }
 }
 
-/// A line range as `ctx.bundle/v1` writes it: `10-60`.
-fn as_range<S: serde::Serializer>(
-    lines: &Option<LineRange>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match lines {
-        Some(lines) => serializer.collect_str(lines),
-        None => serializer.serialize_none(),
-    }
-}
-
 /// Token totals by layer, written in the order of the layers' text ids.
 fn by_layer_text<S: serde::Serializer>(
     totals: &BTreeMap<LayerId, usize>,
@@ -68,7 +57,11 @@ pub struct LayerJson {
 }
 
 /// One item of the bundle (a pattern file, constraint, gate or example file).
-#[derive(Debug, Clone, Serialize)]
+///
+/// Serialised field by field in this order (see the `Serialize` impl below); the fields
+/// most items leave empty live in [`Rare`], boxed, so that an item of a bundle of tens of
+/// thousands of files stays small.
+#[derive(Debug, Clone)]
 pub struct ItemJson {
     pub id: ItemId,
     pub section: Section,
@@ -76,60 +69,149 @@ pub struct ItemJson {
     pub layer: LayerId,
     pub origin: OriginJson,
     /// For files: the root-relative path.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_range")]
     pub lines: Option<LineRange>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
     /// Constraints: the rule.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Gates: the command and how it runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run: Option<String>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "as_humantime"
-    )]
-    pub timeout: Option<Duration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocking: Option<bool>,
-    /// Shared patterns: the publishing service (and others publishing the same).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_service: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also_from: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires: Option<Date>,
     pub tokens: usize,
     pub status: Status,
     pub overrides: Vec<OriginJson>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Fenced-code language (files).
+    pub language: Option<String>,
+    /// The file content, when included (read from disk as it is written out).
+    pub content: Option<Content>,
+    /// What most items leave empty (`None`: all of it).
+    pub rare: Option<Box<Rare>>,
+}
+
+/// The fields of an item that most items leave empty.
+#[derive(Debug, Clone, Default)]
+pub struct Rare {
+    /// Gates: the command and how it runs.
+    pub run: Option<String>,
+    pub timeout: Option<Duration>,
+    pub cwd: Option<String>,
+    pub blocking: Option<bool>,
+    /// Shared patterns: the publishing service (and others publishing the same).
+    pub from_service: Option<String>,
+    pub also_from: Vec<String>,
+    pub expires: Option<Date>,
     pub overridden_by: Vec<OriginJson>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed_by: Vec<OriginJson>,
     /// For a constraint whose text a later layer changed in place: where that text is
     /// written (`origin` stays where the item is declared).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text_from: Option<OriginJson>,
     /// For a file another item inlines already (same file, same lines): that item. This
     /// one holds no content and counts 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub same_as: Option<ItemId>,
     /// Why the content is missing or altered (binary, too large, lossy UTF-8).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// Fenced-code language (files).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    /// The file content, when included (read from disk as it is written out).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<Content>,
+}
+
+/// What [`ItemJson::rare`] reads for an item without rare fields.
+static NO_RARE: Rare = Rare {
+    run: None,
+    timeout: None,
+    cwd: None,
+    blocking: None,
+    from_service: None,
+    also_from: Vec::new(),
+    expires: None,
+    overridden_by: Vec::new(),
+    changed_by: Vec::new(),
+    text_from: None,
+    same_as: None,
+    note: None,
+};
+
+impl ItemJson {
+    /// Its rare fields (all empty when it has none).
+    pub fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    /// Its rare fields, to set one.
+    pub fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+}
+
+impl Serialize for ItemJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        /// A field written only when it has a value, as `skip_serializing_if` would.
+        fn optional<T: Serialize, M: serde::ser::SerializeStruct>(
+            state: &mut M,
+            name: &'static str,
+            value: Option<T>,
+        ) -> Result<(), M::Error> {
+            match value {
+                Some(value) => state.serialize_field(name, &value),
+                None => state.skip_field(name),
+            }
+        }
+        struct Range(LineRange);
+        impl Serialize for Range {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0)
+            }
+        }
+        struct Human(Duration);
+        impl Serialize for Human {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&humantime::format_duration(self.0))
+            }
+        }
+        let rare = self.rare();
+        let nonempty = |list: bool| list.then_some(());
+        let mut state = serializer.serialize_struct("ItemJson", 27)?;
+        state.serialize_field("id", &self.id)?;
+        state.serialize_field("section", &self.section)?;
+        state.serialize_field("key", &self.key)?;
+        state.serialize_field("layer", &self.layer)?;
+        state.serialize_field("origin", &self.origin)?;
+        optional(&mut state, "path", self.path.as_ref())?;
+        optional(&mut state, "lines", self.lines.map(Range))?;
+        optional(&mut state, "why", self.why.as_ref())?;
+        optional(&mut state, "text", self.text.as_ref())?;
+        optional(&mut state, "run", rare.run.as_ref())?;
+        optional(&mut state, "timeout", rare.timeout.map(Human))?;
+        optional(&mut state, "cwd", rare.cwd.as_ref())?;
+        optional(&mut state, "blocking", rare.blocking)?;
+        optional(&mut state, "from_service", rare.from_service.as_ref())?;
+        optional(
+            &mut state,
+            "also_from",
+            nonempty(!rare.also_from.is_empty()).map(|()| &rare.also_from),
+        )?;
+        optional(
+            &mut state,
+            "topics",
+            nonempty(!self.topics.is_empty()).map(|()| &self.topics),
+        )?;
+        optional(&mut state, "expires", rare.expires)?;
+        state.serialize_field("tokens", &self.tokens)?;
+        state.serialize_field("status", &self.status)?;
+        state.serialize_field("overrides", &self.overrides)?;
+        optional(
+            &mut state,
+            "overridden_by",
+            nonempty(!rare.overridden_by.is_empty()).map(|()| &rare.overridden_by),
+        )?;
+        optional(
+            &mut state,
+            "changed_by",
+            nonempty(!rare.changed_by.is_empty()).map(|()| &rare.changed_by),
+        )?;
+        optional(&mut state, "text_from", rare.text_from.as_ref())?;
+        optional(&mut state, "same_as", rare.same_as.as_ref())?;
+        optional(&mut state, "note", rare.note.as_ref())?;
+        optional(&mut state, "language", self.language.as_ref())?;
+        optional(&mut state, "content", self.content.as_ref())?;
+        state.end()
+    }
 }
 
 /// A gate in the bundle's gate list.

@@ -318,24 +318,18 @@ mod tests {
             lines: None,
             why: None,
             text: None,
-            run: None,
-            timeout: None,
-            cwd: None,
-            blocking: None,
-            from_service: None,
-            also_from: Vec::new(),
             topics: vec![String::from("auth")],
-            expires: None,
             tokens: 7,
             status: Status::Included,
             overrides: Vec::new(),
-            overridden_by: Vec::new(),
-            changed_by: Vec::new(),
-            text_from: None,
-            same_as: None,
-            note: None,
             language: Some(String::from("python")),
             content: None,
+            rare: Some(Box::new(super::super::model::Rare {
+                run: Some(String::from("make test")),
+                blocking: Some(true),
+                note: Some(String::from("a note")),
+                ..Default::default()
+            })),
         }
     }
 

@@ -190,7 +190,7 @@ impl WrittenBundle {
                         let said = item
                             .text
                             .clone()
-                            .or_else(|| item.run.clone())
+                            .or_else(|| item.rare().run.clone())
                             .or_else(|| {
                                 item.path.as_ref().map(|path| {
                                     format!(

@@ -185,9 +185,10 @@ pub fn run_captured(
         .process_group(0)
         .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input must not block.
+        // A command that does not read its input must not block. (No thread to spare:
+        // it gets no input, its stdin is closed.)
         let input = input.to_vec();
-        std::thread::spawn(move || {
+        let _ = std::thread::Builder::new().spawn(move || {
             let _ = stdin.write_all(&input);
         });
     }
@@ -211,7 +212,9 @@ pub fn run_captured(
     ] {
         let Some(mut stream) = stream else { continue };
         let sender = sender.clone();
-        std::thread::spawn(move || {
+        // No thread to spare: the stream is dropped (the command may then be stopped by a
+        // full pipe, and is killed at its timeout).
+        let _ = std::thread::Builder::new().spawn(move || {
             let mut kept = Vec::new();
             let mut over = false;
             let mut buffer = [0u8; 8192];

@@ -458,13 +458,23 @@ fn run_extensions(
         generated::extension_made(layer, extension, origin, ran)
     };
     std::thread::scope(|scope| {
+        // One thread each; one that cannot be started runs its extension here instead.
         let handles: Vec<_> = jobs
             .iter()
-            .map(|(layer, extension)| scope.spawn(|| one(layer, extension)))
+            .map(|(layer, extension)| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || one(layer, extension))
+                    .map_err(|_| one(layer, extension))
+            })
             .collect();
         handles
             .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_default())
+            .flat_map(|handle| match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(made) => made,
+            })
             .collect()
     })
 }

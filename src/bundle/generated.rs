@@ -82,6 +82,21 @@ pub fn item(
         content: None,
         rare: None,
     };
+    // The configuration's own words (an extension's `why`) are scrubbed like a rule's.
+    if limits.secrets != SecretsMode::Off
+        && let Some(why) = &item.why
+    {
+        let (clean, findings) = crate::secrets::scrub(why);
+        if !findings.is_empty() {
+            found.extend(findings.iter().map(|finding| SecretJson {
+                path: item.origin.file.clone(),
+                line: item.origin.line + finding.line - 1,
+                rule: finding.rule,
+                item: item.id.clone(),
+            }));
+            item.why = Some(clean);
+        }
+    }
     let text = match made.text {
         Text::Left(status, note) => {
             item.status = status;

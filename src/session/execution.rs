@@ -20,7 +20,7 @@ pub(super) fn changes_of(root: &Path, request: &BundleRequest) -> Result<Changes
     changes::since(root, request.base.as_deref()).map_err(|error| Error::Usage {
         message: format!("`--changed`: {error}"),
         help: Some(String::from(
-            "run inside a git repository, and name the base with `--base REF` if it has no upstream, `origin/HEAD`, `main` or `master`",
+            "run inside a git repository with the history the base needs (in GitHub Actions: `actions/checkout` with `fetch-depth: 0`; elsewhere `git fetch origin main`), or name a base with `--base REF`",
         )),
     })
 }

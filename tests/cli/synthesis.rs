@@ -826,6 +826,14 @@ fn strategy_phases_name_patterns_for_features_that_take_only_named_ones() {
             "kind: feature\nname: lean\ndomains: [payment, inventory]\ndomain_patterns: named\nphases:\n  - name: build\n    patterns: []\n    validation: [\"it builds and runs\"]\n",
         ),
     ]);
+    // No warning that the feature takes no domain pattern: the strategy's phase names one.
+    let validate = ctx(dir.path(), &["validate"]);
+    validate.expect_code(0);
+    assert!(
+        !validate.stderr.contains("no-named-patterns"),
+        "{}",
+        validate.stderr
+    );
     let bundle = json_bundle(dir.path(), &["lean"]);
     assert_eq!(
         crate::item_where(&bundle, "key", "reservations")["status"],

@@ -135,6 +135,8 @@ pub(super) struct Tables<'a> {
     pub(super) broken: &'a [crate::config::load::Broken],
     /// The source each domain and service is imported from (`None`: the workspace's).
     pub(super) imported: HashMap<(&'a str, &'a str), Option<&'a str>>,
+    /// Every strategy, as declared.
+    pub(super) strategies: Vec<&'a model::Strategy>,
 }
 
 impl Tables<'_> {

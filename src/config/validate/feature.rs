@@ -108,7 +108,7 @@ pub(super) fn feature(
         inputs,
         phases,
         budget: wire.budget.as_ref().map(|budget| budget.value),
-        domain_patterns: domain_patterns(convert, wire),
+        domain_patterns: domain_patterns(convert, wire, tables, &scope_domains),
         items: convert
             .items(
                 &wire.patterns,
@@ -389,17 +389,35 @@ fn convert_phase(
 /// The feature's inputs; a key `--set` could not set is an error.
 /// `domain_patterns: all | named`; `named` with phases that name no pattern takes no
 /// domain pattern at all, which is worth a warning.
-fn domain_patterns(convert: &mut Converter<'_>, wire: &model::Feature) -> DomainPatterns {
+fn domain_patterns(
+    convert: &mut Converter<'_>,
+    wire: &model::Feature,
+    tables: &Tables<'_>,
+    scope_domains: &[&str],
+) -> DomainPatterns {
     let Some(value) = &wire.domain_patterns else {
         return DomainPatterns::All;
     };
     match value.value.as_str() {
         "all" => DomainPatterns::All,
         "named" => {
-            if wire
-                .phases
-                .iter()
-                .all(|phase| phase.value.patterns.is_empty())
+            // The phases of a strategy that applies name patterns for it too.
+            let strategies_name_some = tables.strategies.iter().any(|strategy| {
+                !strategy.domains.is_empty()
+                    && strategy
+                        .domains
+                        .iter()
+                        .all(|domain| scope_domains.contains(&domain.value.as_str()))
+                    && strategy
+                        .phases
+                        .iter()
+                        .any(|phase| !phase.value.patterns.is_empty())
+            });
+            if !strategies_name_some
+                && wire
+                    .phases
+                    .iter()
+                    .all(|phase| phase.value.patterns.is_empty())
             {
                 convert.problems.push(
                     Problem::warning(

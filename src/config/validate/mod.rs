@@ -127,6 +127,7 @@ pub fn validate(
                 )
             }))
             .collect(),
+        strategies: strategies.iter().map(|strategy| strategy.wire).collect(),
     };
 
     // 2 and 3. Fields and references, document by document.

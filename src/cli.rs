@@ -46,12 +46,19 @@ pub struct Cli {
 pub enum Command {
     /// Print the layered context bundle of a feature, for an assistant or a tool.
     ///
-    /// Layers, least to most specific: org → the feature's domains → one integration
-    /// layer per service → its services → the feature. Items are merged by the rules in
-    /// the README (plain keys override along the lineage, `<layer>/<key>` addresses one
-    /// layer, `enabled: false` removes, `final` is final), every item keeps its origin,
-    /// and content is shed to fit the token budget (examples first, then patterns from
-    /// the least specific layer). The same inputs give a byte-identical bundle.
+    /// Layers, least to most specific: org → the feature's domains → the strategies
+    /// whose domain sets they cover → one integration layer per service → its services →
+    /// the feature → what the bundle is handed at build time (`--changed`, `--from-run`,
+    /// `--from`). Items are merged by the rules in the README (plain keys override along
+    /// the lineage, `<layer>/<key>` addresses one layer, `enabled: false` removes,
+    /// `final` is final), every item keeps its origin, and content is shed to fit the
+    /// token budget (examples first, then patterns from the least specific layer). The
+    /// same inputs give a byte-identical bundle.
+    ///
+    /// Examples: `ctx bundle checkout --set ticket=SHOP-123`; `ctx bundle --changed`
+    /// (the change in progress); `ctx bundle checkout --set ticket=SHOP-123 --from-run
+    /// latest` (hand-off after a failing gate run); `ctx bundle checkout --set
+    /// ticket=SHOP-123 --extensions` (run the layers' extensions).
     Bundle(BundleArgs),
     /// Show how a feature's bundle is made: each layer, each item with its origin, what it
     /// overrides or was overridden by, why anything was left out, and tokens.

@@ -94,17 +94,22 @@ pub enum HandlerEnd {
     TimedOut,
 }
 
-/// Run an event handler: `sh -c <command>` in a process group of its own, `input` on
-/// its stdin, its output discarded, killed (with its group) at `timeout`.
-pub fn run_handler(
+/// `sh -c <command>` in a process group of its own, from `cwd` with `env` set, `input`
+/// fed to its stdin on a thread (a command that does not read it must not block; with
+/// no thread to spare it gets no input), its stdout and stderr piped or discarded.
+fn spawn_fed(
     command: &str,
     cwd: &Path,
     env: &[(String, String)],
     input: &[u8],
-    timeout: std::time::Duration,
-) -> io::Result<HandlerEnd> {
+    capture: bool,
+) -> io::Result<Child> {
     use std::io::Write as _;
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::CommandExt;
+    let output = || match capture {
+        true => Stdio::piped(),
+        false => Stdio::null(),
+    };
     #[expect(
         clippy::disallowed_methods,
         reason = "this module is where processes are spawned"
@@ -115,34 +120,54 @@ pub fn run_handler(
         .current_dir(cwd)
         .envs(env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(output())
+        .stderr(output())
         .process_group(0)
         .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
-        // A handler that does not read its input must not block the run.
         let input = input.to_vec();
-        std::thread::spawn(move || {
+        let _ = std::thread::Builder::new().spawn(move || {
             let _ = stdin.write_all(&input);
         });
     }
+    Ok(child)
+}
+
+/// Wait for `child` until `timeout`, then kill its group; either way its group is killed
+/// when it ends (nothing it started outlives it).
+fn wait_or_kill(child: &mut Child, timeout: std::time::Duration) -> io::Result<HandlerEnd> {
+    use std::os::unix::process::ExitStatusExt;
     let deadline = std::time::Instant::now() + timeout;
-    loop {
+    let end = loop {
         if let Some(status) = child.try_wait()? {
-            signal_group(child.id(), Signal::SIGKILL);
-            return Ok(match (status.code(), status.signal()) {
+            break match (status.code(), status.signal()) {
                 (Some(code), _) => HandlerEnd::Exited(code),
                 (None, Some(number)) => HandlerEnd::Signalled(signal_name(number)),
                 (None, None) => HandlerEnd::Exited(-1),
-            });
+            };
         }
         if std::time::Instant::now() >= deadline {
             signal_group(child.id(), Signal::SIGKILL);
             let _ = child.wait();
-            return Ok(HandlerEnd::TimedOut);
+            break HandlerEnd::TimedOut;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    };
+    signal_group(child.id(), Signal::SIGKILL);
+    Ok(end)
+}
+
+/// Run an event handler: `sh -c <command>` in a process group of its own, `input` on
+/// its stdin, its output discarded, killed (with its group) at `timeout`.
+pub fn run_handler(
+    command: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+    input: &[u8],
+    timeout: std::time::Duration,
+) -> io::Result<HandlerEnd> {
+    let mut child = spawn_fed(command, cwd, env, input, false)?;
+    wait_or_kill(&mut child, timeout)
 }
 
 /// What a command run to completion printed, and how it ended.
@@ -168,48 +193,15 @@ pub fn run_captured(
     timeout: std::time::Duration,
     max_bytes: u64,
 ) -> io::Result<Captured> {
-    use std::io::{Read as _, Write as _};
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "this module is where processes are spawned"
-    )]
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(cwd)
-        .envs(env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input must not block. (No thread to spare:
-        // it gets no input, its stdin is closed.)
-        let input = input.to_vec();
-        let _ = std::thread::Builder::new().spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-    }
+    use std::io::Read as _;
+    let mut child = spawn_fed(command, cwd, env, input, true)?;
     let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>, bool)>();
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    for (is_stdout, stream) in [
-        (
-            true,
-            child
-                .stdout
-                .take()
-                .map(|out| Box::new(out) as Box<dyn std::io::Read + Send>),
-        ),
-        (
-            false,
-            child
-                .stderr
-                .take()
-                .map(|err| Box::new(err) as Box<dyn std::io::Read + Send>),
-        ),
-    ] {
+    let streams: [(bool, Option<Box<dyn std::io::Read + Send>>); 2] = [
+        (true, child.stdout.take().map(|out| Box::new(out) as _)),
+        (false, child.stderr.take().map(|err| Box::new(err) as _)),
+    ];
+    for (is_stdout, stream) in streams {
         let Some(mut stream) = stream else { continue };
         let sender = sender.clone();
         // No thread to spare: the stream is dropped (the command may then be stopped by a
@@ -237,24 +229,7 @@ pub fn run_captured(
         });
     }
     drop(sender);
-    let deadline = std::time::Instant::now() + timeout;
-    let end = loop {
-        if let Some(status) = child.try_wait()? {
-            break match (status.code(), status.signal()) {
-                (Some(code), _) => HandlerEnd::Exited(code),
-                (None, Some(number)) => HandlerEnd::Signalled(signal_name(number)),
-                (None, None) => HandlerEnd::Exited(-1),
-            };
-        }
-        if std::time::Instant::now() >= deadline {
-            signal_group(child.id(), Signal::SIGKILL);
-            let _ = child.wait();
-            break HandlerEnd::TimedOut;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    // Whatever it started dies with it, so its pipes close and the readers finish.
-    signal_group(child.id(), Signal::SIGKILL);
+    let end = wait_or_kill(&mut child, timeout)?;
     let mut captured = Captured {
         end,
         stdout: Vec::new(),

@@ -20,8 +20,8 @@ use super::tokens;
 use crate::config::placeholders;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::{
-    Agent, AgentSection, DomainPatterns, Feature, LayerKind, Origin, Section, ValidationStep,
-    Workspace,
+    Agent, AgentSection, DomainPatterns, Feature, LayerKind, Origin, Section, Strategy,
+    ValidationStep, Workspace,
 };
 use crate::date::Date;
 use crate::ids::{GateId, ItemId, LayerId};
@@ -108,9 +108,15 @@ pub fn build(
 ) -> Result<Bundle, BuildError> {
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
+    // The strategies that apply, in layer order.
+    let strategies: Vec<&Strategy> = plans
+        .iter()
+        .filter(|plan| plan.id.kind == LayerKind::Strategy)
+        .filter_map(|plan| workspace.strategy(&plan.id.name))
+        .collect();
     let private = apply_agent(&mut merged, request.agent);
     if let Some(feature) = request.scope.feature {
-        apply_feature(&mut merged, feature, workspace, &plans);
+        apply_feature(&mut merged, feature, &strategies);
     }
     let resolver = &*workspace.resolver;
     let mut cache = match std::mem::replace(&mut options.cache, CacheUse::Off) {
@@ -175,11 +181,6 @@ pub fn build(
         return Err(BuildError::Secrets(found));
     }
     let gates = gate_list(&items);
-    let strategies: Vec<_> = plans
-        .iter()
-        .filter(|plan| plan.id.kind == LayerKind::Strategy)
-        .filter_map(|plan| workspace.strategy(&plan.id.name))
-        .collect();
     let mut phases = plan(
         request,
         &strategies,
@@ -647,23 +648,14 @@ fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
 /// A feature that takes only the domain patterns its phases name (`domain_patterns:
 /// named`) leaves the others out, listed as `filtered-feature`; the phases of the
 /// strategies that apply name patterns too.
-fn apply_feature(
-    merged: &mut Merged,
-    feature: &Feature,
-    workspace: &Workspace,
-    plans: &[layer::LayerPlan<'_>],
-) {
+fn apply_feature(merged: &mut Merged, feature: &Feature, strategies: &[&Strategy]) {
     if feature.domain_patterns != DomainPatterns::Named {
         return;
     }
-    let strategies = plans
-        .iter()
-        .filter(|plan| plan.id.kind == LayerKind::Strategy)
-        .filter_map(|plan| workspace.strategy(&plan.id.name));
     let named: Vec<&str> = feature
         .phases
         .iter()
-        .chain(strategies.flat_map(|strategy| &strategy.phases))
+        .chain(strategies.iter().flat_map(|strategy| &strategy.phases))
         .flat_map(|phase| phase.patterns.iter().map(String::as_str))
         .collect();
     for item in &mut merged.items {
@@ -1044,7 +1036,7 @@ fn phases(
 /// unless the agent's sections leave it out), with the inputs filled in.
 fn plan(
     request: &Request<'_>,
-    strategies: &[&crate::config::workspace::Strategy],
+    strategies: &[&Strategy],
     gates: &[GateJson],
     items: &[ItemJson],
     private: &[(Section, String)],

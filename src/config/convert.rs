@@ -567,6 +567,7 @@ impl Converter<'_> {
         constraints: &ItemMap<model::Constraint>,
         gates: &ItemMap<model::Gate>,
         examples: &model::Examples,
+        extensions: &ItemMap<model::Extension>,
         rule: KeyRule,
     ) -> Items {
         Items {
@@ -574,7 +575,7 @@ impl Converter<'_> {
             constraints: self.constraints(constraints, rule),
             quality_gates: self.gates(gates, rule),
             examples: self.examples(examples),
-            extensions: Vec::new(),
+            extensions: self.extensions(extensions, patterns),
         }
     }
 

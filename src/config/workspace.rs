@@ -330,14 +330,6 @@ pub struct Items {
     pub extensions: Vec<ExtensionItem>,
 }
 
-impl Items {
-    #[must_use]
-    pub fn with_extensions(mut self, extensions: Vec<ExtensionItem>) -> Self {
-        self.extensions = extensions;
-        self
-    }
-}
-
 /// `kind: org`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Org {

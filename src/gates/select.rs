@@ -223,7 +223,8 @@ pub struct Owners {
 
 impl Owners {
     pub fn of(workspace: &Workspace, changed: &[String]) -> Self {
-        let matchers: Vec<(&str, Glob)> = workspace
+        // Each glob compiled once (a service's are met again through its dependants).
+        let matchers: rustc_hash::FxHashMap<&str, Glob> = workspace
             .domains
             .iter()
             .flat_map(|domain| &domain.paths)
@@ -232,7 +233,7 @@ impl Owners {
             .collect();
         let owned = |globs: &[String]| -> Option<String> {
             for glob in globs {
-                let Some((_, matcher)) = matchers.iter().find(|(text, _)| text == glob) else {
+                let Some(matcher) = matchers.get(glob.as_str()) else {
                     continue;
                 };
                 if let Some(file) = changed.iter().find(|file| matcher.is_match(file)) {

@@ -58,6 +58,16 @@ fn origin_of_diff(changes: &Changes) -> OriginJson {
     }
 }
 
+/// `3 files changed since `main``.
+fn changed_since(changes: &Changes) -> String {
+    let count = changes.files.len();
+    format!(
+        "{count} file{} changed since `{}`",
+        if count == 1 { "" } else { "s" },
+        changes.base
+    )
+}
+
 fn changes_json(changes: &Changes) -> ChangesJson {
     ChangesJson {
         base: changes.base.clone(),
@@ -73,12 +83,7 @@ pub(super) fn of_changes(root: &Path, changes: &Changes) -> Result<Execution, Er
         name: layer.name.clone(),
         description: None,
         origin: origin_of_diff(changes),
-        why: format!(
-            "{} file{} changed since `{}`",
-            changes.files.len(),
-            if changes.files.len() == 1 { "" } else { "s" },
-            changes.base
-        ),
+        why: changed_since(changes),
         made: diff_items(root, changes, &layer)?,
         parent: None,
         changes: Some(changes_json(changes)),
@@ -121,12 +126,7 @@ pub(super) fn of_parent(root: &Path, request: &BundleRequest) -> Result<Executio
     let changes = match changes::since(root, request.base.as_deref()) {
         Ok(changes) => {
             made.extend(diff_items(root, &changes, &layer)?);
-            why.push(format!(
-                "{} file{} changed since `{}`",
-                changes.files.len(),
-                if changes.files.len() == 1 { "" } else { "s" },
-                changes.base
-            ));
+            why.push(changed_since(&changes));
             Some(changes_json(&changes))
         }
         Err(error) if request.base.is_some() => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Run, ctx, repo_root};
+use crate::{Run, ctx, git, repo_root};
 
 /// A workspace whose domain `d` has `gates` (YAML lines under `quality_gates:`).
 fn workspace(gates: &str) -> tempfile::TempDir {
@@ -394,21 +394,6 @@ fn dry_run_prints_the_selection_with_reasons() {
         run.stdout
             .contains("11 gates selected (dry run: nothing ran)")
     );
-}
-
-fn git(root: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 #[test]

@@ -49,6 +49,22 @@ pub fn workspace_of(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Run `git ARGS` in `root` (as a fixed author), failing the test if it fails.
+pub fn git(root: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
 /// The item of a JSON bundle whose `field` is `value` (the first; fails if none).
 pub fn item_where<'b>(
     bundle: &'b serde_json::Value,

@@ -1,7 +1,7 @@
 //! Synthesis and propagation (#21): strategies for domain sets, hand-off from a parent's
 //! execution, extensions, and the context of a change.
 
-use crate::{ctx, workspace_of};
+use crate::{ctx, git, workspace_of};
 
 const DOMAINS: &str = "kind: domain\nname: payment\nmatch:\n  keywords: [pay]\nconstraints:\n  money: integers in minor units\n  final_rule: { text: never log card numbers, final: true }\nquality_gates:\n  pay-tests: echo pay\n---\nkind: domain\nname: inventory\nmatch:\n  keywords: [stock]\npatterns:\n  reservations: src/stock.py\n---\nkind: domain\nname: shipping\n";
 
@@ -192,21 +192,6 @@ fn strategies_are_validated_like_features() {
             run.stderr
         );
     }
-}
-
-fn git(root: &std::path::Path, args: &[&str]) {
-    let status = std::process::Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 /// A git repository with three domains and two services owning code, committed on

@@ -13,22 +13,20 @@ use crate::config::workspace::{
 use crate::paths;
 
 pub(super) fn org(convert: &mut Converter<'_>, wire: &model::Org) -> Org {
-    let extensions = convert.extensions(&wire.extensions, &wire.patterns);
     Org {
         name: OrgName::new(convert.name(&wire.name, "org")),
         description: wire
             .description
             .as_ref()
             .map(|text| text.value.trim().to_owned()),
-        items: convert
-            .items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::PlainOnly,
-            )
-            .with_extensions(extensions),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            &wire.extensions,
+            KeyRule::PlainOnly,
+        ),
         origin: convert.origin(wire.name.pos),
     }
 }
@@ -37,7 +35,6 @@ pub(super) fn domain(convert: &mut Converter<'_>, wire: &model::Domain) -> Domai
     let matching = wire.matching.as_ref().map(|matching| &matching.value);
     let paths = matching.map_or(&[][..], |matching| &matching.paths[..]);
     owned_paths(convert, paths);
-    let extensions = convert.extensions(&wire.extensions, &wire.patterns);
     Domain {
         name: DomainName::new(convert.name(&wire.name, "domain")),
         description: wire
@@ -59,15 +56,14 @@ pub(super) fn domain(convert: &mut Converter<'_>, wire: &model::Domain) -> Domai
             })
             .unwrap_or_default(),
         paths: paths.iter().map(|path| path.value.clone()).collect(),
-        items: convert
-            .items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::PlainOnly,
-            )
-            .with_extensions(extensions),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            &wire.extensions,
+            KeyRule::PlainOnly,
+        ),
         origin: convert.origin(wire.name.pos),
     }
 }

@@ -54,27 +54,14 @@ pub(super) fn feature(
         });
     // Gate names a phase may cite: every gate key of the feature's scope, the org's
     // included (`ctx gates <feature>` runs those too).
-    let mut gate_names: Vec<String> = tables
-        .org
-        .into_iter()
-        .flat_map(|org| org.quality_gates.entries.iter())
-        .map(|(key, _)| key.value.clone())
-        .collect();
-    gate_names.extend(
-        scope_domains
+    let gate_names = gate_names(
+        tables,
+        &scope_domains,
+        scope_services
             .iter()
-            .filter_map(|name| tables.domains.get(name))
-            .flat_map(|domain| domain.quality_gates.entries.iter())
-            .chain(
-                scope_services
-                    .iter()
-                    .flat_map(|service| service.quality_gates.entries.iter()),
-            )
-            .chain(wire.quality_gates.entries.iter())
-            .map(|(key, _)| key.value.clone()),
+            .map(|service| &service.quality_gates)
+            .chain([&wire.quality_gates]),
     );
-    gate_names.sort();
-    gate_names.dedup();
 
     let inputs = inputs(convert, wire);
 
@@ -109,15 +96,14 @@ pub(super) fn feature(
         phases,
         budget: wire.budget.as_ref().map(|budget| budget.value),
         domain_patterns: domain_patterns(convert, wire, tables, &scope_domains),
-        items: convert
-            .items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::QualifiedAllowed,
-            )
-            .with_extensions(convert.extensions(&wire.extensions, &wire.patterns)),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            &wire.extensions,
+            KeyRule::QualifiedAllowed,
+        ),
         origin: convert.origin(wire.name.pos),
     }
 }
@@ -168,21 +154,7 @@ pub(super) fn strategy(
             .domains
             .iter()
             .any(|name| tables.is_broken("domain", &name.value));
-    let mut gate_names: Vec<String> = tables
-        .org
-        .into_iter()
-        .flat_map(|org| org.quality_gates.entries.iter())
-        .chain(
-            domains
-                .iter()
-                .filter_map(|name| tables.domains.get(name))
-                .flat_map(|domain| domain.quality_gates.entries.iter()),
-        )
-        .chain(wire.quality_gates.entries.iter())
-        .map(|(key, _)| key.value.clone())
-        .collect();
-    gate_names.sort();
-    gate_names.dedup();
+    let gate_names = gate_names(tables, &domains, [&wire.quality_gates]);
     let phases = phases(
         convert,
         &wire.phases,
@@ -202,17 +174,42 @@ pub(super) fn strategy(
             .map(|text| text.value.trim().to_owned()),
         domains: listed.iter().map(|name| DomainName::new(*name)).collect(),
         phases,
-        items: convert
-            .items(
-                &wire.patterns,
-                &wire.constraints,
-                &wire.quality_gates,
-                &wire.examples,
-                KeyRule::PlainOnly,
-            )
-            .with_extensions(convert.extensions(&wire.extensions, &wire.patterns)),
+        items: convert.items(
+            &wire.patterns,
+            &wire.constraints,
+            &wire.quality_gates,
+            &wire.examples,
+            &wire.extensions,
+            KeyRule::PlainOnly,
+        ),
         origin: convert.origin(wire.name.pos),
     }
+}
+
+/// Gate names a phase may cite: every gate key of the document's scope — the org's, its
+/// domains', and `more` (its services' and its own).
+fn gate_names<'a>(
+    tables: &Tables<'a>,
+    domains: &[&str],
+    more: impl IntoIterator<Item = &'a model::ItemMap<model::Gate>>,
+) -> Vec<String> {
+    let mut names: Vec<String> = tables
+        .org
+        .into_iter()
+        .map(|org| &org.quality_gates)
+        .chain(
+            domains
+                .iter()
+                .filter_map(|name| tables.domains.get(name).copied())
+                .map(|domain| &domain.quality_gates),
+        )
+        .chain(more)
+        .flat_map(|gates| gates.entries.iter())
+        .map(|(key, _)| key.value.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// What a feature's or a strategy's phases are checked against.

@@ -184,7 +184,8 @@ pub struct Captured {
 
 /// Run `sh -c <command>` like a gate (its own process group, `input` on stdin, `env`
 /// set), capturing stdout (up to `max_bytes`) and the tail of stderr; the group is killed
-/// at `timeout`, and when the command ends (nothing it started outlives it).
+/// at `timeout`, and when the command ends, and so is what it detached into sessions of
+/// its own (nothing it started outlives it).
 pub fn run_captured(
     command: &str,
     cwd: &Path,
@@ -194,6 +195,9 @@ pub fn run_captured(
     max_bytes: u64,
 ) -> io::Result<Captured> {
     use std::io::Read as _;
+    // Like a gate run: what the command detaches (`setsid`) is reparented here when its
+    // parent ends, and killed below.
+    become_subreaper();
     let mut child = spawn_fed(command, cwd, env, input, true)?;
     let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>, bool)>();
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
@@ -230,6 +234,7 @@ pub fn run_captured(
     }
     drop(sender);
     let end = wait_or_kill(&mut child, timeout)?;
+    kill_escaped();
     let mut captured = Captured {
         end,
         stdout: Vec::new(),

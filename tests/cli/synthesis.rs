@@ -829,3 +829,43 @@ fn strategy_phases_name_patterns_for_features_that_take_only_named_ones() {
         "filtered-feature"
     );
 }
+
+/// RELIABILITY (processes that leave the group, floods) for extensions: what an extension
+/// detaches with `setsid` does not outlive it, and a flood of output is cut at
+/// `max_file_bytes` (an `omitted-error`), memory bounded, the bundle still built.
+#[test]
+fn extensions_leave_nothing_behind_and_floods_are_bounded() {
+    let dir = extension_workspace(
+        "  detaches: 'setsid sleep 60 > /dev/null 2>&1 < /dev/null & echo $! > escaped.pid; echo done'\n  floods: 'yes flood | head -c 50000000'\n",
+    );
+    let root = dir.path();
+    std::fs::write(root.join("ctx.toml"), "[bundle]\nmax_file_bytes = 100000\n").unwrap();
+    let bundle = json_bundle(root, &["--domain", "pay", "--extensions"]);
+    assert_eq!(
+        crate::item_where(&bundle, "key", "detaches")["content"],
+        "done\n"
+    );
+    let floods = crate::item_where(&bundle, "key", "floods");
+    assert_eq!(floods["status"], "omitted-error");
+    assert!(
+        floods["note"]
+            .as_str()
+            .unwrap()
+            .contains("printed more than `max_file_bytes` (100000 bytes)"),
+        "{floods}"
+    );
+    let pid = std::fs::read_to_string(root.join("escaped.pid")).unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while proc.exists()
+        && !std::fs::read_to_string(proc.join("stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached process outlived the extension"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -22,3 +22,4 @@ pub mod render;
 pub mod select;
 pub mod tokens;
 mod view;
+mod vocab;

@@ -1,11 +1,13 @@
-//! Exact token counts with the vocabularies embedded in the binary (o200k, cl100k), via
-//! `bpe-openai`. Verified against `tiktoken-rs`, an independent implementation, by a test.
+//! Exact token counts with the vocabularies embedded in the binary (o200k, cl100k): the
+//! pieces of [`pretokenize`](super::pretokenize), each encoded by [`vocab`](super::vocab).
+//! Verified against `tiktoken-rs`, an independent implementation, by a test.
 //!
 //! Two things make counting fast without changing a count: the hand-written
 //! [`pretokenize`](super::pretokenize) splitter, and a per-thread memo of the count of
-//! each short piece (source code repeats its words, indentation and punctuation; a piece
-//! always encodes to the same tokens, whatever surrounds it). The memo is a fixed table
-//! compared byte for byte, so a hit is always the count of exactly that piece.
+//! each piece (source code repeats its words, indentation, punctuation and comment
+//! rulers; a piece always encodes to the same tokens, whatever surrounds it). The memo
+//! is two fixed tables compared byte for byte, so a hit is always the count of exactly
+//! that piece: short pieces inline, longer ones (up to [`MEMO_LONG_BYTES`]) boxed.
 
 use std::cell::RefCell;
 use std::hash::Hasher;
@@ -13,25 +15,40 @@ use std::hash::Hasher;
 use rustc_hash::FxHasher;
 
 use super::pretokenize::{self, Pattern};
+use super::vocab::{self, Vocab};
 use crate::config::settings::Tokenizer;
 
-/// Pieces up to this many bytes are memoised.
+/// Pieces up to this many bytes are memoised inline.
 const MEMO_PIECE_BYTES: usize = 24;
-/// Memo slots per thread (a fixed 2 MiB: 32 bytes each, no allocation per entry).
+/// Inline memo slots per thread (a fixed 2 MiB: 32 bytes each, no allocation per entry).
 const MEMO_SLOTS: usize = 1 << 16;
+/// Pieces up to this many bytes are memoised in the boxed table (at most 1 MiB of
+/// pieces per thread); longer ones are rare and merged each time.
+const MEMO_LONG_BYTES: usize = 256;
+/// Boxed memo slots per thread.
+const MEMO_LONG_SLOTS: usize = 1 << 12;
 
-/// One memo slot: `[length, tokenizer, piece bytes (24), pad (2), count (u32 LE)]`;
-/// length 0 = empty. Direct-mapped: a colliding piece replaces the one there.
+/// One inline memo slot: `[length, tokenizer, piece bytes (24), pad (2), count (u32
+/// LE)]`; length 0 = empty. Direct-mapped: a colliding piece replaces the one there.
 type MemoSlot = [u8; 32];
 
-thread_local! {
-    static MEMO: RefCell<Vec<MemoSlot>> = const { RefCell::new(Vec::new()) };
+/// One boxed memo slot: the tokenizer, the piece and its count (an empty piece = empty).
+type LongSlot = (u8, Box<[u8]>, u32);
+
+#[derive(Default)]
+struct Memo {
+    short: Vec<MemoSlot>,
+    long: Vec<LongSlot>,
 }
 
-/// Free this thread's memo of piece counts (2 MiB): counting is over, and the thread
-/// goes on to other work (the next count starts a new one).
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// Free this thread's memo of piece counts (2 MiB and up): counting is over, and the
+/// thread goes on to other work (the next count starts a new one).
 pub fn forget_memo() {
-    MEMO.with_borrow_mut(|memo| *memo = Vec::new());
+    MEMO.with_borrow_mut(|memo| *memo = Memo::default());
 }
 
 /// Count the tokens of `text` exactly as the model's tokenizer would (special-token
@@ -40,40 +57,54 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
     if text.is_empty() {
         return 0;
     }
-    let (pattern, reference, id) = match tokenizer {
-        Tokenizer::O200k => (Pattern::O200k, bpe_openai::o200k_base(), 1u8),
-        Tokenizer::Cl100k => (Pattern::Cl100k, bpe_openai::cl100k_base(), 2u8),
+    let (pattern, vocab, id) = match tokenizer {
+        Tokenizer::O200k => (Pattern::O200k, vocab::o200k(), 1u8),
+        Tokenizer::Cl100k => (Pattern::Cl100k, vocab::cl100k(), 2u8),
     };
     MEMO.with_borrow_mut(|memo| {
-        if memo.is_empty() {
-            *memo = vec![[0; 32]; MEMO_SLOTS];
+        if memo.short.is_empty() {
+            memo.short = vec![[0; 32]; MEMO_SLOTS];
+            memo.long = (0..MEMO_LONG_SLOTS)
+                .map(|_| (0, Box::default(), 0))
+                .collect();
         }
-        pretokenize::split(pattern, reference, text)
-            .map(|piece| {
-                let bytes = piece.as_bytes();
-                if bytes.len() > MEMO_PIECE_BYTES {
-                    return reference.bpe.count(bytes);
-                }
-                let mut hasher = FxHasher::default();
-                hasher.write(bytes);
-                hasher.write_u8(id);
-                // The high bits of an Fx hash are the well-mixed ones.
-                let index = (hasher.finish() >> 48) as usize % MEMO_SLOTS;
-                let slot = &mut memo[index];
-                let length = bytes.len() as u8;
-                if slot[0] == length && slot[1] == id && &slot[2..2 + bytes.len()] == bytes {
-                    return u32::from_le_bytes([slot[28], slot[29], slot[30], slot[31]]) as usize;
-                }
-                let count = reference.bpe.count(bytes);
-                slot[0] = length;
-                slot[1] = id;
-                slot[2..2 + bytes.len()].copy_from_slice(bytes);
-                slot[28..32]
-                    .copy_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
-                count
-            })
+        pretokenize::split(pattern, text)
+            .map(|piece| memo.count(vocab, id, piece.as_bytes()))
             .sum()
     })
+}
+
+impl Memo {
+    fn count(&mut self, vocab: &Vocab, id: u8, bytes: &[u8]) -> usize {
+        if bytes.len() > MEMO_LONG_BYTES {
+            return vocab.count(bytes);
+        }
+        let mut hasher = FxHasher::default();
+        hasher.write(bytes);
+        hasher.write_u8(id);
+        // The high bits of an Fx hash are the well-mixed ones.
+        let hash = (hasher.finish() >> 40) as usize;
+        if bytes.len() > MEMO_PIECE_BYTES {
+            let slot = &mut self.long[hash % MEMO_LONG_SLOTS];
+            if slot.0 == id && *slot.1 == *bytes {
+                return slot.2 as usize;
+            }
+            let count = vocab.count(bytes);
+            *slot = (id, bytes.into(), u32::try_from(count).unwrap_or(u32::MAX));
+            return count;
+        }
+        let slot = &mut self.short[hash % MEMO_SLOTS];
+        let length = bytes.len() as u8;
+        if slot[0] == length && slot[1] == id && &slot[2..2 + bytes.len()] == bytes {
+            return u32::from_le_bytes([slot[28], slot[29], slot[30], slot[31]]) as usize;
+        }
+        let count = vocab.count(bytes);
+        slot[0] = length;
+        slot[1] = id;
+        slot[2..2 + bytes.len()].copy_from_slice(bytes);
+        slot[28..32].copy_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
+        count
+    }
 }
 
 /// The tokenizer's name as shown in bundles.
@@ -99,6 +130,7 @@ mod tests {
             String::from("   leading and   internal    spaces\t\ttabs\n\n\n\nand trailing   "),
             String::from("Grüße aus Köln — naïve café, 東京都, Привет мир, مرحبا بالعالم 🎉🚀👩‍👩‍👧"),
             String::from("line one\r\nline two\r\n\r\n"),
+            String::from("a text that ends in a line break and indentation\n    "),
             String::from("<|endoftext|> is just text here <|fim_prefix|>"),
             String::from("x=1;y=22;z=333;w=4444;v=55555;u=666666"),
             String::from("CamelCaseIdentifier snake_case_identifier SCREAMING_CASE kebab-case"),

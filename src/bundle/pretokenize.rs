@@ -23,6 +23,7 @@
 //! piece is the one the pattern would produce. Property tests compare the whole splitter
 //! with tiktoken's own patterns run by `fancy-regex`, on generated text.
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex_automata::meta::Regex;
@@ -35,8 +36,8 @@ pub enum Pattern {
     Cl100k,
 }
 
-/// The pieces of `text`, in order, concatenating to `text`.
-pub fn split(pattern: Pattern, text: &str) -> impl Iterator<Item = &str> {
+/// The pieces of `text` as byte ranges, in order, covering `text`.
+pub fn pieces(pattern: Pattern, text: &str) -> impl Iterator<Item = Range<usize>> {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start >= text.len() {
@@ -46,7 +47,7 @@ pub fn split(pattern: Pattern, text: &str) -> impl Iterator<Item = &str> {
             Some(end) => end,
             None => start + general_piece(pattern, &text[start..])?,
         };
-        let piece = &text[start..end];
+        let piece = start..end;
         start = end;
         Some(piece)
     })
@@ -280,7 +281,7 @@ mod tests {
 
     fn check(text: &str) {
         for pattern in [Pattern::O200k, Pattern::Cl100k] {
-            let fast: Vec<&str> = split(pattern, text).collect();
+            let fast: Vec<&str> = pieces(pattern, text).map(|piece| &text[piece]).collect();
             let slow: Vec<&str> = oracle(pattern)
                 .find_iter(text)
                 .map(|found| found.unwrap().as_str())

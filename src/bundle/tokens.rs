@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::hash::Hasher;
+use std::ops::Range;
 
 use rustc_hash::FxHasher;
 
@@ -28,9 +29,15 @@ const MEMO_LONG_BYTES: usize = 256;
 /// Boxed memo slots per thread.
 const MEMO_LONG_SLOTS: usize = 1 << 12;
 
-/// One inline memo slot: `[length, tokenizer, piece bytes (24), pad (2), count (u32
-/// LE)]`; length 0 = empty. Direct-mapped: a colliding piece replaces the one there.
-type MemoSlot = [u8; 32];
+/// One inline memo slot: the piece's bytes zero-padded to three words, its length and
+/// tokenizer (`length | tokenizer << 8`; 0 = empty), and its count. Direct-mapped: a
+/// colliding piece replaces the one there. Compared as four integers, never as bytes.
+#[derive(Clone, Copy, Default)]
+struct MemoSlot {
+    words: [u64; 3],
+    meta: u32,
+    count: u32,
+}
 
 /// One boxed memo slot: the tokenizer, the piece and its count (an empty piece = empty).
 type LongSlot = (u8, Box<[u8]>, u32);
@@ -63,46 +70,79 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
     };
     MEMO.with_borrow_mut(|memo| {
         if memo.short.is_empty() {
-            memo.short = vec![[0; 32]; MEMO_SLOTS];
-            memo.long = (0..MEMO_LONG_SLOTS)
-                .map(|_| (0, Box::default(), 0))
-                .collect();
+            memo.short = vec![MemoSlot::default(); MEMO_SLOTS];
+            memo.long = (0..MEMO_LONG_SLOTS).map(|_| (0, Box::default(), 0)).collect();
         }
-        pretokenize::split(pattern, text)
-            .map(|piece| memo.count(vocab, id, piece.as_bytes()))
+        pretokenize::pieces(pattern, text)
+            .map(|piece| memo.count(vocab, id, text.as_bytes(), piece))
             .sum()
     })
 }
 
+/// Fx-style mixing of one word into a hash.
+fn mix(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5)
+}
+
+/// The bytes of `text[start..start + length]` (at most 24), zero-padded to three
+/// little-endian words: read eight at a time from the text where it goes on, so that
+/// no piece is copied byte by byte.
+fn padded(text: &[u8], start: usize, length: usize) -> [u64; 3] {
+    let mut words = [0u64; 3];
+    for (index, word) in words.iter_mut().enumerate() {
+        let from = index * 8;
+        if from >= length {
+            break;
+        }
+        let at = start + from;
+        let take = (length - from).min(8);
+        let mut bytes = [0u8; 8];
+        match text.get(at..at + 8) {
+            Some(window) => bytes.copy_from_slice(window),
+            None => bytes[..take].copy_from_slice(&text[at..at + take]),
+        }
+        let mask = u64::MAX >> (64 - 8 * take);
+        *word = u64::from_le_bytes(bytes) & mask;
+    }
+    words
+}
+
 impl Memo {
-    fn count(&mut self, vocab: &Vocab, id: u8, bytes: &[u8]) -> usize {
+    fn count(&mut self, vocab: &Vocab, id: u8, text: &[u8], piece: Range<usize>) -> usize {
+        let length = piece.len();
+        if length > MEMO_PIECE_BYTES {
+            return self.count_long(vocab, id, &text[piece]);
+        }
+        let words = padded(text, piece.start, length);
+        let meta = length as u32 | u32::from(id) << 8;
+        let hash = mix(mix(mix(u64::from(meta), words[0]), words[1]), words[2]);
+        // The high bits of an Fx hash are the well-mixed ones.
+        let slot = &mut self.short[(hash >> 48) as usize % MEMO_SLOTS];
+        if slot.meta == meta && slot.words == words {
+            return slot.count as usize;
+        }
+        let count = vocab.count(&text[piece]);
+        *slot = MemoSlot {
+            words,
+            meta,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        };
+        count
+    }
+
+    fn count_long(&mut self, vocab: &Vocab, id: u8, bytes: &[u8]) -> usize {
         if bytes.len() > MEMO_LONG_BYTES {
             return vocab.count(bytes);
         }
         let mut hasher = FxHasher::default();
         hasher.write(bytes);
         hasher.write_u8(id);
-        // The high bits of an Fx hash are the well-mixed ones.
-        let hash = (hasher.finish() >> 40) as usize;
-        if bytes.len() > MEMO_PIECE_BYTES {
-            let slot = &mut self.long[hash % MEMO_LONG_SLOTS];
-            if slot.0 == id && *slot.1 == *bytes {
-                return slot.2 as usize;
-            }
-            let count = vocab.count(bytes);
-            *slot = (id, bytes.into(), u32::try_from(count).unwrap_or(u32::MAX));
-            return count;
-        }
-        let slot = &mut self.short[hash % MEMO_SLOTS];
-        let length = bytes.len() as u8;
-        if slot[0] == length && slot[1] == id && &slot[2..2 + bytes.len()] == bytes {
-            return u32::from_le_bytes([slot[28], slot[29], slot[30], slot[31]]) as usize;
+        let slot = &mut self.long[(hasher.finish() >> 48) as usize % MEMO_LONG_SLOTS];
+        if slot.0 == id && *slot.1 == *bytes {
+            return slot.2 as usize;
         }
         let count = vocab.count(bytes);
-        slot[0] = length;
-        slot[1] = id;
-        slot[2..2 + bytes.len()].copy_from_slice(bytes);
-        slot[28..32].copy_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
+        *slot = (id, bytes.into(), u32::try_from(count).unwrap_or(u32::MAX));
         count
     }
 }

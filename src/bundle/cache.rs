@@ -125,9 +125,9 @@ pub struct TokenCache {
     /// Where it is stored; `None` = disabled (`--no-cache`).
     path: Option<PathBuf>,
     /// Texts by hash, each flagged when this run used it.
-    entries: FxHashMap<[u8; 32], (Entry, bool)>,
+    entries: Table<Packed>,
     /// Files by [`file_key`], each flagged when this run used it.
-    files: FxHashMap<[u8; 32], (Seen, bool)>,
+    files: Table<(Seen, bool)>,
     changed: bool,
     /// When this run started (Unix seconds), for the racy-file rule.
     started: i64,
@@ -204,14 +204,14 @@ impl TokenCache {
         if self.files.get(&key).map(|(known, _)| known) != Some(&seen) {
             self.changed = true;
         }
-        self.files.insert(key, (seen, true));
+        *self.files.slot(key, || (seen, true)) = (seen, true);
     }
 
     /// What is known about the text with this hash.
     pub fn get(&self, hash: &blake3::Hash) -> Entry {
         self.entries
             .get(hash.as_bytes())
-            .map(|(entry, _)| *entry)
+            .map(Packed::entry)
             .unwrap_or_default()
     }
 
@@ -220,15 +220,21 @@ impl TokenCache {
         if self.path.is_none() {
             return;
         }
-        let (slot, used) = self.entries.entry(*hash.as_bytes()).or_default();
-        *used = true;
+        let slot = self
+            .entries
+            .slot(*hash.as_bytes(), || Packed::new(Entry::default()));
+        slot.used = true;
+        let known = slot.entry();
         let merged = Entry {
-            tokens: std::array::from_fn(|index| entry.tokens[index].or(slot.tokens[index])),
-            clean: entry.clean.or(slot.clean),
-            shape: entry.shape.or(slot.shape),
+            tokens: std::array::from_fn(|index| entry.tokens[index].or(known.tokens[index])),
+            clean: entry.clean.or(known.clean),
+            shape: entry.shape.or(known.shape),
         };
-        if merged != *slot {
-            *slot = merged;
+        if merged != known {
+            *slot = Packed {
+                used: true,
+                ..Packed::new(merged)
+            };
             self.changed = true;
         }
     }
@@ -263,10 +269,10 @@ impl TokenCache {
             return Ok(());
         }
         if self.entries.len() > MAX_ENTRIES {
-            self.entries.retain(|_, (_, used)| *used);
+            self.entries.retain(|packed| packed.used);
         }
         if self.files.len() > MAX_ENTRIES {
-            self.files.retain(|_, (_, used)| *used);
+            self.files.retain(|(_, used)| *used);
         }
         let state = self
             .state
@@ -312,15 +318,132 @@ fn file_key(relative: &str, lines: Option<LineRange>) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 
-type Tables = (
-    FxHashMap<[u8; 32], (Entry, bool)>,
-    FxHashMap<[u8; 32], (Seen, bool)>,
-);
+type Tables = (Table<Packed>, Table<(Seen, bool)>);
 
-fn encode(
-    entries: &FxHashMap<[u8; 32], (Entry, bool)>,
-    files: &FxHashMap<[u8; 32], (Seen, bool)>,
-) -> Vec<u8> {
+/// Records by a 32-byte key: the ones read from the cache file, sorted by key (found by
+/// binary search, updated in place), and the ones this run added (a hash map, empty
+/// when a run learns nothing new). A quarter of the memory of hash maps over all of
+/// them on a repeated bundle: no spare buckets (a map of 17,000 records has 32,768).
+#[derive(Debug)]
+struct Table<V> {
+    sorted: Vec<([u8; 32], V)>,
+    added: FxHashMap<[u8; 32], V>,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Self {
+            sorted: Vec::new(),
+            added: FxHashMap::default(),
+        }
+    }
+}
+
+impl<V> Table<V> {
+    /// The table of these records (the first of any repeated key wins).
+    fn of(mut records: Vec<([u8; 32], V)>) -> Self {
+        records.sort_by_key(|record| record.0);
+        records.dedup_by(|later, earlier| later.0 == earlier.0);
+        records.shrink_to_fit();
+        Self {
+            sorted: records,
+            added: FxHashMap::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len() + self.added.len()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<&V> {
+        match self.sorted.binary_search_by(|(known, _)| known.cmp(key)) {
+            Ok(index) => Some(&self.sorted[index].1),
+            Err(_) => self.added.get(key),
+        }
+    }
+
+    /// The record of `key`, added as `new()` if there is none.
+    fn slot(&mut self, key: [u8; 32], new: impl FnOnce() -> V) -> &mut V {
+        match self.sorted.binary_search_by(|(known, _)| known.cmp(&key)) {
+            Ok(index) => &mut self.sorted[index].1,
+            Err(_) => self.added.entry(key).or_insert_with(new),
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&V) -> bool) {
+        self.sorted.retain(|(_, value)| keep(value));
+        self.added.retain(|_, value| keep(value));
+    }
+
+    /// Every record, in key order (the file is written sorted, so reading it back
+    /// sorts nothing).
+    fn in_order(&self) -> Vec<(&[u8; 32], &V)> {
+        let mut added: Vec<(&[u8; 32], &V)> = self.added.iter().collect();
+        added.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut all = Vec::with_capacity(self.len());
+        let mut sorted = self
+            .sorted
+            .iter()
+            .map(|(key, value)| (key, value))
+            .peekable();
+        let mut added = added.into_iter().peekable();
+        loop {
+            let next = match (sorted.peek(), added.peek()) {
+                (Some(a), Some(b)) if a.0 <= b.0 => sorted.next(),
+                (Some(_), Some(_)) | (None, _) => added.next(),
+                (Some(_), None) => sorted.next(),
+            };
+            match next {
+                Some(record) => all.push(record),
+                None => return all,
+            }
+        }
+    }
+}
+
+/// An [`Entry`] as kept in memory: counts with [`UNKNOWN`] for none and the tri-state
+/// flags as bytes (32 bytes a text instead of 64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    tokens: [u32; SLOTS],
+    run: u32,
+    clean: u8,
+    newline: u8,
+    /// This run used the text.
+    used: bool,
+}
+
+impl Packed {
+    fn new(entry: Entry) -> Self {
+        Self {
+            tokens: entry.tokens.map(|count| count.unwrap_or(UNKNOWN)),
+            run: entry
+                .shape
+                .map_or(UNKNOWN, |shape| shape.longest_backtick_run),
+            clean: tri(entry.clean),
+            newline: tri(entry.shape.map(|shape| shape.ends_with_newline)),
+            used: false,
+        }
+    }
+
+    fn entry(&self) -> Entry {
+        let known = |value: u32| (value != UNKNOWN).then_some(value);
+        let shape = match (known(self.run), untri(self.newline)) {
+            (Some(run), Some(ends)) => Some(Shape {
+                longest_backtick_run: run,
+                ends_with_newline: ends,
+            }),
+            _ => None,
+        };
+        Entry {
+            tokens: self.tokens.map(known),
+            clean: untri(self.clean),
+            shape,
+        }
+    }
+}
+
+fn encode(entries: &Table<Packed>, files: &Table<(Seen, bool)>) -> Vec<u8> {
     let mut bytes = header();
     bytes.reserve(8 + entries.len() * ENTRY_BYTES + files.len() * SEEN_BYTES);
     bytes.extend_from_slice(
@@ -329,7 +452,8 @@ fn encode(
             .to_le_bytes(),
     );
     let machine = crate::state::machine_key();
-    for (key, (entry, _)) in entries.iter().take(u32::MAX as usize) {
+    for (key, packed) in entries.in_order().into_iter().take(u32::MAX as usize) {
+        let entry = packed.entry();
         let start = bytes.len();
         bytes.extend_from_slice(key);
         for count in entry.tokens {
@@ -346,7 +470,7 @@ fn encode(
         bytes.extend_from_slice(&clean_mac(machine.as_ref(), key, entry.clean));
     }
     bytes.extend_from_slice(&u32::try_from(files.len()).unwrap_or(u32::MAX).to_le_bytes());
-    for (key, (seen, _)) in files.iter().take(u32::MAX as usize) {
+    for (key, (seen, _)) in files.in_order().into_iter().take(u32::MAX as usize) {
         let start = bytes.len();
         bytes.extend_from_slice(key);
         let stat = &seen.stat;
@@ -374,6 +498,14 @@ fn tri(value: Option<bool>) -> u8 {
         None => 0,
         Some(true) => 1,
         Some(false) => 2,
+    }
+}
+
+fn untri(value: u8) -> Option<bool> {
+    match value {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
     }
 }
 
@@ -475,8 +607,7 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
     let mut reader = Reader(bytes.strip_prefix(header().as_slice())?);
     let known = |value: u32| (value != UNKNOWN).then_some(value);
     let count = reader.u32()? as usize;
-    let mut entries = FxHashMap::default();
-    entries.reserve(count.min(reader.0.len() / ENTRY_BYTES));
+    let mut entries = Vec::with_capacity(count.min(reader.0.len() / ENTRY_BYTES));
     let machine = crate::state::machine_key();
     for _ in 0..count {
         let record = reader.0.get(..ENTRY_BYTES - 2 * CHECK_BYTES)?;
@@ -514,11 +645,10 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
             clean,
             shape,
         };
-        entries.insert(key, (entry, false));
+        entries.push((key, Packed::new(entry)));
     }
     let count = reader.u32()? as usize;
-    let mut files = FxHashMap::default();
-    files.reserve(count.min(reader.0.len() / SEEN_BYTES));
+    let mut files = Vec::with_capacity(count.min(reader.0.len() / SEEN_BYTES));
     for _ in 0..count {
         let record = reader.0.get(..SEEN_BYTES - CHECK_BYTES)?;
         let key = reader.array()?;
@@ -539,9 +669,12 @@ fn decode(bytes: &[u8]) -> Option<Tables> {
         if check != checksum(record) {
             continue;
         }
-        files.insert(key, (Seen { stat, hash, lossy }, false));
+        files.push((key, (Seen { stat, hash, lossy }, false)));
     }
-    reader.0.is_empty().then_some((entries, files))
+    reader
+        .0
+        .is_empty()
+        .then(|| (Table::of(entries), Table::of(files)))
 }
 
 #[cfg(test)]
@@ -626,6 +759,64 @@ mod tests {
             TokenCache::open(root.path()).get(&hash("x")),
             Entry::default()
         );
+    }
+
+    #[test]
+    fn texts_read_back_and_texts_added_are_kept_together_in_key_order() {
+        let root = tempfile::tempdir().unwrap();
+        let entry = |count: u32| Entry {
+            tokens: [Some(count), None, None, None, Some(count + 1), None],
+            clean: Some(false),
+            shape: Some(Shape {
+                longest_backtick_run: count,
+                ends_with_newline: count.is_multiple_of(2),
+            }),
+        };
+        let mut cache = TokenCache::open(root.path());
+        for count in 0..50 {
+            cache.record(&hash(&format!("first {count}")), entry(count));
+        }
+        cache.save().unwrap();
+        // A second run finds the first run's texts (read back, sorted) and adds its own,
+        // and updates one of the first in place.
+        let mut cache = TokenCache::open(root.path());
+        assert_eq!(cache.entries.sorted.len(), 50);
+        assert!(cache.entries.added.is_empty());
+        for count in 0..50 {
+            cache.record(&hash(&format!("second {count}")), entry(100 + count));
+        }
+        cache.record(
+            &hash("first 7"),
+            Entry {
+                tokens: [None, Some(70), None, None, None, None],
+                ..Entry::default()
+            },
+        );
+        let order: Vec<[u8; 32]> = cache
+            .entries
+            .in_order()
+            .into_iter()
+            .map(|(key, _)| *key)
+            .collect();
+        assert_eq!(order.len(), 100);
+        assert!(
+            order.windows(2).all(|pair| pair[0] < pair[1]),
+            "not in key order"
+        );
+        cache.save().unwrap();
+        let cache = TokenCache::open(root.path());
+        assert_eq!(cache.entries.sorted.len(), 100);
+        for count in 0..50 {
+            assert_eq!(
+                cache.get(&hash(&format!("second {count}"))),
+                entry(100 + count)
+            );
+            let mut first = entry(count);
+            if count == 7 {
+                first.tokens[1] = Some(70);
+            }
+            assert_eq!(cache.get(&hash(&format!("first {count}"))), first);
+        }
     }
 
     #[test]

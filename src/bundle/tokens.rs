@@ -71,7 +71,9 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
     MEMO.with_borrow_mut(|memo| {
         if memo.short.is_empty() {
             memo.short = vec![MemoSlot::default(); MEMO_SLOTS];
-            memo.long = (0..MEMO_LONG_SLOTS).map(|_| (0, Box::default(), 0)).collect();
+            memo.long = (0..MEMO_LONG_SLOTS)
+                .map(|_| (0, Box::default(), 0))
+                .collect();
         }
         pretokenize::pieces(pattern, text)
             .map(|piece| memo.count(vocab, id, text.as_bytes(), piece))

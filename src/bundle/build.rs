@@ -8,7 +8,7 @@ use super::budget;
 use super::cache::{Preload, TokenCache};
 use super::files;
 use super::generated;
-use super::inline;
+use super::inline::{self, Found, Learned};
 use super::measure::{Document, Measurer};
 use super::model::{
     Bundle, GateJson, ItemJson, KeywordMatch, LayerJson, OriginJson, PhaseConstraintJson,
@@ -143,20 +143,33 @@ pub fn build(
     super::tokens::forget_memo();
     let mut found = Vec::new();
     for (job, done) in jobs.iter().zip(inlined) {
-        notes.extend(done.notes.into_iter().map(|note| (job.item, note)));
-        found.extend(done.secrets);
-        for (hash, entry) in done.learned {
-            cache.record(&hash, entry);
-        }
-        if let Some(seen) = done.seen {
-            cache.record_seen(&job.file, job.lines, seen);
+        match done.learned {
+            Learned::Nothing => {}
+            Learned::Remembered(hash) => cache.reuse(&job.file, job.lines, &hash),
+            Learned::Read(read) => {
+                for (hash, entry) in read.texts {
+                    cache.record(&hash, entry);
+                }
+                if let Some(seen) = read.seen {
+                    cache.record_seen(&job.file, job.lines, seen);
+                }
+            }
         }
         let item = &mut items[job.item];
         item.status = done.status.unwrap_or(item.status);
         item.tokens = done.tokens;
         item.content = done.content;
-        if let Some(note) = done.note {
-            item.rare_mut().note = Some(note);
+        if let Some(extra) = done.found {
+            let Found {
+                note,
+                notes: more,
+                secrets,
+            } = *extra;
+            notes.extend(more.into_iter().map(|note| (job.item, note)));
+            found.extend(secrets);
+            if let Some(note) = note {
+                item.rare_mut().note = Some(note);
+            }
         }
     }
     inline_once(&mut items);
@@ -787,7 +800,7 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
             }
             entry.lines = lines;
             entry.path = Some(file.clone());
-            entry.language = Some(files::language(&file).to_owned());
+            entry.language = Some(files::language(&file));
             out.jobs.push(inline::Job {
                 item: out.items.len(),
                 file,

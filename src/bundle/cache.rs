@@ -207,6 +207,17 @@ impl TokenCache {
         *self.files.slot(key, || (seen, true)) = (seen, true);
     }
 
+    /// A file remembered exactly as it is, and its text (of `hash`) remembered too, are
+    /// used again by this run (kept when the cache is full; nothing changes).
+    pub fn reuse(&mut self, relative: &str, lines: Option<LineRange>, hash: &blake3::Hash) {
+        if let Some((_, used)) = self.files.get_mut(&file_key(relative, lines)) {
+            *used = true;
+        }
+        if let Some(packed) = self.entries.get_mut(hash.as_bytes()) {
+            packed.used = true;
+        }
+    }
+
     /// What is known about the text with this hash.
     pub fn get(&self, hash: &blake3::Hash) -> Entry {
         self.entries
@@ -359,6 +370,13 @@ impl<V> Table<V> {
         match self.sorted.binary_search_by(|(known, _)| known.cmp(key)) {
             Ok(index) => Some(&self.sorted[index].1),
             Err(_) => self.added.get(key),
+        }
+    }
+
+    fn get_mut(&mut self, key: &[u8; 32]) -> Option<&mut V> {
+        match self.sorted.binary_search_by(|(known, _)| known.cmp(key)) {
+            Ok(index) => Some(&mut self.sorted[index].1),
+            Err(_) => self.added.get_mut(key),
         }
     }
 

@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -32,10 +32,10 @@ pub struct Content(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    /// Absolute path of the file.
-    path: PathBuf,
+    /// Absolute path of the file (boxed: exactly as long as it is).
+    path: Box<Path>,
     /// Root-relative path, for messages.
-    shown: String,
+    shown: Box<str>,
     lines: Option<LineRange>,
     max_bytes: u64,
     /// blake3 of the text as read (before redaction); never shown, as it covers secrets.
@@ -45,10 +45,9 @@ struct Inner {
     settled: Option<Stat>,
     /// Whether that read replaced invalid UTF-8.
     lossy: bool,
-    /// Secrets to replace, by byte range in the text as read.
-    redactions: Vec<Finding>,
-    /// blake3 of the text as written (after redaction).
-    digest: blake3::Hash,
+    /// Secrets to replace and the text made while building, which only some contents
+    /// have (boxed: a repeated bundle of a large tree holds one `Inner` per file).
+    rare: Option<Box<Rare>>,
     shape: Shape,
     /// Its count as framed in the document being built (`measure::framed`), if known.
     framed: Option<usize>,
@@ -59,6 +58,21 @@ struct Inner {
     /// While the bundle is measured: the number of the stand-in written instead of the
     /// text ([`NO_STAND_IN`] otherwise).
     stand_in: AtomicUsize,
+}
+
+impl Inner {
+    fn redactions(&self) -> &[Finding] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.redactions)
+    }
+}
+
+/// What only some contents have.
+#[derive(Debug)]
+struct Rare {
+    /// Secrets to replace, by byte range in the text as read.
+    redactions: Vec<Finding>,
+    /// blake3 of the text as written, after redaction (else it is the text as read).
+    digest: blake3::Hash,
     /// Text made while building (a diff, a gate's output, an extension's), redacted: held
     /// here, since no file holds it.
     held: Option<Arc<str>>,
@@ -114,31 +128,34 @@ impl Content {
     /// Describe content from its first read; the text itself is not kept.
     pub fn new(read: Read<'_>) -> Self {
         let written = read.redacted.unwrap_or(read.text);
-        let digest = match read.redacted {
-            Some(redacted) => blake3::hash(redacted.as_bytes()),
-            None => read.read_hash,
-        };
+        let rare = (read.redacted.is_some() || !read.redactions.is_empty()).then(|| {
+            Box::new(Rare {
+                redactions: read.redactions,
+                digest: read
+                    .redacted
+                    .map_or(read.read_hash, |redacted| blake3::hash(redacted.as_bytes())),
+                held: None,
+            })
+        });
         let shape = Shape {
             longest_backtick_run: u32::try_from(files::longest_backtick_run(written))
                 .unwrap_or(u32::MAX - 1),
             ends_with_newline: written.is_empty() || written.ends_with('\n'),
         };
         Self(Arc::new(Inner {
-            path: read.path,
-            shown: read.shown.to_owned(),
+            path: read.path.into_boxed_path(),
+            shown: read.shown.into(),
             lines: read.lines,
             max_bytes: read.max_bytes,
             read_hash: read.read_hash,
             settled: read.settled,
             lossy: read.lossy,
-            redactions: read.redactions,
-            digest,
+            rare,
             shape,
             framed: read.framed,
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
-            held: None,
         }))
     }
 
@@ -157,21 +174,19 @@ impl Content {
     ) -> Self {
         let hash = blake3::Hash::from_bytes(seen.hash);
         Self(Arc::new(Inner {
-            path,
-            shown: shown.to_owned(),
+            path: path.into_boxed_path(),
+            shown: shown.into(),
             lines,
             max_bytes,
             read_hash: hash,
             settled: Some(seen.stat),
             lossy: seen.lossy,
-            redactions: Vec::new(),
-            digest: hash,
+            rare: None,
             shape,
             framed: Some(framed),
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
-            held: None,
         }))
     }
 
@@ -185,21 +200,23 @@ impl Content {
             ends_with_newline: text.is_empty() || text.ends_with('\n'),
         };
         Self(Arc::new(Inner {
-            path: PathBuf::new(),
-            shown: shown.to_owned(),
+            path: PathBuf::new().into_boxed_path(),
+            shown: shown.into(),
             lines: None,
             max_bytes: u64::MAX,
             read_hash: digest,
             settled: None,
             lossy: false,
-            redactions: Vec::new(),
-            digest,
+            rare: Some(Box::new(Rare {
+                redactions: Vec::new(),
+                digest,
+                held: Some(Arc::from(text)),
+            })),
             shape,
             framed: Some(framed),
             render_error: Mutex::new(None),
             prefetch: Mutex::new(None),
             stand_in: AtomicUsize::new(NO_STAND_IN),
-            held: Some(Arc::from(text)),
         }))
     }
 
@@ -234,7 +251,7 @@ impl Content {
         let inner = &*self.0;
         let mut settled = inner.settled;
         if form == Form::JsonEscaped
-            && inner.redactions.is_empty()
+            && inner.redactions().is_empty()
             && inner.lines.is_none()
             && !inner.lossy
             && let Some(known) = settled
@@ -273,11 +290,11 @@ impl Content {
     /// [`Content::text`], trusting the file's metadata only if it is still `settled`.
     fn checked(&self, settled: Option<Stat>) -> Result<String, ContentError> {
         let inner = &*self.0;
-        if let Some(text) = &inner.held {
+        if let Some(text) = inner.rare.as_ref().and_then(|rare| rare.held.as_ref()) {
             return Ok(text.to_string());
         }
         let changed = || ContentError {
-            path: inner.shown.clone(),
+            path: inner.shown.to_string(),
         };
         let (FileContent::Text { text, .. }, unchanged) =
             files::reread(&inner.path, inner.lines, inner.max_bytes, settled)
@@ -287,15 +304,18 @@ impl Content {
         if !unchanged && blake3::hash(text.as_bytes()) != inner.read_hash {
             return Err(changed());
         }
-        Ok(match inner.redactions.is_empty() {
+        Ok(match inner.redactions().is_empty() {
             true => text,
-            false => secrets::redact(&text, &inner.redactions),
+            false => secrets::redact(&text, inner.redactions()),
         })
     }
 
     /// blake3 of the text as written.
     pub fn digest(&self) -> &blake3::Hash {
-        &self.0.digest
+        self.0
+            .rare
+            .as_ref()
+            .map_or(&self.0.read_hash, |rare| &rare.digest)
     }
 
     /// A fence longer than any backtick run in the text.

@@ -78,7 +78,7 @@ pub fn item(
         tokens: 0,
         status: Status::Included,
         overrides: Vec::new(),
-        language: Some(made.language.to_owned()),
+        language: Some(made.language),
         content: None,
         rare: None,
     };

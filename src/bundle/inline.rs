@@ -34,23 +34,99 @@ pub struct Job {
     pub lines: Option<LineRange>,
 }
 
-/// What inlining one file produced, for its item.
+/// What inlining one file produced, for its item. Small (48 bytes), as every file's
+/// result is held until all are done: what only some files have is boxed.
 #[derive(Debug)]
 pub struct Inlined {
     /// A new status when the file is not inlined (binary, too large, unreadable).
     pub status: Option<Status>,
-    /// Why the content is missing or altered.
-    pub note: Option<String>,
     pub tokens: usize,
     pub content: Option<Content>,
+    /// What the token cache should learn.
+    pub learned: Learned,
+    /// Notes and secrets, when there are any.
+    pub found: Option<Box<Found>>,
+}
+
+/// What the token cache should learn from inlining one file.
+#[derive(Debug)]
+pub enum Learned {
+    /// Nothing (the file was not read).
+    Nothing,
+    /// The file was as remembered, and so was its text (of this hash): both records
+    /// are used again (the common case of a repeated bundle).
+    Remembered(blake3::Hash),
+    /// The file was read.
+    Read(Box<ReadLearned>),
+}
+
+/// What the token cache should remember about a file that was read.
+#[derive(Debug, Default)]
+pub struct ReadLearned {
+    /// By text: as read, and as written when redacted.
+    pub texts: Vec<(blake3::Hash, Entry)>,
+    /// About the file (metadata before reading → hash).
+    pub seen: Option<Seen>,
+}
+
+/// The notes and secrets inlining one file found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Why the content is missing or altered.
+    pub note: Option<String>,
     /// Bundle notes (lossy decoding, unreadable file).
     pub notes: Vec<String>,
     pub secrets: Vec<SecretJson>,
-    /// What the token cache should remember, by text (as read, and as written when
-    /// redacted).
-    pub learned: Vec<(blake3::Hash, Entry)>,
-    /// What it should remember about the file (metadata before reading → hash).
-    pub seen: Option<Seen>,
+}
+
+impl Inlined {
+    fn new(
+        status: Option<Status>,
+        tokens: usize,
+        content: Option<Content>,
+        learned: Learned,
+        found: Found,
+    ) -> Self {
+        let found = (found.note.is_some() || !found.notes.is_empty() || !found.secrets.is_empty())
+            .then(|| Box::new(found));
+        Self {
+            status,
+            tokens,
+            content,
+            learned,
+            found,
+        }
+    }
+}
+
+/// Views for the tests.
+#[cfg(test)]
+impl Inlined {
+    /// The bundle notes.
+    pub fn notes(&self) -> &[String] {
+        self.found.as_ref().map_or(&[], |found| &found.notes)
+    }
+
+    /// The secrets found.
+    pub fn secrets(&self) -> &[SecretJson] {
+        self.found.as_ref().map_or(&[], |found| &found.secrets)
+    }
+
+    /// What the cache should remember by text, for a file that was read.
+    pub fn texts(&self) -> &[(blake3::Hash, Entry)] {
+        match &self.learned {
+            Learned::Read(read) => &read.texts,
+            _ => &[],
+        }
+    }
+
+    /// What the cache should remember about the file, if it was read.
+    pub fn seen(&self) -> Option<Seen> {
+        match &self.learned {
+            Learned::Read(read) => read.seen,
+            _ => None,
+        }
+    }
 }
 
 /// How files are inlined.
@@ -203,16 +279,24 @@ pub fn one(
         }
     }
     BUFFER.set(buffer);
-    Inlined {
+    let learned = match content {
+        Some(_) => Learned::Read(Box::new(ReadLearned {
+            texts: remember,
+            seen,
+        })),
+        None => Learned::Nothing,
+    };
+    Inlined::new(
         status,
-        note,
         tokens,
         content,
-        notes,
-        secrets: found,
-        learned: remember,
-        seen,
-    }
+        learned,
+        Found {
+            note,
+            notes,
+            secrets: found,
+        },
+    )
 }
 
 /// A file whose metadata is as remembered, with everything about its text in the cache:
@@ -239,11 +323,10 @@ fn remembered(
         hash: *hash.as_bytes(),
         lossy,
     };
-    Some(Inlined {
-        status: None,
-        note: note.clone(),
-        tokens: count as usize,
-        content: Some(Content::known(
+    Some(Inlined::new(
+        None,
+        count as usize,
+        Some(Content::known(
             path.to_path_buf(),
             &job.file,
             job.lines,
@@ -252,11 +335,13 @@ fn remembered(
             shape,
             framed as usize,
         )),
-        notes: note.into_iter().collect(),
-        secrets: Vec::new(),
-        learned: vec![(hash, Entry::default())],
-        seen: Some(seen),
-    })
+        Learned::Remembered(hash),
+        Found {
+            note: note.clone(),
+            notes: note.into_iter().collect(),
+            secrets: Vec::new(),
+        },
+    ))
 }
 
 fn lossy_note(file: &str) -> String {
@@ -266,16 +351,17 @@ fn lossy_note(file: &str) -> String {
 /// A file that could not be read: listed with the reason.
 fn unreadable(file: &str, reason: &str) -> Inlined {
     let note = format!("`{file}` could not be read: {reason}");
-    Inlined {
-        status: Some(Status::OmittedUnreadable),
-        note: Some(note.clone()),
-        tokens: 0,
-        content: None,
-        notes: vec![note],
-        secrets: Vec::new(),
-        learned: Vec::new(),
-        seen: None,
-    }
+    Inlined::new(
+        Some(Status::OmittedUnreadable),
+        0,
+        None,
+        Learned::Nothing,
+        Found {
+            note: Some(note.clone()),
+            notes: vec![note],
+            secrets: Vec::new(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -299,10 +385,10 @@ mod tests {
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {
-        for (hash, entry) in &done.learned {
+        for (hash, entry) in done.texts() {
             cache.record(hash, *entry);
         }
-        cache.record_seen("a.py", None, done.seen.unwrap());
+        cache.record_seen("a.py", None, done.seen().unwrap());
     }
 
     #[test]
@@ -318,9 +404,9 @@ mod tests {
         assert_eq!(done.status, Some(Status::OmittedUnreadable));
         assert!(done.content.is_none());
         assert!(
-            done.notes[0].contains("`a.py` could not be read"),
+            done.notes()[0].contains("`a.py` could not be read"),
             "{:?}",
-            done.notes
+            done.notes()
         );
     }
 
@@ -334,9 +420,9 @@ mod tests {
         std::fs::write(root.join("a.py"), text).unwrap();
         let mut cache = TokenCache::open(&root);
         let first = inline(&root, &cache);
-        assert_eq!(first.secrets.len(), 1, "the secret is found");
-        assert_eq!(first.learned.len(), 2, "the text as read, and as written");
-        let (written_hash, counted) = first.learned[1];
+        assert_eq!(first.secrets().len(), 1, "the secret is found");
+        assert_eq!(first.texts().len(), 2, "the text as read, and as written");
+        let (written_hash, counted) = first.texts()[1];
         assert_eq!(counted.tokens[0], Some(first.tokens as u32));
         learn(&mut cache, &first);
         assert_eq!(
@@ -346,7 +432,8 @@ mod tests {
         let second = inline(&root, &cache);
         assert_eq!(second.tokens, first.tokens);
         assert_eq!(
-            second.learned[1], first.learned[1],
+            second.texts()[1],
+            first.texts()[1],
             "the same counts, from the cache"
         );
     }
@@ -359,7 +446,7 @@ mod tests {
         let mut cache = TokenCache::open(&root);
         let first = inline(&root, &cache);
         assert_ne!(
-            first.learned[0].1,
+            first.texts()[0].1,
             Entry::default(),
             "read, scanned, counted"
         );
@@ -367,10 +454,10 @@ mod tests {
         cache.start_later(10);
         learn(&mut cache, &first);
         let second = inline(&root, &cache);
-        assert_eq!(
-            second.learned[0].1,
-            Entry::default(),
-            "taken from the cache"
+        assert!(
+            matches!(second.learned, Learned::Remembered(hash) if hash == first.texts()[0].0),
+            "taken from the cache: {:?}",
+            second.learned
         );
         assert_eq!(second.tokens, first.tokens);
         let content = second.content.unwrap();
@@ -379,7 +466,7 @@ mod tests {
         std::fs::write(root.join("a.py"), "def f():\n    return 22\n").unwrap();
         assert!(content.text().is_err());
         let third = inline(&root, &cache);
-        assert_ne!(third.learned[0].1, Entry::default());
+        assert_ne!(third.texts()[0].1, Entry::default());
         assert_ne!(third.tokens, 0);
         assert_eq!(
             third.content.unwrap().text().unwrap(),

@@ -79,7 +79,7 @@ pub struct ItemJson {
     pub status: Status,
     pub overrides: Vec<OriginJson>,
     /// Fenced-code language (files).
-    pub language: Option<String>,
+    pub language: Option<&'static str>,
     /// The file content, when included (read from disk as it is written out).
     pub content: Option<Content>,
     /// What most items leave empty (`None`: all of it).

@@ -322,7 +322,7 @@ mod tests {
             tokens: 7,
             status: Status::Included,
             overrides: Vec::new(),
-            language: Some(String::from("python")),
+            language: Some("python"),
             content: None,
             rare: Some(Box::new(super::super::model::Rare {
                 run: Some(String::from("make test")),

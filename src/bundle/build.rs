@@ -143,34 +143,14 @@ pub fn build(
     super::tokens::forget_memo();
     let mut found = Vec::new();
     for (job, done) in jobs.iter().zip(inlined) {
-        match done.learned {
-            Learned::Nothing => {}
-            Learned::Remembered(hash) => cache.reuse(&job.file, job.lines, &hash),
-            Learned::Read(read) => {
-                for (hash, entry) in read.texts {
-                    cache.record(&hash, entry);
-                }
-                if let Some(seen) = read.seen {
-                    cache.record_seen(&job.file, job.lines, seen);
-                }
-            }
-        }
-        let item = &mut items[job.item];
-        item.status = done.status.unwrap_or(item.status);
-        item.tokens = done.tokens;
-        item.content = done.content;
-        if let Some(extra) = done.found {
-            let Found {
-                note,
-                notes: more,
-                secrets,
-            } = *extra;
-            notes.extend(more.into_iter().map(|note| (job.item, note)));
-            found.extend(secrets);
-            if let Some(note) = note {
-                item.rare_mut().note = Some(note);
-            }
-        }
+        absorb(
+            job,
+            done,
+            &mut items[job.item],
+            &mut cache,
+            &mut notes,
+            &mut found,
+        );
     }
     inline_once(&mut items);
     // `{{ inputs.KEY }}` in rules and `why`s becomes the input's value (before the
@@ -745,6 +725,45 @@ pub fn origin_json(origin: &Origin) -> OriginJson {
     OriginJson {
         file: origin.file.clone(),
         line: origin.line,
+    }
+}
+
+/// Take one file's inlining result into its item, the notes, the secrets found and
+/// the token cache.
+fn absorb(
+    job: &inline::Job,
+    done: inline::Inlined,
+    item: &mut ItemJson,
+    cache: &mut TokenCache,
+    notes: &mut Vec<(usize, String)>,
+    found: &mut Vec<SecretJson>,
+) {
+    match done.learned {
+        Learned::Nothing => {}
+        Learned::Remembered(hash) => cache.reuse(&job.file, job.lines, &hash),
+        Learned::Read(read) => {
+            for (hash, entry) in read.texts {
+                cache.record(&hash, entry);
+            }
+            if let Some(seen) = read.seen {
+                cache.record_seen(&job.file, job.lines, seen);
+            }
+        }
+    }
+    item.status = done.status.unwrap_or(item.status);
+    item.tokens = done.tokens;
+    item.content = done.content;
+    if let Some(extra) = done.found {
+        let Found {
+            note,
+            notes: more,
+            secrets,
+        } = *extra;
+        notes.extend(more.into_iter().map(|note| (job.item, note)));
+        found.extend(secrets);
+        if let Some(note) = note {
+            item.rare_mut().note = Some(note);
+        }
     }
 }
 

@@ -92,16 +92,19 @@ fn shedding_order(items: &[ItemJson]) -> Vec<usize> {
         .filter(|&index| {
             items[index].status == Status::Included
                 && items[index].content.is_some()
-                && matches!(items[index].section, Section::Examples | Section::Patterns)
+                && matches!(
+                    items[index].section(),
+                    Section::Examples | Section::Patterns
+                )
         })
         .collect();
     order.sort_by_key(|&index| {
         let item = &items[index];
-        let examples_first = usize::from(item.section != Section::Examples);
-        let layer = if item.section == Section::Examples {
+        let examples_first = usize::from(item.section() != Section::Examples);
+        let layer = if item.section() == Section::Examples {
             0
         } else {
-            item.layer.kind as usize
+            item.layer().kind as usize
         };
         (examples_first, layer, std::cmp::Reverse(item.tokens), index)
     });

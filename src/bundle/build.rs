@@ -2,7 +2,7 @@
 //! sealed with a digest. The result is the [`Bundle`] that JSON and Markdown render.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::budget;
 use super::cache::{Preload, TokenCache};
@@ -485,40 +485,52 @@ fn count_texts(items: &mut [ItemJson], cache: &mut TokenCache, tokenizer: Tokeni
 /// Two items naming the same file and lines inline it once: the one shed last (a
 /// pattern before an example, the most specific layer, then the first) holds the
 /// content; each other points at it (`same_as`), holds none and counts 0.
+/// An item's file and lines.
+type Place<'i> = (Option<&'i str>, Option<(usize, usize)>);
+
 fn inline_once(items: &mut [ItemJson]) {
-    let key = |item: &ItemJson| {
+    fn key(item: &ItemJson) -> Option<Place<'_>> {
         (item.status == Status::Included && item.content.is_some()).then(|| {
             (
-                item.path.clone(),
+                item.path.as_deref(),
                 item.lines.map(|lines| (lines.start, lines.end)),
             )
         })
-    };
+    }
     let rank = |item: &ItemJson| {
         (
-            usize::from(item.section == Section::Patterns),
-            item.layer.kind as usize,
+            usize::from(item.section() == Section::Patterns),
+            item.layer().kind as usize,
         )
     };
-    let mut holders: HashMap<_, usize> = HashMap::new();
-    for (index, item) in items.iter().enumerate() {
-        let Some(key) = key(item) else { continue };
-        let holder = holders.entry(key).or_insert(index);
-        if rank(item) > rank(&items[*holder]) {
-            *holder = index;
-        }
+    // Items with content, grouped by file and lines (a stable sort: each group in item
+    // order), rather than a map holding a copy of every path.
+    let mut order: Vec<usize> = (0..items.len())
+        .filter(|&index| key(&items[index]).is_some())
+        .collect();
+    order.sort_by(|&a, &b| key(&items[a]).cmp(&key(&items[b])));
+    let mut same: Vec<(usize, usize)> = Vec::new();
+    for group in order.chunk_by(|&a, &b| key(&items[a]) == key(&items[b])) {
+        let holder = group.iter().copied().fold(group[0], |best, index| {
+            if rank(&items[index]) > rank(&items[best]) {
+                index
+            } else {
+                best
+            }
+        });
+        same.extend(
+            group
+                .iter()
+                .filter(|&&index| index != holder)
+                .map(|&index| (index, holder)),
+        );
     }
-    for index in 0..items.len() {
-        let Some(holder) = key(&items[index]).and_then(|key| holders.get(&key).copied()) else {
-            continue;
-        };
-        if holder != index {
-            let same_as = items[holder].id.clone();
-            let item = &mut items[index];
-            item.content = None;
-            item.tokens = 0;
-            item.rare_mut().same_as = Some(same_as);
-        }
+    for (index, holder) in same {
+        let same_as = items[holder].id.clone();
+        let item = &mut items[index];
+        item.content = None;
+        item.tokens = 0;
+        item.rare_mut().same_as = Some(same_as);
     }
 }
 
@@ -561,7 +573,7 @@ fn tally(bundle: &mut Bundle) {
         .iter()
         .filter(|item| item.status == Status::Included)
     {
-        *by_layer.entry(item.layer.clone()).or_insert(0) += item.tokens;
+        *by_layer.entry(item.layer().clone()).or_insert(0) += item.tokens;
     }
     for layer in &mut bundle.layers {
         layer.tokens = by_layer
@@ -813,7 +825,6 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
                     Section::Examples,
                     file.clone(),
                 );
-                entry.key.clone_from(&file);
             } else if !single {
                 entry.id = base.id.with_file(file.clone());
             }
@@ -883,7 +894,6 @@ fn files_of(
 }
 
 fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
-    let layer = &layers[item.layer];
     let rare = Rare {
         from_service: item.from_service.clone(),
         also_from: item.also_from.clone(),
@@ -901,9 +911,6 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
         || rare.text_from.is_some();
     let mut json = ItemJson {
         id: item.id(layers),
-        section: item.section,
-        key: item.key.clone(),
-        layer: layer.clone(),
         origin: origin_json(&item.origin),
         path: None,
         lines: None,
@@ -945,16 +952,16 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
 fn gate_list(items: &[ItemJson]) -> Vec<GateJson> {
     items
         .iter()
-        .filter(|item| item.section == Section::QualityGates && item.status == Status::Included)
+        .filter(|item| item.section() == Section::QualityGates && item.status == Status::Included)
         .filter_map(|item| {
             let rare = item.rare();
             Some(GateJson {
-                id: GateId::new(item.layer.clone(), item.key.clone()),
+                id: GateId::new(item.layer().clone(), item.key()),
                 run: rare.run.clone()?,
                 timeout: rare.timeout,
                 cwd: rare.cwd.clone(),
                 blocking: rare.blocking.unwrap_or(true),
-                layer: item.layer.clone(),
+                layer: item.layer().clone(),
                 origin: item.origin.clone(),
             })
         })
@@ -995,10 +1002,10 @@ fn phases(
                     let candidates: Vec<&ItemJson> = items
                         .iter()
                         .filter(|item| {
-                            item.section == Section::Patterns
-                                && item.key == *key
-                                && item.layer.kind == LayerKind::Domain
-                                && domains.contains(&item.layer.name)
+                            item.section() == Section::Patterns
+                                && item.key() == *key
+                                && item.layer().kind == LayerKind::Domain
+                                && domains.contains(&item.layer().name)
                                 && !matches!(
                                     item.status,
                                     Status::Overridden | Status::Disabled | Status::Expired

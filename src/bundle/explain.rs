@@ -58,11 +58,13 @@ impl Explanation {
                 items: bundle
                     .items
                     .iter()
-                    .filter(|item| item.layer.kind == layer.kind && item.layer.name == layer.name)
+                    .filter(|item| {
+                        item.layer().kind == layer.kind && item.layer().name == layer.name
+                    })
                     .map(|item| ItemExplanation {
                         id: item.id.clone(),
-                        section: item.section,
-                        key: item.key.clone(),
+                        section: item.section(),
+                        key: item.key().to_owned(),
                         path: item.path.clone(),
                         origin: item.origin.clone(),
                         status: item.status,

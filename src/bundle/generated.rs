@@ -66,9 +66,6 @@ pub fn item(
     };
     let mut item = ItemJson {
         id,
-        section: Section::Patterns,
-        key: made.key,
-        layer: made.layer,
         origin: made.origin,
         path: made.subject.clone(),
         lines: None,
@@ -144,8 +141,8 @@ pub fn place(items: &mut Vec<ItemJson>, made: Vec<ItemJson>, layers: &[LayerJson
     };
     // Items are in layer order (merge rule 9), so the place is found by bisection.
     for item in made {
-        let own = rank(&item.layer);
-        let at = items.partition_point(|other| rank(&other.layer) <= own);
+        let own = rank(item.layer());
+        let at = items.partition_point(|other| rank(other.layer()) <= own);
         items.insert(at, item);
     }
 }

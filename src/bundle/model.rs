@@ -63,10 +63,9 @@ pub struct LayerJson {
 /// thousands of files stays small.
 #[derive(Debug, Clone)]
 pub struct ItemJson {
+    /// Also the item's section, key and layer ([`ItemJson::section`], [`ItemJson::key`],
+    /// [`ItemJson::layer`]), kept once.
     pub id: ItemId,
-    pub section: Section,
-    pub key: String,
-    pub layer: LayerId,
     pub origin: OriginJson,
     /// For files: the root-relative path.
     pub path: Option<String>,
@@ -127,6 +126,18 @@ static NO_RARE: Rare = Rare {
 };
 
 impl ItemJson {
+    pub fn section(&self) -> Section {
+        self.id.section
+    }
+
+    pub fn key(&self) -> &str {
+        &self.id.key
+    }
+
+    pub fn layer(&self) -> &LayerId {
+        &self.id.layer
+    }
+
     /// Its rare fields (all empty when it has none).
     pub fn rare(&self) -> &Rare {
         self.rare.as_deref().unwrap_or(&NO_RARE)
@@ -168,9 +179,9 @@ impl Serialize for ItemJson {
         let nonempty = |list: bool| list.then_some(());
         let mut state = serializer.serialize_struct("ItemJson", 27)?;
         state.serialize_field("id", &self.id)?;
-        state.serialize_field("section", &self.section)?;
-        state.serialize_field("key", &self.key)?;
-        state.serialize_field("layer", &self.layer)?;
+        state.serialize_field("section", &self.id.section)?;
+        state.serialize_field("key", &self.id.key)?;
+        state.serialize_field("layer", &self.id.layer)?;
         state.serialize_field("origin", &self.origin)?;
         optional(&mut state, "path", self.path.as_ref())?;
         optional(&mut state, "lines", self.lines.map(Range))?;

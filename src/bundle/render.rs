@@ -73,11 +73,11 @@ fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value>
     let mut groups: Vec<(Vec<Value>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); layers.len()];
     for object in items {
         let item = &object.item;
-        let Some(&position) = index.get(&(item.layer.kind, item.layer.name.as_str())) else {
+        let Some(&position) = index.get(&(item.layer().kind, item.layer().name.as_str())) else {
             continue;
         };
         let value = || Value::from_dyn_object(object.clone());
-        match item.section {
+        match item.section() {
             Section::Constraints if item.status == Status::Included => {
                 groups[position].0.push(value());
             }
@@ -110,9 +110,9 @@ fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> 
         .filter_map(|(index, object)| {
             let item = &object.item;
             let content = item.content.clone()?;
-            let rank = match item.section {
+            let rank = match item.section() {
                 Section::Patterns => layer_of
-                    .get(&(item.layer.kind, item.layer.name.as_str()))
+                    .get(&(item.layer().kind, item.layer().name.as_str()))
                     .copied()
                     .unwrap_or(layers.len()),
                 Section::Examples => layers.len() + 1,

@@ -300,16 +300,11 @@ impl ser::Serializer for Keys {
 mod tests {
     use super::super::model::OriginJson;
     use super::*;
-    use crate::config::workspace::{LayerKind, Section};
-    use crate::ids::LayerId;
     use crate::resolve::merge::Status;
 
     fn item() -> ItemJson {
         ItemJson {
             id: "domain:d/patterns/p".parse().unwrap(),
-            section: Section::Patterns,
-            key: String::from("p"),
-            layer: LayerId::new(LayerKind::Domain, "d"),
             origin: OriginJson {
                 file: String::from("domains/d.yaml"),
                 line: 3,

@@ -137,7 +137,9 @@ pub fn build(
     };
     // Files are read, scanned and counted on all cores.
     let inlined = crate::parallel::map(&jobs, |job| {
-        inline::one(job, &items[job.item].id, resolver, limits, &cache)
+        let item = &items[job.item];
+        let file = item.path.as_deref().unwrap_or_default();
+        inline::one(file, job.lines, &item.id, resolver, limits, &cache)
     });
     // This thread counted too; its memo is not needed for the short texts left.
     super::tokens::forget_memo();
@@ -750,15 +752,16 @@ fn absorb(
     notes: &mut Vec<(usize, String)>,
     found: &mut Vec<SecretJson>,
 ) {
+    let file = item.path.as_deref().unwrap_or_default();
     match done.learned {
         Learned::Nothing => {}
-        Learned::Remembered(hash) => cache.reuse(&job.file, job.lines, &hash),
+        Learned::Remembered(hash) => cache.reuse(file, job.lines, &hash),
         Learned::Read(read) => {
             for (hash, entry) in read.texts {
                 cache.record(&hash, entry);
             }
             if let Some(seen) = read.seen {
-                cache.record_seen(&job.file, job.lines, seen);
+                cache.record_seen(file, job.lines, seen);
             }
         }
     }
@@ -829,11 +832,10 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
                 entry.id = base.id.with_file(file.clone());
             }
             entry.lines = lines;
-            entry.path = Some(file.clone());
             entry.language = Some(files::language(&file));
+            entry.path = Some(file);
             out.jobs.push(inline::Job {
                 item: out.items.len(),
-                file,
                 lines,
             });
             out.items.push(entry);

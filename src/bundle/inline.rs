@@ -24,13 +24,11 @@ thread_local! {
     static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// One file to inline into an item.
+/// One file to inline into an item: the item's `path` (root-relative), at `lines`.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The item's index in the bundle.
     pub item: usize,
-    /// Root-relative path.
-    pub file: String,
     pub lines: Option<LineRange>,
 }
 
@@ -141,14 +139,13 @@ pub struct Limits {
 
 /// Inline one file (called on all cores).
 pub fn one(
-    job: &Job,
+    file: &str,
+    lines: Option<LineRange>,
     id: &ItemId,
     resolver: &Resolver,
     limits: Limits,
     cache: &TokenCache,
 ) -> Inlined {
-    let Job { file, lines, .. } = job;
-    let (file, lines) = (file.as_str(), *lines);
     let mut status = None;
     let mut note = None;
     let mut tokens = 0;
@@ -168,7 +165,7 @@ pub fn one(
         .filter(|metadata| metadata.is_file() && metadata.len() <= limits.max_bytes)
         .map(|metadata| Stat::of(&metadata));
     if let Some(stat) = stat
-        && let Some(done) = remembered(job, &path, stat, limits, cache)
+        && let Some(done) = remembered(file, lines, &path, stat, limits, cache)
     {
         return done;
     }
@@ -302,13 +299,14 @@ pub fn one(
 /// A file whose metadata is as remembered, with everything about its text in the cache:
 /// nothing to read until the bundle is written (which checks the text against `hash`).
 fn remembered(
-    job: &Job,
+    file: &str,
+    lines: Option<LineRange>,
     path: &Path,
     stat: Stat,
     limits: Limits,
     cache: &TokenCache,
 ) -> Option<Inlined> {
-    let (hash, lossy) = cache.seen(&job.file, job.lines, &stat)?;
+    let (hash, lossy) = cache.seen(file, lines, &stat)?;
     let known = cache.get(&hash);
     let clean = limits.secrets == SecretsMode::Off || known.clean == Some(true);
     let count = known.tokens[cache::slot(limits.tokenizer)]?;
@@ -317,7 +315,7 @@ fn remembered(
     if !clean {
         return None;
     }
-    let note = lossy.then(|| lossy_note(&job.file));
+    let note = lossy.then(|| lossy_note(file));
     let seen = Seen {
         stat,
         hash: *hash.as_bytes(),
@@ -328,8 +326,8 @@ fn remembered(
         count as usize,
         Some(Content::known(
             path.to_path_buf(),
-            &job.file,
-            job.lines,
+            file,
+            lines,
             limits.max_bytes,
             seen,
             shape,
@@ -369,11 +367,6 @@ mod tests {
     use super::*;
 
     fn inline(root: &Path, cache: &TokenCache) -> Inlined {
-        let job = Job {
-            item: 0,
-            file: String::from("a.py"),
-            lines: None,
-        };
         let limits = Limits {
             max_bytes: 1 << 20,
             secrets: SecretsMode::Redact,
@@ -381,7 +374,7 @@ mod tests {
             document: Document::Markdown,
         };
         let id = "domain:d/patterns/p".parse().unwrap();
-        one(&job, &id, &Resolver::new(root), limits, cache)
+        one("a.py", None, &id, &Resolver::new(root), limits, cache)
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {

@@ -138,7 +138,7 @@ pub fn build(
     // Files are read, scanned and counted on all cores.
     let inlined = crate::parallel::map(&jobs, |job| {
         let item = &items[job.item];
-        let file = item.path.as_deref().unwrap_or_default();
+        let file = item.path().unwrap_or_default();
         inline::one(file, job.lines, &item.id, resolver, limits, &cache)
     });
     // This thread counted too; its memo is not needed for the short texts left.
@@ -494,7 +494,7 @@ fn inline_once(items: &mut [ItemJson]) {
     fn key(item: &ItemJson) -> Option<Place<'_>> {
         (item.status == Status::Included && item.content.is_some()).then(|| {
             (
-                item.path.as_deref(),
+                item.path(),
                 item.lines.map(|lines| (lines.start, lines.end)),
             )
         })
@@ -752,7 +752,7 @@ fn absorb(
     notes: &mut Vec<(usize, String)>,
     found: &mut Vec<SecretJson>,
 ) {
-    let file = item.path.as_deref().unwrap_or_default();
+    let file = item.path().unwrap_or_default();
     match done.learned {
         Learned::Nothing => {}
         Learned::Remembered(hash) => cache.reuse(file, job.lines, &hash),
@@ -822,18 +822,22 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
             && matches!(&item.payload, Payload::Pattern { path: Some(path), .. } if !paths::is_glob(path));
         for file in files {
             let mut entry = base.clone();
+            entry.lines = lines;
+            entry.language = Some(files::language(&file));
             if let Payload::Example { .. } = item.payload {
                 entry.id = ItemId::new(
                     merged.layers[item.layer].clone(),
                     Section::Examples,
                     file.clone(),
                 );
-            } else if !single {
-                entry.id = base.id.with_file(file.clone());
+                entry.own_path = Some(file);
+            } else if single {
+                entry.own_path = Some(file);
+            } else {
+                // The id names the file: the item's path is read from it.
+                entry.id = base.id.with_file(file);
+                entry.own_path = None;
             }
-            entry.lines = lines;
-            entry.language = Some(files::language(&file));
-            entry.path = Some(file);
             out.jobs.push(inline::Job {
                 item: out.items.len(),
                 lines,
@@ -914,7 +918,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
     let mut json = ItemJson {
         id: item.id(layers),
         origin: origin_json(&item.origin),
-        path: None,
+        own_path: None,
         lines: None,
         why: None,
         text: None,
@@ -928,7 +932,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
     };
     match &item.payload {
         Payload::Pattern { path, lines, why } => {
-            json.path.clone_from(path);
+            json.own_path.clone_from(path);
             json.lines = *lines;
             json.why.clone_from(why);
         }
@@ -946,7 +950,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
             rare.cwd.clone_from(cwd);
             rare.blocking = Some(blocking.unwrap_or(true));
         }
-        Payload::Example { path } => json.path = Some(path.clone()),
+        Payload::Example { path } => json.own_path = Some(path.clone()),
     }
     json
 }
@@ -1021,7 +1025,7 @@ fn phases(
                     PhasePatternJson {
                         key: key.clone(),
                         id: best.map(|item| item.id.clone()),
-                        path: best.and_then(|item| item.path.clone()),
+                        path: best.and_then(|item| item.path().map(str::to_owned)),
                         status: best.map(|item| item.status),
                     }
                 })

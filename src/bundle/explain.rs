@@ -65,7 +65,7 @@ impl Explanation {
                         id: item.id.clone(),
                         section: item.section(),
                         key: item.key().to_owned(),
-                        path: item.path.clone(),
+                        path: item.path().map(str::to_owned),
                         origin: item.origin.clone(),
                         status: item.status,
                         reason: reason(item),

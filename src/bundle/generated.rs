@@ -67,7 +67,7 @@ pub fn item(
     let mut item = ItemJson {
         id,
         origin: made.origin,
-        path: made.subject.clone(),
+        own_path: None,
         lines: None,
         why: made.why,
         text: None,

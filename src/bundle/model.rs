@@ -67,8 +67,9 @@ pub struct ItemJson {
     /// [`ItemJson::layer`]), kept once.
     pub id: ItemId,
     pub origin: OriginJson,
-    /// For files: the root-relative path.
-    pub path: Option<String>,
+    /// For files: the root-relative path, unless the id names the file (an item of one
+    /// of a pattern's files): read it with [`ItemJson::path`].
+    pub own_path: Option<String>,
     pub lines: Option<LineRange>,
     pub why: Option<String>,
     /// Constraints: the rule.
@@ -138,6 +139,11 @@ impl ItemJson {
         &self.id.layer
     }
 
+    /// For files: the root-relative path.
+    pub fn path(&self) -> Option<&str> {
+        self.own_path.as_deref().or(self.id.file.as_deref())
+    }
+
     /// Its rare fields (all empty when it has none).
     pub fn rare(&self) -> &Rare {
         self.rare.as_deref().unwrap_or(&NO_RARE)
@@ -183,7 +189,7 @@ impl Serialize for ItemJson {
         state.serialize_field("key", &self.id.key)?;
         state.serialize_field("layer", &self.id.layer)?;
         state.serialize_field("origin", &self.origin)?;
-        optional(&mut state, "path", self.path.as_ref())?;
+        optional(&mut state, "path", self.path())?;
         optional(&mut state, "lines", self.lines.map(Range))?;
         optional(&mut state, "why", self.why.as_ref())?;
         optional(&mut state, "text", self.text.as_ref())?;

@@ -309,7 +309,7 @@ mod tests {
                 file: String::from("domains/d.yaml"),
                 line: 3,
             },
-            path: Some(String::from("src/a.py")),
+            own_path: Some(String::from("src/a.py")),
             lines: None,
             why: None,
             text: None,

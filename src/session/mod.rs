@@ -192,7 +192,7 @@ impl WrittenBundle {
                             .clone()
                             .or_else(|| item.rare().run.clone())
                             .or_else(|| {
-                                item.path.as_ref().map(|path| {
+                                item.path().map(|path| {
                                     format!(
                                         "{path}:{}",
                                         item.lines
@@ -550,7 +550,7 @@ impl Session {
             .map(|bundle| bundle.items.as_slice())
             .unwrap_or_default()
         {
-            if let Some(path) = &item.path {
+            if let Some(path) = item.path() {
                 add(path, "a file the bundle inlines");
             }
         }

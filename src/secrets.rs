@@ -38,7 +38,7 @@ struct Rule {
     clippy::expect_used,
     reason = "the patterns are constants, all compiled by the tests"
 )]
-fn rule(id: &'static str, pattern: &str, group: usize, generic: bool) -> Rule {
+fn rule(&Source(id, pattern, group, generic): &Source) -> Rule {
     Rule {
         id,
         // The patterns are constants checked by the tests; a bad one is a programming error.
@@ -48,132 +48,137 @@ fn rule(id: &'static str, pattern: &str, group: usize, generic: bool) -> Rule {
     }
 }
 
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    vec![
-        rule(
-            "private-key",
-            // A header alone (a string constant in a PEM parser) is not a key: a body must follow.
-            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[ \t]*\r?\n(?:[ \t]*[A-Za-z\-]+:[^\n]*\r?\n|[ \t]*\r?\n)*[ \t]*[A-Za-z0-9+/=]{20,}[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\z)",
-            0,
-            false,
-        ),
-        // The body and end of a key whose BEGIN line was cut off (output tails).
-        rule(
-            "private-key",
-            r"(?m)((?:^[A-Za-z0-9+/=]{40,}\r?\n)+-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)",
-            1,
-            false,
-        ),
-        // A key inside a string, its newlines escaped (`"-----BEGIN …-----\nMIIE…"`), as
-        // in a GCP service-account JSON's `private_key` or source code.
-        rule(
-            "private-key",
-            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----(?:\\r)?\\n[A-Za-z0-9+/=]{20,}(?:(?:\\r)?\\n[A-Za-z0-9+/=]*)*(?:(?:\\r)?\\n)?(?:-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)?",
-            0,
-            false,
-        ),
-        rule(
-            "aws-access-key-id",
-            r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})(?-u:\b)",
-            1,
-            false,
-        ),
-        rule(
-            "aws-secret-access-key",
-            r#"(?i)aws[a-z0-9_\-. ]{0,20}(?:secret|private)[a-z0-9_\-. ]{0,20}["']?\s*(?:=|:|=>)\s*["']?([A-Za-z0-9/+=]{40})(?:["'\s,;}]|$)"#,
-            1,
-            false,
-        ),
-        rule(
-            "gcp-api-key",
-            r"(?-u:\b)(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
-            1,
-            false,
-        ),
-        rule(
-            "gcp-service-account-key",
-            r#""private_key_id"\s*:\s*"([0-9a-f]{40})""#,
-            1,
-            false,
-        ),
-        rule(
-            "azure-storage-key",
-            r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)",
-            1,
-            false,
-        ),
-        rule(
-            "github-token",
-            r"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
-            1,
-            false,
-        ),
-        rule(
-            "gitlab-token",
-            r"(?-u:\b)(glpat-[A-Za-z0-9_\-]{20})(?:[^A-Za-z0-9_\-]|$)",
-            1,
-            false,
-        ),
-        rule(
-            "slack-token",
-            r"(?-u:\b)(xox[abprs]-[0-9]{6,}-[A-Za-z0-9-]{10,})",
-            1,
-            false,
-        ),
-        rule(
-            "slack-webhook",
-            r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
-            1,
-            false,
-        ),
-        rule(
-            "stripe-key",
-            r"(?-u:\b)((?:sk|rk)_live_[A-Za-z0-9]{20,})(?-u:\b)",
-            1,
-            false,
-        ),
-        rule(
-            "anthropic-key",
-            r"(?-u:\b)(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{40,})",
-            1,
-            false,
-        ),
-        rule(
-            "openai-key",
-            r"(?-u:\b)(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}|sk-proj-[A-Za-z0-9_\-]{60,})",
-            1,
-            false,
-        ),
-        // Database and broker URLs: any password (even a short one, even with no user).
-        rule(
-            "url-credentials",
-            r"(?-u:\b)(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|mongodb(?:\+srv)?|amqps?|mssql|sqlserver)://[^/\s:@'\x22]{0,64}:([^/\s@'\x22$<{]{1,128})@[A-Za-z0-9.\-\[]",
-            1,
-            false,
-        ),
-        rule(
-            "url-credentials",
-            r"(?-u:\b)[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\x22]{1,64}:([^/\s:@'\x22]{3,128})@[A-Za-z0-9.\-]",
-            1,
-            true,
-        ),
-        rule(
-            "secret-assignment",
-            // Names in the cases code uses (`password`, `Password`, `PASSWORD`, `apiKey`,
-            // `API_KEY`): literal prefixes the regex engine can search for, where `(?i)`
-            // made it scan every byte.
-            r#"(?:pass(?:word|wd)|Pass(?:word|wd)|PASS(?:WORD|WD)|pwd|Pwd|PWD|secret|Secret|SECRET|token|Token|TOKEN|(?:client|Client|CLIENT)[_\-]?(?:secret|Secret|SECRET)|(?:api|Api|API|access|Access|ACCESS|auth|Auth|AUTH|private|Private|PRIVATE)[_\-]?(?:key|Key|KEY))(?:[_\-]?(?:key|Key|KEY))?["']?\s*(?:=|:=|:|=>)\s*["'`]([^"'`\s]{8,})["'`]"#,
-            1,
-            true,
-        ),
-        rule(
-            "secret-assignment",
-            r"(?m)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)(?:_KEY)?\s*=\s*([^\s'`\x22]{8,})(?:\s+#.*)?\s*$",
-            1,
-            true,
-        ),
-    ]
-});
+/// A rule as written: id, pattern, capture group, generic.
+struct Source(&'static str, &'static str, usize, bool);
+
+/// The rules as written: fingerprinted as they are (a repeated bundle, whose texts are
+/// all known clean, never compiles them), compiled on first scan.
+const SOURCES: &[Source] = &[
+    Source(
+        "private-key",
+        // A header alone (a string constant in a PEM parser) is not a key: a body must follow.
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[ \t]*\r?\n(?:[ \t]*[A-Za-z\-]+:[^\n]*\r?\n|[ \t]*\r?\n)*[ \t]*[A-Za-z0-9+/=]{20,}[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----|\z)",
+        0,
+        false,
+    ),
+    // The body and end of a key whose BEGIN line was cut off (output tails).
+    Source(
+        "private-key",
+        r"(?m)((?:^[A-Za-z0-9+/=]{40,}\r?\n)+-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)",
+        1,
+        false,
+    ),
+    // A key inside a string, its newlines escaped (`"-----BEGIN …-----\nMIIE…"`), as
+    // in a GCP service-account JSON's `private_key` or source code.
+    Source(
+        "private-key",
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----(?:\\r)?\\n[A-Za-z0-9+/=]{20,}(?:(?:\\r)?\\n[A-Za-z0-9+/=]*)*(?:(?:\\r)?\\n)?(?:-----END[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----)?",
+        0,
+        false,
+    ),
+    Source(
+        "aws-access-key-id",
+        r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})(?-u:\b)",
+        1,
+        false,
+    ),
+    Source(
+        "aws-secret-access-key",
+        r#"(?i)aws[a-z0-9_\-. ]{0,20}(?:secret|private)[a-z0-9_\-. ]{0,20}["']?\s*(?:=|:|=>)\s*["']?([A-Za-z0-9/+=]{40})(?:["'\s,;}]|$)"#,
+        1,
+        false,
+    ),
+    Source(
+        "gcp-api-key",
+        r"(?-u:\b)(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+        1,
+        false,
+    ),
+    Source(
+        "gcp-service-account-key",
+        r#""private_key_id"\s*:\s*"([0-9a-f]{40})""#,
+        1,
+        false,
+    ),
+    Source(
+        "azure-storage-key",
+        r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)",
+        1,
+        false,
+    ),
+    Source(
+        "github-token",
+        r"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
+        1,
+        false,
+    ),
+    Source(
+        "gitlab-token",
+        r"(?-u:\b)(glpat-[A-Za-z0-9_\-]{20})(?:[^A-Za-z0-9_\-]|$)",
+        1,
+        false,
+    ),
+    Source(
+        "slack-token",
+        r"(?-u:\b)(xox[abprs]-[0-9]{6,}-[A-Za-z0-9-]{10,})",
+        1,
+        false,
+    ),
+    Source(
+        "slack-webhook",
+        r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+        1,
+        false,
+    ),
+    Source(
+        "stripe-key",
+        r"(?-u:\b)((?:sk|rk)_live_[A-Za-z0-9]{20,})(?-u:\b)",
+        1,
+        false,
+    ),
+    Source(
+        "anthropic-key",
+        r"(?-u:\b)(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{40,})",
+        1,
+        false,
+    ),
+    Source(
+        "openai-key",
+        r"(?-u:\b)(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}|sk-proj-[A-Za-z0-9_\-]{60,})",
+        1,
+        false,
+    ),
+    // Database and broker URLs: any password (even a short one, even with no user).
+    Source(
+        "url-credentials",
+        r"(?-u:\b)(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|mongodb(?:\+srv)?|amqps?|mssql|sqlserver)://[^/\s:@'\x22]{0,64}:([^/\s@'\x22$<{]{1,128})@[A-Za-z0-9.\-\[]",
+        1,
+        false,
+    ),
+    Source(
+        "url-credentials",
+        r"(?-u:\b)[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\x22]{1,64}:([^/\s:@'\x22]{3,128})@[A-Za-z0-9.\-]",
+        1,
+        true,
+    ),
+    Source(
+        "secret-assignment",
+        // Names in the cases code uses (`password`, `Password`, `PASSWORD`, `apiKey`,
+        // `API_KEY`): literal prefixes the regex engine can search for, where `(?i)`
+        // made it scan every byte.
+        r#"(?:pass(?:word|wd)|Pass(?:word|wd)|PASS(?:WORD|WD)|pwd|Pwd|PWD|secret|Secret|SECRET|token|Token|TOKEN|(?:client|Client|CLIENT)[_\-]?(?:secret|Secret|SECRET)|(?:api|Api|API|access|Access|ACCESS|auth|Auth|AUTH|private|Private|PRIVATE)[_\-]?(?:key|Key|KEY))(?:[_\-]?(?:key|Key|KEY))?["']?\s*(?:=|:=|:|=>)\s*["'`]([^"'`\s]{8,})["'`]"#,
+        1,
+        true,
+    ),
+    Source(
+        "secret-assignment",
+        r"(?m)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY)(?:_KEY)?\s*=\s*([^\s'`\x22]{8,})(?:\s+#.*)?\s*$",
+        1,
+        true,
+    ),
+];
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| SOURCES.iter().map(rule).collect());
 
 /// A short fingerprint of the rules and placeholder markers, so that what was learned
 /// under one rule set (a cached "no secrets here") is never trusted under another.
@@ -218,13 +223,10 @@ pub fn strip_escapes(text: &str) -> String {
 
 pub fn fingerprint() -> String {
     let mut hasher = blake3::Hasher::new();
-    for rule in RULES.iter() {
-        hasher.update(rule.id.as_bytes());
-        hasher.update(rule.regex.as_str().as_bytes());
-        hasher.update(&[
-            u8::try_from(rule.group).unwrap_or(u8::MAX),
-            u8::from(rule.generic),
-        ]);
+    for &Source(id, pattern, group, generic) in SOURCES {
+        hasher.update(id.as_bytes());
+        hasher.update(pattern.as_bytes());
+        hasher.update(&[u8::try_from(group).unwrap_or(u8::MAX), u8::from(generic)]);
     }
     for marker in PLACEHOLDERS {
         hasher.update(marker.as_bytes());

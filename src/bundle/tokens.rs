@@ -173,6 +173,13 @@ mod tests {
             String::from("Grüße aus Köln — naïve café, 東京都, Привет мир, مرحبا بالعالم 🎉🚀👩‍👩‍👧"),
             String::from("line one\r\nline two\r\n\r\n"),
             String::from("a text that ends in a line break and indentation\n    "),
+            // Pieces longer than the stack merge takes (64 bytes): the heap merges them.
+            format!("//{}\n{}x\n", "=".repeat(150), " ".repeat(97)),
+            format!(
+                "const BLOB: &str = \"{}\";\n",
+                "QmFzZTY0IGRhdGEgaGVyZQ".repeat(20)
+            ),
+            format!("{} {}", "abcdefghij".repeat(31), "ÄÖÜäöüß".repeat(25)),
             String::from("<|endoftext|> is just text here <|fim_prefix|>"),
             String::from("x=1;y=22;z=333;w=4444;v=55555;u=666666"),
             String::from("CamelCaseIdentifier snake_case_identifier SCREAMING_CASE kebab-case"),

@@ -192,31 +192,15 @@ pub fn build(
     }
     let mut layers = layer_list(&plans, &BTreeMap::new());
     let extensions = run_extensions(&plans, request, options, workspace);
-    add_made(
-        extensions,
-        request.agent,
-        MakeWith {
-            workspace,
-            options,
-            cache: &mut cache,
-            found: &mut found,
-        },
-        &layers,
-        &mut items,
-    )?;
+    let mut with = MakeWith {
+        workspace,
+        options,
+        cache: &mut cache,
+        found: &mut found,
+    };
+    add_made(extensions, request.agent, &mut with, &layers, &mut items)?;
     if let Some(execution) = &request.execution {
-        add_execution(
-            execution,
-            request.agent,
-            MakeWith {
-                workspace,
-                options,
-                cache: &mut cache,
-                found: &mut found,
-            },
-            &mut layers,
-            &mut items,
-        )?;
+        add_execution(execution, request.agent, &mut with, &mut layers, &mut items)?;
     }
     let mut bundle = assemble(
         request,
@@ -329,7 +313,7 @@ struct MakeWith<'a> {
 fn add_execution(
     execution: &Execution,
     agent: Option<&Agent>,
-    with: MakeWith<'_>,
+    with: &mut MakeWith<'_>,
     layers: &mut Vec<LayerJson>,
     items: &mut Vec<ItemJson>,
 ) -> Result<(), BuildError> {
@@ -350,7 +334,7 @@ fn add_execution(
 fn add_made(
     made: Vec<generated::Made>,
     agent: Option<&Agent>,
-    with: MakeWith<'_>,
+    with: &mut MakeWith<'_>,
     layers: &[LayerJson],
     items: &mut Vec<ItemJson>,
 ) -> Result<(), BuildError> {

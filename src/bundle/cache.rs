@@ -201,10 +201,16 @@ impl TokenCache {
             return;
         }
         let key = file_key(relative, lines);
-        if self.files.get(&key).map(|(known, _)| known) != Some(&seen) {
-            self.changed = true;
+        match self.files.get_mut(&key) {
+            Some(known) => {
+                self.changed |= known.0 != seen;
+                *known = (seen, true);
+            }
+            None => {
+                self.changed = true;
+                self.files.added.insert(key, (seen, true));
+            }
         }
-        *self.files.slot(key, || (seen, true)) = (seen, true);
     }
 
     /// A file remembered exactly as it is, and its text (of `hash`) remembered too, are
@@ -369,25 +375,32 @@ impl<V> Table<V> {
         self.sorted.len() + self.added.len()
     }
 
+    /// Where `key` is among the records read from the file.
+    fn position(&self, key: &[u8; 32]) -> Option<usize> {
+        self.sorted
+            .binary_search_by(|(known, _)| known.cmp(key))
+            .ok()
+    }
+
     fn get(&self, key: &[u8; 32]) -> Option<&V> {
-        match self.sorted.binary_search_by(|(known, _)| known.cmp(key)) {
-            Ok(index) => Some(&self.sorted[index].1),
-            Err(_) => self.added.get(key),
+        match self.position(key) {
+            Some(index) => Some(&self.sorted[index].1),
+            None => self.added.get(key),
         }
     }
 
     fn get_mut(&mut self, key: &[u8; 32]) -> Option<&mut V> {
-        match self.sorted.binary_search_by(|(known, _)| known.cmp(key)) {
-            Ok(index) => Some(&mut self.sorted[index].1),
-            Err(_) => self.added.get_mut(key),
+        match self.position(key) {
+            Some(index) => Some(&mut self.sorted[index].1),
+            None => self.added.get_mut(key),
         }
     }
 
     /// The record of `key`, added as `new()` if there is none.
     fn slot(&mut self, key: [u8; 32], new: impl FnOnce() -> V) -> &mut V {
-        match self.sorted.binary_search_by(|(known, _)| known.cmp(&key)) {
-            Ok(index) => &mut self.sorted[index].1,
-            Err(_) => self.added.entry(key).or_insert_with(new),
+        match self.position(&key) {
+            Some(index) => &mut self.sorted[index].1,
+            None => self.added.entry(key).or_insert_with(new),
         }
     }
 

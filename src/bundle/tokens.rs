@@ -16,7 +16,7 @@ use std::ops::Range;
 use rustc_hash::FxHasher;
 
 use super::pretokenize::{self, Pattern};
-use super::vocab::{self, Vocab};
+use super::vocab::{self, Vocab, mix};
 use crate::config::settings::Tokenizer;
 
 /// Pieces up to this many bytes are memoised inline.
@@ -79,11 +79,6 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
             .map(|piece| memo.count(vocab, id, text.as_bytes(), piece))
             .sum()
     })
-}
-
-/// Fx-style mixing of one word into a hash.
-fn mix(hash: u64, word: u64) -> u64 {
-    (hash.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5)
 }
 
 /// The bytes of `text[start..start + length]` (at most 24), zero-padded to three

@@ -2,22 +2,28 @@
 // `build.rs`, which builds the tables, and `bundle/vocab.rs`, which probes them, so the
 // two can never disagree. (No inner attributes or `use`: it is pasted into both.)
 
-/// An Fx-style multiply-rotate hash over eight bytes at a time, seeded with the length.
-/// The table index is taken from the high bits, the well-mixed ones.
+/// One Fx-style multiply-rotate step: `word` mixed into `hash`. The high bits of the
+/// result are the well-mixed ones.
+#[allow(dead_code, reason = "build.rs pastes this file too and uses only the hash")]
+pub fn mix(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(26) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5)
+}
+
+/// [`mix`] over eight bytes at a time, seeded with the length. The table index is
+/// taken from the high bits.
 fn vocab_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
     let mut hash = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        hash = (hash.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        hash = mix(hash, u64::from_le_bytes(word));
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut word = [0u8; 8];
         word[..rest.len()].copy_from_slice(rest);
-        hash = (hash.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        hash = mix(hash, u64::from_le_bytes(word));
     }
     hash
 }

@@ -166,6 +166,22 @@ pub fn wait_for_exit(
     }
 }
 
+/// Wait (bounded: the kill is asynchronous) until the process whose id `pid_file` holds
+/// is gone or a zombie, failing with `what` after five seconds.
+pub fn assert_pid_gone(pid_file: &Path, what: &str) {
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while proc.exists()
+        && !std::fs::read_to_string(proc.join("stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Run `ctx -C <repo> ARGS` with its stdout closed at once: it must exit 0 quietly.
 pub fn assert_quiet_on_broken_pipe(args: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ctx"))

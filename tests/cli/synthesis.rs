@@ -689,21 +689,8 @@ fn an_extension_that_hangs_is_killed_and_the_bundle_still_built() {
         crate::item_where(&bundle, "key", "fine")["content"],
         "fine\n"
     );
-    // What it started is gone too (bounded poll: the kill is asynchronous).
-    let pid = std::fs::read_to_string(root.join("child.pid")).unwrap();
-    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while proc.exists()
-        && !std::fs::read_to_string(proc.join("stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the extension's child outlived it"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // What it started is gone too.
+    crate::assert_pid_gone(&root.join("child.pid"), "the extension's child outlived it");
 }
 
 /// #21 point 3: the process model of gates — the request as JSON on stdin, `CTX_*` and
@@ -854,18 +841,8 @@ fn extensions_leave_nothing_behind_and_floods_are_bounded() {
             .contains("printed more than `max_file_bytes` (100000 bytes)"),
         "{floods}"
     );
-    let pid = std::fs::read_to_string(root.join("escaped.pid")).unwrap();
-    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while proc.exists()
-        && !std::fs::read_to_string(proc.join("stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the detached process outlived the extension"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::assert_pid_gone(
+        &root.join("escaped.pid"),
+        "the detached process outlived the extension",
+    );
 }

@@ -821,6 +821,22 @@ mod tests {
         );
     }
 
+    /// A file not written in key order (tampered with) is sorted on reading; of a key
+    /// repeated, the first record counts.
+    #[test]
+    fn records_out_of_order_are_sorted_and_a_repeated_key_counts_once() {
+        let table = Table::of(vec![
+            ([3; 32], 'c'),
+            ([1; 32], 'a'),
+            ([3; 32], 'x'),
+            ([2; 32], 'b'),
+        ]);
+        let keys: Vec<u8> = table.sorted.iter().map(|(key, _)| key[0]).collect();
+        assert_eq!(keys, [1, 2, 3]);
+        assert_eq!(table.get(&[3; 32]), Some(&'c'));
+        assert_eq!(table.get(&[4; 32]), None);
+    }
+
     #[test]
     fn texts_read_back_and_texts_added_are_kept_together_in_key_order() {
         let root = tempfile::tempdir().unwrap();

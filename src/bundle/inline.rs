@@ -205,14 +205,27 @@ pub fn one(
                 true => known,
                 false => cache.get(&written_hash),
             };
-            let count = match known_written.tokens[slot] {
-                Some(count) => count as usize,
-                None => tokens::count(limits.tokenizer, &written),
-            };
             let framed_slot = cache::framed_slot(limits.tokenizer, limits.document);
-            let framed = match known_written.tokens[framed_slot] {
-                Some(framed) => framed as usize,
-                None => measure::framed(limits.tokenizer, limits.document, &written, count),
+            let (count, framed) = match (
+                known_written.tokens[slot],
+                known_written.tokens[framed_slot],
+                limits.document,
+            ) {
+                (Some(count), Some(framed), _) => (count as usize, framed as usize),
+                (None, None, Document::Json) => {
+                    measure::counted_with_json_frame(limits.tokenizer, &written)
+                }
+                (count, framed, document) => {
+                    let count = count.map_or_else(
+                        || tokens::count(limits.tokenizer, &written),
+                        |count| count as usize,
+                    );
+                    let framed = framed.map_or_else(
+                        || measure::framed(limits.tokenizer, document, &written, count),
+                        |framed| framed as usize,
+                    );
+                    (count, framed)
+                }
             };
             let mut counted = Entry::default();
             counted.tokens[slot] = Some(u32::try_from(count).unwrap_or(u32::MAX - 1));

@@ -136,6 +136,21 @@ pub fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
+/// Where the first byte of `text[from..to]` that JSON escapes is, if any.
+pub fn first_escape(text: &[u8], from: usize, to: usize) -> Option<usize> {
+    let to = to.min(text.len());
+    let mut at = from;
+    while at + 8 <= to {
+        let word: [u8; 8] = text[at..at + 8].try_into().unwrap_or([0; 8]);
+        let found = escapes_in(u64::from_le_bytes(word));
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    (at..to).find(|&index| ESCAPES[usize::from(text[index])] != 0)
+}
+
 /// The escape of one byte that needs one.
 fn push_escape(out: &mut Vec<u8>, byte: u8) {
     let code = ESCAPES[usize::from(byte)];

@@ -70,6 +70,117 @@ fn escaped(text: &str) -> String {
     String::from_utf8_lossy(&escaped).into_owned()
 }
 
+/// A text's count and its JSON [`framed`] count, counting most of it once.
+///
+/// Both patterns split after an ASCII letter or digit followed by an ASCII character
+/// other than a letter, a digit or `'` (a piece with a letter or digit ends at its last
+/// one, or takes a `'s`-like suffix; see the module docs), in the text and in its JSON
+/// escape alike: escaping leaves letters and digits be and turns a byte into a
+/// backslash run. So the text is cut there into *zones* around the bytes JSON escapes
+/// (from the cut before each to the cut after it), counted as read and escaped, and the
+/// clean stretches between them, the same in both and counted once. The first and the
+/// last zone carry the frame (`␠"` … `"\n`).
+pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usize) {
+    tokens::with_counter(tokenizer, |counter| {
+        let mut sum = JsonSum {
+            text,
+            counter,
+            escaped: Vec::new(),
+            raw: 0,
+            framed: 0,
+        };
+        let bytes = text.as_bytes();
+        let end = bytes.len();
+        // The zone being widened, `[start, stop)`, and how far its escapes are known.
+        let mut start = 0;
+        let mut stop = cut_from(bytes, 1);
+        let mut scanned = 0;
+        loop {
+            while let Some(escape) = json::first_escape(bytes, scanned, stop) {
+                stop = cut_from(bytes, escape + 1);
+                scanned = escape + 1;
+            }
+            let Some(escape) = json::first_escape(bytes, stop, end) else {
+                sum.zone(start, stop);
+                if stop < end {
+                    let last = last_cut(bytes, end - 1, stop);
+                    sum.clean(stop, last);
+                    sum.zone(last, end);
+                }
+                break;
+            };
+            let next = last_cut(bytes, escape, stop);
+            if next > stop {
+                sum.zone(start, stop);
+                sum.clean(stop, next);
+                start = next;
+            }
+            stop = cut_from(bytes, escape + 1);
+            scanned = escape + 1;
+        }
+        (sum.raw, sum.framed)
+    })
+}
+
+/// Whether both patterns always split between `before` and `after`, in a text and in
+/// its JSON escape (see [`counted_with_json_frame`]).
+fn cut_between(before: u8, after: u8) -> bool {
+    before.is_ascii_alphanumeric()
+        && after.is_ascii()
+        && !after.is_ascii_alphanumeric()
+        && after != b'\''
+}
+
+/// The first cut at or after `from` (at least 1), or the end.
+fn cut_from(bytes: &[u8], from: usize) -> usize {
+    (from.max(1)..bytes.len())
+        .find(|&at| cut_between(bytes[at - 1], bytes[at]))
+        .unwrap_or(bytes.len())
+}
+
+/// The last cut in `(floor, upto]`, or `floor`.
+fn last_cut(bytes: &[u8], upto: usize, floor: usize) -> usize {
+    (floor + 1..=upto.min(bytes.len().saturating_sub(1)))
+        .rev()
+        .find(|&at| cut_between(bytes[at - 1], bytes[at]))
+        .unwrap_or(floor)
+}
+
+/// The two counts of [`counted_with_json_frame`] as they add up.
+struct JsonSum<'t, 'c, 'm> {
+    text: &'t str,
+    counter: &'c mut tokens::Counter<'m>,
+    escaped: Vec<u8>,
+    raw: usize,
+    framed: usize,
+}
+
+impl JsonSum<'_, '_, '_> {
+    /// A stretch with nothing to escape, the same in both.
+    fn clean(&mut self, start: usize, stop: usize) {
+        let count = self.counter.count(&self.text[start..stop]);
+        self.raw += count;
+        self.framed += count;
+    }
+
+    /// A zone: counted as read and as escaped (with the frame's ends where it has them).
+    fn zone(&mut self, start: usize, stop: usize) {
+        let part = &self.text[start..stop];
+        self.raw += self.counter.count(part);
+        self.escaped.clear();
+        if start == 0 {
+            self.escaped.extend_from_slice(b" \"");
+        }
+        json::escape_into(&mut self.escaped, part.as_bytes());
+        if stop == self.text.len() {
+            self.escaped.extend_from_slice(b"\"\n");
+        }
+        // Escaping keeps UTF-8 valid (it only replaces ASCII bytes).
+        let escaped = std::str::from_utf8(&self.escaped).unwrap_or_default();
+        self.framed += self.counter.count(escaped);
+    }
+}
+
 /// Counts the document of one bundle, exactly, as its contents are shed and restored.
 ///
 /// The document is rendered with a stand-in for each file content (nothing is read).
@@ -479,6 +590,80 @@ mod tests {
                     + framed(tokenizer, Document::Json, &text, count(&text))
                     + count(&format!("    }}{after}"))
             );
+        }
+    }
+
+    /// Text like source code: words, digits, contractions, ASCII punctuation and space,
+    /// control characters, and what JSON escapes.
+    fn codeish() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("let"),
+                Just("Foo"),
+                Just("x1"),
+                Just("42"),
+                Just("_"),
+                Just("'"),
+                Just("'s"),
+                Just("'T"),
+                Just("'ll"),
+                Just("("),
+                Just(");"),
+                Just(", "),
+                Just("."),
+                Just("-"),
+                Just("#"),
+                Just(" "),
+                Just("    "),
+                Just("\n"),
+                Just("\r\n"),
+                Just("\t"),
+                Just("\u{1}"),
+                Just("\u{7f}"),
+                Just("\""),
+                Just("\\"),
+                Just("é"),
+                Just("東"),
+                Just("\u{301}"),
+            ],
+            0..60,
+        )
+        .prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+        #[test]
+        fn a_text_and_its_json_frame_count_as_when_counted_apart(
+            text in prop_oneof![tricky(), codeish()],
+            cl100k in any::<bool>(),
+        ) {
+            let tokenizer = if cl100k { Tokenizer::Cl100k } else { Tokenizer::O200k };
+            let count = tokens::count(tokenizer, &text);
+            prop_assert_eq!(
+                counted_with_json_frame(tokenizer, &text),
+                (count, framed(tokenizer, Document::Json, &text, count))
+            );
+        }
+    }
+
+    #[test]
+    fn source_files_count_with_their_json_frame_as_apart() {
+        for path in [
+            "src/bundle/build.rs",
+            "README.md",
+            "bench/run.sh",
+            "vocab/README.md",
+        ] {
+            let text = std::fs::read_to_string(path).unwrap();
+            for tokenizer in [Tokenizer::O200k, Tokenizer::Cl100k] {
+                let count = tokens::count(tokenizer, &text);
+                assert_eq!(
+                    counted_with_json_frame(tokenizer, &text),
+                    (count, framed(tokenizer, Document::Json, &text, count)),
+                    "{path}"
+                );
+            }
         }
     }
 

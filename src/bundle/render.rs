@@ -189,12 +189,14 @@ pub fn markdown_with(
         .map(|object| Value::from_dyn_object(object.clone()))
         .collect();
     let groups = group_by_layer(&bundle.layers, &items);
+    // One list serves `bundle.items` and `items` (a value is shared, not copied).
+    let values = Value::from(values);
     let context = minijinja::context! {
         bundle => minijinja::context! {
-            items => Value::from(values.clone()),
+            items => values.clone(),
             ..Value::from(minijinja::value::Serde(&bundle))
         },
-        items => Value::from(values),
+        items => values,
         groups => Value::from(groups),
     };
     let contents = print_order(&bundle.layers, &items);

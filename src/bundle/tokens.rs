@@ -64,6 +64,29 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
     if text.is_empty() {
         return 0;
     }
+    with_counter(tokenizer, |counter| counter.count(text))
+}
+
+/// Counts texts with one hold on this thread's memo: cheaper than [`count`] per text
+/// when a text is counted in many short parts.
+pub struct Counter<'m> {
+    memo: &'m mut Memo,
+    pattern: Pattern,
+    vocab: &'static Vocab,
+    id: u8,
+}
+
+impl Counter<'_> {
+    /// Exactly [`count`]`(tokenizer, text)`.
+    pub fn count(&mut self, text: &str) -> usize {
+        pretokenize::pieces(self.pattern, text)
+            .map(|piece| self.memo.count(self.vocab, self.id, text.as_bytes(), piece))
+            .sum()
+    }
+}
+
+/// Run `counting` with a [`Counter`] for `tokenizer` on this thread's memo.
+pub fn with_counter<R>(tokenizer: Tokenizer, counting: impl FnOnce(&mut Counter<'_>) -> R) -> R {
     let (pattern, vocab, id) = match tokenizer {
         Tokenizer::O200k => (Pattern::O200k, vocab::o200k(), 1u8),
         Tokenizer::Cl100k => (Pattern::Cl100k, vocab::cl100k(), 2u8),
@@ -75,9 +98,12 @@ pub fn count(tokenizer: Tokenizer, text: &str) -> usize {
                 .map(|_| (0, Box::default(), 0))
                 .collect();
         }
-        pretokenize::pieces(pattern, text)
-            .map(|piece| memo.count(vocab, id, text.as_bytes(), piece))
-            .sum()
+        counting(&mut Counter {
+            memo,
+            pattern,
+            vocab,
+            id,
+        })
     })
 }
 

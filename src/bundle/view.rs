@@ -16,30 +16,31 @@ use serde::ser::{self, Impossible, SerializeStruct};
 
 use super::model::ItemJson;
 
-/// An item plus the rendering aids the template uses.
+/// An item, answering also the rendering aids the template uses (`fence`: a fence
+/// longer than any backtick run in the content; `ends_with_newline`), worked out when
+/// read rather than held for every item.
 #[derive(Debug)]
 pub struct ItemObject {
     pub item: ItemJson,
-    /// A fence longer than any backtick run in the content.
-    pub fence: String,
-    pub ends_with_newline: bool,
 }
 
 impl ItemObject {
     pub fn new(item: ItemJson) -> Self {
-        let fence = item
+        Self { item }
+    }
+
+    fn fence(&self) -> String {
+        self.item
             .content
             .as_ref()
-            .map_or_else(|| String::from("```"), |content| content.fence());
-        let ends_with_newline = item
+            .map_or_else(|| String::from("```"), |content| content.fence())
+    }
+
+    fn ends_with_newline(&self) -> bool {
+        self.item
             .content
             .as_ref()
-            .is_none_or(|content| content.ends_with_newline());
-        Self {
-            item,
-            fence,
-            ends_with_newline,
-        }
+            .is_none_or(|content| content.ends_with_newline())
     }
 }
 
@@ -50,8 +51,8 @@ impl Object for ItemObject {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
-            "fence" => Some(Value::from(self.fence.as_str())),
-            "ends_with_newline" => Some(Value::from(self.ends_with_newline)),
+            "fence" => Some(Value::from(self.fence())),
+            "ends_with_newline" => Some(Value::from(self.ends_with_newline())),
             name => match self.item.serialize(Pick { name }) {
                 Ok(found) => found,
                 Err(stopped) => stopped.found,

@@ -32,8 +32,8 @@ pub struct Content(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    /// Absolute path of the file (boxed: exactly as long as it is).
-    path: Box<Path>,
+    /// Where the file is.
+    place: Place,
     /// Root-relative path, for messages.
     shown: Box<str>,
     lines: Option<LineRange>,
@@ -60,7 +60,37 @@ struct Inner {
     stand_in: AtomicUsize,
 }
 
+/// Where a content's file is. Most files are the workspace root joined with their
+/// root-relative path (`shown`): they share the root instead of each keeping its
+/// absolute path (a repeated bundle of a large tree holds one per file).
+#[derive(Debug)]
+enum Place {
+    /// `root` joined with `shown`.
+    Under(Arc<Path>),
+    /// Anywhere else (a source's checkout, a path through a symlink): the absolute path,
+    /// exactly as long as it is.
+    Own(Box<Path>),
+}
+
+impl Place {
+    /// The place of the file at `path`, shown as `shown`.
+    fn new(path: &Path, shown: &str, root: &Arc<Path>) -> Self {
+        match path.strip_prefix(root) {
+            Ok(rest) if rest.as_os_str() == shown => Self::Under(root.clone()),
+            _ => Self::Own(path.into()),
+        }
+    }
+}
+
 impl Inner {
+    /// The file's absolute path.
+    fn path(&self) -> std::borrow::Cow<'_, Path> {
+        match &self.place {
+            Place::Under(root) => std::borrow::Cow::Owned(root.join(&*self.shown)),
+            Place::Own(path) => std::borrow::Cow::Borrowed(path),
+        }
+    }
+
     fn redactions(&self) -> &[Finding] {
         self.rare.as_ref().map_or(&[], |rare| &rare.redactions)
     }
@@ -107,6 +137,8 @@ pub struct ContentError {
 /// What building needs to describe one file's content.
 pub struct Read<'a> {
     pub path: PathBuf,
+    /// The workspace root (see [`Place`]).
+    pub root: &'a Arc<Path>,
     pub shown: &'a str,
     pub lines: Option<LineRange>,
     pub max_bytes: u64,
@@ -143,7 +175,7 @@ impl Content {
             ends_with_newline: written.is_empty() || written.ends_with('\n'),
         };
         Self(Arc::new(Inner {
-            path: read.path.into_boxed_path(),
+            place: Place::new(&read.path, read.shown, read.root),
             shown: read.shown.into(),
             lines: read.lines,
             max_bytes: read.max_bytes,
@@ -164,7 +196,7 @@ impl Content {
     /// (`seen`, with the text's hash). Writing still reads it, and checks it is that
     /// file, unchanged.
     pub fn known(
-        path: PathBuf,
+        (path, root): (&Path, &Arc<Path>),
         shown: &str,
         lines: Option<LineRange>,
         max_bytes: u64,
@@ -174,7 +206,7 @@ impl Content {
     ) -> Self {
         let hash = blake3::Hash::from_bytes(seen.hash);
         Self(Arc::new(Inner {
-            path: path.into_boxed_path(),
+            place: Place::new(path, shown, root),
             shown: shown.into(),
             lines,
             max_bytes,
@@ -200,7 +232,7 @@ impl Content {
             ends_with_newline: text.is_empty() || text.ends_with('\n'),
         };
         Self(Arc::new(Inner {
-            path: PathBuf::new().into_boxed_path(),
+            place: Place::Own(PathBuf::new().into_boxed_path()),
             shown: shown.into(),
             lines: None,
             max_bytes: u64::MAX,
@@ -256,7 +288,7 @@ impl Content {
             && !inner.lossy
             && let Some(known) = settled
         {
-            match files::read_settled(&inner.path, known) {
+            match files::read_settled(&inner.path(), known) {
                 Some(bytes) => return Ok(Prepared::escaped(&bytes)),
                 // Its metadata changed: not worth a second look, only the hash can tell.
                 None => settled = None,
@@ -297,7 +329,7 @@ impl Content {
             path: inner.shown.to_string(),
         };
         let (FileContent::Text { text, .. }, unchanged) =
-            files::reread(&inner.path, inner.lines, inner.max_bytes, settled)
+            files::reread(&inner.path(), inner.lines, inner.max_bytes, settled)
         else {
             return Err(changed());
         };
@@ -425,8 +457,10 @@ impl Content {
     /// [`Content::for_test`], with secrets at `redactions`.
     pub fn for_test_redacted(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Self {
         let redacted = (!redactions.is_empty()).then(|| secrets::redact(text, &redactions));
+        let root: Arc<Path> = path.parent().unwrap_or(Path::new("/")).into();
         Self::new(Read {
             path: path.to_path_buf(),
+            root: &root,
             shown: "a.txt",
             lines: None,
             max_bytes: 1 << 20,
@@ -466,7 +500,12 @@ mod tests {
                 hash: *blake3::hash(text.as_bytes()).as_bytes(),
                 lossy,
             };
-            Content::known(path, name, None, 1 << 20, seen, shape, 0)
+            // Below the root as `name` (the root shared), or anywhere else (its own path).
+            let root: Arc<Path> = match name {
+                "a.rs" => dir.path().into(),
+                _ => Path::new("/elsewhere").into(),
+            };
+            Content::known((&path, &root), name, None, 1 << 20, seen, shape, 0)
         };
         let plain = known("a.rs", b"let s = \"\t\";\n", "let s = \"\t\";\n", false);
         assert_eq!(

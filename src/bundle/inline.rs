@@ -6,6 +6,7 @@
 //! metadata is exactly as remembered is not even read here (the writer still checks it).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::cache::{self, Entry, Seen, Stat, TokenCache};
 use super::content::{self, Content};
@@ -165,7 +166,14 @@ pub fn one(
         .filter(|metadata| metadata.is_file() && metadata.len() <= limits.max_bytes)
         .map(|metadata| Stat::of(&metadata));
     if let Some(stat) = stat
-        && let Some(done) = remembered(file, lines, &path, stat, limits, cache)
+        && let Some(done) = remembered(
+            file,
+            lines,
+            (&path, resolver.shared_root()),
+            stat,
+            limits,
+            cache,
+        )
     {
         return done;
     }
@@ -252,6 +260,7 @@ pub fn one(
             };
             let written = Content::new(content::Read {
                 path,
+                root: resolver.shared_root(),
                 shown: file,
                 lines,
                 max_bytes: limits.max_bytes,
@@ -314,7 +323,7 @@ pub fn one(
 fn remembered(
     file: &str,
     lines: Option<LineRange>,
-    path: &Path,
+    (path, root): (&Path, &Arc<Path>),
     stat: Stat,
     limits: Limits,
     cache: &TokenCache,
@@ -338,7 +347,7 @@ fn remembered(
         None,
         count as usize,
         Some(Content::known(
-            path.to_path_buf(),
+            (path, root),
             file,
             lines,
             limits.max_bytes,

@@ -17,7 +17,7 @@ use super::{PathError, check_syntax, is_glob, normalize, relative_display};
 /// index of the root's files, built on first use.
 #[derive(Debug)]
 pub struct Resolver {
-    root: PathBuf,
+    root: std::sync::Arc<Path>,
     /// Canonical folders by their root-relative form.
     folders: Mutex<HashMap<String, Result<PathBuf, PathError>>>,
     index: OnceLock<Vec<IndexEntry>>,
@@ -42,9 +42,14 @@ impl Resolver {
         &self.root
     }
 
+    /// The root, to be shared by what keeps paths below it (see `bundle::content`).
+    pub fn shared_root(&self) -> &std::sync::Arc<Path> {
+        &self.root
+    }
+
     pub fn new(root: &Path) -> Self {
         Self {
-            root: root.to_path_buf(),
+            root: root.into(),
             folders: Mutex::new(HashMap::default()),
             index: OnceLock::new(),
             matchers: Mutex::new(HashMap::default()),
@@ -144,7 +149,9 @@ impl Resolver {
         check_syntax(relative)?;
         let lexical = normalize(relative);
         if lexical.is_empty() {
-            return self.inside(self.root.clone()).map(|path| (path, None));
+            return self
+                .inside(self.root.to_path_buf())
+                .map(|path| (path, None));
         }
         let joined = self.root.join(&lexical);
         let metadata = match std::fs::symlink_metadata(&joined) {
@@ -173,7 +180,7 @@ impl Resolver {
     /// itself), cached by that relative form.
     fn folder(&self, relative: &str) -> Result<PathBuf, PathError> {
         if relative.is_empty() {
-            return Ok(self.root.clone());
+            return Ok(self.root.to_path_buf());
         }
         if let Some(known) = self
             .folders

@@ -91,15 +91,13 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
         };
         let bytes = text.as_bytes();
         let end = bytes.len();
-        // The zone being widened, `[start, stop)`, and how far its escapes are known.
+        // The zone being widened, `[start, stop)`: `stop` is the first cut after the zone's
+        // last escape (or after the start), so any escape before it leaves it be and the
+        // next escape that matters is at or after it. Each byte is looked at a bounded
+        // number of times: a long stretch without cuts costs no more than a short one.
         let mut start = 0;
         let mut stop = cut_from(bytes, 1);
-        let mut scanned = 0;
         loop {
-            while let Some(escape) = json::first_escape(bytes, scanned, stop) {
-                stop = cut_from(bytes, escape + 1);
-                scanned = escape + 1;
-            }
             let Some(escape) = json::first_escape(bytes, stop, end) else {
                 sum.zone(start, stop);
                 if stop < end {
@@ -116,7 +114,6 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
                 start = next;
             }
             stop = cut_from(bytes, escape + 1);
-            scanned = escape + 1;
         }
         (sum.raw, sum.framed)
     })

@@ -49,12 +49,11 @@ struct Inner {
     /// have (boxed: a repeated bundle of a large tree holds one `Inner` per file).
     rare: Option<Box<Rare>>,
     shape: Shape,
-    /// Its count as framed in the document being built (`measure::framed`), if known.
-    framed: Option<usize>,
-    /// An error met while the template printed this content (fmt errors carry none).
-    render_error: Mutex<Option<ContentError>>,
-    /// The read-ahead of the write in progress, and this content's place in it.
-    prefetch: Mutex<Option<(Arc<Prefetch<Content>>, usize)>>,
+    /// Its count as framed in the document being built (`measure::framed`), if known
+    /// (a count past `u32::MAX` is measured instead).
+    framed: Option<u32>,
+    /// What a write in progress left here (one lock: most contents never use it).
+    writing: Mutex<Writing>,
     /// While the bundle is measured: the number of the stand-in written instead of the
     /// text ([`NO_STAND_IN`] otherwise).
     stand_in: AtomicUsize,
@@ -80,6 +79,15 @@ impl Place {
             _ => Self::Own(path.into()),
         }
     }
+}
+
+/// A content's part in a write.
+#[derive(Debug, Default)]
+struct Writing {
+    /// The read-ahead of the write in progress, and this content's place in it.
+    prefetch: Option<(Arc<Prefetch<Content>>, usize)>,
+    /// An error met while the template printed this content (fmt errors carry none).
+    error: Option<Box<ContentError>>,
 }
 
 impl Inner {
@@ -184,9 +192,8 @@ impl Content {
             lossy: read.lossy,
             rare,
             shape,
-            framed: read.framed,
-            render_error: Mutex::new(None),
-            prefetch: Mutex::new(None),
+            framed: read.framed.and_then(|framed| u32::try_from(framed).ok()),
+            writing: Mutex::default(),
             stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
     }
@@ -215,9 +222,8 @@ impl Content {
             lossy: seen.lossy,
             rare: None,
             shape,
-            framed: Some(framed),
-            render_error: Mutex::new(None),
-            prefetch: Mutex::new(None),
+            framed: u32::try_from(framed).ok(),
+            writing: Mutex::default(),
             stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
     }
@@ -245,16 +251,15 @@ impl Content {
                 held: Some(Arc::from(text)),
             })),
             shape,
-            framed: Some(framed),
-            render_error: Mutex::new(None),
-            prefetch: Mutex::new(None),
+            framed: u32::try_from(framed).ok(),
+            writing: Mutex::default(),
             stand_in: AtomicUsize::new(NO_STAND_IN),
         }))
     }
 
     /// Its count as framed in the document being built (`measure::framed`), if known.
     pub fn framed(&self) -> Option<usize> {
-        self.0.framed
+        self.0.framed.map(|framed| framed as usize)
     }
 
     /// The fence-relevant shape of the written text.
@@ -269,7 +274,12 @@ impl Content {
         if number != NO_STAND_IN {
             return Ok(Prepared::Text(stand_in(number)));
         }
-        let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
+        let prefetch = self
+            .0
+            .writing
+            .lock()
+            .ok()
+            .and_then(|writing| writing.prefetch.clone());
         match prefetch {
             Some((prefetch, index)) => prefetch.take(index, |form| self.prepared(form)),
             None => self.text().map(Prepared::Text),
@@ -306,8 +316,8 @@ impl Content {
 
     /// Join (or leave) the read-ahead of a write.
     fn set_prefetch(&self, prefetch: Option<(Arc<Prefetch<Content>>, usize)>) {
-        if let Ok(mut slot) = self.0.prefetch.lock() {
-            *slot = prefetch;
+        if let Ok(mut writing) = self.0.writing.lock() {
+            writing.prefetch = prefetch;
         }
     }
 
@@ -360,14 +370,17 @@ impl Content {
     }
 
     fn remember(&self, error: ContentError) {
-        if let Ok(mut slot) = self.0.render_error.lock() {
-            slot.get_or_insert(error);
+        if let Ok(mut writing) = self.0.writing.lock() {
+            writing.error.get_or_insert(Box::new(error));
         }
     }
 
     /// The first error met while this content was written.
     pub fn render_error(&self) -> Option<ContentError> {
-        self.0.render_error.lock().map_or(None, |slot| slot.clone())
+        self.0
+            .writing
+            .lock()
+            .map_or(None, |writing| writing.error.as_deref().cloned())
     }
 }
 
@@ -392,7 +405,12 @@ impl Serialize for Content {
             Ok(Prepared::Text(text)) => serializer.serialize_str(&text),
             // Escaped by the read-ahead of a bundle's JSON output: its formatter writes it.
             Ok(Prepared::Escaped(escaped)) => {
-                let prefetch = self.0.prefetch.lock().ok().and_then(|slot| slot.clone());
+                let prefetch = self
+                    .0
+                    .writing
+                    .lock()
+                    .ok()
+                    .and_then(|writing| writing.prefetch.clone());
                 match prefetch {
                     Some((prefetch, _)) if prefetch.hand_over(escaped) => {
                         serializer.serialize_str("")

@@ -112,7 +112,8 @@ pub struct ItemId {
     pub section: Section,
     pub key: String,
     pub from_service: Option<String>,
-    pub file: Option<String>,
+    /// Shared with the tree's index and the file's content (one copy per file).
+    pub file: Option<std::sync::Arc<str>>,
 }
 
 impl ItemId {
@@ -128,7 +129,7 @@ impl ItemId {
 
     /// The same item, one file of it.
     #[must_use]
-    pub fn with_file(&self, file: impl Into<String>) -> Self {
+    pub fn with_file(&self, file: impl Into<std::sync::Arc<str>>) -> Self {
         Self {
             file: Some(file.into()),
             ..self.clone()
@@ -186,7 +187,7 @@ impl FromStr for ItemId {
             section,
             key: key.to_owned(),
             from_service,
-            file,
+            file: file.map(Into::into),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::budget;
 use super::cache::{Preload, TokenCache};
@@ -138,8 +139,8 @@ pub fn build(
     // Files are read, scanned and counted on all cores.
     let inlined = crate::parallel::map(&jobs, |job| {
         let item = &items[job.item];
-        let file = item.path().unwrap_or_default();
-        inline::one(file, job.lines, &item.id, resolver, limits, &cache)
+        let file = item.shared_path().unwrap_or_else(|| Arc::from(""));
+        inline::one(&file, job.lines, &item.id, resolver, limits, &cache)
     });
     // This thread counted too; its memo is not needed for the short texts left.
     super::tokens::forget_memo();
@@ -809,14 +810,11 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
             entry.lines = lines;
             entry.language = Some(files::language(&file));
             if let Payload::Example { .. } = item.payload {
-                entry.id = ItemId::new(
-                    merged.layers[item.layer].clone(),
-                    Section::Examples,
-                    file.clone(),
-                );
-                entry.own_path = Some(file);
+                entry.id =
+                    ItemId::new(merged.layers[item.layer].clone(), Section::Examples, &*file);
+                entry.own_path = Some(file.to_string());
             } else if single {
-                entry.own_path = Some(file);
+                entry.own_path = Some(file.to_string());
             } else {
                 // The id names the file: the item's path is read from it.
                 entry.id = base.id.with_file(file);
@@ -843,10 +841,10 @@ fn files_of(
     folders: bool,
     options: &Options,
     out: &mut Expanded,
-) -> Vec<String> {
+) -> Vec<Arc<str>> {
     let at = out.items.len();
     let mut note = |text: String| out.notes.push((at, text));
-    let mut found: Vec<String> = if paths::is_glob(path) {
+    let mut found: Vec<Arc<str>> = if paths::is_glob(path) {
         match resolver.expand_glob(path) {
             Ok(matches) => matches
                 .into_iter()
@@ -870,7 +868,7 @@ fn files_of(
                 .iter()
                 .map(|entry| entry.path.clone())
                 .collect(),
-            Ok(_) => vec![path.trim_start_matches("./").to_owned()],
+            Ok(_) => vec![path.trim_start_matches("./").into()],
             Err(error) => {
                 note(format!("`{path}` {error}; not read"));
                 Vec::new()
@@ -878,7 +876,7 @@ fn files_of(
         }
     };
     if let Some(excluded) = &options.exclude {
-        found.retain(|file| file != excluded);
+        found.retain(|file| **file != **excluded);
     }
     found
 }

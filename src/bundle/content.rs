@@ -35,7 +35,7 @@ struct Inner {
     /// Where the file is.
     place: Place,
     /// Root-relative path, for messages.
-    shown: Box<str>,
+    shown: Arc<str>,
     lines: Option<LineRange>,
     max_bytes: u64,
     /// blake3 of the text as read (before redaction); never shown, as it covers secrets.
@@ -75,7 +75,7 @@ impl Place {
     /// The place of the file at `path`, shown as `shown`.
     fn new(path: &Path, shown: &str, root: &Arc<Path>) -> Self {
         match path.strip_prefix(root) {
-            Ok(rest) if rest.as_os_str() == shown => Self::Under(root.clone()),
+            Ok(rest) if *rest.as_os_str() == *shown => Self::Under(root.clone()),
             _ => Self::Own(path.into()),
         }
     }
@@ -147,7 +147,8 @@ pub struct Read<'a> {
     pub path: PathBuf,
     /// The workspace root (see [`Place`]).
     pub root: &'a Arc<Path>,
-    pub shown: &'a str,
+    /// Shared with the item's id (one copy of each file's path).
+    pub shown: &'a Arc<str>,
     pub lines: Option<LineRange>,
     pub max_bytes: u64,
     /// The text as read.
@@ -184,7 +185,7 @@ impl Content {
         };
         Self(Arc::new(Inner {
             place: Place::new(&read.path, read.shown, read.root),
-            shown: read.shown.into(),
+            shown: read.shown.clone(),
             lines: read.lines,
             max_bytes: read.max_bytes,
             read_hash: read.read_hash,
@@ -204,7 +205,7 @@ impl Content {
     /// file, unchanged.
     pub fn known(
         (path, root): (&Path, &Arc<Path>),
-        shown: &str,
+        shown: &Arc<str>,
         lines: Option<LineRange>,
         max_bytes: u64,
         seen: Seen,
@@ -214,7 +215,7 @@ impl Content {
         let hash = blake3::Hash::from_bytes(seen.hash);
         Self(Arc::new(Inner {
             place: Place::new(path, shown, root),
-            shown: shown.into(),
+            shown: shown.clone(),
             lines,
             max_bytes,
             read_hash: hash,
@@ -479,7 +480,7 @@ impl Content {
         Self::new(Read {
             path: path.to_path_buf(),
             root: &root,
-            shown: "a.txt",
+            shown: &Arc::from("a.txt"),
             lines: None,
             max_bytes: 1 << 20,
             text,
@@ -523,7 +524,7 @@ mod tests {
                 "a.rs" => dir.path().into(),
                 _ => Path::new("/elsewhere").into(),
             };
-            Content::known((&path, &root), name, None, 1 << 20, seen, shape, 0)
+            Content::known((&path, &root), &name.into(), None, 1 << 20, seen, shape, 0)
         };
         let plain = known("a.rs", b"let s = \"\t\";\n", "let s = \"\t\";\n", false);
         assert_eq!(

@@ -140,13 +140,14 @@ pub struct Limits {
 
 /// Inline one file (called on all cores).
 pub fn one(
-    file: &str,
+    shared: &Arc<str>,
     lines: Option<LineRange>,
     id: &ItemId,
     resolver: &Resolver,
     limits: Limits,
     cache: &TokenCache,
 ) -> Inlined {
+    let file: &str = shared;
     let mut status = None;
     let mut note = None;
     let mut tokens = 0;
@@ -167,7 +168,7 @@ pub fn one(
         .map(|metadata| Stat::of(&metadata));
     if let Some(stat) = stat
         && let Some(done) = remembered(
-            file,
+            shared,
             lines,
             (&path, resolver.shared_root()),
             stat,
@@ -261,7 +262,7 @@ pub fn one(
             let written = Content::new(content::Read {
                 path,
                 root: resolver.shared_root(),
-                shown: file,
+                shown: shared,
                 lines,
                 max_bytes: limits.max_bytes,
                 text: &text,
@@ -321,13 +322,14 @@ pub fn one(
 /// A file whose metadata is as remembered, with everything about its text in the cache:
 /// nothing to read until the bundle is written (which checks the text against `hash`).
 fn remembered(
-    file: &str,
+    shared: &Arc<str>,
     lines: Option<LineRange>,
     (path, root): (&Path, &Arc<Path>),
     stat: Stat,
     limits: Limits,
     cache: &TokenCache,
 ) -> Option<Inlined> {
+    let file: &str = shared;
     let (hash, lossy) = cache.seen(file, lines, &stat)?;
     let known = cache.get(&hash);
     let clean = limits.secrets == SecretsMode::Off || known.clean == Some(true);
@@ -348,7 +350,7 @@ fn remembered(
         count as usize,
         Some(Content::known(
             (path, root),
-            file,
+            shared,
             lines,
             limits.max_bytes,
             seen,
@@ -396,7 +398,14 @@ mod tests {
             document: Document::Markdown,
         };
         let id = "domain:d/patterns/p".parse().unwrap();
-        one("a.py", None, &id, &Resolver::new(root), limits, cache)
+        one(
+            &"a.py".into(),
+            None,
+            &id,
+            &Resolver::new(root),
+            limits,
+            cache,
+        )
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {

@@ -144,6 +144,14 @@ impl ItemJson {
         self.own_path.as_deref().or(self.id.file.as_deref())
     }
 
+    /// [`ItemJson::path`], shared with the id when the id names the file.
+    pub fn shared_path(&self) -> Option<std::sync::Arc<str>> {
+        match &self.own_path {
+            Some(path) => Some(path.as_str().into()),
+            None => self.id.file.clone(),
+        }
+    }
+
     /// Its rare fields (all empty when it has none).
     pub fn rare(&self) -> &Rare {
         self.rare.as_deref().unwrap_or(&NO_RARE)

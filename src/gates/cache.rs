@@ -145,7 +145,9 @@ pub fn parts(
         match resolver.expand_glob(glob) {
             Ok(matches) => {
                 for path in matches.into_iter().flatten() {
-                    files.entry(path.clone()).or_insert_with(|| hashes(&path));
+                    files
+                        .entry(path.to_string())
+                        .or_insert_with(|| hashes(&path));
                 }
             }
             Err(_) => {

@@ -433,7 +433,7 @@ mod tests {
                 .expand_glob(pattern)
                 .unwrap()
                 .into_iter()
-                .map(Result::unwrap)
+                .map(|found| found.unwrap().to_string())
                 .collect()
         };
         assert_eq!(names("src/*.py"), ["src/a.py", "src/b.py"]);

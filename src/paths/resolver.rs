@@ -126,11 +126,11 @@ impl Resolver {
         if lexical.is_empty() {
             return None;
         }
-        let kind = match index.binary_search_by(|entry| entry.path.as_str().cmp(lexical)) {
+        let kind = match index.binary_search_by(|entry| (*entry.path).cmp(lexical)) {
             Ok(at) => (!index[at].is_symlink).then_some(Indexed::File)?,
             Err(_) => {
                 let prefix = format!("{lexical}/");
-                let at = index.partition_point(|entry| entry.path < prefix);
+                let at = index.partition_point(|entry| *entry.path < *prefix);
                 let below = index.get(at)?.path.starts_with(&prefix);
                 below.then_some(Indexed::Folder)?
             }
@@ -230,7 +230,7 @@ impl Resolver {
     pub fn index(&self) -> &[IndexEntry] {
         self.index.get_or_init(|| {
             let mut entries = walk_with(&self.root, self.parents, |path, is_symlink| IndexEntry {
-                path: relative_display(&self.root, &path),
+                path: relative_display(&self.root, &path).into(),
                 is_symlink,
             });
             entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
@@ -248,7 +248,7 @@ impl Resolver {
                     .files_under(rest)
                     .iter()
                     .map(|entry| IndexEntry {
-                        path: format!("{prefix}{}", entry.path),
+                        path: format!("{prefix}{}", entry.path).into(),
                         is_symlink: entry.is_symlink,
                     })
                     .collect(),
@@ -265,7 +265,7 @@ impl Resolver {
             return index;
         }
         let prefix = format!("{folder}/");
-        let start = index.partition_point(|entry| entry.path.as_str() < prefix.as_str());
+        let start = index.partition_point(|entry| *entry.path < *prefix.as_str());
         let end = start + index[start..].partition_point(|entry| entry.path.starts_with(&prefix));
         &index[start..end]
     }
@@ -311,7 +311,7 @@ impl Resolver {
                 .expand_glob(rest)?
                 .into_iter()
                 .map(|found| match found {
-                    Ok(path) => Ok(format!("{prefix}{path}")),
+                    Ok(path) => Ok(format!("{prefix}{path}").into()),
                     Err((path, error)) => Err((format!("{prefix}{path}"), error)),
                 })
                 .collect());
@@ -326,7 +326,7 @@ impl Resolver {
                 true => self
                     .resolve(&entry.path)
                     .map(|_| entry.path.clone())
-                    .map_err(|error| (entry.path.clone(), error)),
+                    .map_err(|error| (entry.path.to_string(), error)),
             })
             .collect())
     }
@@ -342,8 +342,8 @@ enum Indexed {
 /// A file found by the index walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
-    /// Root-relative, `/`-separated.
-    pub path: String,
+    /// Root-relative, `/`-separated (shared with the items and contents of the file).
+    pub path: std::sync::Arc<str>,
     /// The entry itself is a symlink (its target is checked before use).
     pub is_symlink: bool,
 }
@@ -380,4 +380,4 @@ fn canonicalize(path: &Path) -> Result<PathBuf, PathError> {
 }
 
 /// One file a glob matched: its root-relative path, or why it cannot be used.
-pub type GlobMatch = Result<String, (String, PathError)>;
+pub type GlobMatch = Result<std::sync::Arc<str>, (String, PathError)>;

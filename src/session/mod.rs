@@ -574,7 +574,7 @@ impl Session {
         for gate in gates {
             for glob in gate.inputs.iter().flat_map(|inputs| &inputs.files) {
                 if let Ok(matches) = resolver.expand_glob(glob) {
-                    files.extend(matches.into_iter().flatten());
+                    files.extend(matches.into_iter().flatten().map(|file| file.to_string()));
                 }
             }
         }

@@ -46,11 +46,12 @@ impl IdError {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct LayerId {
     pub kind: LayerKind,
-    pub name: String,
+    /// Shared by every item of the layer (a large tree has thousands).
+    pub name: std::sync::Arc<str>,
 }
 
 impl LayerId {
-    pub fn new(kind: LayerKind, name: impl Into<String>) -> Self {
+    pub fn new(kind: LayerKind, name: impl Into<std::sync::Arc<str>>) -> Self {
         Self {
             kind,
             name: name.into(),
@@ -110,14 +111,15 @@ impl FromStr for LayerId {
 pub struct ItemId {
     pub layer: LayerId,
     pub section: Section,
-    pub key: String,
+    /// Shared by the items of each of a pattern's files.
+    pub key: std::sync::Arc<str>,
     pub from_service: Option<String>,
     /// Shared with the tree's index and the file's content (one copy per file).
     pub file: Option<std::sync::Arc<str>>,
 }
 
 impl ItemId {
-    pub fn new(layer: LayerId, section: Section, key: impl Into<String>) -> Self {
+    pub fn new(layer: LayerId, section: Section, key: impl Into<std::sync::Arc<str>>) -> Self {
         Self {
             layer,
             section,
@@ -185,7 +187,7 @@ impl FromStr for ItemId {
         Ok(Self {
             layer,
             section,
-            key: key.to_owned(),
+            key: key.into(),
             from_service,
             file: file.map(Into::into),
         })

@@ -340,7 +340,7 @@ fn inherited_gate(
         ItemKey::Qualified { layer: name, key } => plans
             .iter()
             .filter(|plan| {
-                plan.id.name == *name
+                *plan.id.name == **name
                     && matches!(plan.id.kind, LayerKind::Domain | LayerKind::Service)
             })
             .find_map(|plan| gate_in(plan, key)),

@@ -564,7 +564,7 @@ fn tally(bundle: &mut Bundle) {
     }
     for layer in &mut bundle.layers {
         layer.tokens = by_layer
-            .get(&LayerId::new(layer.kind, &layer.name))
+            .get(&LayerId::new(layer.kind, layer.name.as_str()))
             .copied()
             .unwrap_or(0);
     }
@@ -580,7 +580,7 @@ fn layer_list(
         .iter()
         .map(|plan| LayerJson {
             kind: plan.id.kind,
-            name: plan.id.name.clone(),
+            name: plan.id.name.to_string(),
             description: plan.description.map(str::to_owned),
             origin: origin_json(&plan.origin),
             tokens: by_layer.get(&plan.id).copied().unwrap_or(0),
@@ -993,7 +993,7 @@ fn phases(
                             item.section() == Section::Patterns
                                 && item.key() == *key
                                 && item.layer().kind == LayerKind::Domain
-                                && domains.contains(&item.layer().name)
+                                && domains.iter().any(|domain| **domain == *item.layer().name)
                                 && !matches!(
                                     item.status,
                                     Status::Overridden | Status::Disabled | Status::Expired

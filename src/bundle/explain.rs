@@ -59,7 +59,7 @@ impl Explanation {
                     .items
                     .iter()
                     .filter(|item| {
-                        item.layer().kind == layer.kind && item.layer().name == layer.name
+                        item.layer().kind == layer.kind && *item.layer().name == *layer.name
                     })
                     .map(|item| ItemExplanation {
                         id: item.id.clone(),

@@ -136,7 +136,7 @@ pub fn place(items: &mut Vec<ItemJson>, made: Vec<ItemJson>, layers: &[LayerJson
     let rank = |layer: &LayerId| {
         layers
             .iter()
-            .position(|candidate| candidate.kind == layer.kind && candidate.name == layer.name)
+            .position(|candidate| candidate.kind == layer.kind && *candidate.name == *layer.name)
             .unwrap_or(usize::MAX)
     };
     // Items are in layer order (merge rule 9), so the place is found by bisection.

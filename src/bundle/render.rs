@@ -73,7 +73,7 @@ fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value>
     let mut groups: Vec<(Vec<Value>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); layers.len()];
     for object in items {
         let item = &object.item;
-        let Some(&position) = index.get(&(item.layer().kind, item.layer().name.as_str())) else {
+        let Some(&position) = index.get(&(item.layer().kind, &*item.layer().name)) else {
             continue;
         };
         let value = || Value::from_dyn_object(object.clone());
@@ -112,7 +112,7 @@ fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> 
             let content = item.content.clone()?;
             let rank = match item.section() {
                 Section::Patterns => layer_of
-                    .get(&(item.layer().kind, item.layer().name.as_str()))
+                    .get(&(item.layer().kind, &*item.layer().name))
                     .copied()
                     .unwrap_or(layers.len()),
                 Section::Examples => layers.len() + 1,

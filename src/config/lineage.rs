@@ -82,7 +82,7 @@ fn layer<'w>(plan: &LayerPlan<'w>, workspace: &'w Workspace) -> Layer<'w> {
 
 /// The layer's name, borrowed from the workspace (plans own theirs).
 fn name_in<'w>(workspace: &'w Workspace, plan: &LayerPlan<'w>) -> &'w str {
-    let name = plan.id.name.as_str();
+    let name: &str = &plan.id.name;
     let found = match plan.id.kind {
         LayerKind::Org => workspace.org.as_ref().map(|org| org.name.as_str()),
         LayerKind::Domain => workspace.domain(name).map(|domain| domain.name.as_str()),
@@ -156,7 +156,7 @@ pub fn check(
         let plain = plans
             .iter()
             .find(|plan| {
-                plan.id.kind == LayerKind::Strategy && plan.id.name == strategy.name.as_str()
+                plan.id.kind == LayerKind::Strategy && *plan.id.name == *strategy.name.as_str()
             })
             .map(|own| {
                 own.lineage

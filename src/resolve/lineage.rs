@@ -153,7 +153,7 @@ pub fn for_scope<'w>(workspace: &'w Workspace, scope: &Scope<'w>) -> Vec<LayerPl
         layer.lineage.extend(org);
         let own_domain = service.domain.as_ref().and_then(|domain| {
             layers.iter().position(|candidate| {
-                candidate.id.kind == LayerKind::Domain && candidate.id.name == domain.as_str()
+                candidate.id.kind == LayerKind::Domain && *candidate.id.name == *domain.as_str()
             })
         });
         layer.lineage.extend(own_domain);
@@ -219,7 +219,7 @@ fn strategy_layers<'w>(
                     && strategy
                         .domains
                         .iter()
-                        .any(|name| name.as_str() == candidate.id.name))
+                        .any(|name| *name.as_str() == *candidate.id.name))
                 .then_some(index)
             }));
         layer.lineage.extend(

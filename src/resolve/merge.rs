@@ -352,7 +352,7 @@ pub fn merge(layers: &[LayerPlan<'_>], today: Date) -> Merged {
                     // Rule 3: change or remove one layer's item in place.
                     for position in same_key(key) {
                         let target = &mut items[position];
-                        if !(ids[target.layer].name == *target_layer
+                        if !(*ids[target.layer].name == **target_layer
                             && target.section == incoming.section
                             && target.status != Status::Expired)
                         {

@@ -37,7 +37,7 @@ fn find<'m>(merged: &'m Merged, layer: &str, section: Section, key: &str) -> Vec
         .items
         .iter()
         .filter(|item| {
-            merged.layers[item.layer].name == layer && item.section == section && item.key == key
+            *merged.layers[item.layer].name == *layer && item.section == section && item.key == key
         })
         .collect()
 }
@@ -408,7 +408,7 @@ proptest! {
             .iter()
             .enumerate()
             .map(|(index, (lineage, _))| LayerPlan {
-                id: LayerId { kind: LayerKind::Domain, name: format!("l{index}") },
+                id: LayerId { kind: LayerKind::Domain, name: format!("l{index}").into() },
                 origin: Origin { file: format!("l{index}.yaml"), line: 1, column: 1 },
                 description: None,
                 patterns: Vec::new(),

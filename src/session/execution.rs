@@ -80,7 +80,7 @@ fn changes_json(changes: &Changes) -> ChangesJson {
 pub(super) fn of_changes(root: &Path, changes: &Changes) -> Result<Execution, Error> {
     let layer = LayerId::new(LayerKind::Execution, "changes");
     Ok(Execution {
-        name: layer.name.clone(),
+        name: layer.name.to_string(),
         description: None,
         origin: origin_of_diff(changes),
         why: changed_since(changes),
@@ -155,7 +155,7 @@ pub(super) fn of_parent(root: &Path, request: &BundleRequest) -> Result<Executio
         },
     };
     Ok(Execution {
-        name: layer.name.clone(),
+        name: layer.name.to_string(),
         description: None,
         origin,
         why: why.join("; "),

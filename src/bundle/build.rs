@@ -600,7 +600,7 @@ fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
     let mut found = std::mem::take(&mut bundle.secrets);
     if let Some(origin) = &first {
         let at = SecretAt {
-            path: origin.file.clone(),
+            path: origin.file.to_string(),
             line: origin.line,
             item: feature.clone(),
         };
@@ -608,7 +608,7 @@ fn scrub_descriptions(bundle: &mut Bundle, name: &str) {
     }
     for layer in &mut bundle.layers {
         let at = SecretAt {
-            path: layer.origin.file.clone(),
+            path: layer.origin.file.to_string(),
             line: layer.origin.line,
             item: ItemId::new(
                 LayerId::new(layer.kind, layer.name.clone()),
@@ -722,7 +722,7 @@ pub fn visible_to(agent: &Agent, section: Section, topics: &[String]) -> bool {
 
 pub fn origin_json(origin: &Origin) -> OriginJson {
     OriginJson {
-        file: origin.file.clone(),
+        file: origin.file.as_str().into(),
         line: origin.line,
     }
 }
@@ -1135,7 +1135,7 @@ fn fill_inputs<'a>(texts: impl Iterator<Item = &'a mut String>, inputs: &BTreeMa
 fn scrub_items(items: &mut [ItemJson], found: &mut Vec<SecretJson>) {
     for item in items {
         let at = SecretAt {
-            path: item.origin.file.clone(),
+            path: item.origin.file.to_string(),
             line: item.origin.line,
             item: item.id.clone(),
         };
@@ -1151,7 +1151,7 @@ fn scrub_items(items: &mut [ItemJson], found: &mut Vec<SecretJson>) {
 fn scrub_phases(phases: &mut [PhaseJson], feature: &str, found: &mut Vec<SecretJson>) {
     for phase in phases {
         let at = SecretAt {
-            path: phase.origin.file.clone(),
+            path: phase.origin.file.to_string(),
             line: phase.origin.line,
             item: ItemId::new(
                 LayerId::new(LayerKind::Feature, feature),

@@ -86,7 +86,7 @@ pub fn item(
         let (clean, findings) = crate::secrets::scrub(why);
         if !findings.is_empty() {
             found.extend(findings.iter().map(|finding| SecretJson {
-                path: item.origin.file.clone(),
+                path: item.origin.file.to_string(),
                 line: item.origin.line + finding.line - 1,
                 rule: finding.rule,
                 item: item.id.clone(),

@@ -16,7 +16,8 @@ use crate::resolve::merge::Status;
 /// Where an item was declared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OriginJson {
-    pub file: String,
+    /// Shared by the items declared in one file (a pattern's files are thousands).
+    pub file: std::sync::Arc<str>,
     pub line: usize,
 }
 

@@ -307,7 +307,7 @@ mod tests {
         ItemJson {
             id: "domain:d/patterns/p".parse().unwrap(),
             origin: OriginJson {
-                file: String::from("domains/d.yaml"),
+                file: "domains/d.yaml".into(),
                 line: 3,
             },
             own_path: Some(String::from("src/a.py")),

@@ -53,7 +53,8 @@ fn origin_of_diff(changes: &Changes) -> OriginJson {
         file: format!(
             "git diff {}",
             &changes.merge_base[..changes.merge_base.len().min(12)]
-        ),
+        )
+        .into(),
         line: 1,
     }
 }
@@ -142,15 +143,15 @@ pub(super) fn of_parent(root: &Path, request: &BundleRequest) -> Result<Executio
     };
     let origin = match (&request.from_bundle, &run) {
         (Some(path), _) => OriginJson {
-            file: path.display().to_string(),
+            file: path.display().to_string().into(),
             line: 1,
         },
         (None, Some((_, folder))) => OriginJson {
-            file: relative(root, &state::run_record(folder)),
+            file: relative(root, &state::run_record(folder)).into(),
             line: 1,
         },
         (None, None) => OriginJson {
-            file: String::from("-"),
+            file: "-".into(),
             line: 1,
         },
     };
@@ -290,7 +291,7 @@ fn failed_gates(folder: &Path, run_id: &RunId, layer: &LayerId) -> Result<Vec<Ma
                 label: format!("the output of gate {id}"),
                 subject: Some(id.clone()),
                 origin: OriginJson {
-                    file: format!("run {run_id}"),
+                    file: format!("run {run_id}").into(),
                     line: 1,
                 },
                 why: Some(format!(

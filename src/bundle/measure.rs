@@ -509,37 +509,22 @@ mod tests {
         counter.finish()
     }
 
+    /// Texts of up to `most` pieces from `alphabet`.
+    fn text_of(alphabet: &'static [&'static str], most: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(alphabet), 0..most)
+            .prop_map(|pieces| pieces.concat())
+    }
+
     /// Text rich in the characters that decide splits: newlines, spaces, slashes,
     /// backslashes, letters with contractions, digits, punctuation, non-ASCII.
     fn tricky() -> impl Strategy<Value = String> {
-        proptest::collection::vec(
-            prop_oneof![
-                Just("\n"),
-                Just("\r\n"),
-                Just(" "),
-                Just("\t"),
-                Just("\u{b}"),
-                Just("\u{c}"),
-                Just("/"),
-                Just("\\"),
-                Just("\\n"),
-                Just("'s"),
-                Just("fn"),
-                Just("Main"),
-                Just("x"),
-                Just("123456"),
-                Just("{"),
-                Just("}"),
-                Just("```"),
-                Just("\u{a0}"),
-                Just("é"),
-                Just("\u{301}"),
-                Just("東京"),
-                Just("\""),
+        text_of(
+            &[
+                "\n", "\r\n", " ", "\t", "\u{b}", "\u{c}", "/", "\\", "\\n", "'s", "fn", "Main",
+                "x", "123456", "{", "}", "```", "\u{a0}", "é", "\u{301}", "東京", "\"",
             ],
-            0..40,
+            40,
         )
-        .prop_map(|pieces| pieces.concat())
     }
 
     proptest! {
@@ -593,39 +578,14 @@ mod tests {
     /// Text like source code: words, digits, contractions, ASCII punctuation and space,
     /// control characters, and what JSON escapes.
     fn codeish() -> impl Strategy<Value = String> {
-        proptest::collection::vec(
-            prop_oneof![
-                Just("let"),
-                Just("Foo"),
-                Just("x1"),
-                Just("42"),
-                Just("_"),
-                Just("'"),
-                Just("'s"),
-                Just("'T"),
-                Just("'ll"),
-                Just("("),
-                Just(");"),
-                Just(", "),
-                Just("."),
-                Just("-"),
-                Just("#"),
-                Just(" "),
-                Just("    "),
-                Just("\n"),
-                Just("\r\n"),
-                Just("\t"),
-                Just("\u{1}"),
-                Just("\u{7f}"),
-                Just("\""),
-                Just("\\"),
-                Just("é"),
-                Just("東"),
-                Just("\u{301}"),
+        text_of(
+            &[
+                "let", "Foo", "x1", "42", "_", "'", "'s", "'T", "'ll", "(", ");", ", ", ".", "-",
+                "#", " ", "    ", "\n", "\r\n", "\t", "\u{1}", "\u{7f}", "\"", "\\", "é", "東",
+                "\u{301}",
             ],
-            0..60,
+            60,
         )
-        .prop_map(|pieces| pieces.concat())
     }
 
     proptest! {
@@ -641,6 +601,33 @@ mod tests {
                 counted_with_json_frame(tokenizer, &text),
                 (count, framed(tokenizer, Document::Json, &text, count))
             );
+        }
+    }
+
+    /// A contraction (`'s`, `'T`, `'ll`) right after a word is no place to cut, at a
+    /// zone's edge or anywhere else; nor is anything inside a run without letters.
+    #[test]
+    fn contractions_and_escapes_next_to_cuts_count_as_apart() {
+        let texts = [
+            "let'TFoolet",
+            "don't\n",
+            "it's \"x\"",
+            "a'll\tb'd",
+            "x1'd\n'",
+            "\"Foo's\"\n    let's(go);\n",
+            "}\n}\n}\n}\n",
+            "東京's\n",
+            "",
+        ];
+        for text in texts {
+            for tokenizer in [Tokenizer::O200k, Tokenizer::Cl100k] {
+                let count = tokens::count(tokenizer, text);
+                assert_eq!(
+                    counted_with_json_frame(tokenizer, text),
+                    (count, framed(tokenizer, Document::Json, text, count)),
+                    "{text:?}"
+                );
+            }
         }
     }
 

@@ -469,12 +469,12 @@ fn count_texts(items: &mut [ItemJson], cache: &mut TokenCache, tokenizer: Tokeni
     }
 }
 
-/// Two items naming the same file and lines inline it once: the one shed last (a
-/// pattern before an example, the most specific layer, then the first) holds the
-/// content; each other points at it (`same_as`), holds none and counts 0.
 /// An item's file and lines.
 type Place<'i> = (Option<&'i str>, Option<(usize, usize)>);
 
+/// Two items naming the same file and lines inline it once: the one shed last (a
+/// pattern before an example, the most specific layer, then the first) holds the
+/// content; each other points at it (`same_as`), holds none and counts 0.
 fn inline_once(items: &mut [ItemJson]) {
     fn key(item: &ItemJson) -> Option<Place<'_>> {
         (item.status == Status::Included && item.content.is_some()).then(|| {
@@ -810,11 +810,14 @@ fn expand(merged: &Merged, resolver: &Resolver, options: &Options) -> Expanded {
             entry.lines = lines;
             entry.language = Some(files::language(&file));
             if let Payload::Example { .. } = item.payload {
-                entry.id =
-                    ItemId::new(merged.layers[item.layer].clone(), Section::Examples, &*file);
-                entry.own_path = Some(file.to_string());
+                entry.id = ItemId::new(
+                    merged.layers[item.layer].clone(),
+                    Section::Examples,
+                    file.clone(),
+                );
+                entry.own_path = Some(file);
             } else if single {
-                entry.own_path = Some(file.to_string());
+                entry.own_path = Some(file);
             } else {
                 // The id names the file: the item's path is read from it.
                 entry.id = base.id.with_file(file);
@@ -914,7 +917,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
     };
     match &item.payload {
         Payload::Pattern { path, lines, why } => {
-            json.own_path.clone_from(path);
+            json.own_path = path.as_deref().map(Arc::from);
             json.lines = *lines;
             json.why.clone_from(why);
         }
@@ -932,7 +935,7 @@ fn base_item(item: &MergedItem, layers: &[LayerId]) -> ItemJson {
             rare.cwd.clone_from(cwd);
             rare.blocking = Some(blocking.unwrap_or(true));
         }
-        Payload::Example { path } => json.own_path = Some(path.clone()),
+        Payload::Example { path } => json.own_path = Some(path.as_str().into()),
     }
     json
 }

@@ -92,10 +92,10 @@ struct Writing {
 
 impl Inner {
     /// The file's absolute path.
-    fn path(&self) -> std::borrow::Cow<'_, Path> {
+    fn path(&self) -> Cow<'_, Path> {
         match &self.place {
-            Place::Under(root) => std::borrow::Cow::Owned(root.join(&*self.shown)),
-            Place::Own(path) => std::borrow::Cow::Borrowed(path),
+            Place::Under(root) => Cow::Owned(root.join(&*self.shown)),
+            Place::Own(path) => Cow::Borrowed(path),
         }
     }
 

@@ -220,7 +220,6 @@ pub fn one(
                 known_written.tokens[framed_slot],
                 limits.document,
             ) {
-                (Some(count), Some(framed), _) => (count as usize, framed as usize),
                 (None, None, Document::Json) => {
                     measure::counted_with_json_frame(limits.tokenizer, &written)
                 }

@@ -70,7 +70,7 @@ pub struct ItemJson {
     pub origin: OriginJson,
     /// For files: the root-relative path, unless the id names the file (an item of one
     /// of a pattern's files): read it with [`ItemJson::path`].
-    pub own_path: Option<String>,
+    pub own_path: Option<std::sync::Arc<str>>,
     pub lines: Option<LineRange>,
     pub why: Option<String>,
     /// Constraints: the rule.
@@ -145,12 +145,9 @@ impl ItemJson {
         self.own_path.as_deref().or(self.id.file.as_deref())
     }
 
-    /// [`ItemJson::path`], shared with the id when the id names the file.
+    /// [`ItemJson::path`], shared (with the tree's index and the file's content).
     pub fn shared_path(&self) -> Option<std::sync::Arc<str>> {
-        match &self.own_path {
-            Some(path) => Some(path.as_str().into()),
-            None => self.id.file.clone(),
-        }
+        self.own_path.clone().or_else(|| self.id.file.clone())
     }
 
     /// Its rare fields (all empty when it has none).

@@ -10,13 +10,10 @@
 //! that piece: short pieces inline, longer ones (up to [`MEMO_LONG_BYTES`]) boxed.
 
 use std::cell::RefCell;
-use std::hash::Hasher;
 use std::ops::Range;
 
-use rustc_hash::FxHasher;
-
 use super::pretokenize::{self, Pattern};
-use super::vocab::{self, Vocab, mix};
+use super::vocab::{self, Vocab, mix, vocab_hash};
 use crate::config::settings::Tokenizer;
 
 /// Pieces up to this many bytes are memoised inline.
@@ -157,10 +154,8 @@ impl Memo {
         if bytes.len() > MEMO_LONG_BYTES {
             return vocab.count(bytes);
         }
-        let mut hasher = FxHasher::default();
-        hasher.write(bytes);
-        hasher.write_u8(id);
-        let slot = &mut self.long[(hasher.finish() >> 48) as usize % MEMO_LONG_SLOTS];
+        let hash = mix(vocab_hash(bytes), u64::from(id));
+        let slot = &mut self.long[(hash >> 48) as usize % MEMO_LONG_SLOTS];
         if slot.0 == id && *slot.1 == *bytes {
             return slot.2 as usize;
         }

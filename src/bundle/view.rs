@@ -310,7 +310,7 @@ mod tests {
                 file: "domains/d.yaml".into(),
                 line: 3,
             },
-            own_path: Some(String::from("src/a.py")),
+            own_path: Some("src/a.py".into()),
             lines: None,
             why: None,
             text: None,

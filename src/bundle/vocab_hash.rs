@@ -11,7 +11,7 @@ pub fn mix(hash: u64, word: u64) -> u64 {
 
 /// [`mix`] over eight bytes at a time, seeded with the length. The table index is
 /// taken from the high bits.
-fn vocab_hash(bytes: &[u8]) -> u64 {
+pub fn vocab_hash(bytes: &[u8]) -> u64 {
     let mut hash = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {

@@ -8,7 +8,11 @@
 //!
 //! - after a newline followed by a printable ASCII character other than `/`
 //!   (no alternative continues a newline with anything but whitespace, `\r`, `\n` or
-//!   `/`, and none looks behind), and
+//!   `/`, and none looks behind),
+//! - after a newline followed by spaces and tabs and then a printable ASCII character
+//!   (an indented line): the only alternatives that take a newline end at the last `\r`
+//!   or `\n` of a whitespace run, or take `\r`, `\n` and `/` after punctuation, so the
+//!   newline's piece ends at it and the indentation starts the next, and
 //! - between an ASCII letter or digit and a backslash (letters and digits never share a
 //!   piece with punctuation that follows them; JSON escapes put a backslash after many
 //!   a letter).
@@ -384,11 +388,17 @@ fn without_count_line(text: &str) -> std::borrow::Cow<'_, str> {
     text
 }
 
-/// Whether every split of any text containing `before` right before `after` cuts
-/// between them (see the module docs).
-fn always_splits(before: u8, after: u8) -> bool {
+/// Whether every split of any text containing `bytes` cuts before `bytes[index]`
+/// (`index` ≥ 1; see the module docs). Linear over a text: only the indentation after a
+/// newline is looked through, once.
+fn always_splits(bytes: &[u8], index: usize) -> bool {
+    let (before, after) = (bytes[index - 1], bytes[index]);
     match before {
-        b'\n' => after.is_ascii_graphic() && after != b'/',
+        b'\n' if after.is_ascii_graphic() => after != b'/',
+        b'\n' => bytes[index..]
+            .iter()
+            .find(|&&byte| byte != b' ' && byte != b'\t')
+            .is_some_and(u8::is_ascii_graphic),
         _ => after == b'\\' && before.is_ascii_alphanumeric(),
     }
 }
@@ -396,7 +406,7 @@ fn always_splits(before: u8, after: u8) -> bool {
 /// The first and the last place in `text` where it always splits, if any.
 fn cut_points(text: &str) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
-    let at = |index: usize| always_splits(bytes[index - 1], bytes[index]);
+    let at = |index: usize| always_splits(bytes, index);
     let first = (1..bytes.len()).find(|&index| at(index))?;
     let last = (first..bytes.len()).rev().find(|&index| at(index))?;
     Some((first, last))
@@ -520,8 +530,33 @@ mod tests {
     fn tricky() -> impl Strategy<Value = String> {
         text_of(
             &[
-                "\n", "\r\n", " ", "\t", "\u{b}", "\u{c}", "/", "\\", "\\n", "'s", "fn", "Main",
-                "x", "123456", "{", "}", "```", "\u{a0}", "é", "\u{301}", "東京", "\"",
+                "\n",
+                "\r\n",
+                " ",
+                "\t",
+                "\u{b}",
+                "\u{c}",
+                "/",
+                "\\",
+                "\\n",
+                "'s",
+                "fn",
+                "Main",
+                "\n    ",
+                "\n\t",
+                " \n",
+                "\n /",
+                "\n \u{a0}",
+                "x",
+                "123456",
+                "{",
+                "}",
+                "```",
+                "\u{a0}",
+                "é",
+                "\u{301}",
+                "東京",
+                "\"",
             ],
             40,
         )
@@ -537,6 +572,33 @@ mod tests {
             let tokenizer = if cl100k { Tokenizer::Cl100k } else { Tokenizer::O200k };
             let whole: String = parts.iter().map(|(text, _)| text.as_str()).collect();
             prop_assert_eq!(total(tokenizer, &parts), tokens::count(tokenizer, &whole));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Every place `always_splits` names, not only the first and the last of a
+        /// content, is a cut between pieces that leaves the pieces on either side as
+        /// they are (counts alone could agree by chance: BPE rarely merges across
+        /// whitespace).
+        #[test]
+        fn a_text_splits_into_the_same_pieces_at_every_place_it_always_splits(
+            text in prop_oneof![tricky(), codeish()],
+            cl100k in any::<bool>(),
+        ) {
+            use crate::bundle::pretokenize::{self, Pattern};
+            let pattern = if cl100k { Pattern::Cl100k } else { Pattern::O200k };
+            let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
+            let whole = pieces(&text);
+            for index in 1..text.len() {
+                if always_splits(text.as_bytes(), index) {
+                    let mut parts = pieces(&text[..index]);
+                    parts.extend(pieces(&text[index..]).into_iter().map(|piece| {
+                        piece.start + index..piece.end + index
+                    }));
+                    prop_assert_eq!(&parts, &whole, "cut at {}", index);
+                }
+            }
         }
     }
 

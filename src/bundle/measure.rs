@@ -80,7 +80,8 @@ fn escaped(text: &str) -> String {
 /// other than a letter, a digit or `'` (a piece with a letter or digit ends at its last
 /// one, or takes a `'s`-like suffix; see the module docs), in the text and in its JSON
 /// escape alike: escaping leaves letters and digits be and turns a byte into a
-/// backslash run. So the text is cut there into *zones* around the bytes JSON escapes
+/// backslash run; and at the start of most lines ([`cut_between`]). So the text is cut
+/// there into *zones* around the bytes JSON escapes
 /// (from the cut before each to the cut after it), counted as read and escaped, and the
 /// clean stretches between them, the same in both and counted once. The first and the
 /// last zone carry the frame (`␠"` … `"\n`).
@@ -123,9 +124,21 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
     })
 }
 
-/// Whether both patterns always split between `before` and `after`, in a text and in
-/// its JSON escape (see [`counted_with_json_frame`]).
-fn cut_between(before: u8, after: u8) -> bool {
+/// Whether both patterns always split before `bytes[at]` (`at` ≥ 1), in a text and in
+/// its JSON escape alike (see [`counted_with_json_frame`]):
+///
+/// - after an ASCII letter or digit followed by an ASCII character other than a letter,
+///   a digit or `'`;
+/// - after a newline that [`always_splits`] the text, unless a letter, `'` or `/`
+///   follows it: escaped, the newline ends in the letter `n` (`\n`), whose piece ends
+///   before a digit, punctuation, a space or a tab (the escape of which starts with a
+///   backslash). Indented lines are so cut at their indentation, and the zone around a
+///   line break is the line's end (`);⏎`), which source code repeats.
+fn cut_between(bytes: &[u8], at: usize) -> bool {
+    let (before, after) = (bytes[at - 1], bytes[at]);
+    if before == b'\n' {
+        return !after.is_ascii_alphabetic() && after != b'\'' && always_splits(bytes, at);
+    }
     before.is_ascii_alphanumeric()
         && after.is_ascii()
         && !after.is_ascii_alphanumeric()
@@ -135,7 +148,7 @@ fn cut_between(before: u8, after: u8) -> bool {
 /// The first cut at or after `from` (at least 1), or the end.
 fn cut_from(bytes: &[u8], from: usize) -> usize {
     (from.max(1)..bytes.len())
-        .find(|&at| cut_between(bytes[at - 1], bytes[at]))
+        .find(|&at| cut_between(bytes, at))
         .unwrap_or(bytes.len())
 }
 
@@ -143,7 +156,7 @@ fn cut_from(bytes: &[u8], from: usize) -> usize {
 fn last_cut(bytes: &[u8], upto: usize, floor: usize) -> usize {
     (floor + 1..=upto.min(bytes.len().saturating_sub(1)))
         .rev()
-        .find(|&at| cut_between(bytes[at - 1], bytes[at]))
+        .find(|&at| cut_between(bytes, at))
         .unwrap_or(floor)
 }
 
@@ -164,21 +177,42 @@ impl JsonSum<'_, '_, '_> {
         self.framed += count;
     }
 
-    /// A zone: counted as read and as escaped (with the frame's ends where it has them).
+    /// A zone: counted as read and as escaped (with the frame's ends where it has them);
+    /// one inside the text is remembered by its bytes (most are a line's end, `);⏎`).
     fn zone(&mut self, start: usize, stop: usize) {
         let part = &self.text[start..stop];
-        self.raw += self.counter.count(part);
-        self.escaped.clear();
-        if start == 0 {
-            self.escaped.extend_from_slice(b" \"");
-        }
-        json::escape_into(&mut self.escaped, part.as_bytes());
-        if stop == self.text.len() {
-            self.escaped.extend_from_slice(b"\"\n");
-        }
+        let open = if start == 0 { " \"" } else { "" };
+        let close = if stop == self.text.len() { "\"\n" } else { "" };
+        let escaped = &mut self.escaped;
+        let (raw, framed) = if open.is_empty() && close.is_empty() {
+            self.counter.remembered(part.as_bytes(), |counter| {
+                Self::counted(counter, escaped, "", part, "")
+            })
+        } else {
+            Self::counted(self.counter, escaped, open, part, close)
+        };
+        self.raw += raw;
+        self.framed += framed;
+    }
+
+    /// `part`'s count as read, and escaped between `open` and `close`.
+    fn counted(
+        counter: &mut tokens::Counter<'_>,
+        escaped: &mut Vec<u8>,
+        open: &str,
+        part: &str,
+        close: &str,
+    ) -> (usize, usize) {
+        let raw = counter.count(part);
+        escaped.clear();
+        escaped.extend_from_slice(open.as_bytes());
+        json::escape_into(escaped, part.as_bytes());
+        escaped.extend_from_slice(close.as_bytes());
         // Escaping keeps UTF-8 valid (it only replaces ASCII bytes).
-        let escaped = std::str::from_utf8(&self.escaped).unwrap_or_default();
-        self.framed += self.counter.count(escaped);
+        (
+            raw,
+            counter.count(std::str::from_utf8(escaped).unwrap_or_default()),
+        )
     }
 }
 
@@ -644,10 +678,44 @@ mod tests {
             &[
                 "let", "Foo", "x1", "42", "_", "'", "'s", "'T", "'ll", "(", ");", ", ", ".", "-",
                 "#", " ", "    ", "\n", "\r\n", "\t", "\u{1}", "\u{7f}", "\"", "\\", "é", "東",
-                "\u{301}",
+                "\u{301}", "\n    ", "\n\t", "\n}", "\n/", "\n'", "\n1",
             ],
             60,
         )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Every place `cut_between` names cuts between pieces and leaves the pieces on
+        /// either side as they are, in the text and at the same place in its escape.
+        #[test]
+        fn a_text_and_its_escape_split_into_the_same_pieces_at_every_json_cut(
+            text in prop_oneof![tricky(), codeish()],
+            cl100k in any::<bool>(),
+        ) {
+            use crate::bundle::pretokenize::{self, Pattern};
+            let pattern = if cl100k { Pattern::Cl100k } else { Pattern::O200k };
+            let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
+            let escape = |text: &str| {
+                let mut escaped = Vec::new();
+                json::escape_into(&mut escaped, text.as_bytes());
+                String::from_utf8(escaped).unwrap()
+            };
+            let escaped = escape(&text);
+            for index in 1..text.len() {
+                if !cut_between(text.as_bytes(), index) {
+                    continue;
+                }
+                let escaped_index = escape(&text[..index]).len();
+                for (whole, at) in [(text.as_str(), index), (escaped.as_str(), escaped_index)] {
+                    let mut parts = pieces(&whole[..at]);
+                    parts.extend(pieces(&whole[at..]).into_iter().map(|piece| {
+                        piece.start + at..piece.end + at
+                    }));
+                    prop_assert_eq!(&parts, &pieces(whole), "{:?} cut at {}", whole, at);
+                }
+            }
+        }
     }
 
     proptest! {

@@ -36,6 +36,9 @@ struct MemoSlot {
     count: u32,
 }
 
+/// Pair memo slots per thread (512 KiB): see [`Counter::remembered`].
+const MEMO_PAIR_SLOTS: usize = 1 << 14;
+
 /// One boxed memo slot: the tokenizer, the piece and its count (an empty piece = empty).
 type LongSlot = (u8, Box<[u8]>, u32);
 
@@ -43,6 +46,8 @@ type LongSlot = (u8, Box<[u8]>, u32);
 struct Memo {
     short: Vec<MemoSlot>,
     long: Vec<LongSlot>,
+    /// Pairs of counts by short text, their count field `first | second << 16`.
+    pairs: Vec<MemoSlot>,
 }
 
 thread_local! {
@@ -80,6 +85,43 @@ impl Counter<'_> {
             .map(|piece| self.memo.count(self.vocab, self.id, text.as_bytes(), piece))
             .sum()
     }
+
+    /// `counts(self)`, remembered on this thread by `key` when `key` has at most 24
+    /// bytes and both counts are below 65,536: for two counts that depend on a short
+    /// text alone (a JSON zone as read and as escaped), which source code repeats. The
+    /// key is compared byte for byte, as the piece memo's.
+    pub fn remembered(
+        &mut self,
+        key: &[u8],
+        counts: impl FnOnce(&mut Self) -> (usize, usize),
+    ) -> (usize, usize) {
+        let length = key.len();
+        if length > MEMO_PIECE_BYTES {
+            return counts(self);
+        }
+        let words = padded(key, 0, length);
+        let meta = length as u32 | u32::from(self.id) << 8;
+        let index = slot_of(meta, &words) % MEMO_PAIR_SLOTS;
+        let slot = self.memo.pairs[index];
+        if slot.meta == meta && slot.words == words {
+            return ((slot.count & 0xffff) as usize, (slot.count >> 16) as usize);
+        }
+        let (first, second) = counts(self);
+        if let (Ok(low), Ok(high)) = (u16::try_from(first), u16::try_from(second)) {
+            self.memo.pairs[index] = MemoSlot {
+                words,
+                meta,
+                count: u32::from(low) | u32::from(high) << 16,
+            };
+        }
+        (first, second)
+    }
+}
+
+/// The memo slot of a short text, from its padded words and `meta` (length and
+/// tokenizer): the high bits of an Fx-style hash, the well-mixed ones.
+fn slot_of(meta: u32, words: &[u64; 3]) -> usize {
+    (mix(mix(mix(u64::from(meta), words[0]), words[1]), words[2]) >> 48) as usize
 }
 
 /// Run `counting` with a [`Counter`] for `tokenizer` on this thread's memo.
@@ -94,6 +136,7 @@ pub fn with_counter<R>(tokenizer: Tokenizer, counting: impl FnOnce(&mut Counter<
             memo.long = (0..MEMO_LONG_SLOTS)
                 .map(|_| (0, Box::default(), 0))
                 .collect();
+            memo.pairs = vec![MemoSlot::default(); MEMO_PAIR_SLOTS];
         }
         counting(&mut Counter {
             memo,
@@ -135,9 +178,7 @@ impl Memo {
         }
         let words = padded(text, piece.start, length);
         let meta = length as u32 | u32::from(id) << 8;
-        let hash = mix(mix(mix(u64::from(meta), words[0]), words[1]), words[2]);
-        // The high bits of an Fx hash are the well-mixed ones.
-        let slot = &mut self.short[(hash >> 48) as usize % MEMO_SLOTS];
+        let slot = &mut self.short[slot_of(meta, &words) % MEMO_SLOTS];
         if slot.meta == meta && slot.words == words {
             return slot.count as usize;
         }

@@ -357,13 +357,20 @@ fn allowed_line(line: &str) -> bool {
 
 /// Every finding in `text`, in order, without overlaps.
 pub fn scan(text: &str) -> Vec<Finding> {
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(index, _)| index + 1))
-        .collect();
-    let line_of = |offset: usize| line_starts.partition_point(|&start| start <= offset);
+    // Where lines start, found on the first match (most texts have none).
+    let line_starts = std::cell::OnceCell::new();
+    let line_starts = || -> &Vec<usize> {
+        line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|index| index + 1))
+                .collect()
+        })
+    };
+    let line_of = |offset: usize| line_starts().partition_point(|&start| start <= offset);
     let line_text = |line: usize| -> &str {
-        let start = line_starts[line - 1];
-        let end = line_starts.get(line).map_or(text.len(), |next| next - 1);
+        let starts = line_starts();
+        let start = starts[line - 1];
+        let end = starts.get(line).map_or(text.len(), |next| next - 1);
         &text[start..end]
     };
     let mut findings: Vec<Finding> = Vec::new();

@@ -559,6 +559,25 @@ mod tests {
             .prop_map(|pieces| pieces.concat())
     }
 
+    /// Whether `text` cut at `at` splits into the pieces it has whole: a cut between
+    /// pieces that leaves those on either side as they are.
+    fn splits_cleanly(cl100k: bool, text: &str, at: usize) -> bool {
+        use crate::bundle::pretokenize::{self, Pattern};
+        let pattern = if cl100k {
+            Pattern::Cl100k
+        } else {
+            Pattern::O200k
+        };
+        let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
+        let mut parts = pieces(&text[..at]);
+        parts.extend(
+            pieces(&text[at..])
+                .into_iter()
+                .map(|piece| piece.start + at..piece.end + at),
+        );
+        parts == pieces(text)
+    }
+
     /// Text rich in the characters that decide splits: newlines, spaces, slashes,
     /// backslashes, letters with contractions, digits, punctuation, non-ASCII.
     fn tricky() -> impl Strategy<Value = String> {
@@ -620,17 +639,9 @@ mod tests {
             text in prop_oneof![tricky(), codeish()],
             cl100k in any::<bool>(),
         ) {
-            use crate::bundle::pretokenize::{self, Pattern};
-            let pattern = if cl100k { Pattern::Cl100k } else { Pattern::O200k };
-            let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
-            let whole = pieces(&text);
             for index in 1..text.len() {
                 if always_splits(text.as_bytes(), index) {
-                    let mut parts = pieces(&text[..index]);
-                    parts.extend(pieces(&text[index..]).into_iter().map(|piece| {
-                        piece.start + index..piece.end + index
-                    }));
-                    prop_assert_eq!(&parts, &whole, "cut at {}", index);
+                    prop_assert!(splits_cleanly(cl100k, &text, index), "{:?} cut at {}", text, index);
                 }
             }
         }
@@ -693,9 +704,6 @@ mod tests {
             text in prop_oneof![tricky(), codeish()],
             cl100k in any::<bool>(),
         ) {
-            use crate::bundle::pretokenize::{self, Pattern};
-            let pattern = if cl100k { Pattern::Cl100k } else { Pattern::O200k };
-            let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
             let escape = |text: &str| {
                 let mut escaped = Vec::new();
                 json::escape_into(&mut escaped, text.as_bytes());
@@ -708,11 +716,7 @@ mod tests {
                 }
                 let escaped_index = escape(&text[..index]).len();
                 for (whole, at) in [(text.as_str(), index), (escaped.as_str(), escaped_index)] {
-                    let mut parts = pieces(&whole[..at]);
-                    parts.extend(pieces(&whole[at..]).into_iter().map(|piece| {
-                        piece.start + at..piece.end + at
-                    }));
-                    prop_assert_eq!(&parts, &pieces(whole), "{:?} cut at {}", whole, at);
+                    prop_assert!(splits_cleanly(cl100k, whole, at), "{:?} cut at {}", whole, at);
                 }
             }
         }

@@ -39,6 +39,10 @@ pub use super::document::Document;
 /// count line) is left out of the count, as the total cannot count itself.
 const TOTAL_STAND_IN: usize = 7_070_707_070_707;
 
+/// The second stand-in, when the first is not enough to tell the count lines (see
+/// [`Measurer::count`]): as many digits, and read with the same article.
+const TOTAL_STAND_IN_AGAIN: usize = 7_272_727_272_727;
+
 /// The count of a file's text as the built-in documents frame it, which depends on the
 /// text alone (so the token cache keeps it by the text's hash):
 ///
@@ -235,6 +239,9 @@ pub struct Measurer<'a> {
     fingerprint: blake3::Hash,
     /// Contents read because they were not framed as expected, by item.
     read: std::cell::RefCell<std::collections::HashMap<usize, Segment>>,
+    /// Whether the workspace has the template (it then decides which lines show the
+    /// total; the built-in one shows it on one line).
+    own_template: bool,
 }
 
 impl<'a> Measurer<'a> {
@@ -248,6 +255,8 @@ impl<'a> Measurer<'a> {
         hasher.update(b"ctx document total\0");
         hasher
             .update(format!("{document:?}\0{}\0{template}\0", tokens::name(tokenizer)).as_bytes());
+        let own_template =
+            document == Document::Markdown && root.join("templates").join(template).is_file();
         if document == Document::Markdown {
             hasher.update(render::BUILTIN_TEMPLATE.as_bytes());
             // The workspace's templates (a template may include others): every file.
@@ -265,6 +274,7 @@ impl<'a> Measurer<'a> {
             tokenizer,
             fingerprint: hasher.finalize(),
             read: std::cell::RefCell::default(),
+            own_template,
         }
     }
 
@@ -279,15 +289,38 @@ impl<'a> Measurer<'a> {
     }
 
     /// The exact count of `bundle`'s document as it would be written now, without its
-    /// count line.
+    /// count lines.
+    ///
+    /// Rendered with [`TOTAL_STAND_IN`] for the totals, the lines holding it are the count
+    /// lines, unless the bundle's own text holds that number too (a rule, a budget) or a
+    /// workspace template decides what shows the total. Then the document is rendered
+    /// again with [`TOTAL_STAND_IN_AGAIN`], and the count lines are those that differ.
     pub fn count(&self, bundle: &mut Bundle, cache: &mut TokenCache) -> Result<usize, RenderError> {
+        let text = self.render_measured(bundle, TOTAL_STAND_IN)?;
+        let stand_in = TOTAL_STAND_IN.to_string();
+        let holding = text.lines().filter(|line| line.contains(&stand_in)).count();
+        let count_lines = match self.document {
+            // The built-in template shows both totals on one line.
+            Document::Markdown if !self.own_template => 1,
+            Document::Markdown => usize::MAX,
+            Document::Json => 1 + usize::from(bundle.tokens.cumulative.is_some()),
+        };
+        if holding == count_lines {
+            return self.count_text(&without_count_line(&text), bundle, cache);
+        }
+        let again = self.render_measured(bundle, TOTAL_STAND_IN_AGAIN)?;
+        self.count_text(&without_changed_lines(&text, &again), bundle, cache)
+    }
+
+    /// `bundle`'s document with `stand_in` for its totals and a stand-in for each content.
+    fn render_measured(&self, bundle: &mut Bundle, stand_in: usize) -> Result<String, RenderError> {
         for (index, item) in bundle.items.iter().enumerate() {
             if let Some(content) = &item.content {
                 content.set_stand_in(Some(index));
             }
         }
-        let total = std::mem::replace(&mut bundle.tokens.total, TOTAL_STAND_IN);
-        let cumulative = bundle.tokens.cumulative.map(|_| TOTAL_STAND_IN);
+        let total = std::mem::replace(&mut bundle.tokens.total, stand_in);
+        let cumulative = bundle.tokens.cumulative.map(|_| stand_in);
         let cumulative = std::mem::replace(&mut bundle.tokens.cumulative, cumulative);
         let mut out = Vec::new();
         let rendered = match self.document {
@@ -318,8 +351,8 @@ impl<'a> Measurer<'a> {
             }
         }
         rendered?;
-        let text = String::from_utf8_lossy(&out);
-        self.count_text(&without_count_line(&text), bundle, cache)
+        Ok(String::from_utf8(out)
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
     }
 
     fn count_text(
@@ -405,6 +438,20 @@ impl<'a> Measurer<'a> {
             Document::Json => Segment::of(self.tokenizer, &escaped(&text), None),
         })
     }
+}
+
+/// `text` (rendered with [`TOTAL_STAND_IN`]) without the lines that differ in `again`
+/// (the same document with [`TOTAL_STAND_IN_AGAIN`]): the lines that show a total.
+/// Should the two differ in their number of lines, the lines holding the stand-in.
+fn without_changed_lines<'t>(text: &'t str, again: &str) -> std::borrow::Cow<'t, str> {
+    if text.lines().count() != again.lines().count() {
+        return without_count_line(text);
+    }
+    text.split_inclusive('\n')
+        .zip(again.split_inclusive('\n'))
+        .filter(|(line, other)| line == other)
+        .map(|(line, _)| line)
+        .collect()
 }
 
 /// `text` without the lines holding [`TOTAL_STAND_IN`] (the total's, and in JSON the

@@ -868,6 +868,43 @@ fn budget_bounds_what_the_user_pastes() {
     assert_eq!(reported, counted, "after the include changed");
 }
 
+/// The total stands in as 7070707070707 while the document is measured, and the lines
+/// holding it are left out of the count; a rule (or file) holding that very number is
+/// still counted, in the built-in documents and in a workspace template alike.
+#[test]
+fn text_that_holds_the_totals_stand_in_is_still_counted() {
+    let files = [
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\nconstraints:\n  rule: Never page past row 7070707070707 of a table\npatterns:\n  notes: src/notes.txt\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+        (
+            "src/notes.txt",
+            "limit = 7070707070707\nand more words after it\n",
+        ),
+    ];
+    let dir = workspace(&files);
+    for format in ["markdown", "json"] {
+        let run = ctx(dir.path(), &["bundle", "f", "--format", format]);
+        run.expect_code(0);
+        assert!(run.stdout.contains("row 7070707070707"), "{}", run.stdout);
+        let (reported, counted) = counted_without_count_line(&run.stdout);
+        assert_eq!(reported, counted, "{format}: {}", run.stdout);
+    }
+    let mut files = files.to_vec();
+    files.push((
+        "templates/bundle.md",
+        "# {{ bundle.feature }}\n- **Tokens**: {{ bundle.tokens.total }}\n{% for item in items %}{{ item.text | default(\"\") }}{% if item.content is defined %}{{ item.content }}{% endif %}\n{% endfor %}",
+    ));
+    let dir = workspace(&files);
+    let run = ctx(dir.path(), &["bundle", "f"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("row 7070707070707"), "{}", run.stdout);
+    let (reported, counted) = counted_without_count_line(&run.stdout);
+    assert_eq!(reported, counted, "workspace template: {}", run.stdout);
+}
+
 /// Issue #15, point 1: content shed on the way that fits in what is left is filled
 /// back (the example first shed, then the big pattern, which alone made room).
 #[test]

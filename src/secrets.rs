@@ -358,9 +358,9 @@ fn allowed_line(line: &str) -> bool {
 /// Every finding in `text`, in order, without overlaps.
 pub fn scan(text: &str) -> Vec<Finding> {
     // Where lines start, found on the first match (most texts have none).
-    let line_starts = std::cell::OnceCell::new();
+    let starts = std::cell::OnceCell::new();
     let line_starts = || -> &Vec<usize> {
-        line_starts.get_or_init(|| {
+        starts.get_or_init(|| {
             std::iter::once(0)
                 .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|index| index + 1))
                 .collect()

@@ -43,6 +43,13 @@ struct MemoSlot {
     count: u32,
 }
 
+impl MemoSlot {
+    /// Whether the slot holds the text of `meta` (length and tokenizer) and `words`.
+    fn holds(&self, meta: u32, words: &[u64; 3]) -> bool {
+        self.meta == meta && self.words == *words
+    }
+}
+
 /// A [`MemoSlot`] for a piece of up to 8 bytes: one word.
 #[derive(Clone, Copy, Default)]
 struct TinySlot {
@@ -119,7 +126,7 @@ impl Counter<'_> {
         let meta = length as u32 | u32::from(self.id) << 8;
         let index = slot_of(meta, &words) % MEMO_PAIR_SLOTS;
         let slot = self.memo.pairs[index];
-        if slot.meta == meta && slot.words == words {
+        if slot.holds(meta, &words) {
             return ((slot.count & 0xffff) as usize, (slot.count >> 16) as usize);
         }
         let (first, second) = counts(self);
@@ -196,7 +203,7 @@ impl Memo {
         let words = padded(text, piece.start, length);
         let meta = length as u32 | u32::from(id) << 8;
         if length <= 8 {
-            let index = (mix(u64::from(meta), words[0]) >> 40) as usize % MEMO_TINY_SLOTS;
+            let index = (mix(u64::from(meta), words[0]) >> 48) as usize % MEMO_TINY_SLOTS;
             let slot = &mut self.tiny[index];
             if slot.meta == meta && slot.word == words[0] {
                 return slot.count as usize;
@@ -210,7 +217,7 @@ impl Memo {
             return count;
         }
         let slot = &mut self.short[slot_of(meta, &words) % MEMO_SLOTS];
-        if slot.meta == meta && slot.words == words {
+        if slot.holds(meta, &words) {
             return slot.count as usize;
         }
         let count = vocab.count(&text[piece]);

@@ -299,6 +299,7 @@ fn assemble(request: &Request<'_>, options: &Options, parts: Parts) -> Bundle {
         digest: String::new(),
         cache_note: None,
         matched: request.matched.clone(),
+        measured: None,
     }
 }
 
@@ -536,7 +537,7 @@ fn fit(
         options.tokenizer,
     );
     let slot = super::cache::slot(options.tokenizer);
-    budget::fit(bundle, options.budget, &mut |bundle| {
+    let total = budget::fit(bundle, options.budget, &mut |bundle| {
         tally(bundle);
         bundle.seal();
         let key = measurer.key(&bundle.digest);
@@ -548,7 +549,10 @@ fn fit(
         known.tokens[slot] = u32::try_from(total).ok();
         cache.record(&key, known);
         Ok::<_, BuildError>(total)
-    })
+    })?;
+    // The document just counted is written as it is, unless the bundle changed since.
+    bundle.measured = measurer.into_measured(bundle).map(Arc::new);
+    Ok(total)
 }
 
 /// The tokens of the included items, by layer (file contents, rules and commands: what

@@ -262,18 +262,31 @@ impl TokenCache {
         if text.is_empty() {
             return 0;
         }
-        let hash = blake3::hash(text.as_bytes());
-        let mut entry = Entry::default();
-        let count = match self.get(&hash).tokens[slot(tokenizer)] {
-            Some(count) => count as usize,
-            None => {
-                let count = tokens::count(tokenizer, text);
-                entry.tokens[slot(tokenizer)] = Some(u32::try_from(count).unwrap_or(UNKNOWN - 1));
-                count
+        self.count_all(tokenizer, &[text])
+    }
+
+    /// The sum of the counts of `texts` (as [`TokenCache::count`] each), counted on every
+    /// core: the document's own text, in the pieces a measure cuts it into.
+    pub fn count_all<T: AsRef<str> + Sync>(&mut self, tokenizer: Tokenizer, texts: &[T]) -> usize {
+        let this = &*self;
+        let counted = crate::parallel::map(texts, |text| {
+            let text = text.as_ref();
+            let hash = blake3::hash(text.as_bytes());
+            match this.get(&hash).tokens[slot(tokenizer)] {
+                Some(count) => (hash, count as usize, false),
+                None => (hash, tokens::count(tokenizer, text), true),
             }
-        };
-        self.record(&hash, entry);
-        count
+        });
+        let mut total = 0;
+        for (hash, count, new) in counted {
+            let mut entry = Entry::default();
+            if new {
+                entry.tokens[slot(tokenizer)] = Some(u32::try_from(count).unwrap_or(UNKNOWN - 1));
+            }
+            self.record(&hash, entry);
+            total += count;
+        }
+        total
     }
 
     /// Write the cache back if this run learned something. Failing to is not an error

@@ -120,17 +120,35 @@ struct Rare {
 const NO_STAND_IN: usize = usize::MAX;
 
 /// What a measured document holds in place of content number `index`: characters of
-/// Unicode's private use area around the number (see [`stand_in_at`]).
+/// Unicode's private use area around this process's [`stand_in_key`] and the number
+/// (see [`stand_in_at`]).
 pub fn stand_in(index: usize) -> String {
-    format!("\u{e000}{index}\u{e001}")
+    format!("\u{e000}{}{index}\u{e001}", stand_in_key())
 }
 
-/// The stand-in at the start of `text`: its number and its length in bytes.
+/// A random key every stand-in of this process carries, so that a text of the bundle's
+/// own that looks like a stand-in (a rule, a file name) is never taken for one: it would
+/// have to guess the key. Chosen once per process and never changed.
+fn stand_in_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use std::hash::BuildHasher;
+        // `RandomState` is seeded from the operating system's randomness.
+        let key = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        format!("{key:016x}")
+    })
+}
+
+/// The stand-in at the start of `text`: its number and its length in bytes. Looks at a
+/// bounded number of bytes, whatever follows.
 pub fn stand_in_at(text: &str) -> Option<(usize, usize)> {
-    let digits = text.strip_prefix('\u{e000}')?;
-    let end = digits.find('\u{e001}')?;
-    let index = digits[..end].parse().ok()?;
-    Some((index, '\u{e000}'.len_utf8() + end + '\u{e001}'.len_utf8()))
+    let key = stand_in_key();
+    let rest = text.strip_prefix('\u{e000}')?.strip_prefix(key)?;
+    let digits = rest.bytes().take(20).take_while(u8::is_ascii_digit).count();
+    rest[digits..].strip_prefix('\u{e001}')?;
+    let index = rest[..digits].parse().ok()?;
+    let length = '\u{e000}'.len_utf8() + key.len() + digits + '\u{e001}'.len_utf8();
+    Some((index, length))
 }
 
 /// Why content could not be written.
@@ -500,6 +518,29 @@ mod tests {
 
     fn content_of(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Content {
         Content::for_test_redacted(path, text, redactions)
+    }
+
+    /// A stand-in is read back only whole and with this process's key: a text that
+    /// merely looks like one (an old-style `\u{e000}0\u{e001}`, a truncated one) is not.
+    #[test]
+    fn stand_ins_are_read_back_only_with_their_key() {
+        for index in [0, 7, 123_456] {
+            let stand_in = stand_in(index);
+            assert_eq!(stand_in_at(&stand_in), Some((index, stand_in.len())));
+            assert_eq!(
+                stand_in_at(&format!("{stand_in}tail")),
+                Some((index, stand_in.len()))
+            );
+            let cut = stand_in.len() - '\u{e001}'.len_utf8();
+            assert_eq!(stand_in_at(&stand_in[..cut]), None);
+        }
+        assert_eq!(stand_in_at("\u{e000}0\u{e001}"), None);
+        let other_key = format!("\u{e000}{}0\u{e001}", "0".repeat(16));
+        assert!(stand_in_key() == "0".repeat(16) || stand_in_at(&other_key).is_none());
+        assert_eq!(
+            stand_in_at(&format!("\u{e000}{}\u{e001}", stand_in_key())),
+            None
+        );
     }
 
     /// For JSON, a settled file is escaped straight from its bytes, unless its first read

@@ -1,5 +1,5 @@
 //! Which document a bundle is written as (a leaf: the cache, the inliner and the
-//! measurer all key their work by it).
+//! measurer all key their work by it), and a Markdown document kept from its count.
 
 /// The document a bundle is written as; its token total is the exact count of that
 /// document.
@@ -8,4 +8,27 @@ pub enum Document {
     #[default]
     Markdown,
     Json,
+}
+
+/// Stands in for the total while a document is measured: the line holding it (the
+/// count line) is left out of the count, as the total cannot count itself.
+pub const TOTAL_STAND_IN: usize = 7_070_707_070_707;
+
+/// A Markdown document as counted, with stand-ins for its contents and totals, to be
+/// written as it is rather than rendered a second time (`render::write_measured`): the
+/// stand-ins replaced by the contents (read again and checked, as a render reads them)
+/// and by the totals.
+#[derive(Debug)]
+pub struct Measured {
+    /// The digest of the bundle it is the document of (which covers all but its totals).
+    pub digest: String,
+    pub template: String,
+    pub text: String,
+}
+
+impl Measured {
+    /// Whether this is the document of the bundle with `digest`, with `template`.
+    pub fn is_of(&self, digest: &str, template: &str) -> bool {
+        self.digest == digest && self.template == template
+    }
 }

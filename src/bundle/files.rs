@@ -48,7 +48,7 @@ pub fn reread(
         return (decode(bytes, lines), true);
     }
     let mut bytes = Vec::new();
-    match load(path, max_bytes, &mut bytes) {
+    match load(path, max_bytes, &mut bytes, false) {
         Ok(_) => (decode(bytes, lines), false),
         Err(failed) => (failed.into(), false),
     }
@@ -83,14 +83,16 @@ fn decode(bytes: Vec<u8>, lines: Option<LineRange>) -> FileContent {
 
 /// [`read_path`], reading into `buffer` (cleared first; reuse it across files so that
 /// reading a large tree does not churn the allocator) and borrowing the text from it;
-/// with the file's metadata as taken on the open handle before reading.
+/// with the file's metadata as taken on the open handle before reading. `seen_regular`:
+/// the caller has just seen (by its own `stat`) that the path is a regular file.
 pub fn read_into<'b>(
     path: &Path,
     lines: Option<LineRange>,
     max_bytes: u64,
     buffer: &'b mut Vec<u8>,
+    seen_regular: bool,
 ) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
-    let before = match load(path, max_bytes, buffer) {
+    let before = match load(path, max_bytes, buffer, seen_regular) {
         Ok(before) => before,
         Err(failed) => return (failed.into(), None),
     };
@@ -123,17 +125,34 @@ impl<T> From<NotText> for FileContent<T> {
 }
 
 /// The bytes of a regular file within the limits, into `bytes`, and its metadata on the
-/// open handle before the read; or why not.
-fn load(path: &Path, max_bytes: u64, bytes: &mut Vec<u8>) -> Result<Stat, NotText> {
+/// open handle before the read; or why not. `seen_regular`: the caller's own `stat` has
+/// just said it is a regular file, so it is opened without a second look (the type is
+/// still checked on the open handle, and the open cannot block).
+fn load(
+    path: &Path,
+    max_bytes: u64,
+    bytes: &mut Vec<u8>,
+    seen_regular: bool,
+) -> Result<Stat, NotText> {
     bytes.clear();
-    let (file, metadata) =
-        paths::open_regular(path).map_err(|error| NotText::Unreadable(error.to_string()))?;
+    let opened = match seen_regular {
+        true => paths::open_seen_regular(path),
+        false => paths::open_regular(path),
+    };
+    let (file, metadata) = opened.map_err(|error| NotText::Unreadable(error.to_string()))?;
     if metadata.len() > max_bytes {
         return Err(NotText::TooLarge(metadata.len()));
     }
     bytes.reserve(usize::try_from(metadata.len()).unwrap_or(0));
-    // Read one byte past the limit: a file that grew since `stat` is still capped.
-    file.take(max_bytes.saturating_add(1))
+    // Up to the size the open handle reported, in one `read` (a file that grows meanwhile
+    // is read as it was, and its new metadata then tells the writer to look again). A
+    // size of 0 may not be the truth (some special files): then one byte past the limit,
+    // so that such a file is still capped.
+    let limit = match metadata.len() {
+        0 => max_bytes.saturating_add(1),
+        size => size,
+    };
+    file.take(limit)
         .read_to_end(bytes)
         .map_err(|error| NotText::Unreadable(error.to_string()))?;
     if bytes.len() as u64 > max_bytes {
@@ -301,7 +320,7 @@ mod tests {
         assert!(matches!(read("gone", 1000), FileContent::Unreadable(_)));
         // Reading into a reused buffer gives the same, borrowing where it can.
         let mut buffer = b"left over from another file".to_vec();
-        let (borrowed, _) = read_into(&root.join("latin1"), None, 1000, &mut buffer);
+        let (borrowed, _) = read_into(&root.join("latin1"), None, 1000, &mut buffer, true);
         assert_eq!(
             borrowed,
             FileContent::Text {
@@ -312,7 +331,7 @@ mod tests {
         std::fs::write(root.join("plain"), "plain\n").unwrap();
         let excerpt = Some(LineRange { start: 1, end: 1 });
         assert!(matches!(
-            read_into(&root.join("plain"), excerpt, 1000, &mut buffer),
+            read_into(&root.join("plain"), excerpt, 1000, &mut buffer, false),
             (FileContent::Text { text, lossy: false }, Some(_)) if text == "plain\n"
         ));
     }

@@ -180,7 +180,8 @@ pub fn one(
     }
     // One read buffer per thread, reused: a large tree does not churn the allocator.
     let mut buffer = BUFFER.take();
-    let (read, opened) = files::read_into(&path, lines, limits.max_bytes, &mut buffer);
+    let (read, opened) =
+        files::read_into(&path, lines, limits.max_bytes, &mut buffer, stat.is_some());
     match read {
         FileContent::Text { text, lossy } => {
             if lossy {

@@ -34,10 +34,7 @@ use super::tokens;
 use crate::config::settings::Tokenizer;
 
 pub use super::document::Document;
-
-/// Stands in for the total while a document is measured: the line holding it (the
-/// count line) is left out of the count, as the total cannot count itself.
-const TOTAL_STAND_IN: usize = 7_070_707_070_707;
+use super::document::{Measured, TOTAL_STAND_IN};
 
 /// The second stand-in, when the first is not enough to tell the count lines (see
 /// [`Measurer::count`]): as many digits, and read with the same article.
@@ -242,6 +239,8 @@ pub struct Measurer<'a> {
     /// Whether the workspace has the template (it then decides which lines show the
     /// total; the built-in one shows it on one line).
     own_template: bool,
+    /// The last document counted, when it can be written as it is ([`Measured`]).
+    kept: std::cell::RefCell<Option<Measured>>,
 }
 
 impl<'a> Measurer<'a> {
@@ -275,6 +274,7 @@ impl<'a> Measurer<'a> {
             fingerprint: hasher.finalize(),
             read: std::cell::RefCell::default(),
             own_template,
+            kept: std::cell::RefCell::default(),
         }
     }
 
@@ -305,11 +305,39 @@ impl<'a> Measurer<'a> {
             Document::Markdown => usize::MAX,
             Document::Json => 1 + usize::from(bundle.tokens.cumulative.is_some()),
         };
+        self.kept.replace(None);
         if holding == count_lines {
-            return self.count_text(&without_count_line(&text), bundle, cache);
+            let total = self.count_text(&without_count_line(&text), bundle, cache)?;
+            self.keep(bundle, text);
+            return Ok(total);
         }
         let again = self.render_measured(bundle, TOTAL_STAND_IN_AGAIN)?;
         self.count_text(&without_changed_lines(&text, &again), bundle, cache)
+    }
+
+    /// Keep the Markdown `text` of `bundle` just counted, to be written as it is, when the
+    /// built-in template made it: it prints each content as it is, and the totals
+    /// (the total, then the total with the parent chain) on its count line only.
+    fn keep(&self, bundle: &Bundle, text: String) {
+        if self.document != Document::Markdown || self.own_template {
+            return;
+        }
+        let totals = 1 + usize::from(bundle.tokens.cumulative.is_some());
+        if text.matches(&TOTAL_STAND_IN.to_string()).count() != totals {
+            return;
+        }
+        self.kept.replace(Some(Measured {
+            digest: bundle.digest.clone(),
+            template: self.template.to_owned(),
+            text,
+        }));
+    }
+
+    /// The document last counted, if it was kept and is `bundle`'s (the same digest).
+    pub fn into_measured(self, bundle: &Bundle) -> Option<Measured> {
+        self.kept
+            .into_inner()
+            .filter(|measured| measured.digest == bundle.digest)
     }
 
     /// `bundle`'s document with `stand_in` for its totals and a stand-in for each content.
@@ -362,7 +390,7 @@ impl<'a> Measurer<'a> {
         cache: &mut TokenCache,
     ) -> Result<usize, RenderError> {
         let tokenizer = self.tokenizer;
-        let mut counter = Counter::new(|text: &str| cache.count(tokenizer, text));
+        let mut counter = Counter::new();
         while let Some(at) = text.find('\u{e000}') {
             let (before, rest) = text.split_at(at);
             let found = content::stand_in_at(rest).and_then(|(index, length)| {
@@ -394,7 +422,7 @@ impl<'a> Measurer<'a> {
             text = after;
         }
         counter.text(text);
-        Ok(counter.finish())
+        Ok(counter.finish(|pieces| cache.count_all(tokenizer, pieces)))
     }
 
     /// When `content` sits in its frame, with its framed count known: the text before
@@ -528,23 +556,22 @@ impl Segment {
     }
 }
 
-/// Adds up a document given as its own text and [`Segment`]s, in order; the document's
-/// own text is counted by `count` (exactly; a cache of exact counts will do), in the
-/// pieces between places where it always splits.
-pub struct Counter<F: FnMut(&str) -> usize> {
-    count: F,
-    /// Text since the last place the document always splits, not yet counted.
+/// Adds up a document given as its own text and [`Segment`]s, in order. The document's
+/// own text is cut into the pieces between the places where it always splits, which
+/// [`Counter::finish`] counts all at once (exactly; a cache of exact counts will do):
+/// they are independent, so they can be counted on every core.
+#[derive(Default)]
+pub struct Counter {
+    /// Text since the last place the document always splits, not yet a piece.
     pending: String,
-    total: usize,
+    pieces: Vec<String>,
+    /// The sum of the counts known without counting.
+    known: usize,
 }
 
-impl<F: FnMut(&str) -> usize> Counter<F> {
-    pub fn new(count: F) -> Self {
-        Self {
-            count,
-            pending: String::new(),
-            total: 0,
-        }
+impl Counter {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn text(&mut self, text: &str) {
@@ -565,20 +592,20 @@ impl<F: FnMut(&str) -> usize> Counter<F> {
     /// Text whose count is known, at a place where the document always splits (after
     /// what came before, and before what follows).
     pub fn known(&mut self, count: usize) {
-        self.flush();
-        self.total += count;
+        self.cut();
+        self.known += count;
     }
 
-    fn flush(&mut self) {
+    fn cut(&mut self) {
         if !self.pending.is_empty() {
-            self.total += (self.count)(&self.pending);
-            self.pending.clear();
+            self.pieces.push(std::mem::take(&mut self.pending));
         }
     }
 
-    pub fn finish(mut self) -> usize {
-        self.flush();
-        self.total
+    /// The total: what was known plus `count` of the pieces of own text.
+    pub fn finish(mut self, count: impl FnOnce(&[String]) -> usize) -> usize {
+        self.cut();
+        self.known + count(&self.pieces)
     }
 }
 
@@ -588,7 +615,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn total(tokenizer: Tokenizer, parts: &[(String, bool)]) -> usize {
-        let mut counter = Counter::new(|text: &str| tokens::count(tokenizer, text));
+        let mut counter = Counter::new();
         for (text, is_content) in parts {
             if *is_content {
                 let known = tokens::count(tokenizer, text);
@@ -597,7 +624,12 @@ mod tests {
                 counter.text(text);
             }
         }
-        counter.finish()
+        counter.finish(|pieces| {
+            pieces
+                .iter()
+                .map(|piece| tokens::count(tokenizer, piece))
+                .sum()
+        })
     }
 
     /// Texts of up to `most` pieces from `alphabet`.

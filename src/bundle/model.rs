@@ -402,6 +402,10 @@ pub struct Bundle {
     /// on stderr; not part of the bundle).
     #[serde(skip)]
     pub matched: Vec<KeywordMatch>,
+    /// Its Markdown document as counted, when it can be written as it is (not part of the
+    /// bundle; see `document::Measured`).
+    #[serde(skip)]
+    pub measured: Option<std::sync::Arc<super::document::Measured>>,
 }
 
 /// A domain an ad-hoc bundle took because the words mentioned some of its keywords.
@@ -433,6 +437,7 @@ impl Bundle {
             digest: self.digest.clone(),
             cache_note: self.cache_note.clone(),
             matched: self.matched.clone(),
+            measured: self.measured.clone(),
         }
     }
 

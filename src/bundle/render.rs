@@ -1,4 +1,7 @@
 //! Rendering: Markdown through a minijinja template, JSON straight from the model.
+//! A Markdown document the bundle's count rendered with the built-in template (with
+//! stand-ins for its contents and totals) is written as it is, stand-ins replaced: the
+//! template does not run twice.
 //!
 //! The template is `templates/bundle.md`, built into the binary; a workspace may override
 //! it (or add includes) in `<root>/templates/`. Templates run with strict undefined
@@ -14,11 +17,12 @@ use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
-use super::content::{Content, ContentError};
+use super::content::{self, Content, ContentError};
+use super::document::{Measured, TOTAL_STAND_IN};
 use super::files;
 use super::json::{BulkFormatter, HandOver};
-use super::model::{Bundle, LayerJson};
-use super::prefetch::{Form, Prefetch};
+use super::model::{Bundle, ItemJson, LayerJson};
+use super::prefetch::{Form, Prefetch, Prepared};
 use super::view::ItemObject;
 use crate::config::workspace::{LayerKind, Section};
 use crate::resolve::merge::Status;
@@ -102,13 +106,14 @@ fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value>
 /// The contents in the order the built-in template prints them (patterns layer by layer,
 /// then examples, then anything else), for the read-ahead to follow. Another template
 /// may print in another order; the read-ahead copes, only less ahead.
-fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> {
+fn print_order<'i>(
+    layers: &[LayerJson],
+    items: impl Iterator<Item = &'i ItemJson>,
+) -> Vec<Content> {
     let layer_of = layer_positions(layers);
     let mut ordered: Vec<(usize, usize, Content)> = items
-        .iter()
         .enumerate()
-        .filter_map(|(index, object)| {
-            let item = &object.item;
+        .filter_map(|(index, item)| {
             let content = item.content.clone()?;
             let rank = match item.section() {
                 Section::Patterns => layer_of
@@ -128,12 +133,78 @@ fn print_order(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Content> 
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
 /// built in) into `out`, file contents streamed from disk as the template prints them.
 pub fn markdown(
-    bundle: Bundle,
+    mut bundle: Bundle,
     root: &Path,
     template: &str,
     out: &mut dyn io::Write,
 ) -> Result<(), RenderError> {
+    // The document counted when the bundle was fitted is written as it is: the template
+    // is not run again.
+    if let Some(measured) = bundle.measured.take()
+        && measured.is_of(&bundle.digest, template)
+    {
+        let contents = print_order(&bundle.layers, bundle.items.iter());
+        let written = Prefetch::around(&contents, Form::Plain, None, || {
+            write_measured(&measured, &bundle, out)
+        });
+        crate::parallel::drop_in_background((contents, bundle, measured));
+        return written;
+    }
     markdown_with(bundle, root, template, out, Contents::Read).0
+}
+
+/// Write `measured`, the document of `bundle`, into `out`.
+fn write_measured(
+    measured: &Measured,
+    bundle: &Bundle,
+    out: &mut dyn io::Write,
+) -> Result<(), RenderError> {
+    let mut out = io::BufWriter::with_capacity(1 << 20, out);
+    let stand_in = TOTAL_STAND_IN.to_string();
+    let mut text = measured.text.as_str();
+    for total in [Some(bundle.tokens.total), bundle.tokens.cumulative]
+        .into_iter()
+        .flatten()
+    {
+        // Kept only with exactly these stand-ins.
+        let Some(at) = text.find(&stand_in) else {
+            break;
+        };
+        write_contents(&text[..at], bundle, &mut out)?;
+        write!(out, "{total}")?;
+        text = &text[at + stand_in.len()..];
+    }
+    write_contents(text, bundle, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `text` into `out`, each content's stand-in replaced by the content.
+fn write_contents(
+    mut text: &str,
+    bundle: &Bundle,
+    out: &mut impl io::Write,
+) -> Result<(), RenderError> {
+    const MARK: &str = "\u{e000}";
+    while let Some(at) = memchr::memmem::find(text.as_bytes(), MARK.as_bytes()) {
+        let (before, rest) = text.split_at(at);
+        out.write_all(before.as_bytes())?;
+        let found = content::stand_in_at(rest)
+            .and_then(|(index, length)| Some((bundle.items.get(index)?.content.as_ref()?, length)));
+        let Some((content, length)) = found else {
+            // Not a stand-in: the document's own text.
+            out.write_all(MARK.as_bytes())?;
+            text = &rest[MARK.len()..];
+            continue;
+        };
+        match content.for_write()? {
+            Prepared::Text(written) => out.write_all(written.as_bytes())?,
+            Prepared::Escaped(escaped) => out.write_all(&escaped)?,
+        }
+        text = &rest[length..];
+    }
+    out.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// How a render writes file contents.
@@ -199,7 +270,7 @@ pub fn markdown_with(
         items => values,
         groups => Value::from(groups),
     };
-    let contents = print_order(&bundle.layers, &items);
+    let contents = print_order(&bundle.layers, items.iter().map(|object| &object.item));
     // A typed buffer in front of the dynamic writer: templates write in small pieces.
     let mut buffered = io::BufWriter::with_capacity(1 << 20, out);
     let mut render = || -> Result<(), minijinja::Error> {

@@ -56,6 +56,49 @@ fn repeated_bundles_use_the_cache_and_are_identical() {
     assert_eq!(first, fresh);
 }
 
+/// A cold Markdown bundle writes the document it counted (its stand-ins replaced), a
+/// repeated one renders the template (its total comes from the cache): the same bytes,
+/// whatever the contents and the bundle's own text hold — a file without a last newline,
+/// backtick runs, and a rule that looks like a content's stand-in.
+#[test]
+fn markdown_written_from_its_count_is_the_template_render() {
+    let dir = workspace_of(&[
+        (
+            "src/a.py",
+            "def greet(name):\n    return f\"hello {name}\"\n",
+        ),
+        ("src/b.md", "````\nfenced\n````\nno newline at the end"),
+        ("src/c.rs", "fn main() {}\n"),
+        (
+            "domains/d.yaml",
+            "kind: domain\nname: d\npatterns:\n  a: src/a.py\n  b: src/b.md\n  c: src/c.rs\nconstraints:\n  c: \"Looks like a stand-in: \\ue0000\\ue001 and \\ue000\"\n",
+        ),
+        ("domains/f.yaml", "kind: feature\nname: f\ndomains: [d]\n"),
+    ]);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["bundle", "f"];
+        args.extend_from_slice(extra);
+        let run = ctx(dir.path(), &args);
+        run.expect_code(0);
+        run.stdout
+    };
+    let cold = run(&[]);
+    assert!(cold.contains("Looks like a stand-in: \u{e000}0\u{e001} and \u{e000}"));
+    assert!(cold.contains("````\nfenced\n````\nno newline at the end\n`````\n"));
+    assert!(cold.contains("fn main() {}\n"));
+    let repeat = run(&[]);
+    assert_eq!(cold, repeat);
+    let fresh = run(&["--no-cache"]);
+    assert_eq!(cold, fresh);
+    let total: usize = cold
+        .split("- **Tokens**: ")
+        .nth(1)
+        .and_then(|line| line.split(' ').next())
+        .and_then(|total| total.parse().ok())
+        .unwrap();
+    assert!(total > 100 && total < 1000, "{cold}");
+}
+
 #[test]
 fn a_changed_file_never_reuses_a_stale_count() {
     let dir = small_workspace();

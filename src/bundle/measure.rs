@@ -297,8 +297,7 @@ impl<'a> Measurer<'a> {
     /// again with [`TOTAL_STAND_IN_AGAIN`], and the count lines are those that differ.
     pub fn count(&self, bundle: &mut Bundle, cache: &mut TokenCache) -> Result<usize, RenderError> {
         let text = self.render_measured(bundle, TOTAL_STAND_IN)?;
-        let stand_in = TOTAL_STAND_IN.to_string();
-        let holding = text.lines().filter(|line| line.contains(&stand_in)).count();
+        let holding = count_lines_of(&text).len();
         let count_lines = match self.document {
             // The built-in template shows both totals on one line.
             Document::Markdown if !self.own_template => 1,
@@ -482,19 +481,39 @@ fn without_changed_lines<'t>(text: &'t str, again: &str) -> std::borrow::Cow<'t,
         .collect()
 }
 
+/// The lines of `text` holding [`TOTAL_STAND_IN`] (the count lines, unless the bundle's
+/// own text holds the number too), as byte ranges with their newline.
+fn count_lines_of(text: &str) -> Vec<std::ops::Range<usize>> {
+    let stand_in = TOTAL_STAND_IN.to_string();
+    let bytes = text.as_bytes();
+    let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+    for at in memchr::memmem::find_iter(bytes, stand_in.as_bytes()) {
+        if lines.last().is_some_and(|line| at < line.end) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |newline| newline + 1);
+        let end =
+            memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |newline| at + newline + 1);
+        lines.push(start..end);
+    }
+    lines
+}
+
 /// `text` without the lines holding [`TOTAL_STAND_IN`] (the total's, and in JSON the
 /// cumulative total's), if any.
 fn without_count_line(text: &str) -> std::borrow::Cow<'_, str> {
-    let stand_in = TOTAL_STAND_IN.to_string();
-    let mut text = std::borrow::Cow::Borrowed(text);
-    while let Some(at) = text.find(&stand_in) {
-        let start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
-        let end = text[at..]
-            .find('\n')
-            .map_or(text.len(), |newline| at + newline + 1);
-        text = std::borrow::Cow::Owned(format!("{}{}", &text[..start], &text[end..]));
+    let lines = count_lines_of(text);
+    if lines.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
     }
-    text
+    let mut kept = String::with_capacity(text.len());
+    let mut from = 0;
+    for line in lines {
+        kept.push_str(&text[from..line.start]);
+        from = line.end;
+    }
+    kept.push_str(&text[from..]);
+    std::borrow::Cow::Owned(kept)
 }
 
 /// Whether every split of any text containing `bytes` cuts before `bytes[index]`

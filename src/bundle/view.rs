@@ -53,6 +53,14 @@ impl Object for ItemObject {
         match key.as_str()? {
             "fence" => Some(Value::from(self.fence())),
             "ends_with_newline" => Some(Value::from(self.ends_with_newline())),
+            // What templates read of every item (the built-in one filters all items by
+            // section and status five times over), read directly: as serialised, and
+            // without serialising the fields before them.
+            "status" => Some(Value::from(self.item.status.as_str())),
+            "section" => Some(Value::from(self.item.section().as_str())),
+            "key" => Some(Value::from(self.item.key())),
+            "tokens" => Some(Value::from(self.item.tokens)),
+            "language" => self.item.language.map(Value::from),
             name => match self.item.serialize(Pick { name }) {
                 Ok(found) => found,
                 Err(stopped) => stopped.found,
@@ -344,6 +352,42 @@ mod tests {
             );
         }
         assert!(value.get_attr("why").unwrap().is_undefined());
+        // The fields read directly, for every status and section, and without a language.
+        for status in [
+            Status::Included,
+            Status::OmittedBudget,
+            Status::OmittedBinary,
+            Status::OmittedSize,
+            Status::OmittedUnreadable,
+            Status::Expired,
+            Status::Disabled,
+            Status::Overridden,
+            Status::FilteredAgent,
+            Status::FilteredFeature,
+            Status::Skipped,
+            Status::OmittedError,
+        ] {
+            for id in [
+                "domain:d/patterns/p",
+                "domain:d/constraints/c",
+                "domain:d/quality_gates/g",
+                "domain:d/examples/e",
+            ] {
+                let other = ItemJson {
+                    id: id.parse().unwrap(),
+                    status,
+                    language: None,
+                    ..item()
+                };
+                let json = serde_json::to_value(&other).unwrap();
+                let value = Value::from_object(ItemObject::new(other));
+                for key in ["status", "section", "key", "tokens"] {
+                    let got = serde_json::to_value(value.get_attr(key).unwrap()).unwrap();
+                    assert_eq!(got, json[key], "{id} {status:?} `{key}`");
+                }
+                assert!(value.get_attr("language").unwrap().is_undefined());
+            }
+        }
         assert!(value.get_attr("no_such_field").unwrap().is_undefined());
         assert_eq!(value.get_attr("fence").unwrap().as_str(), Some("```"));
         let keys: Vec<String> = value

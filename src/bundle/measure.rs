@@ -23,6 +23,7 @@
 //! together with the document's own text around them ([`Counter`]). Content with no such
 //! place is counted whole. A property test checks the sum against a plain count.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::cache::TokenCache;
@@ -580,30 +581,36 @@ impl Segment {
 /// [`Counter::finish`] counts all at once (exactly; a cache of exact counts will do):
 /// they are independent, so they can be counted on every core.
 #[derive(Default)]
-pub struct Counter {
-    /// Text since the last place the document always splits, not yet a piece.
-    pending: String,
-    pieces: Vec<String>,
+pub struct Counter<'t> {
+    /// Text since the last place the document always splits, not yet a piece: borrowed
+    /// while it is one stretch of the document (as almost every piece is), so that the
+    /// pieces do not copy the document.
+    pending: Cow<'t, str>,
+    pieces: Vec<Cow<'t, str>>,
     /// The sum of the counts known without counting.
     known: usize,
 }
 
-impl Counter {
+impl<'t> Counter<'t> {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn text(&mut self, text: &str) {
-        self.pending.push_str(text);
+    pub fn text(&mut self, text: &'t str) {
+        if self.pending.is_empty() {
+            self.pending = Cow::Borrowed(text);
+        } else {
+            self.pending.to_mut().push_str(text);
+        }
     }
 
     pub fn segment(&mut self, segment: &Segment) {
         match segment {
-            Segment::Whole(text) => self.pending.push_str(text),
+            Segment::Whole(text) => self.pending.to_mut().push_str(text),
             Segment::Cut { head, middle, tail } => {
-                self.pending.push_str(head);
+                self.pending.to_mut().push_str(head);
                 self.known(*middle);
-                self.pending.push_str(tail);
+                self.pending.to_mut().push_str(tail);
             }
         }
     }
@@ -622,7 +629,7 @@ impl Counter {
     }
 
     /// The total: what was known plus `count` of the pieces of own text.
-    pub fn finish(mut self, count: impl FnOnce(&[String]) -> usize) -> usize {
+    pub fn finish(mut self, count: impl FnOnce(&[Cow<'t, str>]) -> usize) -> usize {
         self.cut();
         self.known + count(&self.pieces)
     }

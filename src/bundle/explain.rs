@@ -147,7 +147,10 @@ impl Explanation {
         let mut out = String::new();
         let tokens = &explanation.tokens;
         let budget = if tokens.budget > 0 {
-            format!(" of {} budget", super::render::with_article(tokens.budget))
+            format!(
+                " of {} budget",
+                super::markdown::with_article(tokens.budget)
+            )
         } else {
             String::from(", no budget")
         };

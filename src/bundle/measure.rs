@@ -29,6 +29,7 @@ use std::path::Path;
 use super::cache::TokenCache;
 use super::content::{self, Content, ContentError};
 use super::json;
+use super::markdown;
 use super::model::Bundle;
 use super::render::{self, Contents, RenderError};
 use super::tokens;
@@ -242,6 +243,9 @@ pub struct Measurer<'a> {
     own_template: bool,
     /// The last document counted, when it can be written as it is ([`Measured`]).
     kept: std::cell::RefCell<Option<Measured>>,
+    /// Whether the document is the built-in Markdown one, written directly
+    /// ([`markdown::document`]).
+    builtin: bool,
 }
 
 impl<'a> Measurer<'a> {
@@ -276,6 +280,7 @@ impl<'a> Measurer<'a> {
             read: std::cell::RefCell::default(),
             own_template,
             kept: std::cell::RefCell::default(),
+            builtin: document == Document::Markdown && render::is_builtin(root, template),
         }
     }
 
@@ -319,7 +324,7 @@ impl<'a> Measurer<'a> {
     /// built-in template made it: it prints each content as it is, and the totals
     /// (the total, then the total with the parent chain) on its count line only.
     fn keep(&self, bundle: &Bundle, text: String) {
-        if self.document != Document::Markdown || self.own_template {
+        if !self.builtin {
             return;
         }
         let totals = 1 + usize::from(bundle.tokens.cumulative.is_some());
@@ -352,23 +357,24 @@ impl<'a> Measurer<'a> {
         let cumulative = std::mem::replace(&mut bundle.tokens.cumulative, cumulative);
         let mut out = Vec::new();
         let rendered = match self.document {
-            Document::Markdown => {
-                // The template takes the items (the rest of the bundle is small) and
-                // gives them back.
-                let mut shell = bundle.clone_without_items();
-                shell.items = std::mem::take(&mut bundle.items);
-                let (rendered, back) = render::markdown_with(
-                    shell,
-                    self.root,
-                    self.template,
-                    &mut out,
-                    Contents::StandIns,
-                );
-                if let Some(back) = back {
-                    bundle.items = back.items;
+            Document::Markdown if self.builtin => {
+                out = markdown::document(bundle).into_bytes();
+                // Every test that makes a Markdown bundle checks the document written
+                // directly against the template it stands for.
+                #[cfg(debug_assertions)]
+                {
+                    let mut templated = Vec::new();
+                    self.templated(bundle, &mut templated)?;
+                    assert!(
+                        out == templated,
+                        "the built-in Markdown document differs from templates/bundle.md:\n{}\n----\n{}",
+                        String::from_utf8_lossy(&out),
+                        String::from_utf8_lossy(&templated)
+                    );
                 }
-                rendered
+                Ok(())
             }
+            Document::Markdown => self.templated(bundle, &mut out),
             Document::Json => render::json_with(bundle, &mut out, Contents::StandIns),
         };
         bundle.tokens.total = total;
@@ -381,6 +387,20 @@ impl<'a> Measurer<'a> {
         rendered?;
         Ok(String::from_utf8(out)
             .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+    }
+
+    /// `bundle`'s Markdown through the template, contents as their stand-ins.
+    fn templated(&self, bundle: &mut Bundle, out: &mut Vec<u8>) -> Result<(), RenderError> {
+        // The template takes the items (the rest of the bundle is small) and gives them
+        // back.
+        let mut shell = bundle.clone_without_items();
+        shell.items = std::mem::take(&mut bundle.items);
+        let (rendered, back) =
+            render::markdown_with(shell, self.root, self.template, out, Contents::StandIns);
+        if let Some(back) = back {
+            bundle.items = back.items;
+        }
+        rendered
     }
 
     fn count_text(

@@ -14,6 +14,7 @@ pub mod files;
 pub mod generated;
 mod inline;
 mod json;
+mod markdown;
 pub mod measure;
 pub mod model;
 mod prefetch;

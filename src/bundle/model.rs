@@ -307,6 +307,18 @@ pub enum ScopeKind {
     Changed,
 }
 
+impl ScopeKind {
+    /// As serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Feature => "feature",
+            Self::AdHoc => "ad-hoc",
+            Self::Service => "service",
+            Self::Changed => "changed",
+        }
+    }
+}
+
 /// The parent a bundle was handed from (`--from BUNDLE.json`, `--from-run RUN`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ParentJson {

@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use super::content::{self, Content, ContentError};
 use super::document::{Measured, TOTAL_STAND_IN};
-use super::files;
 use super::json::{BulkFormatter, HandOver};
+use super::markdown::{HIDDEN, code, with_article};
 use super::model::{Bundle, ItemJson, LayerJson};
 use super::prefetch::{Form, Prefetch, Prepared};
 use super::view::ItemObject;
@@ -50,15 +50,6 @@ pub enum RenderError {
     #[error(transparent)]
     Io(#[from] io::Error),
 }
-
-/// Statuses the Markdown leaves out of the pattern and example sections.
-const HIDDEN: [Status; 5] = [
-    Status::Overridden,
-    Status::Disabled,
-    Status::Expired,
-    Status::FilteredAgent,
-    Status::FilteredFeature,
-];
 
 /// Each layer's position in the bundle, by kind and name.
 fn layer_positions(layers: &[LayerJson]) -> HashMap<(LayerKind, &str), usize> {
@@ -138,19 +129,43 @@ pub fn markdown(
     template: &str,
     out: &mut dyn io::Write,
 ) -> Result<(), RenderError> {
-    // The document counted when the bundle was fitted is written as it is: the template
-    // is not run again.
+    // The document counted when the bundle was fitted is written as it is; the built-in
+    // one is written directly: the template runs for a workspace's own only.
     if let Some(measured) = bundle.measured.take()
         && measured.is_of(&bundle.digest, template)
     {
-        let contents = print_order(&bundle.layers, bundle.items.iter());
-        let written = Prefetch::around(&contents, Form::Plain, None, || {
-            write_measured(&measured, &bundle, out)
+        return write_document(bundle, out, |bundle, out| {
+            write_measured(&measured, bundle, out)
         });
-        crate::parallel::drop_in_background((contents, bundle, measured));
-        return written;
+    }
+    if is_builtin(root, template) {
+        return write_document(bundle, out, |bundle, out| {
+            let mut out = io::BufWriter::with_capacity(1 << 20, out);
+            super::markdown::write(bundle, &mut |text| write_contents(text, bundle, &mut out))?;
+            out.flush()?;
+            Ok(())
+        });
     }
     markdown_with(bundle, root, template, out, Contents::Read).0
+}
+
+/// Whether `template` is the built-in one: named so, with no file of that name in the
+/// workspace's templates folder (as the template loader decides).
+pub fn is_builtin(root: &Path, template: &str) -> bool {
+    template == BUILTIN_NAME && !root.join("templates").join(template).exists()
+}
+
+/// Write a Markdown document of `bundle` with `write`, the files read ahead in the
+/// order the built-in document prints them; the bundle freed while the command exits.
+fn write_document(
+    bundle: Bundle,
+    out: &mut dyn io::Write,
+    write: impl FnOnce(&Bundle, &mut dyn io::Write) -> Result<(), RenderError>,
+) -> Result<(), RenderError> {
+    let contents = print_order(&bundle.layers, bundle.items.iter());
+    let written = Prefetch::around(&contents, Form::Plain, None, || write(&bundle, out));
+    crate::parallel::drop_in_background((contents, bundle));
+    written
 }
 
 /// Write `measured`, the document of `bundle`, into `out`.
@@ -320,31 +335,6 @@ pub fn markdown_with(
     (rendered, None)
 }
 
-/// Inline code that survives any text: control characters shown escaped (a newline in a
-/// file name as `\n`), and a backtick fence longer than any backtick run inside.
-pub fn code(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '\n' => shown.push_str("\\n"),
-            '\r' => shown.push_str("\\r"),
-            '\t' => shown.push_str("\\t"),
-            character if character.is_control() => {
-                shown.push_str(&format!("\\u{{{:x}}}", u32::from(character)))
-            }
-            character => shown.push(character),
-        }
-    }
-    let fence = "`".repeat(files::longest_backtick_run(&shown) + 1);
-    // A code span that starts or ends with a backtick needs a space inside the fence.
-    let pad = if shown.starts_with('`') || shown.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{shown}{pad}{fence}")
-}
-
 /// Only plain names inside the templates folder; the built-in one as a fallback.
 fn load(templates: &Path, name: &str) -> Result<Option<String>, minijinja::Error> {
     let refuse = |why: &str| {
@@ -445,40 +435,4 @@ pub fn json_with(
     buffered.write_all(b"\n")?;
     buffered.flush()?;
     Ok(())
-}
-
-/// A number with the indefinite article it takes read aloud: "an 8000", "an 11000",
-/// "a 1000" (the template filter `with_article`).
-pub fn with_article(number: u64) -> String {
-    format!("{} {number}", article(number))
-}
-
-fn article(number: u64) -> &'static str {
-    let digits = number.to_string();
-    let spoken_with_vowel = digits.starts_with('8')
-        || ((digits.starts_with("11") || digits.starts_with("18")) && digits.len() % 3 == 2);
-    if spoken_with_vowel { "an" } else { "a" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::article;
-
-    #[test]
-    fn article_follows_how_the_number_is_read() {
-        for (number, expected) in [
-            (8000, "an"),
-            (800, "an"),
-            (18_000, "an"),
-            (11_000, "an"),
-            (11, "an"),
-            (110, "a"),
-            (1100, "a"),
-            (1000, "a"),
-            (4000, "a"),
-            (180_000, "a"),
-        ] {
-            assert_eq!(article(number), expected, "{number}");
-        }
-    }
 }

@@ -75,6 +75,68 @@ fn the_same_inputs_give_byte_identical_output() {
     }
 }
 
+/// The built-in Markdown document is written directly (`bundle/markdown.rs`), a
+/// workspace's template through minijinja: a workspace holding a copy of the built-in
+/// template gets the same bytes, cold (the count's document written as it is), repeated
+/// (the document written directly) and in every scope and view of the shipped example —
+/// features with phases and inputs, an agent's view with items left out, domains,
+/// a service, a tight budget.
+#[test]
+fn the_built_in_document_is_the_template_rendered() {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            match entry.file_type().unwrap().is_dir() {
+                true => copy(&entry.path(), &target),
+                false => {
+                    std::fs::copy(entry.path(), &target).unwrap();
+                }
+            }
+        }
+    }
+    let direct = tempfile::tempdir().unwrap();
+    let templated = tempfile::tempdir().unwrap();
+    for root in [direct.path(), templated.path()] {
+        std::fs::copy(repo_root().join("ctx.toml"), root.join("ctx.toml")).unwrap();
+        copy(&repo_root().join("domains"), &root.join("domains"));
+    }
+    copy(
+        &repo_root().join("templates"),
+        &templated.path().join("templates"),
+    );
+    let cases: [&[&str]; 8] = [
+        &["checkout", "--set", "ticket=SHOP-1"],
+        &["checkout", "--set", "ticket=SHOP-1", "--agent", "reviewer"],
+        &["checkout", "--set", "ticket=SHOP-1", "--agent", "tester"],
+        &["cart"],
+        &["cart", "--budget", "1500"],
+        &["--domain", "payment", "--domain", "shipping"],
+        &["--service", "order-service"],
+        &[
+            "checkout",
+            "--set",
+            "ticket=SHOP-1",
+            "--tokenizer",
+            "cl100k",
+        ],
+    ];
+    for case in cases {
+        let run = |root: &Path| {
+            let mut args = vec!["bundle"];
+            args.extend_from_slice(case);
+            let run = ctx(root, &args);
+            run.expect_code(0);
+            run.stdout.clone()
+        };
+        let cold = run(direct.path());
+        assert_eq!(cold, run(templated.path()), "{case:?}");
+        assert_eq!(cold, run(direct.path()), "{case:?}, repeated");
+        assert!(cold.contains("## Quality gates"), "{case:?}");
+    }
+}
+
 #[test]
 fn json_has_the_documented_shape() {
     let bundle = json(&repo_root(), &["checkout", "--set", "ticket=SHOP-1"]);

@@ -6,7 +6,7 @@
 //! test that makes a Markdown bundle checks the two agree.
 //!
 //! File contents are written as their stand-ins ([`content::stand_in`]), replaced when
-//! the document is written out (`render::write_measured`).
+//! the document is written out (`render.rs`).
 
 use std::fmt::Write as _;
 

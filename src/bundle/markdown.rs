@@ -184,8 +184,42 @@ fn header(out: &mut String, bundle: &Bundle) {
 }
 
 fn constraints<E>(piece: &mut Piece<'_, E>, bundle: &Bundle, groups: &[Group]) -> Result<(), E> {
-    for (layer, (constraints, _)) in bundle.layers.iter().zip(groups) {
-        if constraints.is_empty() {
+    by_layer(
+        piece,
+        bundle,
+        groups,
+        |group| &group.0,
+        "\n",
+        |out, _, item| {
+            put!(
+                out,
+                "\n- **{}**: {} <sub>",
+                item.key(),
+                item.text.as_deref().unwrap_or_default()
+            );
+            match &item.rare().text_from {
+                Some(from) => put!(out, "{}, overrides {}", place(from), place(&item.origin)),
+                None => out.push_str(&place(&item.origin)),
+            }
+            overrides(out, &item.overrides, ", overrides ");
+            out.push_str("</sub>");
+        },
+    )
+}
+
+/// For each layer with items in its group's `pick`: the layer's heading, each item by
+/// `each` (the text handed on between items), then `after`.
+fn by_layer<E>(
+    piece: &mut Piece<'_, E>,
+    bundle: &Bundle,
+    groups: &[Group],
+    pick: impl Fn(&Group) -> &Vec<usize>,
+    after: &str,
+    mut each: impl FnMut(&mut String, usize, &ItemJson),
+) -> Result<(), E> {
+    for (layer, group) in bundle.layers.iter().zip(groups) {
+        let indices = pick(group);
+        if indices.is_empty() {
             continue;
         }
         put!(
@@ -194,25 +228,11 @@ fn constraints<E>(piece: &mut Piece<'_, E>, bundle: &Bundle, groups: &[Group]) -
             layer.kind.as_str(),
             layer.name
         );
-        for &index in constraints {
+        for &index in indices {
             piece.spill()?;
-            let out = &mut piece.text;
-            let item = &bundle.items[index];
-            let rare = item.rare();
-            put!(
-                out,
-                "\n- **{}**: {} <sub>",
-                item.key(),
-                item.text.as_deref().unwrap_or_default()
-            );
-            match &rare.text_from {
-                Some(from) => put!(out, "{}, overrides {}", place(from), place(&item.origin)),
-                None => out.push_str(&place(&item.origin)),
-            }
-            overrides(out, &item.overrides, ", overrides ");
-            out.push_str("</sub>");
+            each(&mut piece.text, index, &bundle.items[index]);
         }
-        piece.text.push('\n');
+        piece.text.push_str(after);
     }
     Ok(())
 }
@@ -278,20 +298,13 @@ fn patterns<E>(piece: &mut Piece<'_, E>, bundle: &Bundle, groups: &[Group]) -> R
         return Ok(());
     }
     piece.text.push_str("\n## Patterns\n");
-    for (layer, (_, patterns)) in bundle.layers.iter().zip(groups) {
-        if patterns.is_empty() {
-            continue;
-        }
-        put!(
-            piece.text,
-            "\n### {} `{}`\n",
-            layer.kind.as_str(),
-            layer.name
-        );
-        for &index in patterns {
-            piece.spill()?;
-            let out = &mut piece.text;
-            let item = &bundle.items[index];
+    by_layer(
+        piece,
+        bundle,
+        groups,
+        |group| &group.1,
+        "",
+        |out, index, item| {
             let rare = item.rare();
             put!(out, "\n#### {}", item.key());
             if let Some(path) = item.path() {
@@ -311,9 +324,8 @@ fn patterns<E>(piece: &mut Piece<'_, E>, bundle: &Bundle, groups: &[Group]) -> R
             overrides(out, &item.overrides, ", overrides ");
             put!(out, " · {} tokens</sub>\n", item.tokens);
             body(out, index, item);
-        }
-    }
-    Ok(())
+        },
+    )
 }
 
 fn examples<E>(piece: &mut Piece<'_, E>, bundle: &Bundle) -> Result<(), E> {

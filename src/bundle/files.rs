@@ -5,7 +5,6 @@
 //! is decoded lossily with a note; `lines` excerpts are cut here.
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::Path;
 
 use super::cache::Stat;
@@ -143,17 +142,11 @@ fn load(
     if metadata.len() > max_bytes {
         return Err(NotText::TooLarge(metadata.len()));
     }
-    bytes.reserve(usize::try_from(metadata.len()).unwrap_or(0));
     // Up to the size the open handle reported, in one `read` (a file that grows meanwhile
-    // is read as it was, and its new metadata then tells the writer to look again). A
-    // size of 0 may not be the truth (some special files): then one byte past the limit,
-    // so that such a file is still capped.
-    let limit = match metadata.len() {
-        0 => max_bytes.saturating_add(1),
-        size => size,
-    };
-    file.take(limit)
-        .read_to_end(bytes)
+    // is read as it was, and its new metadata then tells the writer to look again); a
+    // file that reports a size of 0 (some special files) one byte past the limit, so
+    // that it is still capped.
+    paths::read_opened_into(&file, &metadata, max_bytes.saturating_add(1), bytes)
         .map_err(|error| NotText::Unreadable(error.to_string()))?;
     if bytes.len() as u64 > max_bytes {
         return Err(NotText::TooLarge(bytes.len() as u64));

@@ -8,12 +8,13 @@
 //! File contents are written as their stand-ins ([`content::stand_in`]), replaced when
 //! the document is written out (`render.rs`).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::content;
 use super::files;
-use super::model::{Bundle, ItemJson, OriginJson, ScopeKind, ValidationJson};
-use crate::config::workspace::Section;
+use super::model::{Bundle, ItemJson, LayerJson, OriginJson, ScopeKind, ValidationJson};
+use crate::config::workspace::{LayerKind, Section};
 use crate::resolve::merge::Status;
 
 /// Statuses the Markdown leaves out of the pattern and example sections.
@@ -51,7 +52,7 @@ pub fn write<E>(bundle: &Bundle, sink: &mut dyn FnMut(&str) -> Result<(), E>) ->
         text: String::with_capacity(PIECE + PIECE / 4),
         sink,
     };
-    let groups = groups(bundle);
+    let groups = groups(&bundle.layers, bundle.items.iter());
     header(&mut out.text, bundle);
     constraints(&mut out, bundle, &groups)?;
     plan(&mut out.text, bundle);
@@ -84,18 +85,23 @@ impl<E> Piece<'_, E> {
 }
 
 /// A layer's included constraints and shown patterns, by item index.
-type Group = (Vec<usize>, Vec<usize>);
+pub type Group = (Vec<usize>, Vec<usize>);
 
-/// Each layer's [`Group`], in layer order (the template's `groups`).
-fn groups(bundle: &Bundle) -> Vec<Group> {
-    let mut groups = vec![(Vec::new(), Vec::new()); bundle.layers.len()];
-    let position: std::collections::HashMap<_, usize> = bundle
-        .layers
+/// Each layer's position in the bundle, by kind and name.
+pub fn layer_positions(layers: &[LayerJson]) -> HashMap<(LayerKind, &str), usize> {
+    layers
         .iter()
         .enumerate()
         .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
-        .collect();
-    for (index, item) in bundle.items.iter().enumerate() {
+        .collect()
+}
+
+/// Each layer's [`Group`], in layer order (the template's `groups`): grouped once rather
+/// than filtered per layer, which is quadratic on bundles of thousands of files.
+pub fn groups<'i>(layers: &[LayerJson], items: impl Iterator<Item = &'i ItemJson>) -> Vec<Group> {
+    let position = layer_positions(layers);
+    let mut groups = vec![(Vec::new(), Vec::new()); layers.len()];
+    for (index, item) in items.enumerate() {
         let Some(&at) = position.get(&(item.layer().kind, &*item.layer().name)) else {
             continue;
         };

@@ -238,13 +238,11 @@ pub struct Measurer<'a> {
     fingerprint: blake3::Hash,
     /// Contents read because they were not framed as expected, by item.
     read: std::cell::RefCell<std::collections::HashMap<usize, Segment>>,
-    /// Whether the workspace has the template (it then decides which lines show the
-    /// total; the built-in one shows it on one line).
-    own_template: bool,
     /// The last document counted, when it can be written as it is ([`Measured`]).
     kept: std::cell::RefCell<Option<Measured>>,
     /// Whether the document is the built-in Markdown one, written directly
-    /// ([`markdown::document`]).
+    /// ([`markdown::document`]), which shows the totals on one line; a workspace's own
+    /// template decides which lines show them.
     builtin: bool,
 }
 
@@ -259,8 +257,6 @@ impl<'a> Measurer<'a> {
         hasher.update(b"ctx document total\0");
         hasher
             .update(format!("{document:?}\0{}\0{template}\0", tokens::name(tokenizer)).as_bytes());
-        let own_template =
-            document == Document::Markdown && root.join("templates").join(template).is_file();
         if document == Document::Markdown {
             hasher.update(render::BUILTIN_TEMPLATE.as_bytes());
             // The workspace's templates (a template may include others): every file.
@@ -278,7 +274,6 @@ impl<'a> Measurer<'a> {
             tokenizer,
             fingerprint: hasher.finalize(),
             read: std::cell::RefCell::default(),
-            own_template,
             kept: std::cell::RefCell::default(),
             builtin: document == Document::Markdown && render::is_builtin(root, template),
         }
@@ -306,7 +301,7 @@ impl<'a> Measurer<'a> {
         let holding = count_lines_of(&text).len();
         let count_lines = match self.document {
             // The built-in template shows both totals on one line.
-            Document::Markdown if !self.own_template => 1,
+            Document::Markdown if self.builtin => 1,
             Document::Markdown => usize::MAX,
             Document::Json => 1 + usize::from(bundle.tokens.cumulative.is_some()),
         };

@@ -8,7 +8,6 @@
 //! (a typo is an error naming the template and line), a fuel limit (a runaway loop
 //! stops), and a loader that only reads plain file names inside the templates folder.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +19,11 @@ use serde::Serialize;
 use super::content::{self, Content, ContentError};
 use super::document::{Measured, TOTAL_STAND_IN};
 use super::json::{BulkFormatter, HandOver};
-use super::markdown::{HIDDEN, code, with_article};
+use super::markdown::{self, code, with_article};
 use super::model::{Bundle, ItemJson, LayerJson};
 use super::prefetch::{Form, Prefetch, Prepared};
 use super::view::ItemObject;
-use crate::config::workspace::{LayerKind, Section};
-use crate::resolve::merge::Status;
+use crate::config::workspace::Section;
 
 /// The built-in template.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/bundle.md");
@@ -51,44 +49,28 @@ pub enum RenderError {
     Io(#[from] io::Error),
 }
 
-/// Each layer's position in the bundle, by kind and name.
-fn layer_positions(layers: &[LayerJson]) -> HashMap<(LayerKind, &str), usize> {
-    layers
-        .iter()
-        .enumerate()
-        .map(|(position, layer)| ((layer.kind, layer.name.as_str()), position))
-        .collect()
-}
-
 /// Each layer's items as the built-in template lays them out (`kind`, `name`, included
-/// `constraints`, shown `patterns`), grouped here once rather than filtered per layer in
-/// the template, which is quadratic on bundles of thousands of files.
+/// `constraints`, shown `patterns`: [`markdown::groups`]), as template values.
 fn group_by_layer(layers: &[LayerJson], items: &[Arc<ItemObject>]) -> Vec<Value> {
-    let index = layer_positions(layers);
-    let mut groups: Vec<(Vec<Value>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); layers.len()];
-    for object in items {
-        let item = &object.item;
-        let Some(&position) = index.get(&(item.layer().kind, &*item.layer().name)) else {
-            continue;
-        };
-        let value = || Value::from_dyn_object(object.clone());
-        match item.section() {
-            Section::Constraints if item.status == Status::Included => {
-                groups[position].0.push(value());
-            }
-            Section::Patterns if !HIDDEN.contains(&item.status) => groups[position].1.push(value()),
-            _ => {}
-        }
-    }
+    let values = |indices: Vec<usize>| -> Value {
+        indices
+            .into_iter()
+            .map(|index| Value::from_dyn_object(items[index].clone()))
+            .collect::<Vec<_>>()
+            .into()
+    };
     layers
         .iter()
-        .zip(groups)
+        .zip(markdown::groups(
+            layers,
+            items.iter().map(|object| &object.item),
+        ))
         .map(|(layer, (constraints, patterns))| {
             minijinja::context! {
                 kind => layer.kind.as_str(),
                 name => layer.name.as_str(),
-                constraints => Value::from(constraints),
-                patterns => Value::from(patterns),
+                constraints => values(constraints),
+                patterns => values(patterns),
             }
         })
         .collect()
@@ -101,7 +83,7 @@ fn print_order<'i>(
     layers: &[LayerJson],
     items: impl Iterator<Item = &'i ItemJson>,
 ) -> Vec<Content> {
-    let layer_of = layer_positions(layers);
+    let layer_of = markdown::layer_positions(layers);
     let mut ordered: Vec<(usize, usize, Content)> = items
         .enumerate()
         .filter_map(|(index, item)| {
@@ -141,7 +123,7 @@ pub fn markdown(
     if is_builtin(root, template) {
         return write_document(bundle, out, |bundle, out| {
             let mut out = io::BufWriter::with_capacity(1 << 20, out);
-            super::markdown::write(bundle, &mut |text| write_contents(text, bundle, &mut out))?;
+            markdown::write(bundle, &mut |text| write_contents(text, bundle, &mut out))?;
             out.flush()?;
             Ok(())
         });

@@ -10,6 +10,18 @@ pub fn read_opened(
     metadata: &std::fs::Metadata,
     cap: u64,
 ) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    read_opened_into(file, metadata, cap, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_opened`], appending to `bytes` (a buffer the caller reuses).
+pub fn read_opened_into(
+    file: &std::fs::File,
+    metadata: &std::fs::Metadata,
+    cap: u64,
+    bytes: &mut Vec<u8>,
+) -> io::Result<()> {
     // Up to the size the open handle reported (a file that grows meanwhile is read as it
     // was): once that much is in, no further `read` is made to look for more. A size of 0
     // may not be the truth (some special files), so then up to the cap.
@@ -17,9 +29,9 @@ pub fn read_opened(
         0 => cap,
         size => size.min(cap),
     };
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
-    file.take(limit).read_to_end(&mut bytes)?;
-    Ok(bytes)
+    bytes.reserve(usize::try_from(metadata.len().min(cap)).unwrap_or(0));
+    file.take(limit).read_to_end(bytes)?;
+    Ok(())
 }
 
 /// Open a regular file for reading, with its metadata taken on the open handle.

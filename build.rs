@@ -13,6 +13,9 @@
 //!   `vocab_place` (`src/bundle/vocab_hash.rs`, shared with the lookup);
 //! - `NAME.pairs`: the rank of every two-byte string (little-endian u32, `u32::MAX` for
 //!   none), indexed by the two bytes: the first lookups of every merge, without hashing.
+//! - `NAME.twos`: one bit per two-byte string, set when it is a token (8 KiB): the count
+//!   of a two-byte piece (a fifth of the pieces of source code) from a table that stays
+//!   in the first-level cache.
 //!
 //! The binary then needs no start-up work and no heap for a vocabulary: the tables are
 //! read where they lie (about 4.5 MiB for o200k, 2.5 MiB for cl100k).
@@ -104,6 +107,7 @@ fn write_tables(out: &Path, name: &str, tokens: &[Vec<u8>]) {
     let shift = 64 - slots.trailing_zeros();
     let mut table = vec![u32::MAX; slots];
     let mut pairs = vec![u32::MAX; 1 << 16];
+    let mut twos = vec![0u8; (1 << 16) / 8];
     for (rank, token) in (0..count).zip(tokens) {
         let (mut slot, fingerprint) = vocab_place(vocab_hash(token), shift);
         while table[slot] != u32::MAX {
@@ -113,7 +117,9 @@ fn write_tables(out: &Path, name: &str, tokens: &[Vec<u8>]) {
         }
         table[slot] = fingerprint | rank;
         if let [first, second] = token[..] {
-            pairs[usize::from(first) << 8 | usize::from(second)] = rank;
+            let pair = usize::from(first) << 8 | usize::from(second);
+            pairs[pair] = rank;
+            twos[pair / 8] |= 1 << (pair % 8);
         }
     }
     let words =
@@ -124,6 +130,7 @@ fn write_tables(out: &Path, name: &str, tokens: &[Vec<u8>]) {
         ("starts", &starts),
         ("table", &table),
         ("pairs", &pairs),
+        ("twos", &twos),
     ] {
         let path = out.join(format!("{name}.{extension}"));
         std::fs::write(&path, data).unwrap_or_else(|error| panic!("{}: {error}", path.display()));

@@ -7,8 +7,12 @@
 //! each piece (source code repeats its words, indentation, punctuation and comment
 //! rulers; a piece always encodes to the same tokens, whatever surrounds it). The memo
 //! is fixed tables compared byte for byte, so a hit is always the count of exactly that
-//! piece: pieces of up to 8 bytes (most of them) in 16-byte slots, up to 24 in 32-byte
-//! ones, longer ones (up to [`MEMO_LONG_BYTES`]) boxed. Splitting the short pieces by
+//! piece: pieces of 3 to 8 bytes (most of them) in 16-byte slots, up to 24 in 32-byte
+//! ones, longer ones (up to [`MEMO_LONG_BYTES`]) boxed. Pieces of one or two bytes (two
+//! in five of source code's) are not memoised: a byte is one token, and a pair of bytes
+//! one or two by a bit of the vocabulary's 8 KiB table ([`Vocab::count_short`]), which
+//! stays in the first-level cache where a memo slot is a miss of the second (mixed
+//! benchmark corpus: ~7% less CPU for a cold bundle). Splitting the short pieces by
 //! size doubled the slots for the common ones in the same 2 MiB per thread (a cold
 //! bundle of the mixed benchmark corpus: 4.6% less CPU); a table shared by both threads
 //! (a sequence lock per slot) merged 35% fewer pieces but saved no time.
@@ -194,28 +198,46 @@ fn padded(text: &[u8], start: usize, length: usize) -> [u64; 3] {
     words
 }
 
+/// The bytes of `text[start..start + length]` (1 to 8), zero-padded to a little-endian
+/// word: one load where the text goes on for eight bytes.
+fn word_of(text: &[u8], start: usize, length: usize) -> u64 {
+    let mask = u64::MAX >> (64 - 8 * length);
+    match text.get(start..start + 8) {
+        Some(window) => u64::from_le_bytes(window.try_into().unwrap_or_default()) & mask,
+        None => {
+            let mut bytes = [0u8; 8];
+            bytes[..length].copy_from_slice(&text[start..start + length]);
+            u64::from_le_bytes(bytes)
+        }
+    }
+}
+
 impl Memo {
     fn count(&mut self, vocab: &Vocab, id: u8, text: &[u8], piece: Range<usize>) -> usize {
         let length = piece.len();
+        if length <= 2 {
+            return vocab.count_short(&text[piece]);
+        }
         if length > MEMO_PIECE_BYTES {
             return self.count_long(vocab, id, &text[piece]);
         }
-        let words = padded(text, piece.start, length);
         let meta = length as u32 | u32::from(id) << 8;
         if length <= 8 {
-            let index = (mix(u64::from(meta), words[0]) >> 48) as usize % MEMO_TINY_SLOTS;
+            let word = word_of(text, piece.start, length);
+            let index = (mix(u64::from(meta), word) >> 48) as usize % MEMO_TINY_SLOTS;
             let slot = &mut self.tiny[index];
-            if slot.meta == meta && slot.word == words[0] {
+            if slot.meta == meta && slot.word == word {
                 return slot.count as usize;
             }
             let count = vocab.count(&text[piece]);
             *slot = TinySlot {
-                word: words[0],
+                word,
                 meta,
                 count: u32::try_from(count).unwrap_or(u32::MAX),
             };
             return count;
         }
+        let words = padded(text, piece.start, length);
         let slot = &mut self.short[slot_of(meta, &words) % MEMO_SLOTS];
         if slot.holds(meta, &words) {
             return slot.count as usize;

@@ -24,6 +24,7 @@ pub struct Vocab {
     starts: &'static [u8],
     table: &'static [u8],
     pairs: &'static [u8],
+    twos: &'static [u8],
     /// `64 - log2(slots)`: the table index is the hash's high bits.
     shift: u32,
 }
@@ -42,6 +43,7 @@ macro_rules! vocab {
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".starts")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".table")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".pairs")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".twos")),
         )
     };
 }
@@ -65,6 +67,7 @@ impl Vocab {
         starts: &'static [u8],
         table: &'static [u8],
         pairs: &'static [u8],
+        twos: &'static [u8],
     ) -> Self {
         let slots = table.len() / 4;
         Vocab {
@@ -72,6 +75,7 @@ impl Vocab {
             starts,
             table,
             pairs,
+            twos,
             shift: 64 - slots.trailing_zeros(),
         }
     }
@@ -113,6 +117,18 @@ impl Vocab {
                 }
             }
             slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The number of tokens a piece of at most two bytes encodes to: a byte is a token
+    /// in both vocabularies, and a pair of bytes is one token or two.
+    pub fn count_short(&self, piece: &[u8]) -> usize {
+        match piece {
+            [first, second] => {
+                let pair = usize::from(*first) << 8 | usize::from(*second);
+                2 - usize::from(self.twos[pair / 8] >> (pair % 8) & 1)
+            }
+            _ => piece.len(),
         }
     }
 
@@ -234,6 +250,22 @@ mod tests {
                 assert_eq!(vocab.rank(vocab.token(rank)), Some(rank));
             }
             assert_eq!(vocab.rank(b"not a token at all, surely"), None);
+        }
+    }
+
+    #[test]
+    fn pieces_of_one_or_two_bytes_count_as_merged() {
+        for vocab in [o200k(), cl100k()] {
+            for first in 0..=255u8 {
+                assert_eq!(vocab.count_short(&[first]), 1);
+                assert_eq!(vocab.count(&[first]), 1);
+                assert!(vocab.rank(&[first]).is_some(), "every byte is a token");
+                for second in 0..=255u8 {
+                    let piece = [first, second];
+                    assert_eq!(vocab.count_short(&piece), vocab.count(&piece), "{piece:?}");
+                    assert_eq!(vocab.count_short(&piece) == 1, vocab.rank(&piece).is_some());
+                }
+            }
         }
     }
 

@@ -123,31 +123,76 @@ fn at(text: &[u8], index: usize) -> Option<Ch> {
     }
 }
 
+/// Byte classes, one table lookup per byte ([`CLASSES`]).
+const UPPER: u8 = 1;
+const LOWER: u8 = 2;
+const DIGIT: u8 = 4;
 /// `\s` (Unicode `White_Space`) restricted to ASCII: tab, newline, vertical tab, form
 /// feed, carriage return and space (not the separators U+001C–U+001F).
-fn is_space(byte: u8) -> bool {
-    matches!(byte, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
-}
+const SPACE: u8 = 8;
+/// `[^\s\p{L}\p{N}]` restricted to ASCII: punctuation and symbols.
+const PUNCT: u8 = 16;
+/// `[^\r\n\p{L}\p{N}]` restricted to ASCII: the optional character before a word.
+const PREFIX: u8 = 32;
+/// A byte of a non-ASCII character: the ASCII rules give up.
+const HIGH: u8 = 64;
 
-/// `[^\r\n\p{L}\p{N}]`: the optional character before a word.
-fn is_prefix(byte: u8) -> bool {
-    !matches!(byte, b'\r' | b'\n') && !byte.is_ascii_alphanumeric()
-}
-
-/// `[^\s\p{L}\p{N}]`: punctuation and symbols.
-fn is_punct(byte: u8) -> bool {
-    !is_space(byte) && !byte.is_ascii_alphanumeric()
-}
-
-/// The end of the longest run from `index` of bytes satisfying `class`; `None` when the
-/// run stops at a non-ASCII character (which might belong to the class).
-fn run(text: &[u8], mut index: usize, class: impl Fn(u8) -> bool) -> Option<usize> {
-    loop {
-        match at(text, index)? {
-            Ch::Byte(byte) if class(byte) => index += 1,
-            _ => return Some(index),
-        }
+/// The class bits of every byte.
+static CLASSES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let space = matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+        let alphanumeric = b.is_ascii_alphanumeric();
+        classes[byte] = if !b.is_ascii() {
+            HIGH
+        } else if b.is_ascii_uppercase() {
+            UPPER
+        } else if b.is_ascii_lowercase() {
+            LOWER
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else {
+            let mut class = 0;
+            if space {
+                class |= SPACE;
+            } else if !alphanumeric {
+                class |= PUNCT;
+            }
+            if !matches!(b, b'\r' | b'\n') && !alphanumeric {
+                class |= PREFIX;
+            }
+            class
+        };
+        byte += 1;
     }
+    classes
+};
+
+fn class(byte: u8) -> u8 {
+    CLASSES[usize::from(byte)]
+}
+
+fn is_prefix(byte: u8) -> bool {
+    class(byte) & PREFIX != 0
+}
+
+fn is_punct(byte: u8) -> bool {
+    class(byte) & PUNCT != 0
+}
+
+/// The end of the longest run from `index` of bytes of a class in `classes`; `None`
+/// when the run stops at a non-ASCII character (which might belong to the class).
+fn run(text: &[u8], mut index: usize, classes: u8) -> Option<usize> {
+    while let Some(&byte) = text.get(index) {
+        let found = class(byte);
+        if found & classes == 0 {
+            return (found & HIGH == 0).then_some(index);
+        }
+        index += 1;
+    }
+    Some(index)
 }
 
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `index`: its end, or `index` when absent.
@@ -187,12 +232,12 @@ fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
         let word = if is_prefix(first) { start + 1 } else { start };
         let end = match pattern {
             Pattern::O200k => {
-                let uppers = run(text, word, |byte| byte.is_ascii_uppercase())?;
-                let lowers = run(text, uppers, |byte| byte.is_ascii_lowercase())?;
+                let uppers = run(text, word, UPPER)?;
+                let lowers = run(text, uppers, LOWER)?;
                 (lowers > word).then_some(lowers)
             }
             Pattern::Cl100k => {
-                let letters = run(text, word, |byte| byte.is_ascii_alphabetic())?;
+                let letters = run(text, word, UPPER | LOWER)?;
                 (letters > word).then_some(letters)
             }
         };
@@ -226,7 +271,7 @@ fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
         None
     };
     if let Some(punct) = punct {
-        let mut end = run(text, punct, is_punct)?;
+        let mut end = run(text, punct, PUNCT)?;
         while let Some(&byte) = text.get(end) {
             let tail = matches!(byte, b'\r' | b'\n') || (pattern == Pattern::O200k && byte == b'/');
             if !tail {
@@ -239,7 +284,7 @@ fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
     // Whitespace: through the last line break of the run; else the whole run at the end
     // of the text; else all but the last character (which joins the next word). cl100k
     // (`\s++$` first) takes a run that reaches the end whole, line breaks and all.
-    let end = run(text, start, is_space)?;
+    let end = run(text, start, SPACE)?;
     if pattern == Pattern::Cl100k && end == text.len() {
         return Some(end);
     }

@@ -927,38 +927,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn time_json() {
-        let root = std::env::var("HISTO").unwrap();
-        let mut stack = vec![std::path::PathBuf::from(root)];
-        let mut texts = Vec::new();
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() { stack.push(p); continue; }
-                if let Ok(t) = std::fs::read_to_string(&p) { texts.push(t); }
-            }
-            if texts.len() > 8000 { break; }
-        }
-        let mb: usize = texts.iter().map(|t| t.len()).sum();
-        let tk = crate::config::settings::Tokenizer::O200k;
-        let mut raw = vec![]; let mut json = vec![];
-        for _ in 0..5 {
-            super::super::tokens::forget_memo();
-            let t = std::time::Instant::now();
-            let mut n = 0;
-            for text in &texts { n += super::super::tokens::count(tk, text); }
-            raw.push(t.elapsed().as_millis()); 
-            super::super::tokens::forget_memo();
-            let t = std::time::Instant::now();
-            for text in &texts { n += super::counted_with_json_frame(tk, text).1; }
-            json.push(t.elapsed().as_millis());
-            assert!(n > 0);
-        }
-        raw.sort(); json.sort();
-        println!("TIMING {} MB raw {:?} json {:?}", mb / 1000000, raw, json);
-    }
-}

@@ -42,6 +42,7 @@ def measure(command, workspace, warm=False):
         subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
     times, peak = [], 0.0
     while len(times) < runs or (len(times) < QUICK_RUNS and statistics.median(times) < 1.0):
+        os.sync()  # no write-back of the previous run's output pending (see `paired`)
         start = time.perf_counter()
         child = subprocess.Popen(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
         # wait4 reports the shell and the tool it waited for: the tool's own peak.
@@ -66,8 +67,12 @@ COLD_ROUNDS = 7
 
 def paired(commands, workspace, rounds=PAIRED_ROUNDS):
     """Wall times of each of `commands`, run in turn for `rounds` rounds after one
-    untimed round."""
+    untimed round. Each starts after an untimed `sync`: every command writes its output
+    (up to 160 MB), and on a two-core VM the kernel's write-back of one command's output
+    would otherwise run during the next (ctx's medians in rounds after code2prompt were
+    1-15% above those of its runs after its own in the first report that interleaved them)."""
     def run(command):
+        os.sync()
         start = time.perf_counter()
         subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workspace)
         return time.perf_counter() - start

@@ -69,8 +69,7 @@ def paired(commands, workspace, rounds=PAIRED_ROUNDS):
     """Wall times of each of `commands`, run in turn for `rounds` rounds after one
     untimed round. Each starts after an untimed `sync`: every command writes its output
     (up to 160 MB), and on a two-core VM the kernel's write-back of one command's output
-    would otherwise run during the next (ctx's medians in rounds after code2prompt were
-    1-15% above those of its runs after its own in the first report that interleaved them)."""
+    would otherwise run during the next."""
     def run(command):
         os.sync()
         start = time.perf_counter()

@@ -171,6 +171,35 @@ fn int(value: i64) -> Value {
     Value::Int(Some(value))
 }
 
+/// How long opening a SQLite store waits for other processes opening it too.
+const SQLITE_OPEN_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Put a fresh connection in WAL mode (and set its per-connection pragmas). Switching a
+/// database to WAL takes an exclusive lock, and SQLite can refuse it at once with "database
+/// is locked" rather than wait on the busy timeout — as when many runs open a new store at
+/// the same moment (16 concurrent `ctx gates` did, now and then): such a refusal is retried
+/// with a short, growing pause, up to [`SQLITE_OPEN_PATIENCE`].
+fn settle_sqlite(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match connection.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        ) {
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && started.elapsed() < SQLITE_OPEN_PATIENCE =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            done => return done,
+        }
+    }
+}
+
 impl Store {
     /// Open (and create or migrate) the store.
     pub fn open(location: &Location) -> Result<Self, StoreError> {
@@ -191,9 +220,7 @@ impl Store {
                 connection
                     .busy_timeout(Duration::from_secs(30))
                     .map_err(|error| fail(error.to_string()))?;
-                connection
-                    .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-                    .map_err(|error| fail(error.to_string()))?;
+                settle_sqlite(&connection).map_err(|error| fail(error.to_string()))?;
                 Backend::Sqlite(connection)
             }
             Location::Postgres(url) => {
@@ -574,5 +601,43 @@ impl Store {
             &[text(workspace), text(run_id)],
         )
         .is_ok_and(|rows| !rows.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store another connection is writing to (a write transaction open: what a crowd
+    /// of runs creating a new store at once does) is waited for when this one switches it
+    /// to WAL, not refused: SQLite answers that switch with "database is locked" at once,
+    /// without its busy timeout (the message CI saw from one of 16 concurrent
+    /// `ctx gates`); with no retry this test fails with it.
+    #[test]
+    fn opening_a_store_waits_for_a_lock_held_elsewhere() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("store.sqlite");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch(
+                "CREATE TABLE held (x INTEGER); BEGIN IMMEDIATE; INSERT INTO held VALUES (1);",
+            )
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let store = Store::open(&Location::Sqlite(path.clone()));
+        release.join().unwrap();
+        assert!(
+            store.is_ok(),
+            "{:?}",
+            store.err().map(|error| error.to_string())
+        );
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 }

@@ -462,26 +462,35 @@ fn left_out<E>(piece: &mut Piece<'_, E>, bundle: &Bundle) -> Result<(), E> {
     }
     out.push_str("\n## Left out\n\n");
     let plural = |count: usize| if count == 1 { "" } else { "s" };
-    if !skipped.is_empty() {
-        put!(
-            out,
+    // A line of `head`, the keys of `items` and `tail`, when there are any.
+    let keys =
+        |out: &mut String, items: &[&ItemJson], head: std::fmt::Arguments<'_>, tail: &str| {
+            if !items.is_empty() {
+                put!(out, "{head}");
+                joined(out, items, |out, item| put!(out, "`{}`", item.key()));
+                out.push_str(tail);
+            }
+        };
+    keys(
+        out,
+        &skipped,
+        format_args!(
             "- {} extension{} not run (",
             skipped.len(),
             plural(skipped.len())
-        );
-        joined(out, &skipped, |out, item| put!(out, "`{}`", item.key()));
-        out.push_str("): allow them with `--extensions` or `CTX_EXTENSIONS=1`\n");
-    }
-    if !unnamed.is_empty() {
-        put!(
-            out,
+        ),
+        "): allow them with `--extensions` or `CTX_EXTENSIONS=1`\n",
+    );
+    keys(
+        out,
+        &unnamed,
+        format_args!(
             "- {} domain pattern{} no phase names (the feature takes only named ones: `domain_patterns: named`): ",
             unnamed.len(),
             plural(unnamed.len())
-        );
-        joined(out, &unnamed, |out, item| put!(out, "`{}`", item.key()));
-        out.push('\n');
-    }
+        ),
+        "\n",
+    );
     if !filtered.is_empty() {
         let agent = bundle.agent.as_deref().unwrap_or("none");
         put!(

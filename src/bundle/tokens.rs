@@ -180,20 +180,9 @@ pub fn with_counter<R>(tokenizer: Tokenizer, counting: impl FnOnce(&mut Counter<
 /// no piece is copied byte by byte.
 fn padded(text: &[u8], start: usize, length: usize) -> [u64; 3] {
     let mut words = [0u64; 3];
-    for (index, word) in words.iter_mut().enumerate() {
+    for (index, word) in words.iter_mut().enumerate().take(length.div_ceil(8)) {
         let from = index * 8;
-        if from >= length {
-            break;
-        }
-        let at = start + from;
-        let take = (length - from).min(8);
-        let mut bytes = [0u8; 8];
-        match text.get(at..at + 8) {
-            Some(window) => bytes.copy_from_slice(window),
-            None => bytes[..take].copy_from_slice(&text[at..at + take]),
-        }
-        let mask = u64::MAX >> (64 - 8 * take);
-        *word = u64::from_le_bytes(bytes) & mask;
+        *word = word_of(text, start + from, (length - from).min(8));
     }
     words
 }

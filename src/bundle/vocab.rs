@@ -30,6 +30,12 @@ pub struct Vocab {
     shift: u32,
 }
 
+/// The index of a two-byte string in the `pairs` and `twos` tables (as `build.rs` lays
+/// them out).
+fn pair_index(first: u8, second: u8) -> usize {
+    usize::from(first) << 8 | usize::from(second)
+}
+
 /// Pieces up to this many bytes are merged by tiktoken's own loop, on the stack.
 const SHORT: usize = 64;
 /// No rank: the pair is not a token.
@@ -102,7 +108,7 @@ impl Vocab {
     /// The rank of `bytes` as a token, or [`NONE`].
     fn pair_rank(&self, bytes: &[u8]) -> u32 {
         if let [first, second] = bytes[..] {
-            return Self::word(self.pairs, usize::from(first) << 8 | usize::from(second));
+            return Self::word(self.pairs, pair_index(first, second));
         }
         let mask = self.table.len() / 4 - 1;
         let (mut slot, fingerprint) = vocab_place(vocab_hash(bytes), self.shift);
@@ -126,7 +132,7 @@ impl Vocab {
     pub fn count_short(&self, piece: &[u8]) -> usize {
         match piece {
             [first, second] => {
-                let pair = usize::from(*first) << 8 | usize::from(*second);
+                let pair = pair_index(*first, *second);
                 2 - usize::from(self.twos[pair / 8] >> (pair % 8) & 1)
             }
             _ => piece.len(),

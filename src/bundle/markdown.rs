@@ -129,16 +129,8 @@ fn header(out: &mut String, bundle: &Bundle) {
     let scope = &bundle.scope;
     if scope.kind != ScopeKind::Feature {
         put!(out, "\n- **Scope**: {}", scope.kind.as_str());
-        if !scope.domains.is_empty() {
-            out.push_str("; domains ");
-            joined(out, &scope.domains, |out, domain| put!(out, "`{domain}`"));
-        }
-        if !scope.services.is_empty() {
-            out.push_str("; services ");
-            joined(out, &scope.services, |out, service| {
-                put!(out, "`{service}`")
-            });
-        }
+        names(out, "; domains ", &scope.domains);
+        names(out, "; services ", &scope.services);
     }
     out.push_str("\n- **Layers**: ");
     for (index, layer) in bundle.layers.iter().enumerate() {
@@ -256,10 +248,7 @@ fn plan(out: &mut String, bundle: &Bundle) {
         if let Some(description) = phase.description.as_deref().filter(|text| !text.is_empty()) {
             put!(out, ": {description}");
         }
-        if !phase.domains.is_empty() {
-            out.push_str("\n   - domains: ");
-            joined(out, &phase.domains, |out, domain| put!(out, "`{domain}`"));
-        }
+        names(out, "\n   - domains: ", &phase.domains);
         if !phase.patterns.is_empty() {
             out.push_str("\n   - patterns: ");
             joined(out, &phase.patterns, |out, pattern| {
@@ -552,6 +541,14 @@ fn overrides(out: &mut String, places: &[OriginJson], lead: &str) {
 }
 
 /// Each of `list` written by `each`, separated by `, `.
+/// `label` and `names` in backticks, comma-joined, when there are any.
+fn names(out: &mut String, label: &str, names: &[String]) {
+    if !names.is_empty() {
+        out.push_str(label);
+        joined(out, names, |out, name| put!(out, "`{name}`"));
+    }
+}
+
 fn joined<T>(out: &mut String, list: &[T], mut each: impl FnMut(&mut String, &T)) {
     for (index, value) in list.iter().enumerate() {
         if index > 0 {

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use super::pretokenize::{self, Pattern};
-use super::vocab::{self, Vocab, mix, vocab_hash};
+use super::vocab::{self, Vocab, mix, vocab_hash, word_of};
 use crate::config::settings::Tokenizer;
 
 /// Pieces up to this many bytes are memoised inline.
@@ -187,20 +187,6 @@ fn padded(text: &[u8], start: usize, length: usize) -> [u64; 3] {
     words
 }
 
-/// The bytes of `text[start..start + length]` (1 to 8), zero-padded to a little-endian
-/// word: one load where the text goes on for eight bytes.
-fn word_of(text: &[u8], start: usize, length: usize) -> u64 {
-    let mask = u64::MAX >> (64 - 8 * length);
-    match text.get(start..start + 8) {
-        Some(window) => u64::from_le_bytes(window.try_into().unwrap_or_default()) & mask,
-        None => {
-            let mut bytes = [0u8; 8];
-            bytes[..length].copy_from_slice(&text[start..start + length]);
-            u64::from_le_bytes(bytes)
-        }
-    }
-}
-
 impl Memo {
     fn count(&mut self, vocab: &Vocab, id: u8, text: &[u8], piece: Range<usize>) -> usize {
         let length = piece.len();
@@ -218,7 +204,7 @@ impl Memo {
             if slot.meta == meta && slot.word == word {
                 return slot.count as usize;
             }
-            let count = vocab.count(&text[piece]);
+            let count = vocab.count_at(&text[piece.start..], length);
             *slot = TinySlot {
                 word,
                 meta,
@@ -231,7 +217,7 @@ impl Memo {
         if slot.holds(meta, &words) {
             return slot.count as usize;
         }
-        let count = vocab.count(&text[piece]);
+        let count = vocab.count_at(&text[piece.start..], length);
         *slot = MemoSlot {
             words,
             meta,

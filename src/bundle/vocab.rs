@@ -1,9 +1,10 @@
 //! Byte-pair encoding over the o200k and cl100k vocabularies, as tiktoken does it.
 //!
 //! `build.rs` turns OpenAI's vocabulary files into tables the binary embeds (token bytes,
-//! their offsets, a hash table from bytes to rank, the rank of every two-byte string and
-//! a bit per two-byte string that is a token), so a vocabulary costs no
-//! start-up work and no heap: a cold bundle of 140 MiB touches about 4 MiB of them, and a
+//! their offsets, a hash table from bytes to rank, each token's first eight bytes, the
+//! rank of every two-byte string and a bit per two-byte string that is a token), so a
+//! vocabulary costs no
+//! start-up work and no heap: a cold bundle of 140 MiB touches a few MiB of them, and a
 //! run whose counts all come from the cache touches none.
 //!
 //! Counting a piece is tiktoken's algorithm: a piece that is itself a token counts 1;
@@ -24,6 +25,7 @@ pub struct Vocab {
     bytes: &'static [u8],
     starts: &'static [u8],
     table: &'static [u8],
+    heads: &'static [u8],
     pairs: &'static [u8],
     twos: &'static [u8],
     /// `64 - log2(slots)`: the table index is the hash's high bits.
@@ -34,6 +36,20 @@ pub struct Vocab {
 /// them out).
 fn pair_index(first: u8, second: u8) -> usize {
     usize::from(first) << 8 | usize::from(second)
+}
+
+/// The bytes of `text[start..start + length]` (1 to 8), zero-padded to a little-endian
+/// word: one load where the text goes on for eight bytes.
+pub fn word_of(text: &[u8], start: usize, length: usize) -> u64 {
+    let mask = u64::MAX >> (64 - 8 * length);
+    match text.get(start..start + 8) {
+        Some(window) => u64::from_le_bytes(window.try_into().unwrap_or_default()) & mask,
+        None => {
+            let mut bytes = [0u8; 8];
+            bytes[..length].copy_from_slice(&text[start..start + length]);
+            u64::from_le_bytes(bytes)
+        }
+    }
 }
 
 /// Pieces up to this many bytes are merged by tiktoken's own loop, on the stack.
@@ -49,6 +65,7 @@ macro_rules! vocab {
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bytes")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".starts")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".table")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".heads")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".pairs")),
             include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".twos")),
         )
@@ -73,6 +90,7 @@ impl Vocab {
         bytes: &'static [u8],
         starts: &'static [u8],
         table: &'static [u8],
+        heads: &'static [u8],
         pairs: &'static [u8],
         twos: &'static [u8],
     ) -> Self {
@@ -81,6 +99,7 @@ impl Vocab {
             bytes,
             starts,
             table,
+            heads,
             pairs,
             twos,
             shift: 64 - slots.trailing_zeros(),
@@ -99,27 +118,47 @@ impl Vocab {
             [Self::word(self.starts, rank) as usize..Self::word(self.starts, rank + 1) as usize]
     }
 
+    /// The first eight bytes of the token of rank `rank`, zero-padded.
+    fn head(&self, rank: u32) -> u64 {
+        let at = rank as usize * 8;
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.heads[at..at + 8]);
+        u64::from_le_bytes(head)
+    }
+
     /// The rank of the token whose bytes are `piece`, if there is one.
-    pub fn rank(&self, piece: &[u8]) -> Option<u32> {
-        let rank = self.pair_rank(piece);
+    #[cfg(test)]
+    fn rank(&self, piece: &[u8]) -> Option<u32> {
+        let rank = self.rank_in(piece, 0, piece.len());
         (rank != NONE).then_some(rank)
     }
 
-    /// The rank of `bytes` as a token, or [`NONE`].
-    fn pair_rank(&self, bytes: &[u8]) -> u32 {
-        if let [first, second] = bytes[..] {
-            return Self::word(self.pairs, pair_index(first, second));
+    /// The rank of `text[start..end]` as a token, or [`NONE`]. `text` may go on past
+    /// `end`: a string of up to eight bytes is then one load, compared with the token's
+    /// head (`heads`) when its tag (length and fingerprint) matches.
+    fn rank_in(&self, text: &[u8], start: usize, end: usize) -> u32 {
+        let length = end - start;
+        if length == 2 {
+            return Self::word(self.pairs, pair_index(text[start], text[start + 1]));
         }
+        let head = word_of(text, start, length.min(8));
+        // `vocab_hash` of a string of at most eight bytes, from the word already read.
+        let hash = if length <= 8 {
+            mix(length as u64, head)
+        } else {
+            vocab_hash(&text[start..end])
+        };
         let mask = self.table.len() / 4 - 1;
-        let (mut slot, fingerprint) = vocab_place(vocab_hash(bytes), self.shift);
+        let (mut slot, tag) = vocab_place(hash, self.shift, length);
         loop {
             let entry = Self::word(self.table, slot);
             if entry == NONE {
                 return NONE;
             }
-            if entry & !RANK_MASK == fingerprint {
+            if entry & !RANK_MASK == tag {
                 let rank = entry & RANK_MASK;
-                if self.token(rank) == bytes {
+                if self.head(rank) == head && (length <= 8 || self.token(rank) == &text[start..end])
+                {
                     return rank;
                 }
             }
@@ -141,28 +180,34 @@ impl Vocab {
 
     /// The number of tokens `piece` (one pre-tokenized piece) encodes to.
     pub fn count(&self, piece: &[u8]) -> usize {
-        if piece.len() <= 1 || self.rank(piece).is_some() {
-            return piece.len().min(1);
+        self.count_at(piece, piece.len())
+    }
+
+    /// [`count`](Self::count) of the piece `text[..length]`, read where the text goes on
+    /// (a lookup of up to eight bytes is then one load).
+    pub fn count_at(&self, text: &[u8], length: usize) -> usize {
+        if length <= 1 || self.rank_in(text, 0, length) != NONE {
+            return length.min(1);
         }
-        if piece.len() <= SHORT {
-            self.merge_short(piece)
+        if length <= SHORT {
+            self.merge_short(text, length)
         } else {
-            self.merge_long(piece)
+            self.merge_long(text, length)
         }
     }
 
     /// tiktoken's `byte_pair_merge`, part for part: `starts[i]` is where part i begins
     /// (the last entry is the end of the piece) and `ranks[i]` the rank of parts i and
     /// i + 1 together.
-    fn merge_short(&self, piece: &[u8]) -> usize {
+    fn merge_short(&self, text: &[u8], length: usize) -> usize {
         let mut starts = [0usize; SHORT + 1];
         let mut ranks = [NONE; SHORT + 1];
-        let mut parts = piece.len() + 1;
+        let mut parts = length + 1;
         for (index, start) in starts.iter_mut().enumerate().take(parts) {
             *start = index;
         }
-        for index in 0..piece.len() - 1 {
-            ranks[index] = self.pair_rank(&piece[index..index + 2]);
+        for (index, rank) in ranks.iter_mut().enumerate().take(length - 1) {
+            *rank = self.rank_in(text, index, index + 2);
         }
         loop {
             let mut best = (NONE, 0);
@@ -178,7 +223,7 @@ impl Vocab {
             // The rank of parts i..i + 3 once i + 1 and i + 2 are one (before removal).
             let joined = |index: usize, starts: &[usize]| {
                 if index + 3 < parts {
-                    self.pair_rank(&piece[starts[index]..starts[index + 3]])
+                    self.rank_in(text, starts[index], starts[index + 3])
                 } else {
                     NONE
                 }
@@ -198,15 +243,14 @@ impl Vocab {
     /// over a linked list of parts; a candidate whose parts have changed since is stale
     /// and skipped (parts only grow, so a pair that still spans the same bytes still has
     /// the same rank).
-    fn merge_long(&self, piece: &[u8]) -> usize {
-        let length = piece.len();
+    fn merge_long(&self, text: &[u8], length: usize) -> usize {
         // next[i]/previous[i]: the neighbours of the part starting at i (length = none).
         let mut next: Vec<usize> = (1..=length).collect();
         let mut previous: Vec<usize> = (0..length).map(|index| index.wrapping_sub(1)).collect();
         let mut alive = vec![true; length];
         let mut heap = BinaryHeap::with_capacity(length);
         for index in 0..length - 1 {
-            let rank = self.pair_rank(&piece[index..index + 2]);
+            let rank = self.rank_in(text, index, index + 2);
             if rank != NONE {
                 heap.push(Reverse((rank, index, index + 2)));
             }
@@ -225,14 +269,14 @@ impl Vocab {
             parts -= 1;
             let before = previous[left];
             if before < length {
-                let rank = self.pair_rank(&piece[before..end]);
+                let rank = self.rank_in(text, before, end);
                 if rank != NONE {
                     heap.push(Reverse((rank, before, end)));
                 }
             }
             if end < length {
                 let after = next[end];
-                let rank = self.pair_rank(&piece[left..after]);
+                let rank = self.rank_in(text, left, after);
                 if rank != NONE {
                     heap.push(Reverse((rank, left, after)));
                 }
@@ -279,7 +323,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
         /// The heap merges what tiktoken's loop merges, on pieces of repeated word-like
-        /// fragments (where merges compete) and of arbitrary bytes.
+        /// fragments (where merges compete) and of arbitrary bytes; and a piece counts
+        /// the same whatever follows it in the text it is read from.
         #[test]
         fn the_heap_merges_like_the_loop(
             fragments in proptest::collection::vec(
@@ -296,9 +341,16 @@ mod tests {
             let piece = &piece[..piece.len().min(SHORT)];
             for vocab in [o200k(), cl100k()] {
                 for candidate in [piece, &noise[..]] {
-                    if candidate.len() >= 2 {
-                        prop_assert_eq!(vocab.merge_long(candidate), vocab.merge_short(candidate));
+                    let length = candidate.len();
+                    if length >= 2 {
+                        prop_assert_eq!(
+                            vocab.merge_long(candidate, length),
+                            vocab.merge_short(candidate, length)
+                        );
                     }
+                    // A piece read where the text goes on counts as the piece alone.
+                    let going_on = [candidate, &noise[..], piece].concat();
+                    prop_assert_eq!(vocab.count_at(&going_on, length), vocab.count(candidate));
                 }
             }
         }

@@ -28,15 +28,21 @@ pub fn vocab_hash(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// A table entry: the rank in the low [`RANK_BITS`] bits, a fingerprint of the token's
-/// hash above them, so that most probes for a string that is not a token (and most
-/// slots holding another token) are told apart without reading the token's bytes.
-/// `u32::MAX` is an empty slot (its rank field is no rank: vocabularies stay below it).
+/// A table entry: the rank in the low [`RANK_BITS`] bits, then the token's length (up to
+/// 15; 15 for longer ones) in [`LENGTH_BITS`] bits, then a fingerprint of its hash, so
+/// that most probes for a string that is not a token (and most slots holding another
+/// token) are told apart without reading the token's bytes. `u32::MAX` is an empty slot
+/// (its rank field is no rank: vocabularies stay below it).
 const RANK_BITS: u32 = 18;
+/// The bits of a table entry that hold the token's length.
+const LENGTH_BITS: u32 = 4;
 
-/// Where a hash goes: the table slot (its top `64 - shift` bits) and the entry's
-/// fingerprint (the `32 - RANK_BITS` bits below those, shifted into place).
-fn vocab_place(hash: u64, shift: u32) -> (usize, u32) {
-    let fingerprint = (hash >> (shift - (32 - RANK_BITS))) as u32 & ((1 << (32 - RANK_BITS)) - 1);
-    ((hash >> shift) as usize, fingerprint << RANK_BITS)
+/// Where a hash of a string of `length` bytes goes: the table slot (the hash's top
+/// `64 - shift` bits) and the entry's tag (its length and a fingerprint from the bits
+/// below those, shifted into place above the rank).
+fn vocab_place(hash: u64, shift: u32, length: usize) -> (usize, u32) {
+    const FINGERPRINT_BITS: u32 = 32 - RANK_BITS - LENGTH_BITS;
+    let fingerprint = (hash >> (shift - FINGERPRINT_BITS)) as u32 & ((1 << FINGERPRINT_BITS) - 1);
+    let length = length.min((1 << LENGTH_BITS) - 1) as u32;
+    ((hash >> shift) as usize, (fingerprint << LENGTH_BITS | length) << RANK_BITS)
 }

@@ -3,9 +3,8 @@
 //! `build.rs` turns OpenAI's vocabulary files into tables the binary embeds (token bytes,
 //! their offsets, a hash table from bytes to rank, each token's first eight bytes, the
 //! rank of every two-byte string and a bit per two-byte string that is a token), so a
-//! vocabulary costs no
-//! start-up work and no heap: a cold bundle of 140 MiB touches a few MiB of them, and a
-//! run whose counts all come from the cache touches none.
+//! vocabulary costs no start-up work and no heap: a cold bundle of 140 MiB touches a few
+//! MiB of them, and a run whose counts all come from the cache touches none.
 //!
 //! Counting a piece is tiktoken's algorithm: a piece that is itself a token counts 1;
 //! otherwise start from single bytes and repeatedly merge the adjacent pair whose

@@ -2,12 +2,18 @@
 //! (no thread pool dependency). Results always come back in input order, so output is
 //! deterministic however the work was scheduled.
 
-/// `work` applied to every item, on up to `available_parallelism` threads, results in
-/// input order.
+/// The number of threads that can run at once (`available_parallelism`, at least 1),
+/// asked once per process: the standard library reads the cgroup's CPU quota from
+/// `/proc` and `/sys` on every call (about ten system calls), and a bundle maps
+/// hundreds of times.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// `work` applied to every item, on up to [`cores`] threads, results in input order.
 pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items.len().div_ceil(64).max(1));
+    let threads = cores().min(items.len().div_ceil(64).max(1));
     if threads <= 1 {
         return items.iter().map(&work).collect();
     }

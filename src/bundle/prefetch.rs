@@ -134,7 +134,7 @@ impl<S: Source> Prefetch<S> {
         // plain texts cost less to read than the template takes to print them, and
         // reading, checking and escaping JSON about as much as writing it (a second
         // reader, tried, was no faster and held 1.8 MiB more in its own buffers).
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let cores = crate::parallel::cores();
         let readers = 1;
         let prefetch = Arc::new(Self {
             contents: contents.to_vec(),

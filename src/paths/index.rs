@@ -59,11 +59,7 @@ pub(super) fn walk_with<T: Send>(
         .parents(parents)
         .follow_links(false)
         .filter_entry(|entry| !entry.file_name().eq_ignore_ascii_case(".git"))
-        .threads(
-            std::thread::available_parallelism()
-                .map_or(1, std::num::NonZero::get)
-                .min(2),
-        )
+        .threads(crate::parallel::cores().min(2))
         .build_parallel()
         .run(|| {
             let mut finds = Finds {

@@ -456,7 +456,7 @@ impl Session {
         let cache = self.cache_plans(&gates, options.rerun);
         let settings = &self.validation.workspace.settings;
         let jobs = match options.jobs.unwrap_or(settings.jobs) {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            0 => crate::parallel::cores(),
             jobs => jobs,
         };
         Ok(PreparedRun {

@@ -21,7 +21,7 @@
 //!   in the first-level cache.
 //!
 //! The binary then needs no start-up work and no heap for a vocabulary: the tables are
-//! read where they lie (about 6 MiB for o200k, 3.3 MiB for cl100k).
+//! read where they lie (about 6 MiB for o200k, 3 MiB for cl100k).
 
 #![expect(
     clippy::expect_used,

@@ -540,7 +540,6 @@ fn overrides(out: &mut String, places: &[OriginJson], lead: &str) {
     joined(out, places, |out, origin| out.push_str(&place(origin)));
 }
 
-/// Each of `list` written by `each`, separated by `, `.
 /// `label` and `names` in backticks, comma-joined, when there are any.
 fn names(out: &mut String, label: &str, names: &[String]) {
     if !names.is_empty() {
@@ -549,6 +548,7 @@ fn names(out: &mut String, label: &str, names: &[String]) {
     }
 }
 
+/// Each of `list` written by `each`, separated by `, `.
 fn joined<T>(out: &mut String, list: &[T], mut each: impl FnMut(&mut String, &T)) {
     for (index, value) in list.iter().enumerate() {
         if index > 0 {

@@ -143,8 +143,6 @@ static CLASSES: [u8; 256] = {
     let mut byte = 0;
     while byte < 256 {
         let b = byte as u8;
-        let space = matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
-        let alphanumeric = b.is_ascii_alphanumeric();
         classes[byte] = if !b.is_ascii() {
             HIGH
         } else if b.is_ascii_uppercase() {
@@ -154,16 +152,18 @@ static CLASSES: [u8; 256] = {
         } else if b.is_ascii_digit() {
             DIGIT
         } else {
-            let mut class = 0;
-            if space {
-                class |= SPACE;
-            } else if !alphanumeric {
-                class |= PUNCT;
+            // Neither a letter nor a digit: a space or punctuation, and a word's prefix
+            // unless it breaks the line.
+            let class = if matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+                SPACE
+            } else {
+                PUNCT
+            };
+            if matches!(b, b'\r' | b'\n') {
+                class
+            } else {
+                class | PREFIX
             }
-            if !matches!(b, b'\r' | b'\n') && !alphanumeric {
-                class |= PREFIX;
-            }
-            class
         };
         byte += 1;
     }

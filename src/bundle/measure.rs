@@ -99,10 +99,13 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
         };
         let bytes = text.as_bytes();
         let end = bytes.len();
-        // The zone being widened, `[start, stop)`: `stop` is the first cut after the zone's
-        // last escape (or after the start), so any escape before it leaves it be and the
-        // next escape that matters is at or after it. Each byte is looked at a bounded
-        // number of times: a long stretch without cuts costs no more than a short one.
+        // The zone at hand, `[start, stop)`: `stop` is the first cut after its last escape
+        // (or after the start), so the next escape is at or after it. The zone ends there,
+        // at a cut, even when the next escape follows with no cut between (a line of
+        // closing brackets after another): the next zone starts where this one stops, and
+        // each stays the size of a line's end, which the memo has seen. Each byte is
+        // looked at a bounded number of times: a long stretch without cuts costs no more
+        // than a short one.
         let mut start = 0;
         let mut stop = cut_from(bytes, 1);
         loop {
@@ -115,11 +118,10 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
                 }
                 break;
             };
-            let next = last_cut(bytes, escape, stop);
-            if next > stop {
-                sum.zone(start, stop);
-                sum.clean(stop, next);
-                start = next;
+            sum.zone(start, stop);
+            start = last_cut(bytes, escape, stop);
+            if start > stop {
+                sum.clean(stop, start);
             }
             stop = cut_from(bytes, escape + 1);
         }

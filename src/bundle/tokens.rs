@@ -62,7 +62,8 @@ struct TinySlot {
     count: u32,
 }
 
-/// Pair memo slots per thread (512 KiB): see [`Counter::remembered`].
+/// Pair memo slots per thread, of each size (256 + 512 KiB): see
+/// [`Counter::remembered`].
 const MEMO_PAIR_SLOTS: usize = 1 << 14;
 
 /// One boxed memo slot: the tokenizer, the piece and its count (an empty piece = empty).
@@ -73,7 +74,9 @@ struct Memo {
     tiny: Vec<TinySlot>,
     short: Vec<MemoSlot>,
     long: Vec<LongSlot>,
-    /// Pairs of counts by short text, their count field `first | second << 16`.
+    /// Pairs of counts by short text, their count field `first | second << 16`: of up
+    /// to 8 bytes, and of 9 to 24.
+    tiny_pairs: Vec<TinySlot>,
     pairs: Vec<MemoSlot>,
 }
 
@@ -126,22 +129,37 @@ impl Counter<'_> {
         if length > MEMO_PIECE_BYTES {
             return counts(self);
         }
-        let words = padded(key, 0, length);
         let meta = length as u32 | u32::from(self.id) << 8;
-        let index = slot_of(meta, &words) % MEMO_PAIR_SLOTS;
-        let slot = self.memo.pairs[index];
-        if slot.holds(meta, &words) {
-            return ((slot.count & 0xffff) as usize, (slot.count >> 16) as usize);
+        let place = PairPlace::of(meta, key);
+        if let Some(packed) = self.memo.pair(&place, meta) {
+            return ((packed & 0xffff) as usize, (packed >> 16) as usize);
         }
         let (first, second) = counts(self);
         if let (Ok(low), Ok(high)) = (u16::try_from(first), u16::try_from(second)) {
-            self.memo.pairs[index] = MemoSlot {
-                words,
-                meta,
-                count: u32::from(low) | u32::from(high) << 16,
-            };
+            self.memo
+                .keep_pair(place, meta, u32::from(low) | u32::from(high) << 16);
         }
         (first, second)
+    }
+}
+
+/// Where a short text's pair of counts is remembered: up to 8 bytes (most JSON zones: a
+/// line's end) as one word in a 16-byte slot, as the piece memo keeps short pieces.
+enum PairPlace {
+    Tiny(usize, u64),
+    Short(usize, [u64; 3]),
+}
+
+impl PairPlace {
+    fn of(meta: u32, key: &[u8]) -> Self {
+        let length = key.len();
+        if length <= 8 {
+            let word = word_of(key, 0, length);
+            let index = (mix(u64::from(meta), word) >> 48) as usize % MEMO_PAIR_SLOTS;
+            return Self::Tiny(index, word);
+        }
+        let words = padded(key, 0, length);
+        Self::Short(slot_of(meta, &words) % MEMO_PAIR_SLOTS, words)
     }
 }
 
@@ -164,6 +182,7 @@ pub fn with_counter<R>(tokenizer: Tokenizer, counting: impl FnOnce(&mut Counter<
             memo.long = (0..MEMO_LONG_SLOTS)
                 .map(|_| (0, Box::default(), 0))
                 .collect();
+            memo.tiny_pairs = vec![TinySlot::default(); MEMO_PAIR_SLOTS];
             memo.pairs = vec![MemoSlot::default(); MEMO_PAIR_SLOTS];
         }
         counting(&mut Counter {
@@ -188,6 +207,31 @@ fn padded(text: &[u8], start: usize, length: usize) -> [u64; 3] {
 }
 
 impl Memo {
+    /// The packed pair of counts remembered at `place` for the text of `meta`, if any.
+    fn pair(&self, place: &PairPlace, meta: u32) -> Option<u32> {
+        match *place {
+            PairPlace::Tiny(index, word) => {
+                let slot = &self.tiny_pairs[index];
+                (slot.meta == meta && slot.word == word).then_some(slot.count)
+            }
+            PairPlace::Short(index, ref words) => {
+                let slot = &self.pairs[index];
+                slot.holds(meta, words).then_some(slot.count)
+            }
+        }
+    }
+
+    fn keep_pair(&mut self, place: PairPlace, meta: u32, count: u32) {
+        match place {
+            PairPlace::Tiny(index, word) => {
+                self.tiny_pairs[index] = TinySlot { word, meta, count };
+            }
+            PairPlace::Short(index, words) => {
+                self.pairs[index] = MemoSlot { words, meta, count };
+            }
+        }
+    }
+
     fn count(&mut self, vocab: &Vocab, id: u8, text: &[u8], piece: Range<usize>) -> usize {
         let length = piece.len();
         if length <= 2 {

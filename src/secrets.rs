@@ -180,6 +180,48 @@ const SOURCES: &[Source] = &[
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| SOURCES.iter().map(rule).collect());
 
+/// Literals that several rules cannot match without, with those rules (indices into
+/// [`SOURCES`]): a text is searched for such a literal once, and where it is absent the
+/// rules are skipped, instead of each rule's own search looking for it again (a pass
+/// over the text per rule: the rules' searches are most of a scan's time).
+const SHARED_LITERALS: [(&str, &[usize]); 3] = [
+    // The three private-key rules: a BEGIN or END line of a `… PRIVATE KEY` block.
+    ("PRIVATE KEY", &[0, 1, 2]),
+    // Both Anthropic's and OpenAI's keys start with `sk-`.
+    ("sk-", &[13, 14]),
+    // Both URL rules: a scheme, then `://`.
+    ("://", &[15, 16]),
+];
+
+/// Whether rule `index` can match `text`, as far as [`SHARED_LITERALS`] tell: each
+/// literal looked for once per text, on the first rule that needs it.
+struct Gates<'t> {
+    text: &'t [u8],
+    found: [Option<bool>; SHARED_LITERALS.len()],
+}
+
+impl<'t> Gates<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            found: [None; SHARED_LITERALS.len()],
+        }
+    }
+
+    fn open(&mut self, index: usize) -> bool {
+        let Some(gate) = SHARED_LITERALS
+            .iter()
+            .position(|(_, rules)| rules.contains(&index))
+        else {
+            return true;
+        };
+        let text = self.text;
+        *self.found[gate].get_or_insert_with(|| {
+            memchr::memmem::find(text, SHARED_LITERALS[gate].0.as_bytes()).is_some()
+        })
+    }
+}
+
 /// A short fingerprint of the rules and placeholder markers, so that what was learned
 /// under one rule set (a cached "no secrets here") is never trusted under another.
 /// The text without terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL`,
@@ -374,7 +416,11 @@ pub fn scan(text: &str) -> Vec<Finding> {
         &text[start..end]
     };
     let mut findings: Vec<Finding> = Vec::new();
-    for rule in RULES.iter() {
+    let mut gates = Gates::new(text);
+    for (index, rule) in RULES.iter().enumerate() {
+        if !gates.open(index) {
+            continue;
+        }
         for captures in rule.regex.captures_iter(text) {
             let Some(secret) = captures.get(rule.group) else {
                 continue;

@@ -560,3 +560,20 @@ fn secrets_wrapped_in_escapes_or_embedded_in_strings_and_urls_are_found() {
         );
     }
 }
+
+/// Each shared literal is written in the pattern of every rule it gates, outside any
+/// optional part or alternative (checked by reading them; this catches a literal or an
+/// index that went wrong). That the rules still find what they must, gated, is
+/// `every_rule_finds_its_true_positives_and_ignores_near_misses`.
+#[test]
+fn shared_literals_are_in_the_rules_they_gate() {
+    for (literal, rules) in SHARED_LITERALS {
+        for &index in rules {
+            let Source(id, pattern, ..) = &SOURCES[index];
+            assert!(
+                pattern.contains(literal),
+                "rule {index} ({id}) does not contain `{literal}`"
+            );
+        }
+    }
+}

@@ -221,6 +221,7 @@ impl Memo {
         }
     }
 
+    /// Remember the packed pair `count` at `place` (replacing what was there).
     fn keep_pair(&mut self, place: PairPlace, meta: u32, count: u32) {
         match place {
             PairPlace::Tiny(index, word) => {

@@ -32,19 +32,24 @@ struct Rule {
     group: usize,
     /// Needs entropy and placeholder checks (generic assignments).
     generic: bool,
+    /// The [`SHARED_LITERALS`] entry it cannot match without, if any.
+    gate: Option<usize>,
 }
 
 #[expect(
     clippy::expect_used,
     reason = "the patterns are constants, all compiled by the tests"
 )]
-fn rule(&Source(id, pattern, group, generic): &Source) -> Rule {
+fn rule(index: usize, &Source(id, pattern, group, generic): &Source) -> Rule {
     Rule {
         id,
         // The patterns are constants checked by the tests; a bad one is a programming error.
         regex: Regex::new(pattern).expect("invariant: secret rule patterns are valid"),
         group,
         generic,
+        gate: SHARED_LITERALS
+            .iter()
+            .position(|(_, rules)| rules.contains(&index)),
     }
 }
 
@@ -178,7 +183,13 @@ const SOURCES: &[Source] = &[
     ),
 ];
 
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| SOURCES.iter().map(rule).collect());
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    SOURCES
+        .iter()
+        .enumerate()
+        .map(|(index, source)| rule(index, source))
+        .collect()
+});
 
 /// Literals that several rules cannot match without, with those rules (indices into
 /// [`SOURCES`]): a text is searched for such a literal once, and where it is absent the
@@ -193,8 +204,8 @@ const SHARED_LITERALS: [(&str, &[usize]); 3] = [
     ("://", &[15, 16]),
 ];
 
-/// Whether rule `index` can match `text`, as far as [`SHARED_LITERALS`] tell: each
-/// literal looked for once per text, on the first rule that needs it.
+/// Whether a rule can match `text`, as far as [`SHARED_LITERALS`] tell: each literal
+/// looked for once per text, on the first rule that needs it.
 struct Gates<'t> {
     text: &'t [u8],
     found: [Option<bool>; SHARED_LITERALS.len()],
@@ -208,11 +219,8 @@ impl<'t> Gates<'t> {
         }
     }
 
-    fn open(&mut self, index: usize) -> bool {
-        let Some(gate) = SHARED_LITERALS
-            .iter()
-            .position(|(_, rules)| rules.contains(&index))
-        else {
+    fn open(&mut self, rule: &Rule) -> bool {
+        let Some(gate) = rule.gate else {
             return true;
         };
         let text = self.text;
@@ -417,8 +425,8 @@ pub fn scan(text: &str) -> Vec<Finding> {
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut gates = Gates::new(text);
-    for (index, rule) in RULES.iter().enumerate() {
-        if !gates.open(index) {
+    for rule in RULES.iter() {
+        if !gates.open(rule) {
             continue;
         }
         for captures in rule.regex.captures_iter(text) {

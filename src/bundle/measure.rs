@@ -109,8 +109,8 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
         let mut start = 0;
         let mut stop = cut_from(bytes, 1);
         loop {
+            sum.zone(start, stop);
             let Some(escape) = json::first_escape(bytes, stop, end) else {
-                sum.zone(start, stop);
                 if stop < end {
                     let last = last_cut(bytes, end - 1, stop);
                     sum.clean(stop, last);
@@ -118,7 +118,6 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
                 }
                 break;
             };
-            sum.zone(start, stop);
             start = last_cut(bytes, escape, stop);
             if start > stop {
                 sum.clean(stop, start);

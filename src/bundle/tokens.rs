@@ -62,6 +62,19 @@ struct TinySlot {
     count: u32,
 }
 
+impl TinySlot {
+    /// Whether the slot holds the text of `meta` (length and tokenizer) and `word`.
+    fn holds(&self, meta: u32, word: u64) -> bool {
+        self.meta == meta && self.word == word
+    }
+}
+
+/// The memo slot of a text of up to 8 bytes, from its word and `meta`, in a table of
+/// `slots` (as [`slot_of`] for longer ones).
+fn tiny_slot_of(meta: u32, word: u64, slots: usize) -> usize {
+    (mix(u64::from(meta), word) >> 48) as usize % slots
+}
+
 /// Pair memo slots per thread, of each size (256 + 512 KiB): see
 /// [`Counter::remembered`].
 const MEMO_PAIR_SLOTS: usize = 1 << 14;
@@ -155,8 +168,7 @@ impl PairPlace {
         let length = key.len();
         if length <= 8 {
             let word = word_of(key, 0, length);
-            let index = (mix(u64::from(meta), word) >> 48) as usize % MEMO_PAIR_SLOTS;
-            return Self::Tiny(index, word);
+            return Self::Tiny(tiny_slot_of(meta, word, MEMO_PAIR_SLOTS), word);
         }
         let words = padded(key, 0, length);
         Self::Short(slot_of(meta, &words) % MEMO_PAIR_SLOTS, words)
@@ -212,7 +224,7 @@ impl Memo {
         match *place {
             PairPlace::Tiny(index, word) => {
                 let slot = &self.tiny_pairs[index];
-                (slot.meta == meta && slot.word == word).then_some(slot.count)
+                slot.holds(meta, word).then_some(slot.count)
             }
             PairPlace::Short(index, ref words) => {
                 let slot = &self.pairs[index];
@@ -244,9 +256,8 @@ impl Memo {
         let meta = length as u32 | u32::from(id) << 8;
         if length <= 8 {
             let word = word_of(text, piece.start, length);
-            let index = (mix(u64::from(meta), word) >> 48) as usize % MEMO_TINY_SLOTS;
-            let slot = &mut self.tiny[index];
-            if slot.meta == meta && slot.word == word {
+            let slot = &mut self.tiny[tiny_slot_of(meta, word, MEMO_TINY_SLOTS)];
+            if slot.holds(meta, word) {
                 return slot.count as usize;
             }
             let count = vocab.count_at(&text[piece.start..], length);

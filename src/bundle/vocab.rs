@@ -119,10 +119,7 @@ impl Vocab {
 
     /// The first eight bytes of the token of rank `rank`, zero-padded.
     fn head(&self, rank: u32) -> u64 {
-        let at = rank as usize * 8;
-        let mut head = [0u8; 8];
-        head.copy_from_slice(&self.heads[at..at + 8]);
-        u64::from_le_bytes(head)
+        word_of(self.heads, rank as usize * 8, 8)
     }
 
     /// The rank of the token whose bytes are `piece`, if there is one.

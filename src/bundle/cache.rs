@@ -182,6 +182,12 @@ impl TokenCache {
         (seen.stat == *stat).then(|| (blake3::Hash::from_bytes(seen.hash), seen.lossy))
     }
 
+    /// Whether the cache as read remembers no file at all (a cold run, or no cache): then
+    /// no file's metadata needs looking at before it is read.
+    pub fn remembers_no_file(&self) -> bool {
+        self.files.sorted.is_empty()
+    }
+
     /// Pretend this run started `seconds` later (tests of the racy-file rule).
     #[cfg(test)]
     pub fn start_later(&mut self, seconds: i64) {

@@ -47,7 +47,7 @@ pub fn reread(
         return (decode(bytes, lines), true);
     }
     let mut bytes = Vec::new();
-    match load(path, max_bytes, &mut bytes, false) {
+    match load(open(path, false), max_bytes, &mut bytes) {
         Ok(_) => (decode(bytes, lines), false),
         Err(failed) => (failed.into(), false),
     }
@@ -91,7 +91,18 @@ pub fn read_into<'b>(
     buffer: &'b mut Vec<u8>,
     seen_regular: bool,
 ) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
-    let before = match load(path, max_bytes, buffer, seen_regular) {
+    read_opened_into(open(path, seen_regular), lines, max_bytes, buffer)
+}
+
+/// [`read_into`] from a file already opened (by [`paths::open_regular`] or one of its
+/// kin: a regular file, and its metadata on the open handle), or the error opening it.
+pub fn read_opened_into<'b>(
+    opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
+    lines: Option<LineRange>,
+    max_bytes: u64,
+    buffer: &'b mut Vec<u8>,
+) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
+    let before = match load(opened, max_bytes, buffer) {
         Ok(before) => before,
         Err(failed) => return (failed.into(), None),
     };
@@ -123,21 +134,27 @@ impl<T> From<NotText> for FileContent<T> {
     }
 }
 
-/// The bytes of a regular file within the limits, into `bytes`, and its metadata on the
-/// open handle before the read; or why not. `seen_regular`: the caller's own `stat` has
-/// just said it is a regular file, so it is opened without a second look (the type is
-/// still checked on the open handle, and the open cannot block).
-fn load(
+/// Open a regular file for reading, with its metadata on the open handle. `seen_regular`:
+/// the caller's own `stat` has just said it is a regular file, so it is opened without a
+/// second look (the type is still checked on the open handle, and the open cannot block).
+pub fn open(
     path: &Path,
-    max_bytes: u64,
-    bytes: &mut Vec<u8>,
     seen_regular: bool,
-) -> Result<Stat, NotText> {
-    bytes.clear();
-    let opened = match seen_regular {
+) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    match seen_regular {
         true => paths::open_seen_regular(path),
         false => paths::open_regular(path),
-    };
+    }
+}
+
+/// The bytes of a regular file within the limits, into `bytes`, and its metadata on the
+/// open handle before the read; or why not.
+fn load(
+    opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
+    max_bytes: u64,
+    bytes: &mut Vec<u8>,
+) -> Result<Stat, NotText> {
+    bytes.clear();
     let (file, metadata) = opened.map_err(|error| NotText::Unreadable(error.to_string()))?;
     if metadata.len() > max_bytes {
         return Err(NotText::TooLarge(metadata.len()));

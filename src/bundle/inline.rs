@@ -17,7 +17,7 @@ use super::tokens;
 use crate::config::settings::{SecretsMode, Tokenizer};
 use crate::config::workspace::LineRange;
 use crate::ids::ItemId;
-use crate::paths::Resolver;
+use crate::paths::{self, Resolver};
 use crate::resolve::merge::Status;
 use crate::secrets;
 
@@ -157,31 +157,48 @@ pub fn one(
     let mut remember = Vec::new();
     let mut seen = None;
     let slot = cache::slot(limits.tokenizer);
-    // Metadata first: it is what a remembered hash is trusted by, and it must describe
-    // the file no later than the read that follows.
-    let (path, metadata) = match resolver.resolve_metadata(file) {
-        Ok(resolved) => resolved,
-        Err(error) => return unreadable(file, &format!("`{file}` {error}")),
+    let within = |metadata: &std::fs::Metadata| {
+        (metadata.is_file() && metadata.len() <= limits.max_bytes).then(|| Stat::of(metadata))
     };
-    let stat = metadata
-        .filter(|metadata| metadata.is_file() && metadata.len() <= limits.max_bytes)
-        .map(|metadata| Stat::of(&metadata));
-    if let Some(stat) = stat
-        && let Some(done) = remembered(
-            shared,
-            lines,
-            (&path, resolver.shared_root()),
-            stat,
-            limits,
-            cache,
-        )
-    {
-        return done;
-    }
+    // A cache that remembers no file (a cold run, `--no-cache`) has no hash to trust by a
+    // file's metadata: a file the tree's walk listed is opened straight away, and its
+    // metadata taken on the open handle, before the read, as every read takes it: one
+    // `stat` of its path fewer. Anything else, or a failed open, goes the long way.
+    let listed = match cache.remembers_no_file() {
+        true => resolver
+            .indexed_file(file)
+            .and_then(|path| Some((paths::open_listed_regular(&path).ok()?, path))),
+        false => None,
+    };
+    let (path, stat, handle) = match listed {
+        Some((handle, path)) => (path, within(&handle.1), Ok(handle)),
+        None => {
+            // Metadata first: it is what a remembered hash is trusted by, and it must
+            // describe the file no later than the read that follows.
+            let (path, metadata) = match resolver.resolve_metadata(file) {
+                Ok(resolved) => resolved,
+                Err(error) => return unreadable(file, &format!("`{file}` {error}")),
+            };
+            let stat = metadata.as_ref().and_then(within);
+            if let Some(stat) = stat
+                && let Some(done) = remembered(
+                    shared,
+                    lines,
+                    (&path, resolver.shared_root()),
+                    stat,
+                    limits,
+                    cache,
+                )
+            {
+                return done;
+            }
+            let handle = files::open(&path, stat.is_some());
+            (path, stat, handle)
+        }
+    };
     // One read buffer per thread, reused: a large tree does not churn the allocator.
     let mut buffer = BUFFER.take();
-    let (read, opened) =
-        files::read_into(&path, lines, limits.max_bytes, &mut buffer, stat.is_some());
+    let (read, opened) = files::read_opened_into(handle, lines, limits.max_bytes, &mut buffer);
     match read {
         FileContent::Text { text, lossy } => {
             if lossy {
@@ -432,6 +449,45 @@ mod tests {
             "{:?}",
             done.notes()
         );
+    }
+
+    /// A cold run opens a file the walk listed without looking at its path first; should
+    /// it have become a symlink since, that open refuses it and the path is resolved in
+    /// full, which refuses a symlink out of the root.
+    #[test]
+    fn a_listed_file_swapped_for_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        std::fs::create_dir(&root).unwrap();
+        let root = root.canonicalize().unwrap();
+        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
+        std::fs::write(dir.path().join("outside.py"), "outside = True\n").unwrap();
+        let resolver = Resolver::new(&root);
+        assert_eq!(resolver.expand_glob("*.py").unwrap().len(), 1);
+        assert!(
+            resolver.indexed_file("a.py").is_some(),
+            "listed by the walk"
+        );
+        std::fs::remove_file(root.join("a.py")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.py"), root.join("a.py")).unwrap();
+        let cache = TokenCache::disabled();
+        assert!(cache.remembers_no_file());
+        let limits = Limits {
+            max_bytes: 1 << 20,
+            secrets: SecretsMode::Redact,
+            tokenizer: Tokenizer::O200k,
+            document: Document::Markdown,
+        };
+        let id = "domain:d/patterns/p".parse().unwrap();
+        let done = one(&"a.py".into(), None, &id, &resolver, limits, &cache);
+        assert_eq!(
+            done.status,
+            Some(Status::OmittedUnreadable),
+            "{:?}",
+            done.notes()
+        );
+        assert!(done.content.is_none());
+        assert!(done.notes()[0].contains("outside"), "{:?}", done.notes());
     }
 
     /// A redacted text's counts are kept under its own hash: a repeated bundle of a file

@@ -47,13 +47,30 @@ pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata
 /// `stat` said so): opens without looking again. The type is still checked on the open
 /// handle, and the open cannot block.
 pub fn open_seen_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
-    // O_NONBLOCK: if a FIFO was swapped in after the caller's check, opening it must not
-    // block; the type is checked again on the open handle.
+    open_checked(path, nix::fcntl::OFlag::O_NONBLOCK)
+}
+
+/// [`open_regular`] for a path the tree's walk listed as a regular file, not a symlink,
+/// with no symlink on the way (`Resolver::indexed_file`): opened without a `stat` of the
+/// path first, and refused (`ELOOP`) should it have become a symlink since; the type is
+/// checked on the open handle. The caller resolves the path in full when this fails.
+pub fn open_listed_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
+    use nix::fcntl::OFlag;
+    open_checked(path, OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW)
+}
+
+/// Open `path` for reading with `flags` (at least `O_NONBLOCK`: if a FIFO was swapped in
+/// after the caller's check, opening it must not block), and check on the open handle
+/// that it is a regular file.
+fn open_checked(
+    path: &Path,
+    flags: nix::fcntl::OFlag,
+) -> io::Result<(std::fs::File, std::fs::Metadata)> {
     let file = {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .custom_flags(flags.bits())
             .open(path)?
     };
     let metadata = file.metadata()?;

@@ -499,16 +499,18 @@ impl Packed {
 fn encode(entries: &Table<Packed>, files: &Table<(Seen, bool)>) -> Vec<u8> {
     let mut bytes = header();
     bytes.reserve(8 + entries.len() * ENTRY_BYTES + files.len() * SEEN_BYTES);
+    let mut entries = entries.in_order();
+    entries.truncate(u32::MAX as usize);
     bytes.extend_from_slice(
         &u32::try_from(entries.len())
             .unwrap_or(u32::MAX)
             .to_le_bytes(),
     );
     let machine = crate::state::machine_key();
-    for (key, packed) in entries.in_order().into_iter().take(u32::MAX as usize) {
+    encode_records(&mut bytes, &entries, ENTRY_BYTES, |bytes, (key, packed)| {
         let entry = packed.entry();
         let start = bytes.len();
-        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(*key);
         for count in entry.tokens {
             bytes.extend_from_slice(&count.unwrap_or(UNKNOWN).to_le_bytes());
         }
@@ -521,11 +523,13 @@ fn encode(entries: &Table<Packed>, files: &Table<(Seen, bool)>) -> Vec<u8> {
         let check = checksum(&bytes[start..]);
         bytes.extend_from_slice(&check);
         bytes.extend_from_slice(&clean_mac(machine.as_ref(), key, entry.clean));
-    }
+    });
+    let mut files = files.in_order();
+    files.truncate(u32::MAX as usize);
     bytes.extend_from_slice(&u32::try_from(files.len()).unwrap_or(u32::MAX).to_le_bytes());
-    for (key, (seen, _)) in files.in_order().into_iter().take(u32::MAX as usize) {
+    encode_records(&mut bytes, &files, SEEN_BYTES, |bytes, (key, (seen, _))| {
         let start = bytes.len();
-        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(*key);
         let stat = &seen.stat;
         for number in [stat.dev, stat.ino, stat.size] {
             bytes.extend_from_slice(&number.to_le_bytes());
@@ -542,8 +546,33 @@ fn encode(entries: &Table<Packed>, files: &Table<(Seen, bool)>) -> Vec<u8> {
         bytes.push(u8::from(seen.lossy));
         let check = checksum(&bytes[start..]);
         bytes.extend_from_slice(&check);
-    }
+    });
     bytes
+}
+
+/// Records encoded per piece of work when a cache is encoded on all cores.
+const RECORDS_PER_PIECE: usize = 128;
+
+/// Append `records`, each encoded by `record` (`size` bytes), in order: in pieces on all
+/// cores, since each record carries a blake3 check (and a text's a MAC), which for tens of
+/// thousands of records is most of the time a cold run spends saving its cache.
+fn encode_records<R: Sync>(
+    bytes: &mut Vec<u8>,
+    records: &[R],
+    size: usize,
+    record: impl Fn(&mut Vec<u8>, &R) + Sync,
+) {
+    let pieces: Vec<&[R]> = records.chunks(RECORDS_PER_PIECE).collect();
+    let encoded = crate::parallel::map(&pieces, |piece| {
+        let mut out = Vec::with_capacity(piece.len() * size);
+        for one in *piece {
+            record(&mut out, one);
+        }
+        out
+    });
+    for piece in encoded {
+        bytes.extend_from_slice(&piece);
+    }
 }
 
 fn tri(value: Option<bool>) -> u8 {

@@ -32,8 +32,9 @@ struct Rule {
     group: usize,
     /// Needs entropy and placeholder checks (generic assignments).
     generic: bool,
-    /// The [`SHARED_LITERALS`] entry it cannot match without, if any.
-    gate: Option<usize>,
+    /// The [`GATES`] it cannot match without (a bit per literal): it runs only on a text
+    /// holding one of them. `None`: it runs on every text.
+    gate: Option<u32>,
 }
 
 #[expect(
@@ -47,9 +48,12 @@ fn rule(index: usize, &Source(id, pattern, group, generic): &Source) -> Rule {
         regex: Regex::new(pattern).expect("invariant: secret rule patterns are valid"),
         group,
         generic,
-        gate: SHARED_LITERALS
+        gate: GATES
             .iter()
-            .position(|(_, rules)| rules.contains(&index)),
+            .enumerate()
+            .filter(|(_, (_, rules))| rules.contains(&index))
+            .map(|(bit, _)| 1 << bit)
+            .reduce(|mask, bit| mask | bit),
     }
 }
 
@@ -113,7 +117,7 @@ const SOURCES: &[Source] = &[
     ),
     Source(
         "github-token",
-        r"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
+        r"((?:ghp_|gho_|ghu_|ghs_|ghr_)[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
         1,
         false,
     ),
@@ -191,43 +195,59 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Literals that several rules cannot match without, with those rules (indices into
-/// [`SOURCES`]): a text is searched for such a literal once, and where it is absent the
-/// rules are skipped, instead of each rule's own search looking for it again (a pass
-/// over the text per rule: the rules' searches are most of a scan's time).
-const SHARED_LITERALS: [(&str, &[usize]); 3] = [
+/// Literals the rules cannot match without, each with the rules (indices into
+/// [`SOURCES`]) that every match of which holds it, case and all: a text is searched for
+/// all of them at once ([`found_gates`]), and a rule whose literals are all absent is
+/// skipped, instead of each rule's own search passing over the text (those searches are
+/// most of a scan's time). Rules without such a literal (case-insensitive ones, the
+/// generic assignments) run on every text. No literal is a prefix of another (a test
+/// checks), so the search finds every place any of them starts.
+const GATES: [(&str, &[usize]); 19] = [
     // The three private-key rules: a BEGIN or END line of a `… PRIVATE KEY` block.
     ("PRIVATE KEY", &[0, 1, 2]),
+    ("AKIA", &[3]),
+    ("ASIA", &[3]),
+    ("ABIA", &[3]),
+    ("ACCA", &[3]),
+    ("AIza", &[5]),
+    ("\"private_key_id\"", &[6]),
+    ("ghp_", &[8]),
+    ("gho_", &[8]),
+    ("ghu_", &[8]),
+    ("ghs_", &[8]),
+    ("ghr_", &[8]),
+    ("github_pat_", &[8]),
+    ("glpat-", &[9]),
+    ("xox", &[10]),
+    ("hooks.slack.com", &[11]),
+    ("_live_", &[12]),
     // Both Anthropic's and OpenAI's keys start with `sk-`.
     ("sk-", &[13, 14]),
     // Both URL rules: a scheme, then `://`.
     ("://", &[15, 16]),
 ];
 
-/// Whether a rule can match `text`, as far as [`SHARED_LITERALS`] tell: each literal
-/// looked for once per text, on the first rule that needs it.
-struct Gates<'t> {
-    text: &'t [u8],
-    found: [Option<bool>; SHARED_LITERALS.len()],
-}
+#[expect(
+    clippy::expect_used,
+    reason = "the literals are constants, searched by the tests"
+)]
+static GATE_SEARCH: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(GATES.iter().map(|(literal, _)| literal))
+        .expect("invariant: the gate literals build a searcher")
+});
 
-impl<'t> Gates<'t> {
-    fn new(text: &'t str) -> Self {
-        Self {
-            text: text.as_bytes(),
-            found: [None; SHARED_LITERALS.len()],
-        }
+/// The [`GATES`] found in `text`, a bit per literal: one search for all of them, resumed
+/// after the start of each match (not its end), so that no literal hides another.
+fn found_gates(text: &str) -> u32 {
+    let mut found = 0;
+    let mut input = aho_corasick::Input::new(text);
+    while let Some(hit) = GATE_SEARCH.find(input.clone()) {
+        found |= 1 << hit.pattern().as_usize();
+        input.set_start(hit.start() + 1);
     }
-
-    fn open(&mut self, rule: &Rule) -> bool {
-        let Some(gate) = rule.gate else {
-            return true;
-        };
-        let text = self.text;
-        *self.found[gate].get_or_insert_with(|| {
-            memchr::memmem::find(text, SHARED_LITERALS[gate].0.as_bytes()).is_some()
-        })
-    }
+    found
 }
 
 /// A short fingerprint of the rules and placeholder markers, so that what was learned
@@ -407,6 +427,12 @@ fn allowed_line(line: &str) -> bool {
 
 /// Every finding in `text`, in order, without overlaps.
 pub fn scan(text: &str) -> Vec<Finding> {
+    let found = found_gates(text);
+    scan_by(text, |rule| rule.gate.is_none_or(|gate| gate & found != 0))
+}
+
+/// [`scan`] with the rules `runs` lets run.
+fn scan_by(text: &str, runs: impl Fn(&Rule) -> bool) -> Vec<Finding> {
     // Where lines start, found on the first match (most texts have none).
     let starts = std::cell::OnceCell::new();
     let line_starts = || -> &Vec<usize> {
@@ -424,9 +450,8 @@ pub fn scan(text: &str) -> Vec<Finding> {
         &text[start..end]
     };
     let mut findings: Vec<Finding> = Vec::new();
-    let mut gates = Gates::new(text);
     for rule in RULES.iter() {
-        if !gates.open(rule) {
+        if !runs(rule) {
             continue;
         }
         for captures in rule.regex.captures_iter(text) {

@@ -561,19 +561,62 @@ fn secrets_wrapped_in_escapes_or_embedded_in_strings_and_urls_are_found() {
     }
 }
 
-/// Each shared literal is written in the pattern of every rule it gates, outside any
-/// optional part or alternative (checked by reading them; this catches a literal or an
-/// index that went wrong). That the rules still find what they must, gated, is
-/// `every_rule_finds_its_true_positives_and_ignores_near_misses`.
+/// Each gate literal is written in the pattern of every rule it gates, outside any
+/// optional part; a rule with several (AWS key ids, GitHub tokens) has them as the
+/// alternatives of a part every match has (checked by reading them; this catches a
+/// literal or an index that went wrong). That the rules still find what they must,
+/// gated, is `every_rule_finds_its_true_positives_and_ignores_near_misses` and
+/// `a_gated_scan_finds_what_all_rules_find`.
 #[test]
-fn shared_literals_are_in_the_rules_they_gate() {
-    for (literal, rules) in SHARED_LITERALS {
+fn gate_literals_are_in_the_rules_they_gate() {
+    for (literal, rules) in GATES {
         for &index in rules {
             let Source(id, pattern, ..) = &SOURCES[index];
             assert!(
-                pattern.contains(literal),
+                pattern.replace("\\.", ".").contains(literal),
                 "rule {index} ({id}) does not contain `{literal}`"
             );
         }
+    }
+    // A mask per rule, 32 bits of them.
+    assert!(GATES.len() <= 32);
+}
+
+/// The gates' one search finds every place a literal starts because no literal starts
+/// another (two literals matching at one place would be one the other's prefix).
+#[test]
+fn no_gate_literal_is_a_prefix_of_another() {
+    for (first, _) in GATES {
+        for (second, _) in GATES {
+            assert!(
+                first == second || !second.starts_with(first),
+                "`{first}` starts `{second}`"
+            );
+        }
+    }
+}
+
+/// Gated, a scan finds what every rule run on the text finds: on texts made of the
+/// rules' true positives, near misses and the gate literals in every overlap.
+#[test]
+fn a_gated_scan_finds_what_all_rules_find() {
+    let mut texts: Vec<String> = Vec::new();
+    for (literal, _) in GATES {
+        for (other, _) in GATES {
+            // Overlapping and adjacent: `AKIASIA`, `sk-://`.
+            texts.push(format!("{literal}{other}"));
+            if let Some(last) = literal.chars().last() {
+                texts.push(format!("{literal}{}", other.trim_start_matches(last)));
+            }
+        }
+    }
+    for (_, positives, near_misses) in corpus() {
+        for text in positives.iter().map(|(text, _)| text).chain(&near_misses) {
+            texts.push(text.clone());
+            texts.push(format!("x = 1\n{text}\nAKIA ://"));
+        }
+    }
+    for text in &texts {
+        assert_eq!(scan(text), scan_by(text, |_| true), "{text:?}");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::budget;
-use super::cache::{Preload, TokenCache};
+use super::cache::{FileKey, Preload, TokenCache};
 use super::files;
 use super::generated;
 use super::inline::{self, Found, Learned};
@@ -741,16 +741,19 @@ fn absorb(
     notes: &mut Vec<(usize, String)>,
     found: &mut Vec<SecretJson>,
 ) {
-    let file = item.path().unwrap_or_default();
     match done.learned {
         Learned::Nothing => {}
-        Learned::Remembered(hash) => cache.reuse(file, job.lines, &hash),
+        // The key again, rather than 32 bytes more in each of a repeated bundle's results.
+        Learned::Remembered(hash) => {
+            let file = item.path().unwrap_or_default();
+            cache.reuse(&FileKey::of(file, job.lines), &hash);
+        }
         Learned::Read(read) => {
             for (hash, entry) in read.texts {
                 cache.record(&hash, entry);
             }
-            if let Some(seen) = read.seen {
-                cache.record_seen(file, job.lines, seen);
+            if let Some((key, seen)) = read.seen {
+                cache.record_seen(key, seen);
             }
         }
     }

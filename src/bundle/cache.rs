@@ -172,13 +172,8 @@ impl TokenCache {
 
     /// The hash of a file's text (and whether it decoded lossily) when its metadata is
     /// exactly as when it was remembered.
-    pub fn seen(
-        &self,
-        relative: &str,
-        lines: Option<LineRange>,
-        stat: &Stat,
-    ) -> Option<(blake3::Hash, bool)> {
-        let (seen, _) = self.files.get(&file_key(relative, lines))?;
+    pub fn seen(&self, key: &FileKey, stat: &Stat) -> Option<(blake3::Hash, bool)> {
+        let (seen, _) = self.files.get(&key.0)?;
         (seen.stat == *stat).then(|| (blake3::Hash::from_bytes(seen.hash), seen.lossy))
     }
 
@@ -202,11 +197,10 @@ impl TokenCache {
 
     /// Remember a file's hash under the metadata taken *before* it was read, unless its
     /// timestamps are too recent to tell a later edit apart.
-    pub fn record_seen(&mut self, relative: &str, lines: Option<LineRange>, seen: Seen) {
+    pub fn record_seen(&mut self, FileKey(key): FileKey, seen: Seen) {
         if self.path.is_none() || !self.settled(&seen.stat) {
             return;
         }
-        let key = file_key(relative, lines);
         match self.files.get_mut(&key) {
             Some(known) => {
                 self.changed |= known.0 != seen;
@@ -221,8 +215,8 @@ impl TokenCache {
 
     /// A file remembered exactly as it is, and its text (of `hash`) remembered too, are
     /// used again by this run (kept when the cache is full; nothing changes).
-    pub fn reuse(&mut self, relative: &str, lines: Option<LineRange>, hash: &blake3::Hash) {
-        if let Some((_, used)) = self.files.get_mut(&file_key(relative, lines)) {
+    pub fn reuse(&mut self, key: &FileKey, hash: &blake3::Hash) {
+        if let Some((_, used)) = self.files.get_mut(&key.0) {
             *used = true;
         }
         if let Some(packed) = self.entries.get_mut(hash.as_bytes()) {
@@ -345,6 +339,17 @@ fn header() -> Vec<u8> {
 }
 
 /// The key of a file (and excerpt) in the files table.
+/// A file's key in the cache ([`file_key`]): for a file read, worked out where it is
+/// inlined (on all cores) rather than where what was learned is recorded (on one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKey([u8; 32]);
+
+impl FileKey {
+    pub fn of(relative: &str, lines: Option<LineRange>) -> Self {
+        Self(file_key(relative, lines))
+    }
+}
+
 fn file_key(relative: &str, lines: Option<LineRange>) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(relative.as_bytes());
@@ -990,23 +995,26 @@ mod tests {
         };
         // Just written: too recent to remember.
         let mut cache = TokenCache::open(root.path());
-        cache.record_seen("a.txt", None, seen);
-        assert_eq!(cache.seen("a.txt", None, &stat), None);
+        cache.record_seen(FileKey::of("a.txt", None), seen);
+        assert_eq!(cache.seen(&FileKey::of("a.txt", None), &stat), None);
         // A run that started well after the file's last change remembers it.
         cache.start_later(10);
-        cache.record_seen("a.txt", None, seen);
+        cache.record_seen(FileKey::of("a.txt", None), seen);
         cache.save().unwrap();
         let cache = TokenCache::open(root.path());
         assert_eq!(
-            cache.seen("a.txt", None, &stat),
+            cache.seen(&FileKey::of("a.txt", None), &stat),
             Some((hash("text"), false))
         );
-        assert_eq!(cache.seen("b.txt", None, &stat), None);
+        assert_eq!(cache.seen(&FileKey::of("b.txt", None), &stat), None);
         let excerpt = Some(LineRange { start: 1, end: 1 });
-        assert_eq!(cache.seen("a.txt", excerpt, &stat), None);
+        assert_eq!(cache.seen(&FileKey::of("a.txt", excerpt), &stat), None);
         // Any change of the metadata (here the size and times) and it is not trusted.
         std::fs::write(&file, "other text").unwrap();
-        assert_eq!(cache.seen("a.txt", None, &stat_of(&file)), None);
+        assert_eq!(
+            cache.seen(&FileKey::of("a.txt", None), &stat_of(&file)),
+            None
+        );
     }
 
     #[test]

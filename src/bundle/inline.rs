@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cache::{self, Entry, Seen, Stat, TokenCache};
+use super::cache::{self, Entry, FileKey, Seen, Stat, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
 use super::measure::{self, Document};
@@ -64,8 +64,8 @@ pub enum Learned {
 pub struct ReadLearned {
     /// By text: as read, and as written when redacted.
     pub texts: Vec<(blake3::Hash, Entry)>,
-    /// About the file (metadata before reading → hash).
-    pub seen: Option<Seen>,
+    /// About the file (metadata before reading → hash), under its key.
+    pub seen: Option<(FileKey, Seen)>,
 }
 
 /// The notes and secrets inlining one file found.
@@ -122,7 +122,7 @@ impl Inlined {
     /// What the cache should remember about the file, if it was read.
     pub fn seen(&self) -> Option<Seen> {
         match &self.learned {
-            Learned::Read(read) => read.seen,
+            Learned::Read(read) => read.seen.map(|(_, seen)| seen),
             _ => None,
         }
     }
@@ -266,10 +266,13 @@ pub fn one(
             if limits.secrets != SecretsMode::Off {
                 learned.clean = Some(findings.is_empty());
             }
-            seen = stat.map(|stat| Seen {
-                stat,
-                hash: *hash.as_bytes(),
-                lossy,
+            seen = stat.map(|stat| {
+                let seen = Seen {
+                    stat,
+                    hash: *hash.as_bytes(),
+                    lossy,
+                };
+                (FileKey::of(file, lines), seen)
             });
             tokens = count;
             let redacted = match &written {
@@ -347,7 +350,7 @@ fn remembered(
     cache: &TokenCache,
 ) -> Option<Inlined> {
     let file: &str = shared;
-    let (hash, lossy) = cache.seen(file, lines, &stat)?;
+    let (hash, lossy) = cache.seen(&FileKey::of(file, lines), &stat)?;
     let known = cache.get(&hash);
     let clean = limits.secrets == SecretsMode::Off || known.clean == Some(true);
     let count = known.tokens[cache::slot(limits.tokenizer)]?;
@@ -429,7 +432,7 @@ mod tests {
         for (hash, entry) in done.texts() {
             cache.record(hash, *entry);
         }
-        cache.record_seen("a.py", None, done.seen().unwrap());
+        cache.record_seen(FileKey::of("a.py", None), done.seen().unwrap());
     }
 
     #[test]

@@ -196,7 +196,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 });
 
 /// Literals the rules cannot match without, each with the rules (indices into
-/// [`SOURCES`]) that every match of which holds it, case and all: a text is searched for
+/// [`SOURCES`]) every match of which holds it, case and all: a text is searched for
 /// all of them at once ([`found_gates`]), and a rule whose literals are all absent is
 /// skipped, instead of each rule's own search passing over the text (those searches are
 /// most of a scan's time). Rules without such a literal (case-insensitive ones, the

@@ -12,7 +12,7 @@ use crate::config::workspace::LineRange;
 use crate::paths;
 
 /// What reading a referenced file produced; the text is a `String`, or a `Cow` borrowing
-/// a caller's buffer ([`read_into`]).
+/// a caller's buffer ([`read_opened_into`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileContent<T = String> {
     /// UTF-8 text (possibly an excerpt); `lossy` when invalid UTF-8 was replaced.
@@ -80,22 +80,11 @@ fn decode(bytes: Vec<u8>, lines: Option<LineRange>) -> FileContent {
     FileContent::Text { text, lossy }
 }
 
-/// [`read_path`], reading into `buffer` (cleared first; reuse it across files so that
-/// reading a large tree does not churn the allocator) and borrowing the text from it;
-/// with the file's metadata as taken on the open handle before reading. `seen_regular`:
-/// the caller has just seen (by its own `stat`) that the path is a regular file.
-pub fn read_into<'b>(
-    path: &Path,
-    lines: Option<LineRange>,
-    max_bytes: u64,
-    buffer: &'b mut Vec<u8>,
-    seen_regular: bool,
-) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
-    read_opened_into(open(path, seen_regular), lines, max_bytes, buffer)
-}
-
-/// [`read_into`] from a file already opened (by [`paths::open_regular`] or one of its
-/// kin: a regular file, and its metadata on the open handle), or the error opening it.
+/// [`read_path`] of a file already opened ([`open`], or
+/// [`paths::open_listed_regular`]: a regular file, and its metadata on the open handle),
+/// or the error opening it; reading into `buffer` (cleared first; reuse it across files
+/// so that reading a large tree does not churn the allocator) and borrowing the text from
+/// it; with the file's metadata as taken on the open handle before reading.
 pub fn read_opened_into<'b>(
     opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
     lines: Option<LineRange>,
@@ -330,7 +319,8 @@ mod tests {
         assert!(matches!(read("gone", 1000), FileContent::Unreadable(_)));
         // Reading into a reused buffer gives the same, borrowing where it can.
         let mut buffer = b"left over from another file".to_vec();
-        let (borrowed, _) = read_into(&root.join("latin1"), None, 1000, &mut buffer, true);
+        let opened = open(&root.join("latin1"), true);
+        let (borrowed, _) = read_opened_into(opened, None, 1000, &mut buffer);
         assert_eq!(
             borrowed,
             FileContent::Text {
@@ -341,7 +331,7 @@ mod tests {
         std::fs::write(root.join("plain"), "plain\n").unwrap();
         let excerpt = Some(LineRange { start: 1, end: 1 });
         assert!(matches!(
-            read_into(&root.join("plain"), excerpt, 1000, &mut buffer, false),
+            read_opened_into(open(&root.join("plain"), false), excerpt, 1000, &mut buffer),
             (FileContent::Text { text, lossy: false }, Some(_)) if text == "plain\n"
         ));
     }

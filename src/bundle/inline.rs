@@ -411,6 +411,11 @@ mod tests {
     use super::*;
 
     fn inline(root: &Path, cache: &TokenCache) -> Inlined {
+        inline_with(&Resolver::new(root), cache)
+    }
+
+    /// `a.py` inlined through `resolver` (one whose index may predate a change).
+    fn inline_with(resolver: &Resolver, cache: &TokenCache) -> Inlined {
         let limits = Limits {
             max_bytes: 1 << 20,
             secrets: SecretsMode::Redact,
@@ -418,14 +423,7 @@ mod tests {
             document: Document::Markdown,
         };
         let id = "domain:d/patterns/p".parse().unwrap();
-        one(
-            &"a.py".into(),
-            None,
-            &id,
-            &Resolver::new(root),
-            limits,
-            cache,
-        )
+        one(&"a.py".into(), None, &id, resolver, limits, cache)
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {
@@ -475,14 +473,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("outside.py"), root.join("a.py")).unwrap();
         let cache = TokenCache::disabled();
         assert!(cache.remembers_no_file());
-        let limits = Limits {
-            max_bytes: 1 << 20,
-            secrets: SecretsMode::Redact,
-            tokenizer: Tokenizer::O200k,
-            document: Document::Markdown,
-        };
-        let id = "domain:d/patterns/p".parse().unwrap();
-        let done = one(&"a.py".into(), None, &id, &resolver, limits, &cache);
+        let done = inline_with(&resolver, &cache);
         assert_eq!(
             done.status,
             Some(Status::OmittedUnreadable),

@@ -12,7 +12,7 @@ use crate::config::workspace::LineRange;
 use crate::paths;
 
 /// What reading a referenced file produced; the text is a `String`, or a `Cow` borrowing
-/// a caller's buffer ([`read_opened_into`]).
+/// a caller's buffer ([`read_into`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileContent<T = String> {
     /// UTF-8 text (possibly an excerpt); `lossy` when invalid UTF-8 was replaced.
@@ -85,7 +85,7 @@ fn decode(bytes: Vec<u8>, lines: Option<LineRange>) -> FileContent {
 /// or the error opening it; reading into `buffer` (cleared first; reuse it across files
 /// so that reading a large tree does not churn the allocator) and borrowing the text from
 /// it; with the file's metadata as taken on the open handle before reading.
-pub fn read_opened_into<'b>(
+pub fn read_into<'b>(
     opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
     lines: Option<LineRange>,
     max_bytes: u64,
@@ -320,7 +320,7 @@ mod tests {
         // Reading into a reused buffer gives the same, borrowing where it can.
         let mut buffer = b"left over from another file".to_vec();
         let opened = open(&root.join("latin1"), true);
-        let (borrowed, _) = read_opened_into(opened, None, 1000, &mut buffer);
+        let (borrowed, _) = read_into(opened, None, 1000, &mut buffer);
         assert_eq!(
             borrowed,
             FileContent::Text {
@@ -331,7 +331,7 @@ mod tests {
         std::fs::write(root.join("plain"), "plain\n").unwrap();
         let excerpt = Some(LineRange { start: 1, end: 1 });
         assert!(matches!(
-            read_opened_into(open(&root.join("plain"), false), excerpt, 1000, &mut buffer),
+            read_into(open(&root.join("plain"), false), excerpt, 1000, &mut buffer),
             (FileContent::Text { text, lossy: false }, Some(_)) if text == "plain\n"
         ));
     }

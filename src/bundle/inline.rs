@@ -198,7 +198,7 @@ pub fn one(
     };
     // One read buffer per thread, reused: a large tree does not churn the allocator.
     let mut buffer = BUFFER.take();
-    let (read, opened) = files::read_opened_into(handle, lines, limits.max_bytes, &mut buffer);
+    let (read, opened) = files::read_into(handle, lines, limits.max_bytes, &mut buffer);
     match read {
         FileContent::Text { text, lossy } => {
             if lossy {

@@ -1,32 +1,34 @@
 //! JSON output of file contents: serde_json's pretty format, with the contents escaped
-//! in bulk, off the writing thread.
+//! in bulk as they are written.
 //!
 //! Nearly every byte of a large JSON bundle is file content, and serde_json escapes
-//! strings one byte at a time on the thread that writes. Instead, the read-ahead
-//! ([`Form::JsonEscaped`]) escapes each file with [`escape_into`] (eight bytes at a time,
-//! stopping only where JSON needs an escape) right after reading it, while the file is
-//! still in that core's cache; [`Content`] hands the escaped text over through the
-//! write's [`HandOver`] (owned by that write, shared by the read-ahead and the
-//! formatter: no thread-local, no global) and [`BulkFormatter`] copies it into the
-//! output. The output is byte for byte what serde_json writes (tested against it).
+//! strings one byte at a time. Instead, the read-ahead ([`Form::Json`]) reads each file
+//! and [`Content`] hands its bytes over through the write's [`HandOver`] (owned by that
+//! write, shared by the read-ahead and the formatter: no thread-local, no global);
+//! [`BulkFormatter`] escapes them with [`escape_into`] (sixteen bytes at a time, stopping
+//! only where JSON needs an escape) through a buffer of its own into the output. The
+//! writer escapes, not the reader: the escaped bytes then go from a buffer that stays in
+//! the writing core's cache straight to the output (escaped by the reader, each crossed
+//! from one core's cache to the other's, and escaping 146 MB took 125 ms instead of 60).
+//! The output is byte for byte what serde_json writes (tested against it).
 //!
 //! [`Content`]: super::content::Content
-//! [`Form::JsonEscaped`]: super::prefetch::Form::JsonEscaped
+//! [`Form::Json`]: super::prefetch::Form::Json
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::ser::{Formatter, PrettyFormatter};
 
-/// The slot through which an already escaped text reaches the [`BulkFormatter`] of one
-/// JSON write: the serialiser of a content gives it here, then serialises an empty
-/// string, whose opening quote is where the formatter writes it.
+/// The slot through which a text reaches the [`BulkFormatter`] of one JSON write: the
+/// serialiser of a content gives it here (valid UTF-8, as bytes), then serialises an
+/// empty string, after whose opening quote the formatter writes it escaped.
 #[derive(Debug, Default)]
 pub struct HandOver(Mutex<Option<Vec<u8>>>);
 
 impl HandOver {
-    pub fn give(&self, escaped: Vec<u8>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(escaped);
+    pub fn give(&self, text: Vec<u8>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
     }
 
     fn take(&self) -> Option<Vec<u8>> {
@@ -34,12 +36,18 @@ impl HandOver {
     }
 }
 
-/// serde_json's [`PrettyFormatter`], writing a handed-over escaped text as it is.
+/// serde_json's [`PrettyFormatter`], writing a handed-over text escaped.
 #[derive(Debug, Default)]
 pub struct BulkFormatter {
     pretty: PrettyFormatter<'static>,
     handed: Arc<HandOver>,
+    /// Where a piece of a text is escaped before it is written (reused: it stays in
+    /// the cache).
+    escaped: Vec<u8>,
 }
+
+/// The bytes of a text escaped into [`BulkFormatter`]'s buffer at a time.
+const PIECE: usize = 32 << 10;
 
 impl BulkFormatter {
     /// A formatter that writes what is given to `handed`.
@@ -47,6 +55,7 @@ impl BulkFormatter {
         Self {
             pretty: PrettyFormatter::default(),
             handed,
+            escaped: Vec::new(),
         }
     }
 }
@@ -54,10 +63,13 @@ impl BulkFormatter {
 impl Formatter for BulkFormatter {
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         writer.write_all(b"\"")?;
-        match self.handed.take() {
-            Some(escaped) => writer.write_all(&escaped),
-            None => Ok(()),
+        // Escaping works byte by byte, so a piece may end inside a character.
+        for piece in self.handed.take().unwrap_or_default().chunks(PIECE) {
+            self.escaped.clear();
+            escape_into(&mut self.escaped, piece);
+            writer.write_all(&self.escaped)?;
         }
+        Ok(())
     }
 
     // The rest is PrettyFormatter's layout.
@@ -109,23 +121,23 @@ impl Formatter for BulkFormatter {
 /// Append `text` JSON-escaped (without quotes) to `out`, exactly as serde_json escapes
 /// it: `"`, `\\` and control characters escaped, everything else as is.
 ///
-/// Eight bytes at a time: each word is copied whole, and when it holds a byte to escape,
-/// the copy is cut back to just before that byte. (Escapes are ASCII, so cutting there
-/// never splits a character; the output is valid UTF-8 whenever `text` is.)
+/// Sixteen bytes at a time ([`escapes_in`]): a block with nothing to escape is copied
+/// whole, one with escapes piece by piece around them. (Escapes are ASCII, so the
+/// output is valid UTF-8 whenever `text` is.)
 pub fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
     out.reserve(text.len() + text.len() / 8 + 16);
     let mut at = 0;
-    while let Some(word) = text.get(at..at + 8) {
-        let word: [u8; 8] = word.try_into().unwrap_or([0; 8]);
-        let found = escapes_in(u64::from_le_bytes(word));
-        out.extend_from_slice(&word);
+    while let Some(block) = text.get(at..at + BLOCK) {
+        let block: &[u8; BLOCK] = block.try_into().unwrap_or(&[0; BLOCK]);
+        let found = escapes_in(block);
+        out.extend_from_slice(block);
         if found == 0 {
-            at += 8;
+            at += BLOCK;
             continue;
         }
-        let first = (found.trailing_zeros() / 8) as usize;
-        out.truncate(out.len() - 8 + first);
-        push_escape(out, word[first]);
+        let first = found.trailing_zeros() as usize;
+        out.truncate(out.len() - BLOCK + first);
+        push_escape(out, block[first]);
         at += first + 1;
     }
     for &byte in &text[at..] {
@@ -140,13 +152,12 @@ pub fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
 pub fn first_escape(text: &[u8], from: usize, to: usize) -> Option<usize> {
     let to = to.min(text.len());
     let mut at = from;
-    while at + 8 <= to {
-        let word: [u8; 8] = text[at..at + 8].try_into().unwrap_or([0; 8]);
-        let found = escapes_in(u64::from_le_bytes(word));
+    while at + BLOCK <= to {
+        let found = escapes_in(text[at..at + BLOCK].try_into().unwrap_or(&[0; BLOCK]));
         if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
+            return Some(at + found.trailing_zeros() as usize);
         }
-        at += 8;
+        at += BLOCK;
     }
     (at..to).find(|&index| ESCAPES[usize::from(text[index])] != 0)
 }
@@ -182,17 +193,36 @@ const ESCAPES: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The top bit of each byte of `word` (little-endian) that is `"`, `\` or below 0x20;
-/// exact up to the first such byte (the lowest set bit), which is all the caller uses.
-fn escapes_in(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Below `n` (at most 0x80): subtracting `n` borrows into the byte's top bit, which
-    // was clear. Borrows only carry upwards, so bytes below the first hit are exact.
-    let below = |value: u64, n: u64| value.wrapping_sub(ONES * n) & !value & HIGH;
-    below(word, 0x20)
-        | below(word ^ (ONES * u64::from(b'"')), 1)
-        | below(word ^ (ONES * u64::from(b'\\')), 1)
+/// The bytes [`escapes_in`] looks at together.
+const BLOCK: usize = 16;
+
+/// Bit `i` set for each byte `block[i]` that is `"`, `\\` or below 0x20: three
+/// comparisons of all sixteen bytes at once (SSE2, which every x86-64 processor has).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn escapes_in(block: &[u8; BLOCK]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let bytes = load_unaligned_m128i(block);
+    let is = |byte: u8| cmp_eq_mask_i8_m128i(bytes, set_splat_i8_m128i(byte as i8));
+    // Below 0x20: unchanged by the unsigned minimum with 0x1f.
+    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(bytes, set_splat_i8_m128i(0x1f)), bytes);
+    move_mask_i8_m128i(bitor_m128i(bitor_m128i(is(b'"'), is(b'\\')), control)) as u32
+}
+
+/// [`escapes_in`] where SSE2 is not at hand, byte by byte.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn escapes_in(block: &[u8; BLOCK]) -> u32 {
+    escapes_in_bytes(block)
+}
+
+/// [`escapes_in`] byte by byte: the portable one, and what tests check the other by.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn escapes_in_bytes(block: &[u8; BLOCK]) -> u32 {
+    block.iter().enumerate().fold(0, |found, (at, &byte)| {
+        found | u32::from(ESCAPES[usize::from(byte)] != 0) << at
+    })
 }
 
 #[cfg(test)]
@@ -231,9 +261,9 @@ mod tests {
     }
 
     #[test]
-    fn a_handed_over_text_is_written_as_it_is() {
+    fn a_handed_over_text_is_written_escaped() {
         let handed = Arc::new(HandOver::default());
-        handed.give(b"x\\\"y".to_vec());
+        handed.give(b"x\"y\n".to_vec());
         let mut out = Vec::new();
         let mut serializer =
             serde_json::Serializer::with_formatter(&mut out, BulkFormatter::new(handed));
@@ -241,11 +271,67 @@ mod tests {
         // Taken once: the next empty string is empty.
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "[\n  \"x\\\"y\",\n  \"plain\",\n  \"\"\n]"
+            "[\n  \"x\\\"y\\n\",\n  \"plain\",\n  \"\"\n]"
+        );
+    }
+
+    /// A text longer than a piece, a character and an escape across each cut.
+    #[test]
+    fn a_long_text_is_escaped_across_its_pieces() {
+        let text = format!(
+            "{}é\"{}\u{1f980}\n{}",
+            "a".repeat(PIECE - 1),
+            "b".repeat(PIECE - 4),
+            "c".repeat(PIECE)
+        );
+        let handed = Arc::new(HandOver::default());
+        handed.give(text.clone().into_bytes());
+        let mut out = Vec::new();
+        let mut serializer =
+            serde_json::Serializer::with_formatter(&mut out, BulkFormatter::new(handed));
+        serde::Serialize::serialize("", &mut serializer).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&text).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_block_finds_every_byte_to_escape_in_every_place() {
+        for byte in 0..=255u8 {
+            for at in 0..BLOCK {
+                let mut block = [b'a'; BLOCK];
+                block[at] = byte;
+                assert_eq!(
+                    escapes_in(&block),
+                    escapes_in_bytes(&block),
+                    "{byte:#x} at {at}"
+                );
+                // Among others to escape, before and after it.
+                let mut crowded = [b'"'; BLOCK];
+                crowded[at] = byte;
+                assert_eq!(escapes_in(&crowded), escapes_in_bytes(&crowded));
+            }
+        }
+        // `"`, `\\`, newline, 0x1f and tab; not DEL, a high byte, a space or punctuation.
+        assert_eq!(
+            escapes_in(b"a\"b\\c\nd\x1fe\x7f\xff \t!#z"),
+            0b0001_0000_1010_1010
         );
     }
 
     proptest! {
+        #[test]
+        fn the_first_escape_is_the_first_byte_to_escape(
+            text in proptest::collection::vec(prop_oneof![3 => 0x20u8..0x7f, 1 => any::<u8>()], 0..80),
+            from in 0..80usize,
+            to in 0..90usize,
+        ) {
+            let expected = (from..to.min(text.len()))
+                .find(|&at| ESCAPES[usize::from(text[at])] != 0);
+            prop_assert_eq!(first_escape(&text, from, to), expected);
+        }
+
         #[test]
         fn any_text_escapes_like_serde_json(text in "(?s).{0,80}", ascii in "[ -~\t\n\"\\\\]{0,80}") {
             prop_assert_eq!(escaped(&text), serde_escaped(&text));

@@ -7,15 +7,17 @@
 //! each piece (source code repeats its words, indentation, punctuation and comment
 //! rulers; a piece always encodes to the same tokens, whatever surrounds it). The memo
 //! is fixed tables compared byte for byte, so a hit is always the count of exactly that
-//! piece: pieces of 3 to 8 bytes (most of them) in 16-byte slots, up to 24 in 32-byte
-//! ones, longer ones (up to [`MEMO_LONG_BYTES`]) boxed. Pieces of one or two bytes (two
+//! piece: pieces of 3 to 7 bytes (most of them) packed with their count in one word, up
+//! to 24 bytes in 32-byte slots, longer ones (up to [`MEMO_LONG_BYTES`]) boxed. Pieces of one or two bytes (two
 //! in five of source code's) are not memoised: a byte is one token, and a pair of bytes
 //! one or two by a bit of the vocabulary's 8 KiB table ([`Vocab::count_short`]), which
 //! stays in the first-level cache where a memo slot is a miss of the second (mixed
 //! benchmark corpus: ~7% less CPU for a cold bundle). Splitting the short pieces by
 //! size doubled the slots for the common ones in the same 2 MiB per thread (a cold
-//! bundle of the mixed benchmark corpus: 4.6% less CPU); a table shared by both threads
-//! (a sequence lock per slot) merged 35% fewer pieces but saved no time.
+//! bundle of the mixed benchmark corpus: 4.6% less CPU), and packing the shortest into
+//! one word doubled them again in the same 1 MiB (counting one thread's 57 MB of that
+//! corpus: 2% less time); a table shared by both threads (a sequence lock per slot)
+//! merged 35% fewer pieces but saved no time.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -26,10 +28,16 @@ use crate::config::settings::Tokenizer;
 
 /// Pieces up to this many bytes are memoised inline.
 const MEMO_PIECE_BYTES: usize = 24;
-/// Memo slots per thread for pieces of up to 8 bytes (1 MiB: 16 bytes each, no
-/// allocation per entry).
-const MEMO_TINY_SLOTS: usize = 1 << 16;
-/// Memo slots per thread for pieces of 9 to 24 bytes (1 MiB: 32 bytes each).
+/// Memo slots per thread for pieces of 3 to 7 bytes (1 MiB: 8 bytes each, no allocation
+/// per entry), the table index being the top `TINY_BITS` of the key's hash.
+const TINY_BITS: u32 = 17;
+const MEMO_TINY_SLOTS: usize = 1 << TINY_BITS;
+/// The key bits of a [`Memo::tiny`] slot: the piece's bytes zero-padded in the low 56
+/// bits, then its length (3 bits) and tokenizer (2); the top 3 bits are its count (a
+/// piece of up to 7 bytes is at most 7 tokens). 0 = empty (no piece there is shorter
+/// than 3 bytes).
+const TINY_KEY: u64 = (1 << 61) - 1;
+/// Memo slots per thread for pieces of 8 to 24 bytes (1 MiB: 32 bytes each).
 const MEMO_SLOTS: usize = 1 << 15;
 /// Pieces up to this many bytes are memoised in the boxed table (at most 1 MiB of
 /// pieces per thread); longer ones are rare and merged each time.
@@ -54,7 +62,7 @@ impl MemoSlot {
     }
 }
 
-/// A [`MemoSlot`] for a piece of up to 8 bytes: one word.
+/// A [`MemoSlot`] for a text of up to 8 bytes (a pair memo slot): one word.
 #[derive(Clone, Copy, Default)]
 struct TinySlot {
     word: u64,
@@ -84,7 +92,7 @@ type LongSlot = (u8, Box<[u8]>, u32);
 
 #[derive(Default)]
 struct Memo {
-    tiny: Vec<TinySlot>,
+    tiny: Vec<u64>,
     short: Vec<MemoSlot>,
     long: Vec<LongSlot>,
     /// Pairs of counts by short text, their count field `first | second << 16`: of up
@@ -190,7 +198,7 @@ pub fn with_counter<R>(tokenizer: Tokenizer, counting: impl FnOnce(&mut Counter<
     MEMO.with_borrow_mut(|memo| {
         if memo.short.is_empty() {
             memo.short = vec![MemoSlot::default(); MEMO_SLOTS];
-            memo.tiny = vec![TinySlot::default(); MEMO_TINY_SLOTS];
+            memo.tiny = vec![0; MEMO_TINY_SLOTS];
             memo.long = (0..MEMO_LONG_SLOTS)
                 .map(|_| (0, Box::default(), 0))
                 .collect();
@@ -254,18 +262,15 @@ impl Memo {
             return self.count_long(vocab, id, &text[piece]);
         }
         let meta = length as u32 | u32::from(id) << 8;
-        if length <= 8 {
-            let word = word_of(text, piece.start, length);
-            let slot = &mut self.tiny[tiny_slot_of(meta, word, MEMO_TINY_SLOTS)];
-            if slot.holds(meta, word) {
-                return slot.count as usize;
+        if length < 8 {
+            let key =
+                word_of(text, piece.start, length) | (length as u64) << 56 | u64::from(id) << 59;
+            let slot = &mut self.tiny[(mix(0, key) >> (64 - TINY_BITS)) as usize];
+            if *slot & TINY_KEY == key {
+                return (*slot >> 61) as usize;
             }
             let count = vocab.count_at(&text[piece.start..], length);
-            *slot = TinySlot {
-                word,
-                meta,
-                count: u32::try_from(count).unwrap_or(u32::MAX),
-            };
+            *slot = key | (count as u64) << 61;
             return count;
         }
         let words = padded(text, piece.start, length);

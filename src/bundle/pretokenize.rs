@@ -22,6 +22,17 @@
 //! piece is then taken from a general regex (below, compiled on first use), so every
 //! piece is the one the pattern would produce. Property tests compare the whole splitter
 //! with tiktoken's own patterns run by `fancy-regex`, on generated text.
+//!
+//! One kind of non-ASCII character is decided here all the same: a *symbol*, neither a
+//! letter, a mark, a number nor white space (`÷`, `×`, `→`, `—`, `©`, an emoji). Every
+//! class of both patterns that holds one holds all ASCII punctuation too and vice versa
+//! (`[^\s\p{L}\p{N}]`, `[^\r\n\p{L}\p{N}]`), and no alternative names a non-ASCII
+//! character (the case-insensitive contractions fold only to letters: `ſ`, `K`), so a
+//! symbol splits exactly as `#` does. Which characters are symbols comes from the
+//! Unicode tables of the regex engine the general splitter runs ([`is_symbol`]). Text
+//! full of them (Unicode's own test data, box drawings, maths) is then split at the
+//! speed of ASCII (a cold bundle of the mixed benchmark corpus spent ~10% of its
+//! counting in the general regex, most of it on four such files).
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -107,11 +118,13 @@ fn general_piece(pattern: Pattern, text: &str) -> Option<usize> {
     (end > 0).then_some(end)
 }
 
-/// A character seen by the ASCII rules: a byte, or the end of the text. `None` from
-/// [`at`] means a non-ASCII character: the rules give up.
+/// A character seen by the ASCII rules: a byte, a [symbol](is_symbol) of that many
+/// bytes, or the end of the text. `None` from [`at`] means any other non-ASCII
+/// character: the rules give up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ch {
     Byte(u8),
+    Symbol(usize),
     End,
 }
 
@@ -119,7 +132,70 @@ fn at(text: &[u8], index: usize) -> Option<Ch> {
     match text.get(index) {
         None => Some(Ch::End),
         Some(&byte) if byte.is_ascii() => Some(Ch::Byte(byte)),
-        Some(_) => None,
+        Some(_) => symbol_at(text, index).map(Ch::Symbol),
+    }
+}
+
+/// The length of the character at `index` (a char boundary, not ASCII) if it is a
+/// [symbol](is_symbol).
+fn symbol_at(text: &[u8], index: usize) -> Option<usize> {
+    let length = match text[index] {
+        0xf0.. => 4,
+        0xe0.. => 3,
+        _ => 2,
+    };
+    let character = std::str::from_utf8(text.get(index..index + length)?)
+        .ok()?
+        .chars()
+        .next()?;
+    is_symbol(character).then_some(length)
+}
+
+/// The characters that are not [symbols](is_symbol): one bit per character of the Basic
+/// Multilingual Plane (8 KiB), the class's ranges for those above it.
+struct NotSymbols {
+    plane: Vec<u64>,
+    ranges: Vec<(char, char)>,
+}
+
+/// Whether `character` (not ASCII) is none of `\p{L}`, `\p{N}`, `\p{M}` and `\s`, by
+/// the Unicode tables of `regex-syntax`, with which the general splitter's engine
+/// compiles its patterns.
+fn is_symbol(character: char) -> bool {
+    static NOT_SYMBOLS: LazyLock<NotSymbols> = LazyLock::new(|| {
+        let ranges = not_symbol_ranges();
+        let mut plane = vec![0u64; 0x1_0000 / 64];
+        for &(start, end) in &ranges {
+            for code in u32::from(start)..=u32::from(end).min(0xffff) {
+                plane[code as usize / 64] |= 1 << (code % 64);
+            }
+        }
+        NotSymbols { plane, ranges }
+    });
+    let code = u32::from(character);
+    if code <= 0xffff {
+        return NOT_SYMBOLS.plane[code as usize / 64] >> (code % 64) & 1 == 0;
+    }
+    let ranges = &NOT_SYMBOLS.ranges;
+    let after = ranges.partition_point(|&(start, _)| start <= character);
+    after == 0 || ranges[after - 1].1 < character
+}
+
+/// The ranges of `[\p{L}\p{N}\p{M}\s]`, sorted.
+fn not_symbol_ranges() -> Vec<(char, char)> {
+    let parsed = regex_syntax::ParserBuilder::new()
+        .unicode(true)
+        .build()
+        .parse(r"[\p{L}\p{N}\p{M}\s]");
+    match parsed.map(regex_syntax::hir::Hir::into_kind) {
+        Ok(regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class))) => class
+            .ranges()
+            .iter()
+            .map(|range| (range.start(), range.end()))
+            .collect(),
+        // Not reached (a constant class, parsed by the tests): every character then
+        // counts as a letter, and the general regex decides.
+        _ => vec![('\u{80}', char::MAX)],
     }
 }
 
@@ -182,13 +258,23 @@ fn is_punct(byte: u8) -> bool {
     class(byte) & PUNCT != 0
 }
 
-/// The end of the longest run from `index` of bytes of a class in `classes`; `None`
-/// when the run stops at a non-ASCII character (which might belong to the class).
+/// The end of the longest run from `index` of bytes of a class in `classes` (and of
+/// symbols, with [`PUNCT`]); `None` when the run stops at a non-ASCII character other
+/// than a symbol (which might belong to the class).
 fn run(text: &[u8], mut index: usize, classes: u8) -> Option<usize> {
     while let Some(&byte) = text.get(index) {
         let found = class(byte);
         if found & classes == 0 {
-            return (found & HIGH == 0).then_some(index);
+            if found & HIGH == 0 {
+                return Some(index);
+            }
+            // A symbol is punctuation; any other non-ASCII character might be in the class.
+            let length = symbol_at(text, index)?;
+            if classes & PUNCT == 0 {
+                return Some(index);
+            }
+            index += length;
+            continue;
         }
         index += 1;
     }
@@ -203,7 +289,7 @@ fn contraction(text: &[u8], index: usize) -> Option<usize> {
     let lower = |offset: usize| -> Option<Option<u8>> {
         Some(match at(text, index + offset)? {
             Ch::Byte(byte) => Some(byte.to_ascii_lowercase()),
-            Ch::End => None,
+            Ch::Symbol(_) | Ch::End => None,
         })
     };
     let end = match lower(1)? {
@@ -218,8 +304,12 @@ fn contraction(text: &[u8], index: usize) -> Option<usize> {
 /// The end of the piece that starts at `start` (a char boundary before the end), or
 /// `None` when the ASCII rules cannot decide it.
 fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
-    let Ch::Byte(first) = at(text, start)? else {
-        return None;
+    // A symbol splits as `#` does (see the module docs); `width` is the first
+    // character's length.
+    let (first, width) = match at(text, start)? {
+        Ch::Byte(byte) => (byte, 1),
+        Ch::Symbol(length) => (b'#', length),
+        Ch::End => return None,
     };
     if pattern == Pattern::Cl100k && first == b'\'' {
         let end = contraction(text, start)?;
@@ -229,7 +319,11 @@ fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
     }
     // Words, with one optional leading non-letter.
     if first.is_ascii_alphabetic() || is_prefix(first) {
-        let word = if is_prefix(first) { start + 1 } else { start };
+        let word = if is_prefix(first) {
+            start + width
+        } else {
+            start
+        };
         let end = match pattern {
             Pattern::O200k => {
                 let uppers = run(text, word, UPPER)?;
@@ -263,6 +357,7 @@ fn piece_end(pattern: Pattern, text: &[u8], start: usize) -> Option<usize> {
     let punct = if first == b' ' {
         match at(text, start + 1)? {
             Ch::Byte(byte) if is_punct(byte) => Some(start + 1),
+            Ch::Symbol(_) => Some(start + 1),
             _ => None,
         }
     } else if is_punct(first) {
@@ -356,6 +451,8 @@ mod tests {
             " 123 \t( //a/b/ }\n/ ;;\r\n\r",
             "\u{b}\u{c}\u{1c}\u{1f}\0\u{7f}",
             "naïve café — 東京 Привет 👩‍👩‍👧 \u{a0}x \u{2003}\n",
+            "÷ 0041 × 0308 ÷\t#  ÷ [0.2] LATIN (L) × [9.0] ×÷×\n→x ©2026 a→b «é» ×é é× 1÷2",
+            "x'÷ '× ÷'s ÷'S 's÷ ×\r\n÷ \u{200d}\u{301}÷ ÷\u{301} 😀😀 😀x x😀 /÷/",
             "don'ſ DON'\u{17f} x'\u{212a}",
             "   ",
             "x ",
@@ -367,6 +464,34 @@ mod tests {
         }
     }
 
+    /// Symbols by the engine's tables: what Unicode calls punctuation, symbols and
+    /// format or private-use characters; not letters, marks, numbers or spaces.
+    #[test]
+    fn symbols_are_neither_letters_marks_numbers_nor_spaces() {
+        for symbol in [
+            '÷',
+            '×',
+            '→',
+            '—',
+            '©',
+            '«',
+            '€',
+            '😀',
+            '\u{200d}',
+            '\u{e000}',
+            '\u{10ffff}',
+        ] {
+            assert!(is_symbol(symbol), "{symbol:?}");
+        }
+        for other in [
+            'é', 'ſ', 'K', '東', '٣', '½', '\u{301}', '\u{a0}', '\u{2003}', '\u{2028}', 'ǅ', '𝐀',
+            '𝟙',
+        ] {
+            assert!(!is_symbol(other), "{other:?}");
+        }
+        assert!(not_symbol_ranges().len() > 100);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
         #[test]
@@ -376,6 +501,7 @@ mod tests {
                     8 => proptest::char::range(' ', '~'),
                     2 => prop_oneof![Just('\n'), Just('\r'), Just('\t'), Just('\''), Just('\u{b}'), Just('\u{1c}')],
                     1 => prop_oneof![Just('é'), Just('ſ'), Just('\u{a0}'), Just('—'), Just('٣'), Just('東'), Just('\u{301}'), Just('ǅ')],
+                    2 => prop_oneof![Just('÷'), Just('×'), Just('→'), Just('©'), Just('😀'), Just('\u{200d}'), Just('«'), Just('\u{e000}')],
                 ],
                 0..48,
             ).prop_map(|chars| chars.into_iter().collect::<String>())

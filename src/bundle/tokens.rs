@@ -336,6 +336,10 @@ mod tests {
             String::from("<|endoftext|> is just text here <|fim_prefix|>"),
             String::from("x=1;y=22;z=333;w=4444;v=55555;u=666666"),
             String::from("CamelCaseIdentifier snake_case_identifier SCREAMING_CASE kebab-case"),
+            // Symbols, split by the ASCII rules as punctuation (Unicode's own test data).
+            String::from(
+                "÷ 0041 × 0308 ÷\t#  ÷ [0.2] LATIN CAPITAL LETTER A (ALetter) × [4.0] COMBINING DIAERESIS (Extend_FE) ÷ [0.3]\n→x ©2026 «é» —y— 😀😀 x😀 ×÷×'s\n",
+            ),
         ];
         for path in [
             "src/config/validate.rs",

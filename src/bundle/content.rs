@@ -306,19 +306,19 @@ impl Content {
     }
 
     /// [`Content::text`] in `form`. For JSON, a whole file still with its settled metadata
-    /// is taken as its bytes: they are the bytes that were hashed, which were valid UTF-8
-    /// (`!lossy`), so they need no second decoding.
+    /// is escaped straight from its bytes: they are the bytes that were hashed, which were
+    /// valid UTF-8 (`!lossy`), so they need no second decoding.
     pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
         let inner = &*self.0;
         let mut settled = inner.settled;
-        if form == Form::Json
+        if form == Form::JsonEscaped
             && inner.redactions().is_empty()
             && inner.lines.is_none()
             && !inner.lossy
             && let Some(known) = settled
         {
             match files::read_settled(&inner.path(), known) {
-                Some(bytes) => return Ok(Prepared::Json(bytes)),
+                Some(bytes) => return Ok(Prepared::escaped(&bytes)),
                 // Its metadata changed: not worth a second look, only the hash can tell.
                 None => settled = None,
             }
@@ -422,8 +422,8 @@ impl Serialize for Content {
         }
         match self.for_write() {
             Ok(Prepared::Text(text)) => serializer.serialize_str(&text),
-            // Read ahead for a bundle's JSON output: its formatter escapes and writes it.
-            Ok(Prepared::Json(text)) => {
+            // Escaped by the read-ahead of a bundle's JSON output: its formatter writes it.
+            Ok(Prepared::Escaped(escaped)) => {
                 let prefetch = self
                     .0
                     .writing
@@ -431,7 +431,9 @@ impl Serialize for Content {
                     .ok()
                     .and_then(|writing| writing.prefetch.clone());
                 match prefetch {
-                    Some((prefetch, _)) if prefetch.hand_over(text) => serializer.serialize_str(""),
+                    Some((prefetch, _)) if prefetch.hand_over(escaped) => {
+                        serializer.serialize_str("")
+                    }
                     // Not a bundle's JSON write: serialise the text like any string.
                     _ => match self.text() {
                         Ok(text) => serializer.serialize_str(&text),
@@ -464,7 +466,8 @@ impl minijinja::value::Object for Printed {
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.for_write() {
             Ok(Prepared::Text(text)) => f.write_str(&text),
-            Ok(Prepared::Json(text)) => f.write_str(&String::from_utf8_lossy(&text)),
+            // Only a JSON write escapes.
+            Ok(Prepared::Escaped(escaped)) => f.write_str(&String::from_utf8_lossy(&escaped)),
             Err(error) => {
                 self.0.remember(error);
                 Err(fmt::Error)
@@ -566,13 +569,13 @@ mod tests {
         };
         let plain = known("a.rs", b"let s = \"\t\";\n", "let s = \"\t\";\n", false);
         assert_eq!(
-            plain.prepared(Form::Json).unwrap(),
-            Prepared::Json(b"let s = \"\t\";\n".to_vec())
+            plain.prepared(Form::JsonEscaped).unwrap(),
+            Prepared::Escaped(br#"let s = \"\t\";\n"#.to_vec())
         );
         let latin1 = known("b.txt", b"caf\xe9\n", "caf\u{fffd}\n", true);
         assert_eq!(
-            latin1.prepared(Form::Json).unwrap(),
-            Prepared::Json("caf\u{fffd}\n".as_bytes().to_vec())
+            latin1.prepared(Form::JsonEscaped).unwrap(),
+            Prepared::Escaped("caf\u{fffd}\\n".as_bytes().to_vec())
         );
         assert_eq!(
             latin1.prepared(Form::Plain).unwrap(),

@@ -1,34 +1,38 @@
 //! JSON output of file contents: serde_json's pretty format, with the contents escaped
-//! in bulk as they are written.
+//! in bulk, off the writing thread.
 //!
 //! Nearly every byte of a large JSON bundle is file content, and serde_json escapes
-//! strings one byte at a time. Instead, the read-ahead ([`Form::Json`]) reads each file
-//! and [`Content`] hands its bytes over through the write's [`HandOver`] (owned by that
-//! write, shared by the read-ahead and the formatter: no thread-local, no global);
-//! [`BulkFormatter`] escapes them with [`escape_into`] (sixteen bytes at a time, stopping
-//! only where JSON needs an escape) through a buffer of its own into the output. The
-//! writer escapes, not the reader: the escaped bytes then go from a buffer that stays in
-//! the writing core's cache straight to the output (escaped by the reader, each crossed
-//! from one core's cache to the other's, and escaping 146 MB took 125 ms instead of 60).
-//! The output is byte for byte what serde_json writes (tested against it).
+//! strings one byte at a time on the thread that writes. Instead, the read-ahead
+//! ([`Form::JsonEscaped`]) escapes each file with [`escape_into`] (sixteen bytes at a
+//! time, stopping only where JSON needs an escape) right after reading it, while the
+//! file is still in that core's cache; [`Content`] hands the escaped text over through
+//! the write's [`HandOver`] (owned by that write, shared by the read-ahead and the
+//! formatter: no thread-local, no global) and [`BulkFormatter`] copies it into the
+//! output. The output is byte for byte what serde_json writes (tested against it).
+//!
+//! The writer escaping as it writes (through a buffer that stays in its cache) was
+//! tried: a cold bundle's writing took 168 → 151 ms on one machine and the whole run no
+//! less on another, while a repeated bundle, which is all writing, took 4–11% longer:
+//! the escape is then on the one thread every byte goes through, where here it runs
+//! beside it.
 //!
 //! [`Content`]: super::content::Content
-//! [`Form::Json`]: super::prefetch::Form::Json
+//! [`Form::JsonEscaped`]: super::prefetch::Form::JsonEscaped
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::ser::{Formatter, PrettyFormatter};
 
-/// The slot through which a text reaches the [`BulkFormatter`] of one JSON write: the
-/// serialiser of a content gives it here (valid UTF-8, as bytes), then serialises an
-/// empty string, after whose opening quote the formatter writes it escaped.
+/// The slot through which an already escaped text reaches the [`BulkFormatter`] of one
+/// JSON write: the serialiser of a content gives it here, then serialises an empty
+/// string, whose opening quote is where the formatter writes it.
 #[derive(Debug, Default)]
 pub struct HandOver(Mutex<Option<Vec<u8>>>);
 
 impl HandOver {
-    pub fn give(&self, text: Vec<u8>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
+    pub fn give(&self, escaped: Vec<u8>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(escaped);
     }
 
     fn take(&self) -> Option<Vec<u8>> {
@@ -36,18 +40,12 @@ impl HandOver {
     }
 }
 
-/// serde_json's [`PrettyFormatter`], writing a handed-over text escaped.
+/// serde_json's [`PrettyFormatter`], writing a handed-over escaped text as it is.
 #[derive(Debug, Default)]
 pub struct BulkFormatter {
     pretty: PrettyFormatter<'static>,
     handed: Arc<HandOver>,
-    /// Where a piece of a text is escaped before it is written (reused: it stays in
-    /// the cache).
-    escaped: Vec<u8>,
 }
-
-/// The bytes of a text escaped into [`BulkFormatter`]'s buffer at a time.
-const PIECE: usize = 32 << 10;
 
 impl BulkFormatter {
     /// A formatter that writes what is given to `handed`.
@@ -55,7 +53,6 @@ impl BulkFormatter {
         Self {
             pretty: PrettyFormatter::default(),
             handed,
-            escaped: Vec::new(),
         }
     }
 }
@@ -63,13 +60,10 @@ impl BulkFormatter {
 impl Formatter for BulkFormatter {
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         writer.write_all(b"\"")?;
-        // Escaping works byte by byte, so a piece may end inside a character.
-        for piece in self.handed.take().unwrap_or_default().chunks(PIECE) {
-            self.escaped.clear();
-            escape_into(&mut self.escaped, piece);
-            writer.write_all(&self.escaped)?;
+        match self.handed.take() {
+            Some(escaped) => writer.write_all(&escaped),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     // The rest is PrettyFormatter's layout.
@@ -261,9 +255,9 @@ mod tests {
     }
 
     #[test]
-    fn a_handed_over_text_is_written_escaped() {
+    fn a_handed_over_text_is_written_as_it_is() {
         let handed = Arc::new(HandOver::default());
-        handed.give(b"x\"y\n".to_vec());
+        handed.give(b"x\\\"y".to_vec());
         let mut out = Vec::new();
         let mut serializer =
             serde_json::Serializer::with_formatter(&mut out, BulkFormatter::new(handed));
@@ -271,28 +265,7 @@ mod tests {
         // Taken once: the next empty string is empty.
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "[\n  \"x\\\"y\\n\",\n  \"plain\",\n  \"\"\n]"
-        );
-    }
-
-    /// A text longer than a piece, a character and an escape across each cut.
-    #[test]
-    fn a_long_text_is_escaped_across_its_pieces() {
-        let text = format!(
-            "{}é\"{}\u{1f980}\n{}",
-            "a".repeat(PIECE - 1),
-            "b".repeat(PIECE - 4),
-            "c".repeat(PIECE)
-        );
-        let handed = Arc::new(HandOver::default());
-        handed.give(text.clone().into_bytes());
-        let mut out = Vec::new();
-        let mut serializer =
-            serde_json::Serializer::with_formatter(&mut out, BulkFormatter::new(handed));
-        serde::Serialize::serialize("", &mut serializer).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            serde_json::to_string(&text).unwrap()
+            "[\n  \"x\\\"y\",\n  \"plain\",\n  \"\"\n]"
         );
     }
 

@@ -1,6 +1,6 @@
 //! Reading ahead while a bundle is written: reader threads (one per core) read and check
-//! the next files, in the [`Form`] the writer wants, while the writer writes the current
-//! one, within a memory cap.
+//! the next files, and prepare them in the [`Form`] the writer wants (JSON-escaped for
+//! JSON output), while the writer writes the current one, within a memory cap.
 //!
 //! The readers take the contents in the order they are given (the order the writer is
 //! expected to ask for them); the writer asks in whatever order the template prints. A
@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::json::HandOver;
+use super::json::{self, HandOver};
 
 /// What the read-ahead reads: a content that can prepare its text in a [`Form`], and be
 /// told which read-ahead serves it while a write is under way.
@@ -35,16 +35,16 @@ const CAP: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
     Plain,
-    /// For a JSON write: the text as bytes, escaped by the write's formatter as it writes
-    /// them ([`HandOver`]).
-    Json,
+    /// The inside of a JSON string ([`json::escape_into`]): escaped where the file was
+    /// just read, so the writer only copies it.
+    JsonEscaped,
 }
 
 impl Form {
     pub fn prepare(self, text: String) -> Prepared {
         match self {
             Self::Plain => Prepared::Text(text),
-            Self::Json => Prepared::Json(text.into_bytes()),
+            Self::JsonEscaped => Prepared::escaped(text.as_bytes()),
         }
     }
 }
@@ -53,15 +53,22 @@ impl Form {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
     Text(String),
-    /// A text for a JSON write: valid UTF-8, kept as bytes (never decoded again).
-    Json(Vec<u8>),
+    /// The inside of a JSON string (valid UTF-8, kept as bytes: never looked at again).
+    Escaped(Vec<u8>),
 }
 
 impl Prepared {
+    /// `text` JSON-escaped ([`json::escape_into`]); `text` must be valid UTF-8.
+    pub fn escaped(text: &[u8]) -> Self {
+        let mut escaped = Vec::new();
+        json::escape_into(&mut escaped, text);
+        Self::Escaped(escaped)
+    }
+
     fn len(&self) -> usize {
         match self {
             Self::Text(text) => text.len(),
-            Self::Json(text) => text.len(),
+            Self::Escaped(escaped) => escaped.len(),
         }
     }
 }
@@ -164,12 +171,12 @@ impl<S: Source> Prefetch<S> {
         result
     }
 
-    /// Give a text to the formatter of this write to escape as it writes it (see
-    /// [`HandOver`]); `false` when this write has no formatter to take it.
-    pub fn hand_over(&self, text: Vec<u8>) -> bool {
+    /// Give an escaped text to the formatter of this write (see [`HandOver`]); `false`
+    /// when this write has no formatter to take it.
+    pub fn hand_over(&self, escaped: Vec<u8>) -> bool {
         match &self.handed {
             Some(handed) => {
-                handed.give(text);
+                handed.give(escaped);
                 true
             }
             None => false,
@@ -301,7 +308,7 @@ mod tests {
                 Content::for_test(&path, &text)
             })
             .collect();
-        for form in [Form::Plain, Form::Json] {
+        for form in [Form::Plain, Form::JsonEscaped] {
             let texts = Prefetch::around(&contents, form, None, || {
                 // Backwards, then the first one again.
                 let mut texts: Vec<Prepared> = contents
@@ -314,7 +321,7 @@ mod tests {
             });
             let expected = |number: usize| match form {
                 Form::Plain => Prepared::Text(format!("file {number}\n")),
-                Form::Json => Prepared::Json(format!("file {number}\n").into_bytes()),
+                Form::JsonEscaped => Prepared::Escaped(format!("file {number}\\n").into_bytes()),
             };
             assert_eq!(texts[0], expected(49));
             assert_eq!(texts[49], expected(0));

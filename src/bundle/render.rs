@@ -196,7 +196,7 @@ fn write_contents(
         };
         match content.for_write()? {
             Prepared::Text(written) => out.write_all(written.as_bytes())?,
-            Prepared::Json(text) => out.write_all(&text)?,
+            Prepared::Escaped(escaped) => out.write_all(&escaped)?,
         }
         text = &rest[length..];
     }
@@ -399,7 +399,9 @@ pub fn json_with(
         bundle.serialize(&mut serializer)
     };
     let written = match contents_are {
-        Contents::Read => Prefetch::around(&contents, Form::Json, Some(handed.clone()), write),
+        Contents::Read => {
+            Prefetch::around(&contents, Form::JsonEscaped, Some(handed.clone()), write)
+        }
         Contents::StandIns => write(),
     };
     written.map_err(|error| {

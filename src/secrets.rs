@@ -227,6 +227,9 @@ const GATES: [(&str, &[usize]); 19] = [
     ("://", &[15, 16]),
 ];
 
+// A rule's gates and a search's findings are bit sets of one `u32`.
+const _: () = assert!(GATES.len() <= 32);
+
 #[expect(
     clippy::expect_used,
     reason = "the literals are constants, searched by the tests"

@@ -753,7 +753,7 @@ fn absorb(
                 cache.record(&hash, entry);
             }
             if let Some((key, seen)) = read.seen {
-                cache.record_seen(key, seen);
+                cache.record_seen(&key, seen);
             }
         }
     }

@@ -197,7 +197,7 @@ impl TokenCache {
 
     /// Remember a file's hash under the metadata taken *before* it was read, unless its
     /// timestamps are too recent to tell a later edit apart.
-    pub fn record_seen(&mut self, FileKey(key): FileKey, seen: Seen) {
+    pub fn record_seen(&mut self, &FileKey(key): &FileKey, seen: Seen) {
         if self.path.is_none() || !self.settled(&seen.stat) {
             return;
         }
@@ -996,11 +996,11 @@ mod tests {
         };
         // Just written: too recent to remember.
         let mut cache = TokenCache::open(root.path());
-        cache.record_seen(FileKey::of("a.txt", None), seen);
+        cache.record_seen(&FileKey::of("a.txt", None), seen);
         assert_eq!(cache.seen(&FileKey::of("a.txt", None), &stat), None);
         // A run that started well after the file's last change remembers it.
         cache.start_later(10);
-        cache.record_seen(FileKey::of("a.txt", None), seen);
+        cache.record_seen(&FileKey::of("a.txt", None), seen);
         cache.save().unwrap();
         let cache = TokenCache::open(root.path());
         assert_eq!(

@@ -430,7 +430,7 @@ mod tests {
         for (hash, entry) in done.texts() {
             cache.record(hash, *entry);
         }
-        cache.record_seen(FileKey::of("a.py", None), done.seen().unwrap());
+        cache.record_seen(&FileKey::of("a.py", None), done.seen().unwrap());
     }
 
     #[test]

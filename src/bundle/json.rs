@@ -116,8 +116,9 @@ impl Formatter for BulkFormatter {
 /// it: `"`, `\\` and control characters escaped, everything else as is.
 ///
 /// Sixteen bytes at a time ([`escapes_in`]): a block with nothing to escape is copied
-/// whole, one with escapes piece by piece around them. (Escapes are ASCII, so the
-/// output is valid UTF-8 whenever `text` is.)
+/// whole; one with an escape is copied up to it, the escape written, and the next block
+/// starts right after it. (Escapes are ASCII, so the output is valid UTF-8 whenever
+/// `text` is.)
 pub fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
     out.reserve(text.len() + text.len() / 8 + 16);
     let mut at = 0;

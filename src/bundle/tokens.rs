@@ -7,9 +7,9 @@
 //! each piece (source code repeats its words, indentation, punctuation and comment
 //! rulers; a piece always encodes to the same tokens, whatever surrounds it). The memo
 //! is fixed tables compared byte for byte, so a hit is always the count of exactly that
-//! piece: pieces of 3 to 7 bytes (most of them) packed with their count in one word, up
-//! to 24 bytes in 32-byte slots, longer ones (up to [`MEMO_LONG_BYTES`]) boxed. Pieces of one or two bytes (two
-//! in five of source code's) are not memoised: a byte is one token, and a pair of bytes
+//! piece: pieces of 3 to 7 bytes (most of them) packed with their count in one word,
+//! those of 8 to 24 bytes in 32-byte slots, longer ones (up to [`MEMO_LONG_BYTES`])
+//! boxed. Pieces of one or two bytes (two in five of source code's) are not memoised: a byte is one token, and a pair of bytes
 //! one or two by a bit of the vocabulary's 8 KiB table ([`Vocab::count_short`]), which
 //! stays in the first-level cache where a memo slot is a miss of the second (mixed
 //! benchmark corpus: ~7% less CPU for a cold bundle). Splitting the short pieces by

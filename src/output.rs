@@ -97,14 +97,24 @@ impl Printer {
         &self,
         write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.stream_data_to(|out, _| write(out))
+    }
+
+    /// [`Printer::stream_data`], `write` also given standard output as a file when it may
+    /// write it at offsets instead ([`stdout_file`]).
+    pub fn stream_data_to<E: From<io::Error>>(
+        &self,
+        write: impl FnOnce(&mut dyn Write, Option<&std::fs::File>) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.stdout_closed.get() {
             return Ok(());
         }
+        let file = stdout_file();
         let mut pipe = Pipe {
             inner: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
             closed: false,
         };
-        let written = write(&mut pipe).and_then(|()| Ok(pipe.flush()?));
+        let written = write(&mut pipe, file.as_ref()).and_then(|()| Ok(pipe.flush()?));
         if pipe.closed {
             self.stdout_closed.set(true);
             return Ok(());
@@ -163,6 +173,15 @@ pub fn write_atomic_with<E: From<io::Error>>(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), E> {
+    write_atomic_to(path, |out, _| write(out))
+}
+
+/// [`write_atomic_with`], `write` also given the temp file, which it may write at
+/// offsets instead (from offset 0; the stream holds nothing unwritten when it starts).
+pub fn write_atomic_to<E: From<io::Error>>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write, Option<&std::fs::File>) -> Result<(), E>,
+) -> Result<(), E> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -178,11 +197,10 @@ pub fn write_atomic_with<E: From<io::Error>>(
             .write(true)
             .create_new(true)
             .open(&temp)?;
-        let mut buffered = io::BufWriter::with_capacity(1 << 16, file);
-        write(&mut buffered)?;
-        let file = buffered
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let mut buffered = io::BufWriter::with_capacity(1 << 16, &file);
+        write(&mut buffered, Some(&file))?;
+        buffered.flush()?;
+        drop(buffered);
         file.sync_all()?;
         Ok(std::fs::rename(&temp, path)?)
     })();
@@ -190,6 +208,20 @@ pub fn write_atomic_with<E: From<io::Error>>(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Standard output as a file a document may be written into at offsets: a regular file
+/// (`> out.json`), not opened to append (`>>`: Linux appends every positional write,
+/// whatever its offset). A copy of the descriptor, sharing the file's offset.
+pub fn stdout_file() -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    let descriptor = io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let flags = nix::fcntl::fcntl(&descriptor, nix::fcntl::FcntlArg::F_GETFL).ok()?;
+    if nix::fcntl::OFlag::from_bits_truncate(flags).contains(nix::fcntl::OFlag::O_APPEND) {
+        return None;
+    }
+    let file = std::fs::File::from(descriptor);
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// A configuration string as a terminal may show it: escape sequences (colours, titles,

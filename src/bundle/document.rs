@@ -14,21 +14,26 @@ pub enum Document {
 /// count line) is left out of the count, as the total cannot count itself.
 pub const TOTAL_STAND_IN: usize = 7_070_707_070_707;
 
-/// A Markdown document as counted, with stand-ins for its contents and totals, to be
-/// written as it is rather than rendered a second time (`render::write_measured`): the
-/// stand-ins replaced by the contents (read again and checked, as a render reads them)
-/// and by the totals.
+/// A document as counted (JSON, or Markdown made by the built-in template), with
+/// stand-ins for its contents and totals, to be written as it is rather than rendered a
+/// second time (`render::write_measured`): the stand-ins replaced by the contents (read
+/// again and checked, as a render reads them) and by the totals.
 #[derive(Debug)]
 pub struct Measured {
     /// The digest of the bundle it is the document of (which covers all but its totals).
     pub digest: String,
+    pub document: Document,
+    /// The Markdown template (not looked at for JSON).
     pub template: String,
     pub text: String,
 }
 
 impl Measured {
-    /// Whether this is the document of the bundle with `digest`, with `template`.
-    pub fn is_of(&self, digest: &str, template: &str) -> bool {
-        self.digest == digest && self.template == template
+    /// Whether this is the `document` of the bundle with `digest` (with `template`, for
+    /// Markdown).
+    pub fn is_of(&self, digest: &str, document: Document, template: &str) -> bool {
+        self.digest == digest
+            && self.document == document
+            && (document == Document::Json || self.template == template)
     }
 }

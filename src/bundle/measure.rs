@@ -316,19 +316,21 @@ impl<'a> Measurer<'a> {
         self.count_text(&without_changed_lines(&text, &again), bundle, cache)
     }
 
-    /// Keep the Markdown `text` of `bundle` just counted, to be written as it is, when the
-    /// built-in template made it: it prints each content as it is, and the totals
-    /// (the total, then the total with the parent chain) on its count line only.
+    /// Keep the `text` of `bundle` just counted, to be written as it is, when it is JSON
+    /// or the built-in template made it: both print each content as it is, and the
+    /// totals (the total, then the total with the parent chain) on their count lines only.
     fn keep(&self, bundle: &Bundle, text: String) {
-        if !self.builtin {
+        if self.document == Document::Markdown && !self.builtin {
             return;
         }
         let totals = 1 + usize::from(bundle.tokens.cumulative.is_some());
-        if text.matches(&TOTAL_STAND_IN.to_string()).count() != totals {
+        let stand_in = TOTAL_STAND_IN.to_string();
+        if memchr::memmem::find_iter(text.as_bytes(), stand_in.as_bytes()).count() != totals {
             return;
         }
         self.kept.replace(Some(Measured {
             digest: bundle.digest.clone(),
+            document: self.document,
             template: self.template.to_owned(),
             text,
         }));

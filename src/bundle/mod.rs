@@ -17,6 +17,7 @@ mod json;
 mod markdown;
 pub mod measure;
 pub mod model;
+mod positional;
 mod prefetch;
 mod pretokenize;
 pub mod render;

@@ -8,6 +8,7 @@
 //! (a typo is an error naming the template and line), a fuel limit (a runaway loop
 //! stops), and a loader that only reads plain file names inside the templates folder.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,10 +18,11 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
 use super::content::{self, Content, ContentError};
-use super::document::{Measured, TOTAL_STAND_IN};
+use super::document::{Document, Measured, TOTAL_STAND_IN};
 use super::json::{BulkFormatter, HandOver};
 use super::markdown::{self, code, with_article};
 use super::model::{Bundle, ItemJson, LayerJson};
+use super::positional::{self, Part};
 use super::prefetch::{Form, Prefetch, Prepared};
 use super::view::ItemObject;
 use crate::config::workspace::Section;
@@ -105,28 +107,34 @@ fn print_order<'i>(
 
 /// Render `bundle` as Markdown with `template` (looked up in `<root>/templates/`, then
 /// built in) into `out`, file contents streamed from disk as the template prints them.
+/// `file`: the regular file behind `out`, when the document may be written into it at
+/// offsets (from its current offset; `out` holds nothing unwritten).
 pub fn markdown(
     mut bundle: Bundle,
     root: &Path,
     template: &str,
     out: &mut dyn io::Write,
+    file: Option<&File>,
 ) -> Result<(), RenderError> {
     // The document counted when the bundle was fitted is written as it is; the built-in
     // one is written directly: the template runs for a workspace's own only.
     if let Some(measured) = bundle.measured.take()
-        && measured.is_of(&bundle.digest, template)
+        && measured.is_of(&bundle.digest, Document::Markdown, template)
     {
-        return write_document(bundle, out, |bundle, out| {
-            write_measured(&measured, bundle, out)
-        });
+        let written = write_measured(&measured, &bundle, Form::Plain, out, file);
+        crate::parallel::drop_in_background(bundle);
+        return written;
     }
     if is_builtin(root, template) {
-        return write_document(bundle, out, |bundle, out| {
+        let contents = print_order(&bundle.layers, bundle.items.iter());
+        let written = Prefetch::around(&contents, Form::Plain, None, || {
             let mut out = io::BufWriter::with_capacity(1 << 20, out);
-            markdown::write(bundle, &mut |text| write_contents(text, bundle, &mut out))?;
+            markdown::write(&bundle, &mut |text| write_contents(text, &bundle, &mut out))?;
             out.flush()?;
             Ok(())
         });
+        crate::parallel::drop_in_background((contents, bundle));
+        return written;
     }
     markdown_with(bundle, root, template, out, Contents::Read).0
 }
@@ -137,43 +145,98 @@ pub fn is_builtin(root: &Path, template: &str) -> bool {
     template == BUILTIN_NAME && !root.join("templates").join(template).exists()
 }
 
-/// Write a Markdown document of `bundle` with `write`, the files read ahead in the
-/// order the built-in document prints them; the bundle freed while the command exits.
-fn write_document(
-    bundle: Bundle,
-    out: &mut dyn io::Write,
-    write: impl FnOnce(&Bundle, &mut dyn io::Write) -> Result<(), RenderError>,
-) -> Result<(), RenderError> {
-    let contents = print_order(&bundle.layers, bundle.items.iter());
-    let written = Prefetch::around(&contents, Form::Plain, None, || write(&bundle, out));
-    crate::parallel::drop_in_background((contents, bundle));
-    written
-}
-
-/// Write `measured`, the document of `bundle`, into `out`.
+/// Write `measured`, the document of `bundle`, its contents in `form`: into `file` at
+/// offsets on every core when there is one, else into `out` as a stream, the contents
+/// read ahead in the order it prints them.
 fn write_measured(
     measured: &Measured,
     bundle: &Bundle,
+    form: Form,
     out: &mut dyn io::Write,
+    file: Option<&File>,
 ) -> Result<(), RenderError> {
-    let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    let stand_in = TOTAL_STAND_IN.to_string();
-    let mut text = measured.text.as_str();
-    for total in [Some(bundle.tokens.total), bundle.tokens.cumulative]
+    let totals: Vec<String> = [Some(bundle.tokens.total), bundle.tokens.cumulative]
         .into_iter()
         .flatten()
-    {
-        // Kept only with exactly these stand-ins.
-        let Some(at) = text.find(&stand_in) else {
+        .map(|total| total.to_string())
+        .collect();
+    let parts = parts_of(&measured.text, &totals, bundle);
+    if let Some(file) = file {
+        out.flush()?;
+        return positional::write(file, &parts, form).map_err(|stopped| match stopped {
+            positional::Stopped::Changed(changed) => RenderError::Content(changed),
+            positional::Stopped::Io(error) => RenderError::Io(error),
+        });
+    }
+    let contents: Vec<Content> = parts
+        .iter()
+        .filter_map(|part| part.content.cloned())
+        .collect();
+    let written = Prefetch::around(&contents, form, None, || {
+        let mut out = io::BufWriter::with_capacity(1 << 20, out);
+        for part in &parts {
+            out.write_all(part.before.as_bytes())?;
+            match part.content.map(Content::for_write).transpose()? {
+                Some(Prepared::Text(written)) => out.write_all(written.as_bytes())?,
+                Some(Prepared::Escaped(escaped)) => out.write_all(&escaped)?,
+                None => {}
+            }
+        }
+        out.flush()?;
+        Ok(())
+    });
+    crate::parallel::drop_in_background(contents);
+    written
+}
+
+/// `text` cut at the stand-ins of the totals and of the contents: each part is the text
+/// before a content, and the content, or a total (the total, then the total with the
+/// parent chain: a kept document holds exactly these, in this order), or text.
+fn parts_of<'t>(text: &'t str, totals: &'t [String], bundle: &'t Bundle) -> Vec<Part<'t>> {
+    let stand_in = TOTAL_STAND_IN.to_string();
+    let mut parts = Vec::new();
+    let mut rest = text;
+    for total in totals {
+        let Some(at) = memchr::memmem::find(rest.as_bytes(), stand_in.as_bytes()) else {
             break;
         };
-        write_contents(&text[..at], bundle, &mut out)?;
-        write!(out, "{total}")?;
-        text = &text[at + stand_in.len()..];
+        contents_of(&rest[..at], bundle, &mut parts);
+        parts.push(Part {
+            before: total,
+            content: None,
+        });
+        rest = &rest[at + stand_in.len()..];
     }
-    write_contents(text, bundle, &mut out)?;
-    out.flush()?;
-    Ok(())
+    contents_of(rest, bundle, &mut parts);
+    parts
+}
+
+/// `text` cut at its contents' stand-ins, into `parts`.
+fn contents_of<'t>(text: &'t str, bundle: &'t Bundle, parts: &mut Vec<Part<'t>>) {
+    const MARK: &str = "\u{e000}";
+    let finder = memchr::memmem::Finder::new(MARK);
+    let (mut start, mut from) = (0, 0);
+    while let Some(found) = finder.find(&text.as_bytes()[from..]) {
+        let at = from + found;
+        let stand_in = content::stand_in_at(&text[at..])
+            .and_then(|(index, length)| Some((bundle.items.get(index)?.content.as_ref()?, length)));
+        match stand_in {
+            Some((content, length)) => {
+                parts.push(Part {
+                    before: &text[start..at],
+                    content: Some(content),
+                });
+                start = at + length;
+                from = start;
+            }
+            // Not a stand-in: the document's own text.
+            None => from = at + MARK.len(),
+        }
+    }
+    parts.push(Part {
+        before: &text[start..],
+        content: None,
+    });
 }
 
 /// `text` into `out`, each content's stand-in replaced by the content.
@@ -372,8 +435,19 @@ fn template_error(template: &str, error: &minijinja::Error) -> RenderError {
     RenderError::Template { name, line, detail }
 }
 
-/// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out`.
-pub fn json(bundle: &Bundle, out: &mut dyn io::Write) -> Result<(), RenderError> {
+/// The bundle as pretty JSON (`ctx.bundle/v1`), newline-terminated, into `out` (or
+/// `file`, as [`markdown`] says): the document counted when the bundle was fitted as it
+/// is, else serialised again.
+pub fn json(
+    bundle: &Bundle,
+    out: &mut dyn io::Write,
+    file: Option<&File>,
+) -> Result<(), RenderError> {
+    if let Some(measured) = &bundle.measured
+        && measured.is_of(&bundle.digest, Document::Json, "")
+    {
+        return write_measured(measured, bundle, Form::JsonEscaped, out, file);
+    }
     json_with(bundle, out, Contents::Read)
 }
 

@@ -68,29 +68,33 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         None => output::Destination::Stdout,
     };
     let workspace = session.workspace();
-    let render = |out: &mut dyn std::io::Write| match args.format {
+    let render = |out: &mut dyn std::io::Write, file: Option<&std::fs::File>| match args.format {
         BundleFormat::Json => {
-            let written = render::json(&bundle, out);
+            let written = render::json(&bundle, out, file);
             crate::parallel::drop_in_background(bundle);
             written
         }
-        BundleFormat::Markdown => {
-            render::markdown(bundle, &workspace.root, &workspace.settings.template, out)
-        }
+        BundleFormat::Markdown => render::markdown(
+            bundle,
+            &workspace.root,
+            &workspace.settings.template,
+            out,
+            file,
+        ),
     };
     match &destination {
         output::Destination::File(path) => {
-            output::write_atomic_with(path, render)
+            output::write_atomic_to(path, render)
                 .map_err(|error| failed(error, format!("`{}`", path.display())))?;
             printer.status(&format!("wrote {} ({summary})", path.display()));
         }
         output::Destination::Through(path) => {
-            output::write_through(path, render)
+            output::write_through(path, |out| render(out, None))
                 .map_err(|error| failed(error, format!("`{}`", path.display())))?;
             printer.status(&format!("wrote {} ({summary})", path.display()));
         }
         output::Destination::Stdout => printer
-            .stream_data(render)
+            .stream_data_to(render)
             .map_err(|error| failed(error, String::from("stdout")))?,
     }
     session.close_in_background();

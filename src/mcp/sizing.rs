@@ -145,12 +145,13 @@ pub fn sized_bundle(
         let workspace = session.workspace();
         let mut out = Vec::new();
         let rendered = match arguments.format {
-            Format::Json => render::json(&bundle, &mut out),
+            Format::Json => render::json(&bundle, &mut out, None),
             Format::Markdown => render::markdown(
                 bundle,
                 &workspace.root,
                 &workspace.settings.template,
                 &mut out,
+                None,
             ),
         };
         rendered.map_err(|error| Error::Bundle {

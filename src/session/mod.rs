@@ -621,11 +621,13 @@ impl Session {
         let bundle = self.bundle(&request)?;
         let written = WrittenBundle::of(&bundle);
         let path = state::run_bundle(run_dir);
-        crate::output::write_atomic_with(&path, |out| crate::bundle::render::json(&bundle, out))
-            .map_err(|error| Error::Bundle {
-                message: format!("cannot write `{}`: {error}", path.display()),
-                help: None,
-            })?;
+        crate::output::write_atomic_to(&path, |out, file| {
+            crate::bundle::render::json(&bundle, out, file)
+        })
+        .map_err(|error| Error::Bundle {
+            message: format!("cannot write `{}`: {error}", path.display()),
+            help: None,
+        })?;
         Ok((path, written))
     }
 

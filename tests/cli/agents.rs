@@ -494,10 +494,10 @@ proptest! {
             let explained = serde_json::to_string(&ctx::bundle::explain::Explanation::of(&bundle)).unwrap();
             let workspace = session.workspace();
             let mut markdown = Vec::new();
-            ctx::bundle::render::markdown(bundle.clone(), &workspace.root, "bundle.md", &mut markdown).unwrap();
+            ctx::bundle::render::markdown(bundle.clone(), &workspace.root, "bundle.md", &mut markdown, None).unwrap();
             let markdown = String::from_utf8(markdown).unwrap();
             let mut json = Vec::new();
-            ctx::bundle::render::json(&bundle, &mut json).unwrap();
+            ctx::bundle::render::json(&bundle, &mut json, None).unwrap();
             let json = String::from_utf8(json).unwrap();
             for (marker, audience) in &private {
                 let allowed = view.is_some_and(|agent| audience.contains(&agent));

@@ -75,6 +75,61 @@ fn the_same_inputs_give_byte_identical_output() {
     }
 }
 
+/// Standard output that is a regular file is written at offsets, on every core (from
+/// where its offset stands, left after the document); opened to append (`>>`), or a
+/// pipe, it is written as a stream. Every way gives the same bytes, in both formats, the
+/// document counted (no cache: the counted document is the one written) or not.
+#[test]
+fn a_bundle_into_a_file_holds_the_bytes_a_pipe_gets() {
+    use std::io::{Seek, Write};
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "markdown"] {
+        for cache in [&["--no-cache"][..], &[]] {
+            let mut args = vec![
+                "bundle",
+                "checkout",
+                "--set",
+                "ticket=SHOP-1",
+                "--format",
+                format,
+            ];
+            args.extend_from_slice(cache);
+            let piped = ctx(&root, &args);
+            piped.expect_code(0);
+            assert!(piped.stdout.len() > 1000, "{format}");
+            for append in [false, true] {
+                let path = dir.path().join(format!("{format}-{append}.out"));
+                std::fs::write(&path, "before\n").unwrap();
+                let mut file = std::fs::OpenOptions::new()
+                    .write(!append)
+                    .append(append)
+                    .open(&path)
+                    .unwrap();
+                file.seek(std::io::SeekFrom::End(0)).unwrap();
+                let status = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+                    .arg("-C")
+                    .arg(&root)
+                    .args(["--color", "never"])
+                    .args(&args)
+                    .env("CTX_TODAY", "2026-11-21")
+                    .stdout(file.try_clone().unwrap())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "{format} {cache:?} append {append}");
+                // The offset is after the document: what is written next follows it.
+                file.write_all(b"after\n").unwrap();
+                assert_eq!(
+                    std::fs::read_to_string(&path).unwrap(),
+                    format!("before\n{}after\n", piped.stdout),
+                    "{format} {cache:?} append {append}"
+                );
+            }
+        }
+    }
+}
+
 /// The built-in Markdown document is written directly (`bundle/markdown.rs`), a
 /// workspace's template through minijinja: a workspace holding a copy of the built-in
 /// template gets the same bytes, cold (the count's document written as it is), repeated

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::budget;
-use super::cache::{FileKey, Preload, TokenCache};
+use super::cache::{FileKey, Preload, Saving, TokenCache};
 use super::files;
 use super::generated;
 use super::inline::{self, Found, Learned};
@@ -101,12 +101,13 @@ pub struct Execution {
     pub changes: Option<super::model::ChangesJson>,
 }
 
-/// Build a bundle.
+/// Build a bundle; the token cache it learned from is saved while it is written (the
+/// [`Saving`] waits for that when dropped).
 pub fn build(
     workspace: &Workspace,
     request: &Request<'_>,
     mut options: Options,
-) -> Result<Bundle, BuildError> {
+) -> Result<(Bundle, Saving), BuildError> {
     let plans = layer::for_scope(workspace, &request.scope);
     let mut merged = merge::merge(&plans, options.today);
     // The strategies that apply, in layer order.
@@ -222,12 +223,13 @@ pub fn build(
         }
     }
     let fitted = fit(&mut bundle, workspace, options, &mut cache);
-    bundle.cache_note = cache.save().err();
+    // Saved while the bundle is written.
+    let saving = cache.save_in_background();
     bundle.tokens.total = fitted?;
     if let Some(parent) = &bundle.parent {
         bundle.tokens.cumulative = Some(parent.cumulative + bundle.tokens.total);
     }
-    Ok(bundle)
+    Ok((bundle, saving))
 }
 
 /// What a bundle is made of, before it is sealed and fitted.
@@ -297,7 +299,6 @@ fn assemble(request: &Request<'_>, options: &Options, parts: Parts) -> Bundle {
         notes,
         secrets: found,
         digest: String::new(),
-        cache_note: None,
         matched: request.matched.clone(),
         measured: None,
     }

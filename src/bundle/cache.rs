@@ -289,6 +289,30 @@ impl TokenCache {
         total
     }
 
+    /// [`TokenCache::save`] on a thread of its own, while the bundle is written; the
+    /// save finishes before the [`Saving`] is dropped. Where no thread can be started it
+    /// is saved here.
+    pub fn save_in_background(self) -> Saving {
+        let cache = std::sync::Arc::new(std::sync::Mutex::new(Some(self)));
+        let take = |cache: &std::sync::Mutex<Option<Self>>| {
+            cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        };
+        let shared = cache.clone();
+        match std::thread::Builder::new().spawn(move || take(&shared).map_or(Ok(()), Self::save)) {
+            Ok(thread) => Saving {
+                thread: Some(thread),
+                outcome: Ok(()),
+            },
+            Err(_) => Saving {
+                thread: None,
+                outcome: take(&cache).map_or(Ok(()), Self::save),
+            },
+        }
+    }
+
     /// Write the cache back if this run learned something. Failing to is not an error
     /// (a read-only checkout still bundles); the reason is returned for a `-v` note.
     pub fn save(mut self) -> Result<(), String> {
@@ -1025,5 +1049,35 @@ mod tests {
         cache.record(&hash("a"), Entry::default());
         cache.save().unwrap();
         assert!(!root.path().join(".ctx").exists());
+    }
+}
+
+/// A token cache being saved ([`TokenCache::save_in_background`]): waited for when its
+/// outcome is asked for or when it is dropped, so no run ends halfway through the write.
+#[derive(Debug)]
+pub struct Saving {
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+    outcome: Result<(), String>,
+}
+
+impl Saving {
+    /// Wait for the save: why the cache was not saved, if it was not.
+    pub fn finish(mut self) -> Option<String> {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Option<String> {
+        if let Some(thread) = self.thread.take() {
+            self.outcome = thread
+                .join()
+                .unwrap_or_else(|_| Err(String::from("token cache not saved: its save failed")));
+        }
+        std::mem::replace(&mut self.outcome, Ok(())).err()
+    }
+}
+
+impl Drop for Saving {
+    fn drop(&mut self) {
+        self.wait();
     }
 }

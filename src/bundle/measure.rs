@@ -299,7 +299,7 @@ impl<'a> Measurer<'a> {
     /// again with [`TOTAL_STAND_IN_AGAIN`], and the count lines are those that differ.
     pub fn count(&self, bundle: &mut Bundle, cache: &mut TokenCache) -> Result<usize, RenderError> {
         let text = self.render_measured(bundle, TOTAL_STAND_IN)?;
-        let holding = count_lines_of(&text).len();
+        let lines = count_lines_of(&text);
         let count_lines = match self.document {
             // The built-in template shows both totals on one line.
             Document::Markdown if self.builtin => 1,
@@ -307,13 +307,22 @@ impl<'a> Measurer<'a> {
             Document::Json => 1 + usize::from(bundle.tokens.cumulative.is_some()),
         };
         self.kept.replace(None);
-        if holding == count_lines {
-            let total = self.count_text(&without_count_line(&text), bundle, cache)?;
+        if lines.len() == count_lines {
+            // The text around the count lines, as one (not copied without them).
+            let mut from = 0;
+            let mut around: Vec<&str> = Vec::with_capacity(lines.len() + 1);
+            for line in lines {
+                around.push(&text[from..line.start]);
+                from = line.end;
+            }
+            around.push(&text[from..]);
+            let total = self.count_text(&around, bundle, cache)?;
+            drop(around);
             self.keep(bundle, text);
             return Ok(total);
         }
         let again = self.render_measured(bundle, TOTAL_STAND_IN_AGAIN)?;
-        self.count_text(&without_changed_lines(&text, &again), bundle, cache)
+        self.count_text(&[&without_changed_lines(&text, &again)], bundle, cache)
     }
 
     /// Keep the `text` of `bundle` just counted, to be written as it is, when it is JSON
@@ -401,14 +410,29 @@ impl<'a> Measurer<'a> {
         rendered
     }
 
+    /// The count of `texts`, one after the other as one text.
     fn count_text(
         &self,
-        mut text: &str,
+        texts: &[&str],
         bundle: &Bundle,
         cache: &mut TokenCache,
     ) -> Result<usize, RenderError> {
         let tokenizer = self.tokenizer;
         let mut counter = Counter::new();
+        for text in texts {
+            self.count_into(&mut counter, text, bundle)?;
+        }
+        Ok(counter.finish(|pieces| cache.count_all(tokenizer, pieces)))
+    }
+
+    /// `text` into `counter`: its own text as text, each content by its framed count (or
+    /// read, when it is not framed as expected).
+    fn count_into<'t>(
+        &self,
+        counter: &mut Counter<'t>,
+        mut text: &'t str,
+        bundle: &Bundle,
+    ) -> Result<(), RenderError> {
         while let Some(at) = text.find('\u{e000}') {
             let (before, rest) = text.split_at(at);
             let found = content::stand_in_at(rest).and_then(|(index, length)| {
@@ -440,7 +464,7 @@ impl<'a> Measurer<'a> {
             text = after;
         }
         counter.text(text);
-        Ok(counter.finish(|pieces| cache.count_all(tokenizer, pieces)))
+        Ok(())
     }
 
     /// When `content` sits in its frame, with its framed count known: the text before

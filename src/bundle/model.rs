@@ -407,9 +407,6 @@ pub struct Bundle {
     pub secrets: Vec<SecretJson>,
     /// `blake3:<hex>` of the bundle serialised with an empty digest.
     pub digest: String,
-    /// Why the token cache could not be saved (shown with `-v`; not part of the bundle).
-    #[serde(skip)]
-    pub cache_note: Option<String>,
     /// For an ad-hoc bundle chosen by words: which domains matched which keywords (said
     /// on stderr; not part of the bundle).
     #[serde(skip)]
@@ -447,7 +444,6 @@ impl Bundle {
             notes: self.notes.clone(),
             secrets: self.secrets.clone(),
             digest: self.digest.clone(),
-            cache_note: self.cache_note.clone(),
             matched: self.matched.clone(),
             measured: self.measured.clone(),
         }

@@ -28,9 +28,6 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
             secret.path, secret.line, secret.rule
         ));
     }
-    if let Some(note) = &bundle.cache_note {
-        printer.note(note);
-    }
     let summary = format!(
         "{} tokens{}, {} layers",
         bundle.tokens.total,
@@ -96,6 +93,9 @@ pub fn run(root: Option<&Path>, args: &BundleArgs, printer: &Printer) -> Result<
         output::Destination::Stdout => printer
             .stream_data_to(render)
             .map_err(|error| failed(error, String::from("stdout")))?,
+    }
+    if let Some(note) = session.cache_note() {
+        printer.note(&note);
     }
     session.close_in_background();
     Ok(ExitStatus::Success)

@@ -62,6 +62,8 @@ pub struct Session {
     validation: Validation,
     today: Date,
     preload: Option<Preload>,
+    /// The token cache of the last bundle, being saved while the bundle is written.
+    saving: Option<crate::bundle::cache::Saving>,
 }
 
 /// Load and validate the workspace at (or above) `root`: every problem, located. `Err`
@@ -265,6 +267,7 @@ impl Session {
             validation,
             today: options.today,
             preload,
+            saving: None,
         })
     }
 
@@ -283,6 +286,8 @@ impl Session {
 
     /// Build the bundle a request asks for.
     pub fn bundle(&mut self, request: &BundleRequest) -> Result<Bundle, Error> {
+        // The previous bundle's cache is saved before this one's is read again.
+        self.saving = None;
         let workspace = &self.validation.workspace;
         let agent = match request.agent.as_deref() {
             Some(name) => Some(find_agent(workspace, name)?),
@@ -321,7 +326,15 @@ impl Session {
                 crate::bundle::generated::Extensions::NotAllowed
             },
         };
-        build::build(workspace, &scope, options).map_err(Error::from)
+        let (bundle, saving) = build::build(workspace, &scope, options)?;
+        self.saving = Some(saving);
+        Ok(bundle)
+    }
+
+    /// Wait for the token cache of the last bundle to be saved: why it was not, if it
+    /// was not (a read-only checkout still bundles).
+    pub fn cache_note(&mut self) -> Option<String> {
+        self.saving.take()?.finish()
     }
 
     /// The token budget a request's bundle gets (0 = none): the request's, else the

@@ -130,6 +130,76 @@ fn a_bundle_into_a_file_holds_the_bytes_a_pipe_gets() {
     }
 }
 
+/// A bundle of hundreds of files, written into a file at offsets on every core, holds
+/// every file's text in order, as a pipe gets it.
+#[test]
+fn a_bundle_of_many_files_holds_each_in_order() {
+    let texts: Vec<String> = (0..700)
+        .map(|index| format!("line \"{index}\"\n\tsecond \\ {index}\n").repeat(index % 7 + 1))
+        .collect();
+    let mut files: Vec<(String, String)> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| (format!("src/f{index:04}.txt"), text.clone()))
+        .collect();
+    files.push((
+        String::from("domains/d.yaml"),
+        String::from("kind: domain\nname: d\npatterns:\n  all: src/*.txt\n"),
+    ));
+    files.push((
+        String::from("domains/f.yaml"),
+        String::from("kind: feature\nname: f\ndomains: [d]\n"),
+    ));
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(path, text)| (path.as_str(), text.as_str()))
+        .collect();
+    let dir = workspace(&borrowed);
+    let out = dir.path().join("bundle.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
+        .arg("-C")
+        .arg(dir.path())
+        .args([
+            "bundle",
+            "f",
+            "--format",
+            "json",
+            "--no-cache",
+            "--budget",
+            "0",
+        ])
+        .env("CTX_TODAY", "2026-11-21")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let contents: Vec<&str> = items(&bundle, "patterns")
+        .iter()
+        .map(|item| item["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, texts);
+    let piped = ctx(
+        dir.path(),
+        &[
+            "bundle",
+            "f",
+            "--format",
+            "json",
+            "--no-cache",
+            "--budget",
+            "0",
+        ],
+    );
+    piped.expect_code(0);
+    assert_eq!(piped.stdout, std::fs::read_to_string(&out).unwrap());
+}
+
 /// The built-in Markdown document is written directly (`bundle/markdown.rs`), a
 /// workspace's template through minijinja: a workspace holding a copy of the built-in
 /// template gets the same bytes, cold (the count's document written as it is), repeated

@@ -146,7 +146,11 @@ fn an_unwritable_cache_does_not_fail_the_bundle() {
     let run = ctx(dir.path(), &["-v", "bundle", "f", "--format", "json"]);
     run.expect_code(0);
     assert_eq!(run.stdout, expected);
-    assert!(run.stderr.contains("token cache"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("token cache") && run.stderr.contains("not saved"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

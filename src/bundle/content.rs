@@ -160,6 +160,13 @@ pub struct ContentError {
     pub path: String,
 }
 
+/// A content read again to be written ([`Content::read_for`]).
+enum Reread {
+    /// The file's bytes, valid UTF-8 as counted, to be escaped.
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
 /// What building needs to describe one file's content.
 pub struct Read<'a> {
     pub path: PathBuf,
@@ -305,10 +312,31 @@ impl Content {
         }
     }
 
-    /// [`Content::text`] in `form`. For JSON, a whole file still with its settled metadata
-    /// is escaped straight from its bytes: they are the bytes that were hashed, which were
-    /// valid UTF-8 (`!lossy`), so they need no second decoding.
+    /// [`Content::text`] in `form`.
     pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
+        Ok(match self.read_for(form)? {
+            Reread::Bytes(bytes) => Prepared::escaped(&bytes),
+            Reread::Text(text) => form.prepare(text),
+        })
+    }
+
+    /// [`Content::prepared`], appended to `out` (a writer's buffer).
+    pub fn prepared_into(&self, form: Form, out: &mut Vec<u8>) -> Result<(), ContentError> {
+        match (self.read_for(form)?, form) {
+            (Reread::Bytes(bytes), _) => super::json::escape_into(out, &bytes),
+            (Reread::Text(text), Form::JsonEscaped) => {
+                super::json::escape_into(out, text.as_bytes())
+            }
+            (Reread::Text(text), Form::Plain) => out.extend_from_slice(text.as_bytes()),
+        }
+        Ok(())
+    }
+
+    /// The text read again for a write in `form`. For JSON, a whole file still with its
+    /// settled metadata comes as its bytes, to be escaped as they are: they are the bytes
+    /// that were hashed, which were valid UTF-8 (`!lossy`), so they need no second
+    /// decoding.
+    fn read_for(&self, form: Form) -> Result<Reread, ContentError> {
         let inner = &*self.0;
         let mut settled = inner.settled;
         if form == Form::JsonEscaped
@@ -318,12 +346,12 @@ impl Content {
             && let Some(known) = settled
         {
             match files::read_settled(&inner.path(), known) {
-                Some(bytes) => return Ok(Prepared::escaped(&bytes)),
+                Some(bytes) => return Ok(Reread::Bytes(bytes)),
                 // Its metadata changed: not worth a second look, only the hash can tell.
                 None => settled = None,
             }
         }
-        self.checked(settled).map(|text| form.prepare(text))
+        self.checked(settled).map(Reread::Text)
     }
 
     /// Write [`stand_in`]`(index)` instead of the text from now on (`None`: the text).

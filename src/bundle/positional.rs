@@ -95,7 +95,7 @@ struct Writing<'p, 't> {
     known: Condvar,
     /// Held while writing: the file system takes the file's lock for every write, and a
     /// thread waiting for it there spins; one that finds this taken prepares the next
-    /// part instead.
+    /// run instead.
     turn: Mutex<()>,
 }
 
@@ -281,8 +281,8 @@ mod tests {
     use super::super::prefetch::Prepared;
     use super::*;
 
-    /// Parts of every size (empty, small, and several past [`HELD`], which hold the
-    /// other thread back), some without a content.
+    /// Parts of every size (empty, small, and a few of most of a megabyte, which hold
+    /// the other thread back), some without a content.
     fn texts() -> Vec<String> {
         (0..1000)
             .map(|index: usize| match index % 200 {

@@ -97,7 +97,7 @@ impl Printer {
         &self,
         write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.stream_data_to(|out, _| write(out))
+        self.stream(|| None, |out, _| write(out))
     }
 
     /// [`Printer::stream_data`], `write` also given standard output as a file when it may
@@ -106,10 +106,20 @@ impl Printer {
         &self,
         write: impl FnOnce(&mut dyn Write, Option<&std::fs::File>) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.stream(stdout_file, write)
+    }
+
+    /// Standard output (and the file behind it, as `file` finds it) to `write`, unless a
+    /// broken pipe closed it.
+    fn stream<E: From<io::Error>>(
+        &self,
+        file: impl FnOnce() -> Option<std::fs::File>,
+        write: impl FnOnce(&mut dyn Write, Option<&std::fs::File>) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.stdout_closed.get() {
             return Ok(());
         }
-        let file = stdout_file();
+        let file = file();
         let mut pipe = Pipe {
             inner: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
             closed: false,

@@ -514,6 +514,12 @@ pub fn redacted<'t>(text: &'t str, findings: &[Finding]) -> Cow<'t, str> {
 
 #[cfg(test)]
 impl Content {
+    /// [`Content::for_test`] of `path`, written with `text` first.
+    pub fn written_for_test(path: &std::path::Path, text: &str) -> Self {
+        std::fs::write(path, text).unwrap();
+        Self::for_test(path, text)
+    }
+
     /// Content of `path` (shown as `a.txt`), known to hold `text`.
     pub fn for_test(path: &std::path::Path, text: &str) -> Self {
         Self::for_test_redacted(path, text, Vec::new())

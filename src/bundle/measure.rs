@@ -317,7 +317,6 @@ impl<'a> Measurer<'a> {
             }
             around.push(&text[from..]);
             let total = self.count_text(&around, bundle, cache)?;
-            drop(around);
             self.keep(bundle, text);
             return Ok(total);
         }

@@ -326,9 +326,7 @@ mod tests {
             .enumerate()
             .map(|(index, text)| {
                 (index % 11 != 5).then(|| {
-                    let path = dir.path().join(format!("{index}.txt"));
-                    std::fs::write(&path, text).unwrap();
-                    Content::for_test(&path, text)
+                    Content::written_for_test(&dir.path().join(format!("{index}.txt")), text)
                 })
             })
             .collect();
@@ -363,9 +361,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let contents: Vec<Content> = (0..50)
             .map(|index| {
-                let path = dir.path().join(format!("{index}.txt"));
-                std::fs::write(&path, "counted\n").unwrap();
-                Content::for_test(&path, "counted\n")
+                Content::written_for_test(&dir.path().join(format!("{index}.txt")), "counted\n")
             })
             .collect();
         std::fs::write(dir.path().join("31.txt"), "changed\n").unwrap();

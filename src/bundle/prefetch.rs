@@ -303,9 +303,7 @@ mod tests {
         let contents: Vec<Content> = (0..50)
             .map(|number| {
                 let path = dir.path().join(format!("{number}.txt"));
-                let text = format!("file {number}\n");
-                std::fs::write(&path, &text).unwrap();
-                Content::for_test(&path, &text)
+                Content::written_for_test(&path, &format!("file {number}\n"))
             })
             .collect();
         for form in [Form::Plain, Form::JsonEscaped] {
@@ -368,8 +366,7 @@ mod tests {
     fn a_changed_file_is_refused_through_the_read_ahead_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.txt");
-        std::fs::write(&path, "counted\n").unwrap();
-        let contents = vec![Content::for_test(&path, "counted\n")];
+        let contents = vec![Content::written_for_test(&path, "counted\n")];
         std::fs::write(&path, "changed\n").unwrap();
         let result = Prefetch::around(&contents, Form::Plain, None, || contents[0].for_write());
         assert!(result.is_err());

@@ -174,14 +174,7 @@ fn write_measured(
         .collect();
     let written = Prefetch::around(&contents, form, None, || {
         let mut out = io::BufWriter::with_capacity(1 << 20, out);
-        for part in &parts {
-            out.write_all(part.before.as_bytes())?;
-            match part.content.map(Content::for_write).transpose()? {
-                Some(Prepared::Text(written)) => out.write_all(written.as_bytes())?,
-                Some(Prepared::Escaped(escaped)) => out.write_all(&escaped)?,
-                None => {}
-            }
-        }
+        write_parts(&parts, &mut out)?;
         out.flush()?;
         Ok(())
     });
@@ -241,29 +234,26 @@ fn contents_of<'t>(text: &'t str, bundle: &'t Bundle, parts: &mut Vec<Part<'t>>)
 
 /// `text` into `out`, each content's stand-in replaced by the content.
 fn write_contents(
-    mut text: &str,
+    text: &str,
     bundle: &Bundle,
     out: &mut impl io::Write,
 ) -> Result<(), RenderError> {
-    const MARK: &str = "\u{e000}";
-    while let Some(at) = memchr::memmem::find(text.as_bytes(), MARK.as_bytes()) {
-        let (before, rest) = text.split_at(at);
-        out.write_all(before.as_bytes())?;
-        let found = content::stand_in_at(rest)
-            .and_then(|(index, length)| Some((bundle.items.get(index)?.content.as_ref()?, length)));
-        let Some((content, length)) = found else {
-            // Not a stand-in: the document's own text.
-            out.write_all(MARK.as_bytes())?;
-            text = &rest[MARK.len()..];
-            continue;
-        };
-        match content.for_write()? {
-            Prepared::Text(written) => out.write_all(written.as_bytes())?,
-            Prepared::Escaped(escaped) => out.write_all(&escaped)?,
+    let mut parts = Vec::new();
+    contents_of(text, bundle, &mut parts);
+    write_parts(&parts, out)
+}
+
+/// `parts` into `out`, each content as [`Content::for_write`] gives it (from the
+/// read-ahead, when one serves it).
+fn write_parts(parts: &[Part<'_>], out: &mut impl io::Write) -> Result<(), RenderError> {
+    for part in parts {
+        out.write_all(part.before.as_bytes())?;
+        match part.content.map(Content::for_write).transpose()? {
+            Some(Prepared::Text(written)) => out.write_all(written.as_bytes())?,
+            Some(Prepared::Escaped(escaped)) => out.write_all(&escaped)?,
+            None => {}
         }
-        text = &rest[length..];
     }
-    out.write_all(text.as_bytes())?;
     Ok(())
 }
 

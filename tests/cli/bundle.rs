@@ -107,17 +107,7 @@ fn a_bundle_into_a_file_holds_the_bytes_a_pipe_gets() {
                     .open(&path)
                     .unwrap();
                 file.seek(std::io::SeekFrom::End(0)).unwrap();
-                let status = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
-                    .arg("-C")
-                    .arg(&root)
-                    .args(["--color", "never"])
-                    .args(&args)
-                    .env("CTX_TODAY", "2026-11-21")
-                    .stdout(file.try_clone().unwrap())
-                    .stderr(std::process::Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "{format} {cache:?} append {append}");
+                crate::ctx_into(&root, &args, file.try_clone().unwrap()).expect_code(0);
                 // The offset is after the document: what is written next follows it.
                 file.write_all(b"after\n").unwrap();
                 assert_eq!(
@@ -156,27 +146,16 @@ fn a_bundle_of_many_files_holds_each_in_order() {
         .collect();
     let dir = workspace(&borrowed);
     let out = dir.path().join("bundle.json");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ctx"))
-        .arg("-C")
-        .arg(dir.path())
-        .args([
-            "bundle",
-            "f",
-            "--format",
-            "json",
-            "--no-cache",
-            "--budget",
-            "0",
-        ])
-        .env("CTX_TODAY", "2026-11-21")
-        .stdout(std::fs::File::create(&out).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let args = [
+        "bundle",
+        "f",
+        "--format",
+        "json",
+        "--no-cache",
+        "--budget",
+        "0",
+    ];
+    crate::ctx_into(dir.path(), &args, std::fs::File::create(&out).unwrap()).expect_code(0);
     let bundle: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let contents: Vec<&str> = items(&bundle, "patterns")
@@ -184,18 +163,7 @@ fn a_bundle_of_many_files_holds_each_in_order() {
         .map(|item| item["content"].as_str().unwrap())
         .collect();
     assert_eq!(contents, texts);
-    let piped = ctx(
-        dir.path(),
-        &[
-            "bundle",
-            "f",
-            "--format",
-            "json",
-            "--no-cache",
-            "--budget",
-            "0",
-        ],
-    );
+    let piped = ctx(dir.path(), &args);
     piped.expect_code(0);
     assert_eq!(piped.stdout, std::fs::read_to_string(&out).unwrap());
 }

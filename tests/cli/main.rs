@@ -88,6 +88,14 @@ pub fn ctx(root: &Path, args: &[&str]) -> Run {
     run_ctx(Command::new(env!("CARGO_BIN_EXE_ctx")), root, args)
 }
 
+/// [`ctx`] with its standard output going into `stdout` (a file, from its offset); the
+/// run's `stdout` is then empty.
+pub fn ctx_into(root: &Path, args: &[&str], stdout: std::fs::File) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ctx"));
+    command.stdout(stdout);
+    run_ctx(command, root, args)
+}
+
 /// [`ctx`] as an unprivileged user (`nobody`, through util-linux `setpriv`) when the
 /// tests run as root, so that file permissions apply to it.
 pub fn ctx_unprivileged(root: &Path, args: &[&str]) -> Run {

@@ -97,35 +97,49 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
             raw: 0,
             framed: 0,
         };
-        let bytes = text.as_bytes();
-        let end = bytes.len();
-        // The zone at hand, `[start, stop)`: `stop` is the first cut after its last escape
-        // (or after the start), so the next escape is at or after it. The zone ends there,
-        // at a cut, even when the next escape follows with no cut between (a line of
-        // closing brackets after another): the next zone starts where this one stops, and
-        // each stays the size of a line's end, which the memo has seen. Each byte is
-        // looked at a bounded number of times: a long stretch without cuts costs no more
-        // than a short one.
-        let mut start = 0;
-        let mut stop = cut_from(bytes, 1);
-        loop {
-            sum.zone(start, stop);
-            let Some(escape) = json::first_escape(bytes, stop, end) else {
-                if stop < end {
-                    let last = last_cut(bytes, end - 1, stop);
-                    sum.clean(stop, last);
-                    sum.zone(last, end);
-                }
-                break;
-            };
-            start = last_cut(bytes, escape, stop);
-            if start > stop {
-                sum.clean(stop, start);
+        json_parts(text.as_bytes(), |part, zone| {
+            if zone {
+                sum.zone(part.start, part.end);
+            } else {
+                sum.clean(part.start, part.end);
             }
-            stop = cut_from(bytes, escape + 1);
-        }
+        });
         (sum.raw, sum.framed)
     })
+}
+
+/// The parts of `text` in order, each with whether it is a zone (see
+/// [`counted_with_json_frame`]): zones and the clean stretches between them, from the
+/// start to the end, cut where [`cut_between`] cuts.
+///
+/// The zone at hand, `[start, stop)`: `stop` is the first cut after its last escape (or
+/// after the start), so the next escape is at or after it. The zone ends there, at a
+/// cut, even when the next escape follows with no cut between (a line of closing
+/// brackets after another): the next zone starts where this one stops, and each stays
+/// the size of a line's end, which the memo has seen. Each byte is looked at a bounded
+/// number of times: a long stretch without cuts costs no more than a short one.
+fn json_parts(bytes: &[u8], mut part: impl FnMut(std::ops::Range<usize>, bool)) {
+    let end = bytes.len();
+    let mut start = 0;
+    let mut stop = cut_from(bytes, 1);
+    loop {
+        part(start..stop, true);
+        let Some(escape) = json::first_escape(bytes, stop, end) else {
+            if stop < end {
+                let last = last_cut(bytes, end - 1, stop);
+                if last > stop {
+                    part(stop..last, false);
+                }
+                part(last..end, true);
+            }
+            return;
+        };
+        start = last_cut(bytes, escape, stop);
+        if start > stop {
+            part(stop..start, false);
+        }
+        stop = cut_from(bytes, escape + 1);
+    }
 }
 
 /// Whether both patterns always split before `bytes[at]` (`at` ≥ 1), in a text and in
@@ -137,16 +151,38 @@ pub fn counted_with_json_frame(tokenizer: Tokenizer, text: &str) -> (usize, usiz
 ///   follows it: escaped, the newline ends in the letter `n` (`\n`), whose piece ends
 ///   before a digit, punctuation, a space or a tab (the escape of which starts with a
 ///   backslash). Indented lines are so cut at their indentation, and the zone around a
-///   line break is the line's end (`);⏎`), which source code repeats.
+///   line break is the line's end (`);⏎`), which source code repeats;
+/// - before the last of two or more spaces followed by a printable ASCII character (in
+///   the escape, by the first byte of its escape, also printable): no alternative goes
+///   on from a space with a space but whitespace runs, and `\s+(?!\S)` gives the last
+///   space back to what follows. So a line indented deeper than a zone is long, closing
+///   a block (`␠}⏎`), is remembered as a short zone, its indentation counted once.
 fn cut_between(bytes: &[u8], at: usize) -> bool {
     let (before, after) = (bytes[at - 1], bytes[at]);
     if before == b'\n' {
         return !after.is_ascii_alphabetic() && after != b'\'' && always_splits(bytes, at);
     }
+    if before == b' ' {
+        return after == b' '
+            && bytes.get(at + 1).is_some_and(u8::is_ascii_graphic)
+            && blank_follows_a_line_or_text(bytes, at - 1);
+    }
     before.is_ascii_alphanumeric()
         && after.is_ascii()
         && !after.is_ascii_alphanumeric()
         && after != b'\''
+}
+
+/// Whether the run of spaces and tabs that ends at `bytes[last]` starts the text, or
+/// follows printable ASCII or a newline. The run then holds no line break, so a part
+/// that ends within it is split as in the text: cl100k takes whitespace that ends a text
+/// as one piece (`\s++$`), line breaks and all. (After a newline, the run starts with a
+/// cut, and a part with the newline, an escape, ends there.)
+fn blank_follows_a_line_or_text(bytes: &[u8], last: usize) -> bool {
+    bytes[..last]
+        .iter()
+        .rposition(|&byte| byte != b' ' && byte != b'\t')
+        .is_none_or(|before| bytes[before].is_ascii_graphic() || bytes[before] == b'\n')
 }
 
 /// The first cut at or after `from` (at least 1), or the end.
@@ -835,7 +871,7 @@ mod tests {
             &[
                 "let", "Foo", "x1", "42", "_", "'", "'s", "'T", "'ll", "(", ");", ", ", ".", "-",
                 "#", " ", "    ", "\n", "\r\n", "\t", "\u{1}", "\u{7f}", "\"", "\\", "é", "東",
-                "\u{301}", "\n    ", "\n\t", "\n}", "\n/", "\n'", "\n1",
+                "\u{301}", "\n    ", "\n\t", "\n}", "\n/", "\n'", "\n1", "  ", "\u{a0}",
             ],
             60,
         )
@@ -843,27 +879,71 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
-        /// Every place `cut_between` names cuts between pieces and leaves the pieces on
-        /// either side as they are, in the text and at the same place in its escape.
+        /// The parts the JSON count counts apart split as the whole text does.
         #[test]
-        fn a_text_and_its_escape_split_into_the_same_pieces_at_every_json_cut(
+        fn a_text_and_its_escape_split_at_the_ends_of_every_json_part(
             text in prop_oneof![tricky(), codeish()],
             cl100k in any::<bool>(),
         ) {
-            let escape = |text: &str| {
-                let mut escaped = Vec::new();
-                json::escape_into(&mut escaped, text.as_bytes());
-                String::from_utf8(escaped).unwrap()
-            };
-            let escaped = escape(&text);
-            for index in 1..text.len() {
-                if !cut_between(text.as_bytes(), index) {
-                    continue;
-                }
-                let escaped_index = escape(&text[..index]).len();
-                for (whole, at) in [(text.as_str(), index), (escaped.as_str(), escaped_index)] {
-                    prop_assert!(splits_cleanly(cl100k, whole, at), "{:?} cut at {}", whole, at);
-                }
+            prop_assert!(json_parts_split_as_the_whole(cl100k, &text), "{:?}", text);
+        }
+    }
+
+    /// Whether the parts the JSON count counts apart (zones and the clean stretches
+    /// between them, cut where `cut_between` cuts) split into the pieces the whole text
+    /// does, and their escapes into those of the whole escape.
+    fn json_parts_split_as_the_whole(cl100k: bool, text: &str) -> bool {
+        use crate::bundle::pretokenize::{self, Pattern};
+        let pattern = if cl100k {
+            Pattern::Cl100k
+        } else {
+            Pattern::O200k
+        };
+        let pieces = |text: &str| {
+            pretokenize::pieces(pattern, text)
+                .map(|piece| text[piece].to_owned())
+                .collect::<Vec<_>>()
+        };
+        let escape = |text: &str| {
+            let mut escaped = Vec::new();
+            json::escape_into(&mut escaped, text.as_bytes());
+            String::from_utf8(escaped).unwrap()
+        };
+        let (mut raw, mut escaped) = (Vec::new(), Vec::new());
+        json_parts(text.as_bytes(), |part, _| {
+            raw.extend(pieces(&text[part.clone()]));
+            escaped.extend(pieces(&escape(&text[part])));
+        });
+        raw == pieces(text) && escaped == pieces(&escape(text))
+    }
+
+    /// Blank runs before the last of their spaces: cut when they hold no line break (a
+    /// part ending there would end in whitespace with one, which cl100k takes whole), or
+    /// start right after a newline (which then cuts before them).
+    #[test]
+    fn blank_runs_cut_before_their_last_space_only_without_a_line_break() {
+        let cuts = |text: &str| {
+            (1..text.len())
+                .filter(|&at| cut_between(text.as_bytes(), at))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cuts("a;\n        }\n"), [1, 3, 10]);
+        assert_eq!(cuts("f(x,   \t  \\\n"), [1, 3, 9]);
+        assert_eq!(cuts("x\n\u{a0}  }"), [1]);
+        assert_eq!(cuts("x\n\u{c}  }"), [1]);
+        assert_eq!(cuts("x\r\n  }"), [1, 3, 4]);
+        for text in [
+            "a;\n        }\n",
+            "f(x,   \t  \\\n",
+            "x\n\u{a0}  }",
+            "\n\u{a0}  }\n",
+            "x\n\u{c}  }",
+            "x\r\n  }",
+            "  x\n \n   /",
+            "x;\r  \n\n   \t  }",
+        ] {
+            for cl100k in [false, true] {
+                assert!(json_parts_split_as_the_whole(cl100k, text), "{text:?}");
             }
         }
     }

@@ -345,14 +345,7 @@ impl<'a> Measurer<'a> {
         self.kept.replace(None);
         if lines.len() == count_lines {
             // The text around the count lines, as one (not copied without them).
-            let mut from = 0;
-            let mut around: Vec<&str> = Vec::with_capacity(lines.len() + 1);
-            for line in lines {
-                around.push(&text[from..line.start]);
-                from = line.end;
-            }
-            around.push(&text[from..]);
-            let total = self.count_text(&around, bundle, cache)?;
+            let total = self.count_text(&around(&text, &lines), bundle, cache)?;
             self.keep(bundle, text);
             return Ok(total);
         }
@@ -577,6 +570,18 @@ fn count_lines_of(text: &str) -> Vec<std::ops::Range<usize>> {
     lines
 }
 
+/// The stretches of `text` around `lines` (in order, apart), in order.
+fn around<'t>(text: &'t str, lines: &[std::ops::Range<usize>]) -> Vec<&'t str> {
+    let mut from = 0;
+    let mut around = Vec::with_capacity(lines.len() + 1);
+    for line in lines {
+        around.push(&text[from..line.start]);
+        from = line.end;
+    }
+    around.push(&text[from..]);
+    around
+}
+
 /// `text` without the lines holding [`TOTAL_STAND_IN`] (the total's, and in JSON the
 /// cumulative total's), if any.
 fn without_count_line(text: &str) -> std::borrow::Cow<'_, str> {
@@ -584,14 +589,7 @@ fn without_count_line(text: &str) -> std::borrow::Cow<'_, str> {
     if lines.is_empty() {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut kept = String::with_capacity(text.len());
-    let mut from = 0;
-    for line in lines {
-        kept.push_str(&text[from..line.start]);
-        from = line.end;
-    }
-    kept.push_str(&text[from..]);
-    std::borrow::Cow::Owned(kept)
+    std::borrow::Cow::Owned(around(text, &lines).concat())
 }
 
 /// Whether every split of any text containing `bytes` cuts before `bytes[index]`
@@ -744,20 +742,24 @@ mod tests {
     /// Whether `text` cut at `at` splits into the pieces it has whole: a cut between
     /// pieces that leaves those on either side as they are.
     fn splits_cleanly(cl100k: bool, text: &str, at: usize) -> bool {
+        let mut parts = pieces_of(cl100k, &text[..at]);
+        parts.extend(
+            pieces_of(cl100k, &text[at..])
+                .into_iter()
+                .map(|piece| piece.start + at..piece.end + at),
+        );
+        parts == pieces_of(cl100k, text)
+    }
+
+    /// The pieces of `text` (o200k's, or cl100k's), as byte ranges.
+    fn pieces_of(cl100k: bool, text: &str) -> Vec<std::ops::Range<usize>> {
         use crate::bundle::pretokenize::{self, Pattern};
         let pattern = if cl100k {
             Pattern::Cl100k
         } else {
             Pattern::O200k
         };
-        let pieces = |text: &str| pretokenize::pieces(pattern, text).collect::<Vec<_>>();
-        let mut parts = pieces(&text[..at]);
-        parts.extend(
-            pieces(&text[at..])
-                .into_iter()
-                .map(|piece| piece.start + at..piece.end + at),
-        );
-        parts == pieces(text)
+        pretokenize::pieces(pattern, text).collect()
     }
 
     /// Text rich in the characters that decide splits: newlines, spaces, slashes,
@@ -893,28 +895,18 @@ mod tests {
     /// between them, cut where `cut_between` cuts) split into the pieces the whole text
     /// does, and their escapes into those of the whole escape.
     fn json_parts_split_as_the_whole(cl100k: bool, text: &str) -> bool {
-        use crate::bundle::pretokenize::{self, Pattern};
-        let pattern = if cl100k {
-            Pattern::Cl100k
-        } else {
-            Pattern::O200k
-        };
         let pieces = |text: &str| {
-            pretokenize::pieces(pattern, text)
+            pieces_of(cl100k, text)
+                .into_iter()
                 .map(|piece| text[piece].to_owned())
                 .collect::<Vec<_>>()
         };
-        let escape = |text: &str| {
-            let mut escaped = Vec::new();
-            json::escape_into(&mut escaped, text.as_bytes());
-            String::from_utf8(escaped).unwrap()
-        };
-        let (mut raw, mut escaped) = (Vec::new(), Vec::new());
+        let (mut raw, mut escape) = (Vec::new(), Vec::new());
         json_parts(text.as_bytes(), |part, _| {
             raw.extend(pieces(&text[part.clone()]));
-            escaped.extend(pieces(&escape(&text[part])));
+            escape.extend(pieces(&escaped(&text[part])));
         });
-        raw == pieces(text) && escaped == pieces(&escape(text))
+        raw == pieces(text) && escape == pieces(&escaped(text))
     }
 
     /// Blank runs before the last of their spaces: cut when they hold no line break (a

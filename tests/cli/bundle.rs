@@ -57,17 +57,22 @@ fn checkout_bundle_of_the_example() {
     assert!(!text.contains("Reviewers: check"));
 }
 
+/// The arguments of the example's checkout bundle (ticket SHOP-1) in `format`.
+fn checkout_as(format: &str) -> Vec<&str> {
+    vec![
+        "bundle",
+        "checkout",
+        "--set",
+        "ticket=SHOP-1",
+        "--format",
+        format,
+    ]
+}
+
 #[test]
 fn the_same_inputs_give_byte_identical_output() {
     for format in ["markdown", "json"] {
-        let args = [
-            "bundle",
-            "checkout",
-            "--set",
-            "ticket=SHOP-1",
-            "--format",
-            format,
-        ];
+        let args = checkout_as(format);
         let first = ctx(&repo_root(), &args);
         let second = ctx(&repo_root(), &args);
         first.expect_code(0);
@@ -86,14 +91,7 @@ fn a_bundle_into_a_file_holds_the_bytes_a_pipe_gets() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["json", "markdown"] {
         for cache in [&["--no-cache"][..], &[]] {
-            let mut args = vec![
-                "bundle",
-                "checkout",
-                "--set",
-                "ticket=SHOP-1",
-                "--format",
-                format,
-            ];
+            let mut args = checkout_as(format);
             args.extend_from_slice(cache);
             let piped = ctx(&root, &args);
             piped.expect_code(0);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::budget;
-use super::cache::{FileKey, Preload, Saving, TokenCache};
+use super::cache::{FileKey, Learning, Preload, Saving, TokenCache};
 use super::files;
 use super::generated;
 use super::inline::{self, Found, Learned};
@@ -137,11 +137,19 @@ pub fn build(
         tokenizer: options.tokenizer,
         document: options.document,
     };
-    // Files are read, scanned and counted on all cores.
+    // Files are read, scanned and counted on all cores; a text met again is not.
+    let learning = Learning::default();
     let inlined = crate::parallel::map(&jobs, |job| {
         let item = &items[job.item];
         let file = item.shared_path().unwrap_or_else(|| Arc::from(""));
-        inline::one(&file, job.lines, &item.id, resolver, limits, &cache)
+        inline::one(
+            &file,
+            job.lines,
+            &item.id,
+            resolver,
+            limits,
+            (&cache, &learning),
+        )
     });
     // This thread counted too; its memo is not needed for the short texts left.
     super::tokens::forget_memo();

@@ -42,6 +42,50 @@ pub struct Entry {
     pub shape: Option<Shape>,
 }
 
+impl Entry {
+    /// What `self` knows, and what `other` knows that `self` does not.
+    pub fn or(self, other: Entry) -> Entry {
+        Entry {
+            tokens: std::array::from_fn(|index| self.tokens[index].or(other.tokens[index])),
+            clean: self.clean.or(other.clean),
+            shape: self.shape.or(other.shape),
+        }
+    }
+}
+
+/// What this run has learned about texts so far, by hash, shared by the threads that
+/// inline files: a text met again in the same run (a vendored copy, a file unchanged
+/// between two versions of a library, a licence) is neither scanned nor counted again.
+/// Apart from the [`TokenCache`], which those threads only read, and kept by every run,
+/// a cold one or one without the cache (`--no-cache`) alike: it is never stored.
+#[derive(Debug, Default)]
+pub struct Learning(std::sync::Mutex<FxHashMap<[u8; 32], Entry>>);
+
+impl Learning {
+    /// What this run has learned about the text with this hash.
+    pub fn get(&self, hash: &blake3::Hash) -> Entry {
+        self.texts()
+            .get(hash.as_bytes())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Remember what was learned about the text with this hash.
+    pub fn learn(&self, hash: &blake3::Hash, entry: Entry) {
+        let mut texts = self.texts();
+        let known = texts.entry(*hash.as_bytes()).or_default();
+        *known = entry.or(*known);
+    }
+
+    fn texts(&self) -> std::sync::MutexGuard<'_, FxHashMap<[u8; 32], Entry>> {
+        // A thread that panicked holding the lock left whole entries (each is copied
+        // in at once), so what it left is as good as any.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// What the Markdown fence of a text depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
@@ -242,11 +286,7 @@ impl TokenCache {
             .slot(*hash.as_bytes(), || Packed::new(Entry::default()));
         slot.used = true;
         let known = slot.entry();
-        let merged = Entry {
-            tokens: std::array::from_fn(|index| entry.tokens[index].or(known.tokens[index])),
-            clean: entry.clean.or(known.clean),
-            shape: entry.shape.or(known.shape),
-        };
+        let merged = entry.or(known);
         if merged != known {
             *slot = Packed {
                 used: true,

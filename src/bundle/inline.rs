@@ -1,14 +1,15 @@
 //! Inlining files, on all cores: read each referenced file within the limits, scan it for
 //! secrets, count its tokens, and keep a [`Content`] (not the text) for the writer.
 //!
-//! The token cache ([`TokenCache`]) is consulted by the hash of the text read: a known
-//! text skips counting, and a text known to hold no secret skips the scan. A file whose
+//! The token cache ([`TokenCache`]) is consulted by the hash of the text read, and so is
+//! what this run has learned so far ([`Learning`]): a known text skips counting, and a
+//! text known to hold no secret skips the scan. A file whose
 //! metadata is exactly as remembered is not even read here (the writer still checks it).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cache::{self, Entry, FileKey, Seen, Stat, TokenCache};
+use super::cache::{self, Entry, FileKey, Learning, Seen, Stat, TokenCache};
 use super::content::{self, Content};
 use super::files::{self, FileContent};
 use super::measure::{self, Document};
@@ -145,7 +146,7 @@ pub fn one(
     id: &ItemId,
     resolver: &Resolver,
     limits: Limits,
-    cache: &TokenCache,
+    (cache, learning): (&TokenCache, &Learning),
 ) -> Inlined {
     let file: &str = shared;
     let mut status = None;
@@ -206,7 +207,7 @@ pub fn one(
                 note = Some(lossy_note(file));
             }
             let hash = blake3::hash(text.as_bytes());
-            let known = cache.get(&hash);
+            let known = cache.get(&hash).or(learning.get(&hash));
             let findings = match (limits.secrets, known.clean) {
                 (SecretsMode::Off, _) | (_, Some(true)) => Vec::new(),
                 _ => secrets::scan(&text),
@@ -230,7 +231,7 @@ pub fn one(
             };
             let known_written = match findings.is_empty() {
                 true => known,
-                false => cache.get(&written_hash),
+                false => cache.get(&written_hash).or(learning.get(&written_hash)),
             };
             let framed_slot = cache::framed_slot(limits.tokenizer, limits.document);
             let (count, framed) = match (
@@ -295,6 +296,10 @@ pub fn one(
             });
             if learned.tokens[slot].is_some() {
                 learned.shape = Some(written.shape());
+            }
+            learning.learn(&hash, learned);
+            if let Some((written_hash, counted)) = learned_written {
+                learning.learn(&written_hash, counted);
             }
             remember.push((hash, learned));
             remember.extend(learned_written);
@@ -416,6 +421,11 @@ mod tests {
 
     /// `a.py` inlined through `resolver` (one whose index may predate a change).
     fn inline_with(resolver: &Resolver, cache: &TokenCache) -> Inlined {
+        inline_file(resolver, "a.py", (cache, &Learning::default()))
+    }
+
+    /// `file` inlined through `resolver`, knowing what `cache` and `learning` know.
+    fn inline_file(resolver: &Resolver, file: &str, known: (&TokenCache, &Learning)) -> Inlined {
         let limits = Limits {
             max_bytes: 1 << 20,
             secrets: SecretsMode::Redact,
@@ -423,7 +433,7 @@ mod tests {
             document: Document::Markdown,
         };
         let id = "domain:d/patterns/p".parse().unwrap();
-        one(&"a.py".into(), None, &id, resolver, limits, cache)
+        one(&file.into(), None, &id, resolver, limits, known)
     }
 
     fn learn(cache: &mut TokenCache, done: &Inlined) {
@@ -510,6 +520,65 @@ mod tests {
             first.texts()[1],
             "the same counts, from the cache"
         );
+    }
+
+    /// A text met again in the same run (a vendored copy) is neither scanned nor counted
+    /// again: what the run learned from the first comes back for the second, as the
+    /// planted count shows; a text with a secret is scanned again, as its redaction needs
+    /// the findings, and its written text's counts come back.
+    #[test]
+    fn a_text_met_again_in_a_run_is_not_counted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let text = "def f():\n    return 1\n";
+        let secret = "GITHUB_TOKEN: ghp_Zq3Xk9Lm2Wv8Rt5Yp1Nb7Hc4Jd6Fg0Ks2Ae9\nprint(1)\n";
+        for (name, body) in [
+            ("a.py", text),
+            ("b.py", text),
+            ("c.py", secret),
+            ("d.py", secret),
+        ] {
+            std::fs::write(root.join(name), body).unwrap();
+        }
+        let resolver = Resolver::new(&root);
+        let (cache, learning) = (TokenCache::disabled(), Learning::default());
+        let first = inline_file(&resolver, "a.py", (&cache, &learning));
+        let (hash, entry) = first.texts()[0];
+        assert_eq!(learning.get(&hash), entry, "learned as the cache would");
+        assert_eq!(entry.tokens[0], Some(first.tokens as u32));
+        assert_eq!(entry.clean, Some(true));
+        let planted = Entry {
+            tokens: [Some(7_777), None, Some(7_780), None, None, None],
+            ..entry
+        };
+        let learning = Learning::default();
+        learning.learn(&hash, planted);
+        let again = inline_file(&resolver, "b.py", (&cache, &learning));
+        assert_eq!(again.tokens, 7_777, "not counted again");
+        assert_eq!(again.content.as_ref().unwrap().framed(), Some(7_780));
+        assert_eq!(again.texts()[0], (hash, planted), "the same record to keep");
+
+        let first = inline_file(&resolver, "c.py", (&cache, &learning));
+        let second = inline_file(&resolver, "d.py", (&cache, &learning));
+        assert_eq!(
+            second.secrets().len(),
+            1,
+            "scanned again: {:?}",
+            second.secrets()
+        );
+        assert_eq!(second.tokens, first.tokens);
+        assert_eq!(second.texts(), first.texts());
+        let (written_hash, mut counted) = first.texts()[1];
+        counted.tokens[0] = Some(9_999);
+        learning.learn(
+            &written_hash,
+            Entry {
+                tokens: [Some(9_999); 6],
+                ..counted
+            },
+        );
+        let third = inline_file(&resolver, "d.py", (&cache, &learning));
+        assert_eq!(third.tokens, 9_999, "the written text's count comes back");
     }
 
     #[test]

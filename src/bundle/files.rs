@@ -58,13 +58,24 @@ pub fn reread(
 /// within the limits when first read, so it is opened without a second look and read
 /// to its known size. `None` when anything differs (then it is read the long way).
 pub fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
-    let (file, before) = paths::open_seen_regular(path).ok()?;
-    if Stat::of(&before) != settled {
-        return None;
+    let mut bytes = Vec::new();
+    read_settled_into(path, settled, &mut bytes).then_some(bytes)
+}
+
+/// [`read_settled`] into `bytes` (cleared first; a buffer the caller reuses): whether
+/// they are the file's bytes, with its `settled` metadata.
+pub fn read_settled_into(path: &Path, settled: Stat, bytes: &mut Vec<u8>) -> bool {
+    bytes.clear();
+    let Ok((file, before)) = paths::open_seen_regular(path) else {
+        return false;
+    };
+    if Stat::of(&before) != settled
+        || paths::read_opened_into(&file, &before, before.len(), bytes).is_err()
+    {
+        return false;
     }
-    let bytes = paths::read_opened(&file, &before, before.len()).ok()?;
-    let after = file.metadata().ok()?;
-    (Stat::of(&after) == settled && bytes.len() as u64 == before.len()).then_some(bytes)
+    file.metadata()
+        .is_ok_and(|after| Stat::of(&after) == settled && bytes.len() as u64 == before.len())
 }
 
 /// Text from a file's bytes (invalid UTF-8 replaced, and said so), cut to `lines`.

@@ -169,12 +169,14 @@ impl Writing<'_, '_> {
     fn work(&self) {
         let mut held: Vec<(usize, Vec<u8>)> = Vec::new();
         let mut held_bytes = 0;
+        // The buffer of a run written, for the next: its pages are in already.
+        let mut spare = Vec::new();
         loop {
             let index = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(run) = self.parts.chunks(RUN).nth(index) else {
                 break;
             };
-            let mut buffer = Vec::new();
+            let mut buffer = std::mem::take(&mut spare);
             for part in run {
                 buffer.extend_from_slice(part.before.as_bytes());
                 if let Some(content) = part.content
@@ -196,7 +198,7 @@ impl Writing<'_, '_> {
                 places = self.wait(places);
             }
             if places.failed.is_some()
-                || !self.write_known(places, &mut held, &mut held_bytes, full)
+                || !self.write_known(places, &mut held, &mut held_bytes, full, &mut spare)
             {
                 return;
             }
@@ -207,7 +209,7 @@ impl Writing<'_, '_> {
                 places = self.wait(places);
             }
             if places.failed.is_some()
-                || !self.write_known(places, &mut held, &mut held_bytes, true)
+                || !self.write_known(places, &mut held, &mut held_bytes, true, &mut spare)
             {
                 return;
             }
@@ -226,13 +228,14 @@ impl Writing<'_, '_> {
 
     /// Write the held runs whose places are known (the lock released first), when it is
     /// this thread's turn, or, unless `must`, not at all if another thread is writing;
-    /// `false` if a write failed.
+    /// `false` if a write failed. The last buffer written is left, emptied, in `spare`.
     fn write_known(
         &self,
         places: MutexGuard<'_, Places>,
         held: &mut Vec<(usize, Vec<u8>)>,
         held_bytes: &mut usize,
         must: bool,
+        spare: &mut Vec<u8>,
     ) -> bool {
         let ready = held
             .iter()
@@ -254,12 +257,14 @@ impl Writing<'_, '_> {
                 self.turn.lock().unwrap_or_else(PoisonError::into_inner)
             }
         };
-        for ((_, buffer), start) in held.drain(..ready).zip(starts) {
+        for ((_, mut buffer), start) in held.drain(..ready).zip(starts) {
             *held_bytes -= buffer.len();
             if let Err(error) = self.file.write_all_at(&buffer, self.origin + start) {
                 self.fail(Stopped::Io(error));
                 return false;
             }
+            buffer.clear();
+            *spare = buffer;
         }
         true
     }

@@ -151,8 +151,10 @@ pub fn build(
             (&cache, &learning),
         )
     });
-    // This thread counted too; its memo is not needed for the short texts left.
+    // This thread counted too; its memo is not needed for the short texts left, nor is
+    // what the inlining learned (each file's result holds it for the cache).
     super::tokens::forget_memo();
+    drop(learning);
     let mut found = Vec::new();
     for (job, done) in jobs.iter().zip(inlined) {
         absorb(

@@ -162,9 +162,9 @@ pub struct ContentError {
 
 /// A content read again to be written ([`Content::read_for`]).
 enum Reread {
-    /// The file's bytes, valid UTF-8 as counted, to be escaped: in the buffer
-    /// [`Content::read_for`] was given.
-    Bytes,
+    /// The file's bytes, valid UTF-8 as counted, to be escaped: this many, at the start
+    /// of the buffer [`Content::read_for`] was given.
+    Bytes(usize),
     Text(String),
 }
 
@@ -324,7 +324,7 @@ impl Content {
     pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
         let mut bytes = Vec::new();
         Ok(match self.read_for(form, &mut bytes)? {
-            Reread::Bytes => Prepared::escaped(&bytes),
+            Reread::Bytes(length) => Prepared::escaped(&bytes[..length]),
             Reread::Text(text) => form.prepare(text),
         })
     }
@@ -334,7 +334,7 @@ impl Content {
         let mut bytes = REREAD.take();
         let read = self.read_for(form, &mut bytes);
         match (&read, form) {
-            (Ok(Reread::Bytes), _) => super::json::escape_into(out, &bytes),
+            (Ok(Reread::Bytes(length)), _) => super::json::escape_into(out, &bytes[..*length]),
             (Ok(Reread::Text(text)), Form::JsonEscaped) => {
                 super::json::escape_into(out, text.as_bytes())
             }
@@ -359,9 +359,9 @@ impl Content {
             && let Some(known) = settled
         {
             match files::read_settled_into(&inner.path(), known, bytes) {
-                true => return Ok(Reread::Bytes),
+                Some(length) => return Ok(Reread::Bytes(length)),
                 // Its metadata changed: not worth a second look, only the hash can tell.
-                false => settled = None,
+                None => settled = None,
             }
         }
         self.checked(settled).map(Reread::Text)

@@ -48,7 +48,10 @@ pub fn reread(
     }
     let mut bytes = Vec::new();
     match load(open(path, false), max_bytes, &mut bytes) {
-        Ok(_) => (decode(bytes, lines), false),
+        Ok((_, length)) => {
+            bytes.truncate(length);
+            (decode(bytes, lines), false)
+        }
         Err(failed) => (failed.into(), false),
     }
 }
@@ -59,23 +62,22 @@ pub fn reread(
 /// to its known size. `None` when anything differs (then it is read the long way).
 pub fn read_settled(path: &Path, settled: Stat) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
-    read_settled_into(path, settled, &mut bytes).then_some(bytes)
+    let length = read_settled_into(path, settled, &mut bytes)?;
+    bytes.truncate(length);
+    Some(bytes)
 }
 
-/// [`read_settled`] into `bytes` (cleared first; a buffer the caller reuses): whether
-/// they are the file's bytes, with its `settled` metadata.
-pub fn read_settled_into(path: &Path, settled: Stat, bytes: &mut Vec<u8>) -> bool {
-    bytes.clear();
-    let Ok((file, before)) = paths::open_seen_regular(path) else {
-        return false;
-    };
-    if Stat::of(&before) != settled
-        || paths::read_opened_into(&file, &before, before.len(), bytes).is_err()
-    {
-        return false;
+/// [`read_settled`] into the start of `bytes`, a buffer the caller reuses (see
+/// [`paths::read_opened_reusing`]): how many there are, if they are the file's bytes,
+/// with its `settled` metadata.
+pub fn read_settled_into(path: &Path, settled: Stat, bytes: &mut Vec<u8>) -> Option<usize> {
+    let (file, before) = paths::open_seen_regular(path).ok()?;
+    if Stat::of(&before) != settled {
+        return None;
     }
-    file.metadata()
-        .is_ok_and(|after| Stat::of(&after) == settled && bytes.len() as u64 == before.len())
+    let length = paths::read_opened_reusing(&file, &before, before.len(), bytes).ok()?;
+    let after = file.metadata().ok()?;
+    (Stat::of(&after) == settled && length as u64 == before.len()).then_some(length)
 }
 
 /// Text from a file's bytes (invalid UTF-8 replaced, and said so), cut to `lines`.
@@ -93,22 +95,24 @@ fn decode(bytes: Vec<u8>, lines: Option<LineRange>) -> FileContent {
 
 /// [`read_path`] of a file already opened ([`open`], or
 /// [`paths::open_listed_regular`]: a regular file, and its metadata on the open handle),
-/// or the error opening it; reading into `buffer` (cleared first; reuse it across files
-/// so that reading a large tree does not churn the allocator) and borrowing the text from
-/// it; with the file's metadata as taken on the open handle before reading.
+/// or the error opening it; reading into `buffer` (reuse it across files, so that
+/// reading a large tree neither churns the allocator nor zeroes room for every file; the
+/// text is read into its start) and borrowing the text from it; with the file's metadata
+/// as taken on the open handle before reading.
 pub fn read_into<'b>(
     opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
     lines: Option<LineRange>,
     max_bytes: u64,
     buffer: &'b mut Vec<u8>,
 ) -> (FileContent<Cow<'b, str>>, Option<Stat>) {
-    let before = match load(opened, max_bytes, buffer) {
-        Ok(before) => before,
+    let (before, length) = match load(opened, max_bytes, buffer) {
+        Ok(loaded) => loaded,
         Err(failed) => return (failed.into(), None),
     };
-    let (text, lossy) = match std::str::from_utf8(buffer) {
+    let bytes = &buffer[..length];
+    let (text, lossy) = match std::str::from_utf8(bytes) {
         Ok(text) => (Cow::Borrowed(text), false),
-        Err(_) => (String::from_utf8_lossy(buffer), true),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
     };
     let text = match lines {
         Some(range) => Cow::Owned(excerpt(&text, range)),
@@ -147,14 +151,14 @@ pub fn open(
     }
 }
 
-/// The bytes of a regular file within the limits, into `bytes`, and its metadata on the
-/// open handle before the read; or why not.
+/// The bytes of a regular file within the limits, into the start of `bytes` (see
+/// [`paths::read_opened_reusing`]), their number, and the file's metadata on the open
+/// handle before the read; or why not.
 fn load(
     opened: std::io::Result<(std::fs::File, std::fs::Metadata)>,
     max_bytes: u64,
     bytes: &mut Vec<u8>,
-) -> Result<Stat, NotText> {
-    bytes.clear();
+) -> Result<(Stat, usize), NotText> {
     let (file, metadata) = opened.map_err(|error| NotText::Unreadable(error.to_string()))?;
     if metadata.len() > max_bytes {
         return Err(NotText::TooLarge(metadata.len()));
@@ -163,15 +167,15 @@ fn load(
     // is read as it was, and its new metadata then tells the writer to look again); a
     // file that reports a size of 0 (some special files) one byte past the limit, so
     // that it is still capped.
-    paths::read_opened_into(&file, &metadata, max_bytes.saturating_add(1), bytes)
+    let length = paths::read_opened_reusing(&file, &metadata, max_bytes.saturating_add(1), bytes)
         .map_err(|error| NotText::Unreadable(error.to_string()))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(NotText::TooLarge(bytes.len() as u64));
+    if length as u64 > max_bytes {
+        return Err(NotText::TooLarge(length as u64));
     }
-    if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
+    if bytes[..length.min(BINARY_PROBE)].contains(&0) {
         return Err(NotText::Binary);
     }
-    Ok(Stat::of(&metadata))
+    Ok((Stat::of(&metadata), length))
 }
 
 /// Lines `start..=end` (1-based), each with its line ending.

@@ -25,7 +25,7 @@ pub use glob::{Glob, glob_matcher};
 pub use index::{walk_files, walk_tree_files};
 pub use open::{
     count_lines, not_regular, open_append_regular, open_listed_regular, open_regular,
-    open_seen_regular, read_opened, read_opened_into, read_text,
+    open_seen_regular, read_opened, read_opened_reusing, read_text,
 };
 pub use resolver::{GlobMatch, IndexEntry, Resolver, source_prefix};
 

@@ -161,18 +161,11 @@ pub struct ContentError {
 }
 
 /// A content read again to be written ([`Content::read_for`]).
-enum Reread {
-    /// The file's bytes, valid UTF-8 as counted, to be escaped: this many, at the start
-    /// of the buffer [`Content::read_for`] was given.
-    Bytes(usize),
+enum Reread<'b> {
+    /// The file's bytes, valid UTF-8 as counted, to be escaped (in the buffer
+    /// [`Content::read_for`] was given).
+    Bytes(&'b [u8]),
     Text(String),
-}
-
-thread_local! {
-    /// The buffer a writing thread reads settled files into before escaping them into
-    /// its output: reused, so that a large tree does not churn the allocator (nor, where
-    /// a page fault is dear, fault in fresh pages for every large file).
-    static REREAD: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// What building needs to describe one file's content.
@@ -322,34 +315,35 @@ impl Content {
 
     /// [`Content::text`] in `form`.
     pub fn prepared(&self, form: Form) -> Result<Prepared, ContentError> {
-        let mut bytes = Vec::new();
-        Ok(match self.read_for(form, &mut bytes)? {
-            Reread::Bytes(length) => Prepared::escaped(&bytes[..length]),
+        let mut buffer = files::ReadBuffer::take();
+        Ok(match self.read_for(form, &mut buffer)? {
+            Reread::Bytes(bytes) => Prepared::escaped(bytes),
             Reread::Text(text) => form.prepare(text),
         })
     }
 
     /// [`Content::prepared`], appended to `out` (a writer's buffer).
     pub fn prepared_into(&self, form: Form, out: &mut Vec<u8>) -> Result<(), ContentError> {
-        let mut bytes = REREAD.take();
-        let read = self.read_for(form, &mut bytes);
-        match (&read, form) {
-            (Ok(Reread::Bytes(length)), _) => super::json::escape_into(out, &bytes[..*length]),
-            (Ok(Reread::Text(text)), Form::JsonEscaped) => {
+        let mut buffer = files::ReadBuffer::take();
+        match (self.read_for(form, &mut buffer)?, form) {
+            (Reread::Bytes(bytes), _) => super::json::escape_into(out, bytes),
+            (Reread::Text(text), Form::JsonEscaped) => {
                 super::json::escape_into(out, text.as_bytes())
             }
-            (Ok(Reread::Text(text)), Form::Plain) => out.extend_from_slice(text.as_bytes()),
-            (Err(_), _) => {}
+            (Reread::Text(text), Form::Plain) => out.extend_from_slice(text.as_bytes()),
         }
-        REREAD.set(bytes);
-        read.map(drop)
+        Ok(())
     }
 
     /// The text read again for a write in `form`. For JSON, a whole file still with its
-    /// settled metadata comes as its bytes, in `bytes`, to be escaped as they are: they
-    /// are the bytes that were hashed, which were valid UTF-8 (`!lossy`), so they need no
-    /// second decoding.
-    fn read_for(&self, form: Form, bytes: &mut Vec<u8>) -> Result<Reread, ContentError> {
+    /// settled metadata comes as its bytes, read into `buffer`, to be escaped as they
+    /// are: they are the bytes that were hashed, which were valid UTF-8 (`!lossy`), so
+    /// they need no second decoding.
+    fn read_for<'b>(
+        &self,
+        form: Form,
+        buffer: &'b mut Vec<u8>,
+    ) -> Result<Reread<'b>, ContentError> {
         let inner = &*self.0;
         let mut settled = inner.settled;
         if form == Form::JsonEscaped
@@ -358,8 +352,8 @@ impl Content {
             && !inner.lossy
             && let Some(known) = settled
         {
-            match files::read_settled_into(&inner.path(), known, bytes) {
-                Some(length) => return Ok(Reread::Bytes(length)),
+            match files::read_settled_into(&inner.path(), known, buffer) {
+                Some(length) => return Ok(Reread::Bytes(&buffer[..length])),
                 // Its metadata changed: not worth a second look, only the hash can tell.
                 None => settled = None,
             }

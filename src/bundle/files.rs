@@ -25,6 +25,41 @@ pub enum FileContent<T = String> {
     Unreadable(String),
 }
 
+thread_local! {
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// This thread's buffer to read files into ([`read_into`], [`read_settled_into`]), held
+/// until dropped: one per thread, reused from file to file by counting and writing alike,
+/// so that reading a large tree neither churns the allocator nor zeroes (or faults in)
+/// room for every file.
+pub struct ReadBuffer(Vec<u8>);
+
+impl ReadBuffer {
+    pub fn take() -> Self {
+        Self(READ_BUFFER.take())
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        READ_BUFFER.set(std::mem::take(&mut self.0));
+    }
+}
+
+impl std::ops::Deref for ReadBuffer {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ReadBuffer {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 /// Bytes inspected for a NUL to call a file binary.
 const BINARY_PROBE: usize = 8 * 1024;
 

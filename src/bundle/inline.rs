@@ -22,10 +22,6 @@ use crate::paths::{self, Resolver};
 use crate::resolve::merge::Status;
 use crate::secrets;
 
-thread_local! {
-    static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 /// One file to inline into an item: the item's `path` (root-relative), at `lines`.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -197,8 +193,7 @@ pub fn one(
             (path, stat, handle)
         }
     };
-    // One read buffer per thread, reused: a large tree does not churn the allocator.
-    let mut buffer = BUFFER.take();
+    let mut buffer = files::ReadBuffer::take();
     let (read, opened) = files::read_into(handle, lines, limits.max_bytes, &mut buffer);
     match read {
         FileContent::Text { text, lossy } => {
@@ -319,11 +314,9 @@ pub fn one(
             ));
         }
         FileContent::Unreadable(reason) => {
-            BUFFER.set(buffer);
             return unreadable(file, &reason);
         }
     }
-    BUFFER.set(buffer);
     let learned = match content {
         Some(_) => Learned::Read(Box::new(ReadLearned {
             texts: remember,

@@ -925,19 +925,10 @@ fn budget_bounds_what_the_user_pastes() {
         ("json", [0, 11_000, 13_000, 40_000]),
     ] {
         for budget in budgets {
-            let run = ctx(
-                &repo_root(),
-                &[
-                    "bundle",
-                    "checkout",
-                    "--set",
-                    "ticket=SHOP-1",
-                    "--format",
-                    format,
-                    "--budget",
-                    &budget.to_string(),
-                ],
-            );
+            let budget_text = budget.to_string();
+            let mut args = checkout_as(format);
+            args.extend(["--budget", &budget_text]);
+            let run = ctx(&repo_root(), &args);
             run.expect_code(0);
             let (reported, counted) = counted_without_count_line(&run.stdout);
             assert_eq!(reported, counted, "{format} at a budget of {budget}");

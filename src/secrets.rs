@@ -34,7 +34,7 @@ struct Rule {
     generic: bool,
     /// The [`GATES`] it cannot match without (a bit per literal): it runs only on a text
     /// holding one of them. `None`: it runs on every text.
-    gate: Option<u32>,
+    gate: Option<u64>,
 }
 
 #[expect(
@@ -199,18 +199,38 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 /// [`SOURCES`]) every match of which holds it, case and all: a text is searched for
 /// all of them at once ([`found_gates`]), and a rule whose literals are all absent is
 /// skipped, instead of each rule's own search passing over the text (those searches are
-/// most of a scan's time). Rules without such a literal (case-insensitive ones, the
-/// generic assignments) run on every text. No literal is a prefix of another (a test
-/// checks), so the search finds every place any of them starts.
-const GATES: [(&str, &[usize]); 19] = [
+/// most of a scan's time). A case-insensitive rule is gated by every ASCII case of its
+/// literal (a test checks none is missing). Only the first generic assignment, whose
+/// names (`pass`, `key`, `token`, …) most source files hold, runs on every text. No
+/// literal is a prefix of another (a test checks), so the search finds every place any
+/// of them starts.
+const GATES: [(&str, &[usize]); 42] = [
     // The three private-key rules: a BEGIN or END line of a `… PRIVATE KEY` block.
     ("PRIVATE KEY", &[0, 1, 2]),
     ("AKIA", &[3]),
     ("ASIA", &[3]),
     ("ABIA", &[3]),
     ("ACCA", &[3]),
+    // `(?i)aws`, in each of its cases.
+    ("aws", &[4]),
+    ("awS", &[4]),
+    ("aWs", &[4]),
+    ("aWS", &[4]),
+    ("Aws", &[4]),
+    ("AwS", &[4]),
+    ("AWs", &[4]),
+    ("AWS", &[4]),
     ("AIza", &[5]),
     ("\"private_key_id\"", &[6]),
+    // `(?i)AccountKey=` holds `key=` in some case.
+    ("key=", &[7]),
+    ("keY=", &[7]),
+    ("kEy=", &[7]),
+    ("kEY=", &[7]),
+    ("Key=", &[7]),
+    ("KeY=", &[7]),
+    ("KEy=", &[7]),
+    ("KEY=", &[7]),
     ("ghp_", &[8]),
     ("gho_", &[8]),
     ("ghu_", &[8]),
@@ -225,10 +245,18 @@ const GATES: [(&str, &[usize]); 19] = [
     ("sk-", &[13, 14]),
     // Both URL rules: a scheme, then `://`.
     ("://", &[15, 16]),
+    // The second generic assignment's names (`PASSW` for `PASSWORD` and `PASSWD`).
+    ("PASSW", &[18]),
+    ("SECRET", &[18]),
+    ("TOKEN", &[18]),
+    ("API_KEY", &[18]),
+    ("APIKEY", &[18]),
+    ("ACCESS_KEY", &[18]),
+    ("PRIVATE_KEY", &[18]),
 ];
 
-// A rule's gates and a search's findings are bit sets of one `u32`.
-const _: () = assert!(GATES.len() <= 32);
+// A rule's gates and a search's findings are bit sets of one `u64`.
+const _: () = assert!(GATES.len() <= 64);
 
 #[expect(
     clippy::expect_used,
@@ -243,7 +271,7 @@ static GATE_SEARCH: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
 
 /// The [`GATES`] found in `text`, a bit per literal: one search for all of them, resumed
 /// after the start of each match (not its end), so that no literal hides another.
-fn found_gates(text: &str) -> u32 {
+fn found_gates(text: &str) -> u64 {
     let mut found = 0;
     let mut input = aho_corasick::Input::new(text);
     while let Some(hit) = GATE_SEARCH.find(input.clone()) {

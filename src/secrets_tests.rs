@@ -101,7 +101,7 @@ fn corpus() -> Vec<Case> {
         ],
     ));
 
-    let positives = (0..5)
+    let positives = (0..6)
         .map(|index| {
             let secret = g.text(BASE64, 40);
             let text = match index {
@@ -109,6 +109,8 @@ fn corpus() -> Vec<Case> {
                 1 => format!("AWS_SECRET_ACCESS_KEY=\"{secret}\"\n"),
                 2 => format!("  awsSecretAccessKey: '{secret}'\n"),
                 3 => format!("{{\"aws_secret_key\": \"{secret}\"}}\n"),
+                // Any case (the rule is case-insensitive, and so is its gate).
+                4 => format!("AwS_Secret_Key = {secret}\n"),
                 _ => format!("aws.secret_access_key => \"{secret}\"\n"),
             };
             tp(text, secret)
@@ -166,9 +168,11 @@ fn corpus() -> Vec<Case> {
     ));
 
     let positives = (0..5)
-        .map(|_| {
+        .map(|index| {
             let key = format!("{}==", g.text(BASE64, 86));
-            tp(format!("DefaultEndpointsProtocol=https;AccountName=shop;AccountKey={key};EndpointSuffix=core.windows.net\n"), key)
+            // Any case (the rule is case-insensitive, and so is its gate).
+            let name = ["AccountKey", "accountkey", "ACCOUNTKEY", "accountKeY", "AccountKEY"][index];
+            tp(format!("DefaultEndpointsProtocol=https;AccountName=shop;{name}={key};EndpointSuffix=core.windows.net\n"), key)
         })
         .collect();
     cases.push((
@@ -572,14 +576,58 @@ fn gate_literals_are_in_the_rules_they_gate() {
     for (literal, rules) in GATES {
         for &index in rules {
             let Source(id, pattern, ..) = &SOURCES[index];
-            assert!(
-                pattern.replace("\\.", ".").contains(literal),
-                "rule {index} ({id}) does not contain `{literal}`"
-            );
+            let pattern = pattern.replace("\\.", ".");
+            let found = match pattern.strip_prefix("(?i)") {
+                Some(pattern) => pattern
+                    .to_ascii_lowercase()
+                    .contains(&literal.to_ascii_lowercase()),
+                None => pattern.contains(literal),
+            };
+            assert!(found, "rule {index} ({id}) does not contain `{literal}`");
         }
     }
-    // A mask per rule, 32 bits of them.
-    assert!(GATES.len() <= 32);
+    // A mask per rule, 64 bits of them.
+    assert!(GATES.len() <= 64);
+}
+
+/// A case-insensitive rule's gates are every ASCII case of each of its literals: a text
+/// with `AwS` must not skip the rule that `(?i)aws` starts.
+#[test]
+fn a_case_insensitive_rule_is_gated_by_every_case_of_its_literal() {
+    let mut gated = 0;
+    for (index, Source(id, pattern, ..)) in SOURCES.iter().enumerate() {
+        if !pattern.starts_with("(?i)") {
+            continue;
+        }
+        let literals: Vec<&str> = GATES
+            .iter()
+            .filter(|(_, rules)| rules.contains(&index))
+            .map(|(literal, _)| *literal)
+            .collect();
+        for literal in &literals {
+            let letters: Vec<usize> = (0..literal.len())
+                .filter(|&at| literal.as_bytes()[at].is_ascii_alphabetic())
+                .collect();
+            for case in 0..1u32 << letters.len() {
+                let mut variant = literal.as_bytes().to_vec();
+                for (bit, &at) in letters.iter().enumerate() {
+                    variant[at] = if case >> bit & 1 == 1 {
+                        variant[at].to_ascii_uppercase()
+                    } else {
+                        variant[at].to_ascii_lowercase()
+                    };
+                }
+                let variant = String::from_utf8(variant).unwrap_or_default();
+                assert!(
+                    literals.contains(&variant.as_str()),
+                    "rule {index} ({id}) is gated by `{literal}` but not by `{variant}`"
+                );
+            }
+        }
+        gated += usize::from(!literals.is_empty());
+    }
+    // The AWS secret key and Azure storage key rules.
+    assert_eq!(gated, 2);
 }
 
 /// The gates' one search finds every place a literal starts because no literal starts

@@ -192,45 +192,46 @@ impl Vocab {
         }
     }
 
-    /// tiktoken's `byte_pair_merge`, part for part: `starts[i]` is where part i begins
-    /// (the last entry is the end of the piece) and `ranks[i]` the rank of parts i and
-    /// i + 1 together.
+    /// tiktoken's `byte_pair_merge`, merge for merge: the parts are linked by where they
+    /// end (`ends[i]`: the end of the part that starts at byte i, the next part's start),
+    /// and `ranks[i]` is the rank of the part at i and the one after it together. A merge
+    /// relinks two parts instead of moving the arrays' tails down (two `memmove` calls a
+    /// merge, most of them a few bytes long).
     fn merge_short(&self, text: &[u8], length: usize) -> usize {
-        let mut starts = [0usize; SHORT + 1];
-        let mut ranks = [NONE; SHORT + 1];
-        let mut parts = length + 1;
-        for (index, start) in starts.iter_mut().enumerate().take(parts) {
-            *start = index;
+        let mut ends = [0u8; SHORT];
+        let mut ranks = [NONE; SHORT];
+        for (index, end) in ends.iter_mut().enumerate().take(length) {
+            *end = index as u8 + 1;
         }
         for (index, rank) in ranks.iter_mut().enumerate().take(length - 1) {
             *rank = self.rank_in(text, index, index + 2);
         }
+        let mut parts = length;
         loop {
-            let mut best = (NONE, 0);
-            for (index, &rank) in ranks[..parts - 1].iter().enumerate() {
-                if rank < best.0 {
-                    best = (rank, index);
+            // The lowest rank, the leftmost on a tie, and the part before it.
+            let (mut best, mut at, mut before) = (NONE, 0, None);
+            let (mut previous, mut part) = (None, 0);
+            while part < length {
+                if ranks[part] < best {
+                    (best, at, before) = (ranks[part], part, previous);
                 }
+                previous = Some(part);
+                part = usize::from(ends[part]);
             }
-            if best.0 == NONE {
-                return parts - 1;
+            if best == NONE {
+                return parts;
             }
-            let at = best.1;
-            // The rank of parts i..i + 3 once i + 1 and i + 2 are one (before removal).
-            let joined = |index: usize, starts: &[usize]| {
-                if index + 3 < parts {
-                    self.rank_in(text, starts[index], starts[index + 3])
-                } else {
-                    NONE
-                }
-            };
-            if at > 0 {
-                ranks[at - 1] = joined(at - 1, &starts);
-            }
-            ranks[at] = joined(at, &starts);
-            starts.copy_within(at + 2..parts, at + 1);
-            ranks.copy_within(at + 2..parts, at + 1);
+            let end = usize::from(ends[usize::from(ends[at])]);
+            ends[at] = end as u8;
             parts -= 1;
+            ranks[at] = if end < length {
+                self.rank_in(text, at, usize::from(ends[end]))
+            } else {
+                NONE
+            };
+            if let Some(before) = before {
+                ranks[before] = self.rank_in(text, before, end);
+            }
         }
     }
 

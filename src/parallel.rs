@@ -23,12 +23,12 @@ pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<
         items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let worker = || {
-        loop {
-            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(index) else { break };
-            let result = work(item);
-            if let Ok(mut slot) = slots[index].lock() {
-                *slot = Some(result);
+        while let Some(claimed) = claim(&next, items.len(), threads) {
+            for index in claimed {
+                let result = work(&items[index]);
+                if let Ok(mut slot) = slots[index].lock() {
+                    *slot = Some(result);
+                }
             }
         }
     };
@@ -54,6 +54,31 @@ pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<
         .collect()
 }
 
+/// The next run of consecutive items for a worker to take (guided scheduling): an
+/// eighth of what is left per thread, so that the runs shrink to one item as the work
+/// runs out and no thread is left waiting on a long run. A thread working through
+/// neighbouring items meets what they share (a package's names and idioms, when they
+/// are the files of one directory) while its caches still hold it, where items taken one
+/// at a time in turns are spread over every thread.
+fn claim(
+    next: &std::sync::atomic::AtomicUsize,
+    count: usize,
+    threads: usize,
+) -> Option<std::ops::Range<usize>> {
+    use std::sync::atomic::Ordering;
+    let mut start = next.load(Ordering::Relaxed);
+    loop {
+        if start >= count {
+            return None;
+        }
+        let end = start + ((count - start) / (8 * threads)).max(1);
+        match next.compare_exchange_weak(start, end, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Some(start..end),
+            Err(now) => start = now,
+        }
+    }
+}
+
 /// Drop `value` on a thread of its own: freeing a large structure (thousands of parsed
 /// documents or bundle items) takes measurable time, which a command can spend exiting
 /// instead; a library caller still gets the memory back. (If no thread can be started,
@@ -73,5 +98,22 @@ mod tests {
             items.iter().map(|value| value * value).collect::<Vec<_>>()
         );
         assert!(super::map(&[] as &[u8], |_| 0).is_empty());
+    }
+
+    /// The runs a worker takes cover every item once, in order, start long (an eighth of
+    /// what is left per thread) and shrink to single items at the end.
+    #[test]
+    fn claimed_runs_cover_every_item_once_and_shrink() {
+        for (count, threads) in [(0, 2), (1, 2), (7, 2), (16_041, 2), (1_000, 4)] {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let runs: Vec<_> = std::iter::from_fn(|| super::claim(&next, count, threads)).collect();
+            let covered: Vec<usize> = runs.iter().cloned().flatten().collect();
+            assert_eq!(covered, (0..count).collect::<Vec<_>>());
+            if count >= 16 * threads {
+                assert_eq!(runs[0].len(), count / (8 * threads));
+            }
+            assert!(runs.windows(2).all(|pair| pair[1].len() <= pair[0].len()));
+            assert!(runs.last().is_none_or(|run| run.len() == 1));
+        }
     }
 }

@@ -723,7 +723,8 @@ mod tests {
         let path = dir.path().join("a.txt");
         let other = dir.path().join("b.txt");
         let text = "let s = \"\t\";\n";
-        let settled_content = || {
+        // `text` written to `path` and read, its metadata settled.
+        let settled = |text: &str| {
             std::fs::write(&path, text).unwrap();
             let root: Arc<Path> = dir.path().into();
             Content::new(Read {
@@ -741,7 +742,7 @@ mod tests {
                 framed: None,
             })
         };
-        let content = settled_content();
+        let content = settled(text);
         assert!(content.0.small.is_some(), "a small settled file is kept");
         assert_eq!(content.text().unwrap(), text);
         assert_eq!(
@@ -760,7 +761,7 @@ mod tests {
 
         // A link in its place is another inode: the text is read again and must have the
         // counted text's hash, as a file whose metadata changed must.
-        let content = settled_content();
+        let content = settled(text);
         std::fs::write(&other, "other text\n").unwrap();
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&other, &path).unwrap();
@@ -770,29 +771,14 @@ mod tests {
         assert_eq!(content.text().unwrap(), text);
 
         std::fs::remove_file(&path).unwrap();
-        let content = settled_content();
+        let content = settled(text);
         std::fs::remove_file(&path).unwrap();
         assert!(content.text().is_err(), "a vanished file is refused");
         assert!(content.prepared(Form::Plain).is_err());
 
         // Past the size, the file is read again as before.
         let large = "x".repeat(SMALL_BYTES + 1);
-        std::fs::write(&path, &large).unwrap();
-        let root: Arc<Path> = dir.path().into();
-        let content = Content::new(Read {
-            path: path.clone(),
-            root: &root,
-            shown: &Arc::from("a.txt"),
-            lines: None,
-            max_bytes: 1 << 20,
-            text: &large,
-            read_hash: blake3::hash(large.as_bytes()),
-            settled: Some(Stat::of(&std::fs::metadata(&path).unwrap())),
-            lossy: false,
-            redacted: None,
-            redactions: Vec::new(),
-            framed: None,
-        });
+        let content = settled(&large);
         assert!(content.0.small.is_none());
         assert_eq!(content.text().unwrap(), large);
     }

@@ -101,7 +101,7 @@ fn corpus() -> Vec<Case> {
         ],
     ));
 
-    let positives = (0..6)
+    let positives = (0..7)
         .map(|index| {
             let secret = g.text(BASE64, 40);
             let text = match index {
@@ -111,6 +111,7 @@ fn corpus() -> Vec<Case> {
                 3 => format!("{{\"aws_secret_key\": \"{secret}\"}}\n"),
                 // Any case (the rule is case-insensitive, and so is its gate).
                 4 => format!("AwS_Secret_Key = {secret}\n"),
+                5 => format!("aw\u{17f}_secret_key = {secret}\n"),
                 _ => format!("aws.secret_access_key => \"{secret}\"\n"),
             };
             tp(text, secret)
@@ -171,7 +172,7 @@ fn corpus() -> Vec<Case> {
         .map(|index| {
             let key = format!("{}==", g.text(BASE64, 86));
             // Any case (the rule is case-insensitive, and so is its gate).
-            let name = ["AccountKey", "accountkey", "ACCOUNTKEY", "accountKeY", "AccountKEY"][index];
+            let name = ["AccountKey", "accountkey", "ACCOUNTKEY", "accountKeY", "Account\u{212a}ey"][index];
             tp(format!("DefaultEndpointsProtocol=https;AccountName=shop;{name}={key};EndpointSuffix=core.windows.net\n"), key)
         })
         .collect();
@@ -578,9 +579,14 @@ fn gate_literals_are_in_the_rules_they_gate() {
             let Source(id, pattern, ..) = &SOURCES[index];
             let pattern = pattern.replace("\\.", ".");
             let found = match pattern.strip_prefix("(?i)") {
-                Some(pattern) => pattern
-                    .to_ascii_lowercase()
-                    .contains(&literal.to_ascii_lowercase()),
+                // A letter's other case, or a character that case folding matches to one.
+                Some(pattern) => {
+                    pattern
+                        .to_ascii_lowercase()
+                        .contains(&literal.to_ascii_lowercase())
+                        || Regex::new(&format!("(?i){}", regex::escape(literal)))
+                            .is_ok_and(|folded| folded.is_match(pattern))
+                }
                 None => pattern.contains(literal),
             };
             assert!(found, "rule {index} ({id}) does not contain `{literal}`");
@@ -590,8 +596,10 @@ fn gate_literals_are_in_the_rules_they_gate() {
     assert!(GATES.len() <= 64);
 }
 
-/// A case-insensitive rule's gates are every ASCII case of each of its literals: a text
-/// with `AwS` must not skip the rule that `(?i)aws` starts.
+/// A case-insensitive rule's gates are every ASCII case of each of its literals, and
+/// every other character that one of their letters matches (Unicode case folding takes
+/// `ſ` for `s` and the Kelvin sign for `k`): a text with `AwS` or `awſ` must not skip
+/// the rule that `(?i)aws` starts.
 #[test]
 fn a_case_insensitive_rule_is_gated_by_every_case_of_its_literal() {
     let mut gated = 0;
@@ -604,7 +612,22 @@ fn a_case_insensitive_rule_is_gated_by_every_case_of_its_literal() {
             .filter(|(_, rules)| rules.contains(&index))
             .map(|(literal, _)| *literal)
             .collect();
-        for literal in &literals {
+        for literal in literals.iter().filter(|literal| literal.is_ascii()) {
+            // What the regex engine's case folding matches to the literal's characters.
+            let mut folded = regex_syntax::hir::ClassUnicode::new(
+                literal
+                    .chars()
+                    .map(|c| regex_syntax::hir::ClassUnicodeRange::new(c, c)),
+            );
+            folded.case_fold_simple();
+            for range in folded.ranges() {
+                for other in (range.start()..=range.end()).filter(|c| !c.is_ascii()) {
+                    assert!(
+                        literals.contains(&other.to_string().as_str()),
+                        "rule {index} ({id}) is gated by `{literal}` but not by `{other}`"
+                    );
+                }
+            }
             let letters: Vec<usize> = (0..literal.len())
                 .filter(|&at| literal.as_bytes()[at].is_ascii_alphabetic())
                 .collect();

@@ -359,25 +359,22 @@ impl Content {
     }
 
     /// The text read again for a write in `form`. For JSON, a whole file still with its
-    /// settled metadata comes as its bytes, read into `buffer`, to be escaped as they
-    /// are: they are the bytes that were hashed, which were valid UTF-8 (`!lossy`), so
-    /// they need no second decoding.
+    /// settled metadata comes as its bytes (a small file's kept text, or read into
+    /// `buffer`), to be escaped as they are: they are the bytes that were hashed, which
+    /// were valid UTF-8 (`!lossy`), so they need no second decoding.
     fn read_for<'b>(
-        &self,
+        &'b self,
         form: Form,
         buffer: &'b mut Vec<u8>,
     ) -> Result<Reread<'b>, ContentError> {
         let inner = &*self.0;
         let mut settled = inner.settled;
-        if form == Form::JsonEscaped
-            && let Some(small) = inner.small.as_deref()
-        {
-            if self.still_settled() {
-                buffer.clear();
-                buffer.extend_from_slice(small.as_bytes());
-                return Ok(Reread::Bytes(buffer));
+        if form == Form::JsonEscaped && inner.small.is_some() {
+            match self.small_unchanged() {
+                Some(small) => return Ok(Reread::Bytes(small.as_bytes())),
+                // Its metadata changed: only the hash can tell.
+                None => settled = None,
             }
-            settled = None;
         }
         if form == Form::JsonEscaped
             && inner.redactions().is_empty()
@@ -422,9 +419,8 @@ impl Content {
         if let Some(text) = inner.rare.as_ref().and_then(|rare| rare.held.as_ref()) {
             return Ok(text.to_string());
         }
-        if let Some(small) = inner.small.as_deref()
-            && settled.is_some()
-            && self.still_settled()
+        if settled.is_some()
+            && let Some(small) = self.small_unchanged()
         {
             return Ok(small.to_string());
         }
@@ -445,15 +441,14 @@ impl Content {
         })
     }
 
-    /// Whether the file at this content's path still has the settled metadata of its
-    /// first read, looked up without following a symbolic link (a file replaced by a link
-    /// or anything else is another inode).
-    fn still_settled(&self) -> bool {
+    /// A small file's kept text, while the file at its path still has the settled
+    /// metadata of its first read, looked up without following a symbolic link (a file
+    /// replaced by a link or anything else is another inode).
+    fn small_unchanged(&self) -> Option<&str> {
         let inner = &*self.0;
-        inner.settled.is_some_and(|settled| {
-            std::fs::symlink_metadata(inner.path())
-                .is_ok_and(|metadata| Stat::of(&metadata) == settled)
-        })
+        let (small, settled) = (inner.small.as_deref()?, inner.settled?);
+        let metadata = std::fs::symlink_metadata(inner.path()).ok()?;
+        (Stat::of(&metadata) == settled).then_some(small)
     }
 
     /// blake3 of the text as written.
@@ -584,6 +579,21 @@ impl Content {
 
     /// [`Content::for_test`], with secrets at `redactions`.
     pub fn for_test_redacted(path: &std::path::Path, text: &str, redactions: Vec<Finding>) -> Self {
+        Self::for_test_read(path, text, redactions, None)
+    }
+
+    /// [`Content::for_test`] of a file whose metadata had settled when it was read.
+    pub fn for_test_settled(path: &std::path::Path, text: &str) -> Self {
+        let settled = Stat::of(&std::fs::metadata(path).unwrap());
+        Self::for_test_read(path, text, Vec::new(), Some(settled))
+    }
+
+    fn for_test_read(
+        path: &std::path::Path,
+        text: &str,
+        redactions: Vec<Finding>,
+        settled: Option<Stat>,
+    ) -> Self {
         let redacted = (!redactions.is_empty()).then(|| secrets::redact(text, &redactions));
         let root: Arc<Path> = path.parent().unwrap_or(Path::new("/")).into();
         Self::new(Read {
@@ -594,7 +604,7 @@ impl Content {
             max_bytes: 1 << 20,
             text,
             read_hash: blake3::hash(text.as_bytes()),
-            settled: None,
+            settled,
             lossy: false,
             redacted: redacted.as_deref(),
             redactions,
@@ -726,21 +736,7 @@ mod tests {
         // `text` written to `path` and read, its metadata settled.
         let settled = |text: &str| {
             std::fs::write(&path, text).unwrap();
-            let root: Arc<Path> = dir.path().into();
-            Content::new(Read {
-                path: path.clone(),
-                root: &root,
-                shown: &Arc::from("a.txt"),
-                lines: None,
-                max_bytes: 1 << 20,
-                text,
-                read_hash: blake3::hash(text.as_bytes()),
-                settled: Some(Stat::of(&std::fs::metadata(&path).unwrap())),
-                lossy: false,
-                redacted: None,
-                redactions: Vec::new(),
-                framed: None,
-            })
+            Content::for_test_settled(&path, text)
         };
         let content = settled(text);
         assert!(content.0.small.is_some(), "a small settled file is kept");

@@ -34,10 +34,11 @@ pub fn read_opened_reusing(
     bytes: &mut Vec<u8>,
 ) -> io::Result<usize> {
     // A size of 0 may not be the truth (some special files): then up to the cap.
-    let Some(size) = (metadata.len() > 0)
-        .then(|| usize::try_from(metadata.len().min(cap)).ok())
-        .flatten()
-    else {
+    let size = match metadata.len() {
+        0 => None,
+        size => usize::try_from(size.min(cap)).ok(),
+    };
+    let Some(size) = size else {
         let read = read_opened(file, metadata, cap)?;
         if bytes.len() < read.len() {
             bytes.resize(read.len(), 0);
